@@ -1,0 +1,28 @@
+"""The embedded default: scikit-learn's 8x8 handwritten digits (left) and their inverse 1 - x (right)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sharedlatent.datasets.base import ImageRenderer, PairedDataset, split_by_label
+
+TEST_FRACTION = 0.2
+SPLIT_SEED = 0
+
+
+def load_digits_pair(left: str = "left", right: str = "right") -> PairedDataset:
+    """1,797 digits scaled to [0, 1] and their inverses, with a fixed stratified 80/20 split."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    regular = (bunch.data / 16.0).astype(np.float32)
+    train, test = split_by_label({left: regular, right: 1.0 - regular}, bunch.target, TEST_FRACTION, SPLIT_SEED)
+    image = ImageRenderer(8, 8)
+    return PairedDataset(
+        name="digits",
+        train=train,
+        test=test,
+        renderers={left: image, right: image},
+        feature_names={name: [f"pixel_{i // 8}_{i % 8}" for i in range(64)] for name in (left, right)},
+        description="scikit-learn handwritten digits (8x8, no download): regular vs inverse",
+    )

@@ -1,0 +1,152 @@
+"""Files: run folders, atomic writes, model weights in safetensors with the metadata to rebuild them."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from sharedlatent.errors import SharedLatentError
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.toml"
+METRICS_FILE = "metrics.json"
+HISTORY_FILE = "history.json"
+METADATA_KEY = "sharedlatent"
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside `path` that replaces it only if the block finishes without error."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    os.close(handle)
+    try:
+        yield Path(temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def write_text(path: str | Path, text: str) -> None:
+    with atomic_path(path) as temporary:
+        temporary.write_text(text)
+
+
+def write_json(path: str | Path, values: Any) -> None:
+    write_text(path, json.dumps(values, indent=2, default=_json_default) + "\n")
+
+
+def read_json(path: str | Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise SharedLatentError(f"{path} does not exist") from None
+    except (OSError, ValueError) as error:
+        raise SharedLatentError(f"cannot read {path} as JSON: {error}") from None
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def prepare_run_folder(path: str | Path, overwrite: bool = False) -> Path:
+    """Create an empty run folder; an existing non-empty one is refused unless `overwrite`."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise SharedLatentError(f"output path {path} exists and is not a folder")
+    if path.exists() and any(path.iterdir()):
+        if not overwrite:
+            raise SharedLatentError(f"output folder {path} already exists and is not empty; pass --overwrite to replace it")
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def save_weights(path: str | Path, tensors: dict, metadata: dict[str, Any]) -> None:
+    """Write tensors and a JSON metadata record to a safetensors file, atomically."""
+    from safetensors.torch import save_file
+
+    contiguous = {name: tensor.detach().cpu().contiguous() for name, tensor in tensors.items()}
+    with atomic_path(path) as temporary:
+        save_file(contiguous, str(temporary), metadata={METADATA_KEY: json.dumps(metadata, default=_json_default)})
+
+
+def load_weights(path: str | Path) -> tuple[dict, dict[str, Any]]:
+    """Tensors and metadata from a file written by save_weights."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise SharedLatentError(f"model file {path} does not exist")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            header = handle.metadata() or {}
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise SharedLatentError(f"{path} is not a readable safetensors model file: {error}") from None
+    if METADATA_KEY not in header:
+        raise SharedLatentError(f"{path} has no sharedlatent metadata; was it written by sharedlatent?")
+    return tensors, json.loads(header[METADATA_KEY])
+
+
+def read_array(path: str | Path) -> np.ndarray:
+    """A 2-D float array from .npy or .csv/.tsv (numbers only; a header row is skipped)."""
+    path = Path(path)
+    if not path.is_file():
+        raise SharedLatentError(f"input file {path} does not exist")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            array = np.load(path, allow_pickle=False)
+        elif suffix in (".csv", ".tsv", ".txt"):
+            delimiter = "\t" if suffix == ".tsv" else ","
+            array = _read_delimited(path, delimiter)
+        else:
+            raise SharedLatentError(f"input file {path} must be .npy, .csv or .tsv, got {suffix or 'no suffix'}")
+    except SharedLatentError:
+        raise
+    except (OSError, ValueError) as error:
+        raise SharedLatentError(f"cannot read {path}: {error}") from None
+    array = np.asarray(array)
+    if array.ndim == 1:
+        array = array[None, :]
+    return array
+
+
+def _read_delimited(path: Path, delimiter: str) -> np.ndarray:
+    with open(path) as handle:
+        first = handle.readline()
+    try:
+        [float(cell) for cell in first.strip().split(delimiter) if cell != ""]
+        skip = 0
+    except ValueError:
+        skip = 1  # a header row
+    return np.loadtxt(path, delimiter=delimiter, skiprows=skip, dtype=np.float64, ndmin=2)
+
+
+def write_array(path: str | Path, array: np.ndarray) -> None:
+    """Write a 2-D array as .npy or .csv/.tsv, atomically."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    with atomic_path(path) as temporary:
+        if suffix == ".npy":
+            with open(temporary, "wb") as handle:
+                np.save(handle, array)
+        elif suffix in (".csv", ".tsv", ".txt"):
+            np.savetxt(temporary, array, delimiter="\t" if suffix == ".tsv" else ",", fmt="%.7g")
+        else:
+            raise SharedLatentError(f"output file {path} must end in .npy, .csv or .tsv")
