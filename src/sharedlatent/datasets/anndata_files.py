@@ -1,0 +1,224 @@
+"""AnnData / MuData files: two modalities of one .h5mu or two .h5ad files, cells paired by obs_names.
+
+Per domain the values come from X (default), a named layer or an obsm key. Sparse matrices are densified in row
+chunks straight into one preallocated float32 array, so no second full-size dense copy is ever made.
+anndata and mudata are the optional `bio` extra and are imported only when these loaders run.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sharedlatent.datasets.base import PairedDataset, Split
+from sharedlatent.datasets.files import atomic_target
+from sharedlatent.datasets.options import as_float, as_int, require_path
+from sharedlatent.datasets.pairing import pair_by_ids
+from sharedlatent.datasets.splits import split_rows
+from sharedlatent.errors import SharedLatentError
+
+log = logging.getLogger(__name__)
+
+CHUNK_ROWS = 4096
+
+
+def import_anndata():
+    """anndata, or the error naming the extra that installs it."""
+    try:
+        import anndata
+    except ImportError:
+        raise SharedLatentError("reading .h5ad needs the bio extra: pip install 'sharedlatent[bio]'") from None
+    return anndata
+
+
+def import_mudata():
+    """mudata, or the error naming the extra that installs it."""
+    try:
+        import mudata
+    except ImportError:
+        raise SharedLatentError("reading .h5mu needs the bio extra: pip install 'sharedlatent[bio]'") from None
+    return mudata
+
+
+@dataclass
+class Modality:
+    """One domain's AnnData with the matrix chosen for it (X, a layer or an obsm entry) and its feature names."""
+
+    source: str
+    adata: object
+    matrix: object
+    feature_names: list[str]
+
+
+def choose_matrix(adata, source: str, layer: str | None = None, obsm: str | None = None) -> Modality:
+    """X, `layers[layer]` or `obsm[obsm]` of an AnnData, with names for its columns."""
+    if layer and obsm:
+        raise SharedLatentError(f"{source}: give either a layer ({layer!r}) or an obsm key ({obsm!r}), not both")
+    if layer:
+        if layer not in adata.layers:
+            raise SharedLatentError(f"{source}: no layer {layer!r}; layers are {list(adata.layers)}")
+        return Modality(source, adata, adata.layers[layer], [str(n) for n in adata.var_names])
+    if obsm:
+        if obsm not in adata.obsm:
+            raise SharedLatentError(f"{source}: no obsm key {obsm!r}; obsm keys are {list(adata.obsm)}")
+        matrix = adata.obsm[obsm]
+        if hasattr(matrix, "columns"):
+            return Modality(source, adata, matrix.to_numpy(), [str(c) for c in matrix.columns])
+        return Modality(source, adata, matrix, [f"{obsm}_{i}" for i in range(matrix.shape[1])])
+    if adata.X is None:
+        raise SharedLatentError(f"{source}: X is empty; choose a layer or an obsm key")
+    return Modality(source, adata, adata.X, [str(n) for n in adata.var_names])
+
+
+def dense_rows(matrix, rows: np.ndarray, chunk_rows: int = CHUNK_ROWS) -> np.ndarray:
+    """The selected rows as one float32 array, densified chunk by chunk (works for numpy and scipy.sparse)."""
+    out = np.empty((len(rows), matrix.shape[1]), dtype=np.float32)
+    for start in range(0, len(rows), chunk_rows):
+        block = matrix[rows[start : start + chunk_rows]]
+        block = block.toarray() if hasattr(block, "toarray") else np.asarray(block)
+        out[start : start + block.shape[0]] = block
+    return out
+
+
+def pair_modalities(
+    modalities: dict[str, Modality], label_column: str | None, extra_obs=None
+) -> tuple[Split, str]:
+    """One Split holding every domain's matched cells (and labels), plus the match summary."""
+    ids = {domain: np.asarray(m.adata.obs_names) for domain, m in modalities.items()}
+    sources = {domain: m.source for domain, m in modalities.items()}
+    rows, shared, report = pair_by_ids(ids, sources, "obs_names")
+    log.info("anndata: %s", report.summary())
+    labels = None
+    if label_column:
+        labels = find_labels(modalities, rows, shared, label_column, extra_obs)
+    domains = {domain: dense_rows(m.matrix, rows[domain]) for domain, m in modalities.items()}
+    for domain, values in domains.items():
+        if not np.isfinite(values).all():
+            raise SharedLatentError(f"{sources[domain]}: domain {domain!r} has {int((~np.isfinite(values)).sum())} NaN or infinite values")
+    return Split(domains, labels=labels, sample_ids=shared), report.summary()
+
+
+def find_labels(modalities: dict[str, Modality], rows: dict[str, np.ndarray], shared: np.ndarray, column: str, extra_obs) -> np.ndarray:
+    """Labels from the first modality whose obs has `column`, else from the MuData's own obs."""
+    for domain, m in modalities.items():
+        if column in m.adata.obs.columns:
+            values = m.adata.obs[column].to_numpy()[rows[domain]]
+            break
+    else:
+        if extra_obs is None or column not in extra_obs.columns:
+            raise SharedLatentError(f"label column {column!r} is in the obs of none of {', '.join(m.source for m in modalities.values())}")
+        values = extra_obs[column].reindex(shared).to_numpy()
+    import pandas as pd
+
+    missing = pd.isna(values)
+    if missing.any():
+        raise SharedLatentError(f"label column {column!r} has {int(missing.sum())} missing values among the paired cells")
+    return np.asarray(values).astype(str)
+
+
+def finish(name: str, full: Split, feature_names: dict[str, list[str]], summary: str, test_fraction, seed, what: str) -> PairedDataset:
+    """Split the paired cells and wrap them as a PairedDataset."""
+    train_rows, test_rows, how = split_rows(full.n_samples, as_float(test_fraction, "test_fraction", 0.0, 1.0), as_int(seed, "seed"), full.labels)
+    return PairedDataset(
+        name=name,
+        train=full.subset(train_rows),
+        test=full.subset(test_rows),
+        feature_names=feature_names,
+        description=f"{what}: {summary}; {how}",
+    )
+
+
+def load_h5ad_pair(
+    left_path: str | Path | None = None,
+    right_path: str | Path | None = None,
+    layer: str | None = None,
+    obsm: str | None = None,
+    left_layer: str | None = None,
+    right_layer: str | None = None,
+    left_obsm: str | None = None,
+    right_obsm: str | None = None,
+    label_column: str | None = None,
+    test_fraction: float | str = 0.2,
+    seed: int | str = 0,
+    left: str = "left",
+    right: str = "right",
+) -> PairedDataset:
+    """Two .h5ad files, one per domain; `layer`/`obsm` apply to both unless `left_*`/`right_*` say otherwise."""
+    anndata = import_anndata()
+    paths = {left: require_path(left_path, "left_path"), right: require_path(right_path, "right_path")}
+    choices = {left: (left_layer or layer, left_obsm or obsm), right: (right_layer or layer, right_obsm or obsm)}
+    modalities = {}
+    for domain, path in paths.items():
+        if not path.is_file():
+            raise SharedLatentError(f"AnnData file {path} (domain {domain!r}) does not exist")
+        modalities[domain] = choose_matrix(anndata.read_h5ad(path), str(path), *choices[domain])
+    full, summary = pair_modalities(modalities, label_column)
+    what = f"AnnData {paths[left].name} ({left}) and {paths[right].name} ({right})"
+    return finish("h5ad", full, {d: m.feature_names for d, m in modalities.items()}, summary, test_fraction, seed, what)
+
+
+def load_h5mu_pair(
+    path: str | Path | None = None,
+    left_mod: str | None = None,
+    right_mod: str | None = None,
+    layer: str | None = None,
+    obsm: str | None = None,
+    left_layer: str | None = None,
+    right_layer: str | None = None,
+    left_obsm: str | None = None,
+    right_obsm: str | None = None,
+    label_column: str | None = None,
+    test_fraction: float | str = 0.2,
+    seed: int | str = 0,
+    left: str | None = None,
+    right: str | None = None,
+) -> PairedDataset:
+    """Two modalities of one .h5mu file; the domains are named after the modalities unless `left`/`right` are given."""
+    mudata = import_mudata()
+    path = require_path(path, "path")
+    if not path.is_file():
+        raise SharedLatentError(f"MuData file {path} does not exist")
+    if not left_mod or not right_mod:
+        raise SharedLatentError(f"{path}: name the two modalities with left_mod=NAME and right_mod=NAME")
+    mdata = mudata.read_h5mu(path)
+    names = {left or left_mod: left_mod, right or right_mod: right_mod}
+    if len(names) != 2:
+        raise SharedLatentError(f"{path}: the two domains need different names, both are {left or left_mod!r}")
+    choices = {left_mod: (left_layer or layer, left_obsm or obsm), right_mod: (right_layer or layer, right_obsm or obsm)}
+    modalities = {}
+    for domain, mod in names.items():
+        if mod not in mdata.mod:
+            raise SharedLatentError(f"{path}: no modality {mod!r}; modalities are {list(mdata.mod)}")
+        modalities[domain] = choose_matrix(mdata.mod[mod], f"{path}, modality {mod!r}", *choices[mod])
+    full, summary = pair_modalities(modalities, label_column, extra_obs=mdata.obs)
+    what = f"MuData {path.name}, modalities {left_mod!r} and {right_mod!r}"
+    return finish("h5mu", full, {d: m.feature_names for d, m in modalities.items()}, summary, test_fraction, seed, what)
+
+
+def write_h5ad(
+    path: str | Path,
+    values: np.ndarray,
+    obs_names: list[str] | np.ndarray,
+    var_names: list[str] | np.ndarray,
+    obs: dict | None = None,
+    uns: dict | None = None,
+) -> Path:
+    """Write samples x features (e.g. translated cells, named by the target domain's var_names) as a new .h5ad."""
+    anndata = import_anndata()
+    import pandas as pd
+
+    path = Path(path)
+    values = np.asarray(values, dtype=np.float32)
+    if values.ndim != 2 or values.shape != (len(obs_names), len(var_names)):
+        raise SharedLatentError(
+            f"{path}: values of shape {values.shape} do not fit {len(obs_names)} obs_names x {len(var_names)} var_names"
+        )
+    obs_frame = pd.DataFrame(obs or {}, index=pd.Index(np.asarray(obs_names).astype(str)))
+    var_frame = pd.DataFrame(index=pd.Index(np.asarray(var_names).astype(str)))
+    adata = anndata.AnnData(X=values, obs=obs_frame, var=var_frame, uns=dict(uns or {}))
+    with atomic_target(path) as temporary:
+        adata.write_h5ad(temporary)
+    return path

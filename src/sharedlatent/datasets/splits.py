@@ -1,0 +1,31 @@
+"""Train/test rows for loaders without an official split: stratified by label when possible, else seeded random."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sharedlatent.errors import SharedLatentError
+
+
+def split_rows(n_samples: int, test_fraction: float, seed: int, labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+    """Sorted train and test row indices plus a few words saying how they were chosen."""
+    from sklearn.model_selection import train_test_split
+
+    n_test = int(round(n_samples * test_fraction))
+    if n_test < 1 or n_samples - n_test < 1:
+        raise SharedLatentError(
+            f"cannot split {n_samples} samples with test fraction {test_fraction}: both train and test need at least one sample"
+        )
+    rows = np.arange(n_samples)
+    how = f"seeded random split (seed {seed}, test fraction {test_fraction})"
+    stratify = None
+    if labels is not None:
+        _, counts = np.unique(np.asarray(labels).astype(str), return_counts=True)
+        # stratifying needs two samples per class and at least one test sample per class
+        if counts.min() >= 2 and n_test >= counts.size and n_samples - n_test >= counts.size:
+            stratify = labels
+            how = f"split stratified by label (seed {seed}, test fraction {test_fraction})"
+        else:
+            how += "; not stratified because some label has fewer than two samples or there are too many labels"
+    train_rows, test_rows = train_test_split(rows, test_size=n_test, random_state=seed, stratify=stratify)
+    return np.sort(train_rows), np.sort(test_rows), how

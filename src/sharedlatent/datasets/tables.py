@@ -1,0 +1,254 @@
+"""Two table files, one per domain (CSV, TSV, Parquet, NPZ or NPY), with rows paired by a sample-ID column.
+
+The ID column is `id_column` when given; otherwise the first column whose name looks like an ID: "id", "ids",
+"index", "sample(s)", "barcode(s)", "sample_id", "cell_id", "obs_names", any name ending in "_id" or " id", or the
+"Unnamed: 0" column pandas writes for an index (case-insensitive; numeric ID columns are only found this way or by
+name). Without an ID column in either file, rows are paired by position and the row counts must agree.
+NPZ files hold `values` (samples x features) and optionally `feature_names`, `sample_ids` and `labels`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sharedlatent.datasets.base import PairedDataset, Split
+from sharedlatent.datasets.files import atomic_target
+from sharedlatent.datasets.options import as_float, as_int, require_path
+from sharedlatent.datasets.pairing import DomainMatch, MatchReport, check_unique, pair_by_ids
+from sharedlatent.datasets.splits import split_rows
+from sharedlatent.errors import SharedLatentError
+
+log = logging.getLogger(__name__)
+
+ID_NAME = re.compile(
+    r"^(unnamed: 0|index|ids?|obs_names|samples?|barcodes?|(sample|cell|barcode|subject|patient)[ _-]?(id|ids|name|barcode)|.*[ _-]id)$",
+    re.IGNORECASE,
+)
+TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": "\t"}
+TABLE_SUFFIXES = (*TEXT_SUFFIXES, ".parquet", ".npz", ".npy")
+
+
+@dataclass
+class Table:
+    """One domain's file after reading: numeric values plus the IDs, labels and column names that came with them."""
+
+    path: Path
+    values: np.ndarray
+    feature_names: list[str]
+    sample_ids: np.ndarray | None = None
+    id_column: str | None = None
+    labels: np.ndarray | None = None
+
+
+def table_kind(path: Path) -> str:
+    """The format from the file name, ignoring a trailing .gz on text tables."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes[-1:] == [".gz"]:
+        suffixes = suffixes[:-1]
+    suffix = suffixes[-1] if suffixes else ""
+    if suffix not in TABLE_SUFFIXES:
+        raise SharedLatentError(f"{path}: unknown table format {suffix or '(no suffix)'!r}; expected one of {', '.join(TABLE_SUFFIXES)}")
+    return suffix
+
+
+def import_pandas():
+    """pandas, or an error naming the extra that installs it."""
+    try:
+        import pandas
+    except ImportError:
+        raise SharedLatentError("reading tables needs pandas: pip install 'sharedlatent[tables]'") from None
+    return pandas
+
+
+def read_frame(path: Path, id_column: str | None, label_column: str | None):
+    """The file as a pandas DataFrame (NPZ / NPY arrays become columns)."""
+    pd = import_pandas()
+    kind = table_kind(path)
+    if not path.is_file():
+        raise SharedLatentError(f"table file {path} does not exist")
+    if kind in TEXT_SUFFIXES:
+        keep_as_text = {name: str for name in (id_column, label_column) if name}
+        return pd.read_csv(path, sep=TEXT_SUFFIXES[kind], dtype=keep_as_text or None)
+    if kind == ".parquet":
+        try:
+            return pd.read_parquet(path)
+        except ImportError:
+            raise SharedLatentError(f"{path}: reading Parquet needs pyarrow: pip install 'sharedlatent[tables]'") from None
+    if kind == ".npy":
+        values = np.load(path, allow_pickle=False)
+        if values.ndim != 2:
+            raise SharedLatentError(f"{path}: expected a 2-D array (samples x features), got shape {values.shape}")
+        return pd.DataFrame(values, columns=[f"feature_{i}" for i in range(values.shape[1])])
+    return frame_from_npz(path, id_column, label_column)
+
+
+def frame_from_npz(path: Path, id_column: str | None, label_column: str | None):
+    """An NPZ archive (values, feature_names, sample_ids, labels) as a DataFrame with ID and label columns first."""
+    pd = import_pandas()
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    if "values" not in arrays:
+        raise SharedLatentError(f"{path}: an NPZ table needs a 'values' array, found keys {sorted(arrays)}")
+    values = arrays["values"]
+    if values.ndim != 2:
+        raise SharedLatentError(f"{path}: 'values' should be 2-D (samples x features), got shape {values.shape}")
+    names = [str(n) for n in arrays.get("feature_names", [f"feature_{i}" for i in range(values.shape[1])])]
+    if len(names) != values.shape[1]:
+        raise SharedLatentError(f"{path}: {len(names)} feature_names for {values.shape[1]} columns of 'values'")
+    frame = pd.DataFrame(values, columns=names)
+    if "labels" in arrays:
+        frame.insert(0, label_column or "label", arrays["labels"])
+    if "sample_ids" in arrays:
+        frame.insert(0, id_column or "sample_id", arrays["sample_ids"].astype(str))
+    return frame
+
+
+def detect_id_column(columns: list[str]) -> str | None:
+    """The first column whose name looks like a sample ID (see the module docstring for the rule)."""
+    return next((name for name in columns if ID_NAME.match(str(name))), None)
+
+
+def read_table(path: str | Path, id_column: str | None = None, label_column: str | None = None) -> Table:
+    """One table with its ID and label columns taken out and every other column checked to be numeric and complete."""
+    path = Path(path)
+    frame = read_frame(path, id_column, label_column)
+    frame.columns = [str(name) for name in frame.columns]
+    if id_column is not None and id_column not in frame.columns:
+        raise SharedLatentError(f"{path}: no ID column {id_column!r}; columns are {list(frame.columns)[:10]}")
+    id_name = id_column or detect_id_column([c for c in frame.columns if c != label_column])
+    sample_ids = labels = None
+    if id_name is not None:
+        sample_ids = frame.pop(id_name).astype(str).to_numpy()
+        check_unique(sample_ids, str(path), f"IDs in column {id_name!r}")
+    if label_column is not None and label_column in frame.columns:
+        label_series = frame.pop(label_column)
+        if label_series.isna().any():
+            raise SharedLatentError(f"{path}: label column {label_column!r} has {int(label_series.isna().sum())} missing values")
+        labels = label_series.to_numpy()
+    check_numeric(frame, path)
+    if frame.shape[1] == 0:
+        raise SharedLatentError(f"{path}: no numeric feature columns left after taking out the ID and label columns")
+    return Table(path, frame.to_numpy(dtype=np.float32), list(frame.columns), sample_ids, id_name, labels)
+
+
+def check_numeric(frame, path: Path) -> None:
+    """Every column numeric and free of NaN, or an error naming the file and the column."""
+    pd = import_pandas()
+    for name in frame.columns:
+        column = frame[name]
+        if not (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)):
+            example = column.dropna().iloc[0] if column.notna().any() else None
+            raise SharedLatentError(
+                f"{path}: column {name!r} is not numeric (e.g. {example!r}); name it as id_column or label_column, or remove it"
+            )
+        missing = int(column.isna().sum()) + int(np.isinf(column.to_numpy(dtype=float)).sum())
+        if missing:
+            raise SharedLatentError(f"{path}: column {name!r} has {missing} NaN or infinite values; fill or drop them first")
+
+
+def match_tables(tables: dict[str, Table]) -> tuple[dict[str, np.ndarray], np.ndarray, MatchReport]:
+    """Row indices per domain that pair the tables, the shared sample IDs, and a report of what was kept."""
+    named = {domain: t for domain, t in tables.items() if t.sample_ids is not None}
+    if named and len(named) != len(tables):
+        without = [f"{t.path} ({domain})" for domain, t in tables.items() if t.sample_ids is None]
+        with_ids = [f"{t.path} ({t.id_column!r})" for t in named.values()]
+        raise SharedLatentError(
+            f"{', '.join(with_ids)} has an ID column but {', '.join(without)} has none; give each file an ID column "
+            f"or set id_column, so rows are not paired by position by mistake"
+        )
+    if not named:
+        counts = {domain: t.values.shape[0] for domain, t in tables.items()}
+        if len(set(counts.values())) > 1:
+            detail = ", ".join(f"{tables[d].path} has {n}" for d, n in counts.items())
+            raise SharedLatentError(f"no ID column found, so rows would be paired by position, but the row counts differ: {detail}")
+        n = next(iter(counts.values()))
+        rows = {domain: np.arange(n) for domain in tables}
+        ids, paired_by = np.array([str(i) for i in range(n)]), "row order (no ID column)"
+        report = MatchReport(paired_by, tuple(DomainMatch(d, str(t.path), n, n) for d, t in tables.items()))
+    else:
+        paired_by = "sample ID (" + ", ".join(f"{d}: {t.id_column!r}" for d, t in tables.items()) + ")"
+        rows, ids, report = pair_by_ids({d: t.sample_ids for d, t in tables.items()}, {d: str(t.path) for d, t in tables.items()}, paired_by)
+    return rows, ids, report
+
+
+def matched_labels(tables: dict[str, Table], rows: dict[str, np.ndarray], label_column: str) -> np.ndarray:
+    """The label of each paired sample, from whichever files have the label column (they must agree)."""
+    found = {domain: t.labels[rows[domain]] for domain, t in tables.items() if t.labels is not None}
+    if not found:
+        raise SharedLatentError(f"label column {label_column!r} is in none of {', '.join(str(t.path) for t in tables.values())}")
+    labels = list(found.values())
+    for other in labels[1:]:
+        if not np.array_equal(np.asarray(other).astype(str), np.asarray(labels[0]).astype(str)):
+            raise SharedLatentError(f"label column {label_column!r} disagrees between the files for the same sample IDs")
+    return labels[0]
+
+
+def load_table_pair(
+    left_path: str | Path | None = None,
+    right_path: str | Path | None = None,
+    id_column: str | None = None,
+    label_column: str | None = None,
+    test_fraction: float | str = 0.2,
+    seed: int | str = 0,
+    left: str = "left",
+    right: str = "right",
+) -> PairedDataset:
+    """Two tables paired by sample ID, split stratified by label when `label_column` is given, else at random."""
+    test_fraction = as_float(test_fraction, "test_fraction", 0.0, 1.0)
+    seed = as_int(seed, "seed")
+    if left == right:
+        raise SharedLatentError(f"the two domains need different names, both are {left!r}")
+    paths = {left: require_path(left_path, "left_path"), right: require_path(right_path, "right_path")}
+    tables = {domain: read_table(path, id_column, label_column) for domain, path in paths.items()}
+    rows, ids, report = match_tables(tables)
+    log.info("tables: %s", report.summary())
+    labels = matched_labels(tables, rows, label_column) if label_column else None
+    full = Split({d: t.values[rows[d]] for d, t in tables.items()}, labels=labels, sample_ids=ids)
+    train_rows, test_rows, how = split_rows(full.n_samples, test_fraction, seed, labels)
+    return PairedDataset(
+        name="tables",
+        train=full.subset(train_rows),
+        test=full.subset(test_rows),
+        feature_names={d: t.feature_names for d, t in tables.items()},
+        description=f"tables {paths[left].name} ({left}) and {paths[right].name} ({right}): {report.summary()}; {how}",
+    )
+
+
+def write_table(
+    path: str | Path,
+    values: np.ndarray,
+    feature_names: list[str],
+    sample_ids: np.ndarray | list[str] | None = None,
+    id_column: str = "sample_id",
+) -> Path:
+    """Write samples x features (e.g. translated output, named by the target domain's columns) in the format of `path`."""
+    path = Path(path)
+    kind = table_kind(path)
+    values = np.asarray(values)
+    if values.ndim != 2 or values.shape[1] != len(feature_names):
+        raise SharedLatentError(f"{path}: {len(feature_names)} feature names for values of shape {values.shape}")
+    if sample_ids is not None and len(sample_ids) != values.shape[0]:
+        raise SharedLatentError(f"{path}: {len(sample_ids)} sample IDs for {values.shape[0]} rows")
+    with atomic_target(path) as temporary:
+        if kind == ".npy":
+            np.save(temporary, values)
+        elif kind == ".npz":
+            extra = {} if sample_ids is None else {"sample_ids": np.asarray(sample_ids).astype(str)}
+            np.savez(temporary, values=values, feature_names=np.asarray(feature_names, dtype=str), **extra)
+        else:
+            frame = import_pandas().DataFrame(values, columns=list(feature_names))
+            if sample_ids is not None:
+                frame.insert(0, id_column, np.asarray(sample_ids).astype(str))
+            if kind == ".parquet":
+                try:
+                    frame.to_parquet(temporary, index=False)
+                except ImportError:
+                    raise SharedLatentError(f"{path}: writing Parquet needs pyarrow: pip install 'sharedlatent[tables]'") from None
+            else:
+                frame.to_csv(temporary, sep=TEXT_SUFFIXES[kind], index=False)
+    return path

@@ -1,0 +1,221 @@
+"""Per-domain transforms into the range a sigmoid-output model needs, invertible so results come back in user units.
+
+Each preprocessor is fitted on the training split only; `to_dict` gives plain JSON-able parameters that a run
+folder stores and `preprocessor_from_dict` rebuilds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from sharedlatent.errors import SharedLatentError
+
+
+class Preprocessor(Protocol):
+    """fit on training data, then transform / inverse_transform any array with the same features."""
+
+    name: str
+
+    def fit(self, train: np.ndarray) -> "Preprocessor": ...
+
+    def transform(self, values: np.ndarray) -> np.ndarray: ...
+
+    def inverse_transform(self, values: np.ndarray) -> np.ndarray: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+def as_matrix(values: np.ndarray, what: str) -> np.ndarray:
+    """A 2-D float64 array (computations in float64 keep round trips exact enough)."""
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim != 2:
+        raise SharedLatentError(f"{what}: expected a 2-D array (samples x features), got shape {array.shape}")
+    return array
+
+
+def safe_scale(scale: np.ndarray) -> np.ndarray:
+    """Replace zero spreads (constant features) by 1 so nothing divides by zero."""
+    return np.where(scale > 0, scale, 1.0)
+
+
+def output(values: np.ndarray) -> np.ndarray:
+    return values.astype(np.float32)
+
+
+@dataclass
+class Identity:
+    """Leaves values as they are ("none")."""
+
+    name: str = field(default="none", init=False)
+
+    def fit(self, train: np.ndarray) -> "Identity":
+        as_matrix(train, "none: training data")
+        return self
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        return output(as_matrix(values, "none"))
+
+    def inverse_transform(self, values: np.ndarray) -> np.ndarray:
+        return output(as_matrix(values, "none"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+
+@dataclass
+class Affine:
+    """(x - offset) / scale with offset and scale learnt by `fit`; the base of the min-max and z-score variants."""
+
+    offset: list[float] | None = None
+    scale: list[float] | None = None
+    name: str = field(default="affine", init=False)
+
+    def statistics(self, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def fit(self, train: np.ndarray) -> "Affine":
+        train = as_matrix(train, f"{self.name}: training data")
+        if train.shape[0] == 0:
+            raise SharedLatentError(f"{self.name}: cannot fit on an empty training array")
+        offset, scale = self.statistics(train)
+        self.offset, self.scale = np.ravel(offset).tolist(), np.ravel(safe_scale(scale)).tolist()
+        return self
+
+    def parameters(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.offset is None or self.scale is None:
+            raise SharedLatentError(f"{self.name}: call fit on the training data before transform")
+        offset, scale = np.asarray(self.offset), np.asarray(self.scale)
+        if offset.size > 1 and values.shape[1] != offset.size:
+            raise SharedLatentError(f"{self.name}: fitted on {offset.size} features, got {values.shape[1]}")
+        return offset, scale
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        values = as_matrix(values, self.name)
+        offset, scale = self.parameters(values)
+        return output((values - offset) / scale)
+
+    def inverse_transform(self, values: np.ndarray) -> np.ndarray:
+        values = as_matrix(values, self.name)
+        offset, scale = self.parameters(values)
+        return output(values * scale + offset)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "offset": self.offset, "scale": self.scale}
+
+
+@dataclass
+class MinMax(Affine):
+    """One global min and max over all features, mapped to [0, 1] ("minmax"; keeps images' relative contrast)."""
+
+    name: str = field(default="minmax", init=False)
+
+    def statistics(self, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        low, high = train.min(), train.max()
+        return np.array([low]), np.array([high - low])
+
+
+@dataclass
+class MinMaxPerFeature(Affine):
+    """Each feature's training min and max mapped to [0, 1] ("minmax_per_feature")."""
+
+    name: str = field(default="minmax_per_feature", init=False)
+
+    def statistics(self, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        low, high = train.min(axis=0), train.max(axis=0)
+        return low, high - low
+
+
+@dataclass
+class Standardize(Affine):
+    """Each feature to zero mean and unit variance on the training data ("standardize"; not bounded to [0, 1])."""
+
+    name: str = field(default="standardize", init=False)
+
+    def statistics(self, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return train.mean(axis=0), train.std(axis=0)
+
+
+@dataclass
+class Log1p:
+    """log(1 + x) for non-negative data such as counts ("log1p"); nothing to fit."""
+
+    name: str = field(default="log1p", init=False)
+
+    def check(self, values: np.ndarray) -> np.ndarray:
+        values = as_matrix(values, self.name)
+        if values.size and values.min() < 0:
+            raise SharedLatentError(f"log1p: needs values >= 0 (such as counts), got a minimum of {values.min():g}")
+        return values
+
+    def fit(self, train: np.ndarray) -> "Log1p":
+        self.check(train)
+        return self
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        return output(np.log1p(self.check(values)))
+
+    def inverse_transform(self, values: np.ndarray) -> np.ndarray:
+        return output(np.expm1(as_matrix(values, self.name)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name}
+
+
+@dataclass
+class Log1pMinMax:
+    """log1p, then per-feature min-max to [0, 1] ("log1p_minmax"): the usual choice for counts and a sigmoid output."""
+
+    scaler: MinMaxPerFeature = field(default_factory=MinMaxPerFeature)
+    name: str = field(default="log1p_minmax", init=False)
+
+    def fit(self, train: np.ndarray) -> "Log1pMinMax":
+        self.scaler.fit(np.log1p(Log1p().check(train)))
+        return self
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        return self.scaler.transform(np.log1p(Log1p().check(values)))
+
+    def inverse_transform(self, values: np.ndarray) -> np.ndarray:
+        return output(np.expm1(as_matrix(self.scaler.inverse_transform(values), self.name)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "offset": self.scaler.offset, "scale": self.scaler.scale}
+
+
+PREPROCESSORS: dict[str, type] = {
+    "none": Identity,
+    "minmax": MinMax,
+    "minmax_per_feature": MinMaxPerFeature,
+    "standardize": Standardize,
+    "log1p": Log1p,
+    "log1p_minmax": Log1pMinMax,
+}
+
+
+def make_preprocessor(name: str) -> Preprocessor:
+    """A new, unfitted preprocessor by name."""
+    if name not in PREPROCESSORS:
+        raise SharedLatentError(f"unknown preprocessing {name!r}; choose one of {', '.join(PREPROCESSORS)}")
+    return PREPROCESSORS[name]()
+
+
+def preprocessor_from_dict(data: dict[str, Any]) -> Preprocessor:
+    """Rebuild a fitted preprocessor from its `to_dict` output."""
+    if not isinstance(data, dict) or "name" not in data:
+        raise SharedLatentError(f"preprocessing settings must be a table with a 'name', got {data!r}")
+    preprocessor = make_preprocessor(data["name"])
+    expected = set(preprocessor.to_dict())
+    if set(data) != expected:
+        raise SharedLatentError(f"preprocessing {data['name']!r}: expected keys {sorted(expected)}, got {sorted(data)}")
+    target = preprocessor.scaler if isinstance(preprocessor, Log1pMinMax) else preprocessor
+    for key in expected - {"name"}:
+        setattr(target, key, None if data[key] is None else [float(v) for v in data[key]])
+    return preprocessor
+
+
+def fit_preprocessor(name: str, train: np.ndarray) -> Preprocessor:
+    """make_preprocessor(name) fitted on `train`."""
+    return make_preprocessor(name).fit(train)

@@ -1,0 +1,126 @@
+"""Table pairs: formats, ID matching and its report, refusals of misaligned, non-numeric or incomplete data."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sharedlatent.datasets.registry import load_dataset
+from sharedlatent.datasets.tables import detect_id_column, load_table_pair, read_table, write_table
+from sharedlatent.errors import SharedLatentError
+
+RNG = np.random.default_rng(0)
+
+
+def rna_protein(n=20):
+    ids = [f"cell{i:03d}" for i in range(n)]
+    rna = pd.DataFrame(RNG.poisson(3, (n, 4)), columns=[f"gene{i}" for i in range(4)])
+    rna.insert(0, "barcode", ids)
+    rna["cell_type"] = ["T" if i % 2 else "B" for i in range(n)]
+    protein = pd.DataFrame(RNG.random((n, 2)), columns=["CD3", "CD19"])
+    protein.insert(0, "barcode", ids)
+    return rna, protein
+
+
+def test_csv_pair_matched_by_auto_detected_id_and_reported(tmp_path):
+    rna, protein = rna_protein()
+    rna.drop(columns="cell_type").to_csv(tmp_path / "rna.csv", index=False)
+    # the protein file is shuffled and has two extra cells the RNA file lacks
+    extra = pd.DataFrame({"barcode": ["x1", "x2"], "CD3": [0.1, 0.2], "CD19": [0.3, 0.4]})
+    pd.concat([protein.iloc[::-1], extra]).to_csv(tmp_path / "protein.tsv", sep="\t", index=False)
+    dataset = load_table_pair(left_path=str(tmp_path / "rna.csv"), right_path=str(tmp_path / "protein.tsv"), left="rna", right="protein")
+    assert dataset.feature_names == {"rna": ["gene0", "gene1", "gene2", "gene3"], "protein": ["CD3", "CD19"]}
+    assert dataset.train.n_samples + dataset.test.n_samples == 20
+    assert "20 samples paired by sample ID" in dataset.description and "protein: 20 of 22 rows kept, 2 dropped" in dataset.description
+    # rows stay aligned: look one test sample up in the original frames
+    sample = dataset.test.sample_ids[0]
+    np.testing.assert_allclose(dataset.test.domains["protein"][0], protein.set_index("barcode").loc[sample].to_numpy(), rtol=1e-6)
+
+
+def test_label_column_gives_a_stratified_split(tmp_path):
+    rna, protein = rna_protein()
+    rna.to_csv(tmp_path / "rna.csv", index=False)
+    protein.to_csv(tmp_path / "protein.csv", index=False)
+    dataset = load_table_pair(left_path=tmp_path / "rna.csv", right_path=tmp_path / "protein.csv", label_column="cell_type", test_fraction="0.2")
+    assert sorted(dataset.test.labels) == ["B", "B", "T", "T"]
+    assert "stratified" in dataset.description
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".csv.gz", ".parquet", ".npz"])
+def test_write_then_read_every_format(tmp_path, suffix):
+    values = RNG.random((5, 3)).astype(np.float32)
+    path = write_table(tmp_path / f"out{suffix}", values, ["a", "b", "c"], sample_ids=[f"s{i}" for i in range(5)])
+    table = read_table(path)
+    np.testing.assert_allclose(table.values, values, rtol=1e-6)
+    assert table.feature_names == ["a", "b", "c"] and list(table.sample_ids) == [f"s{i}" for i in range(5)]
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
+def test_npy_pair_paired_by_position(tmp_path):
+    np.save(tmp_path / "a.npy", RNG.random((10, 3)))
+    np.save(tmp_path / "b.npy", RNG.random((10, 2)))
+    dataset = load_dataset("tables", left_path=str(tmp_path / "a.npy"), right_path=str(tmp_path / "b.npy"))
+    assert dataset.input_sizes == {"left": 3, "right": 2}
+    assert "row order" in dataset.description
+
+
+def test_without_ids_row_counts_must_agree(tmp_path):
+    np.save(tmp_path / "a.npy", RNG.random((10, 3)))
+    np.save(tmp_path / "b.npy", RNG.random((9, 2)))
+    with pytest.raises(SharedLatentError, match="row counts differ"):
+        load_table_pair(left_path=tmp_path / "a.npy", right_path=tmp_path / "b.npy")
+
+
+def test_ids_in_one_file_only_are_refused(tmp_path):
+    rna, protein = rna_protein()
+    rna.drop(columns="cell_type").to_csv(tmp_path / "rna.csv", index=False)
+    protein.drop(columns="barcode").to_csv(tmp_path / "protein.csv", index=False)
+    with pytest.raises(SharedLatentError, match="has an ID column but .*protein.csv"):
+        load_table_pair(left_path=tmp_path / "rna.csv", right_path=tmp_path / "protein.csv")
+
+
+def test_duplicated_ids_are_refused(tmp_path):
+    pd.DataFrame({"sample_id": ["a", "b", "a"], "x": [1, 2, 3]}).to_csv(tmp_path / "l.csv", index=False)
+    with pytest.raises(SharedLatentError, match="duplicated IDs in column 'sample_id' such as 'a'"):
+        read_table(tmp_path / "l.csv")
+
+
+def test_ids_that_do_not_match(tmp_path):
+    pd.DataFrame({"id": ["a", "b"], "x": [1, 2]}).to_csv(tmp_path / "l.csv", index=False)
+    pd.DataFrame({"id": ["c", "d"], "y": [1, 2]}).to_csv(tmp_path / "r.csv", index=False)
+    with pytest.raises(SharedLatentError, match="no sample IDs are shared"):
+        load_table_pair(left_path=tmp_path / "l.csv", right_path=tmp_path / "r.csv")
+
+
+def test_non_numeric_column_is_named(tmp_path):
+    rna, _ = rna_protein()
+    rna.to_csv(tmp_path / "rna.csv", index=False)
+    with pytest.raises(SharedLatentError, match=r"rna.csv: column 'cell_type' is not numeric"):
+        read_table(tmp_path / "rna.csv")
+
+
+def test_nan_is_named_by_file_and_column(tmp_path):
+    pd.DataFrame({"id": ["a", "b"], "x": [1.0, np.nan]}).to_csv(tmp_path / "l.csv", index=False)
+    with pytest.raises(SharedLatentError, match=r"l.csv: column 'x' has 1 NaN"):
+        read_table(tmp_path / "l.csv")
+
+
+def test_explicit_id_column_and_missing_file(tmp_path):
+    pd.DataFrame({"donor": ["a", "b"], "x": [1, 2]}).to_csv(tmp_path / "l.csv", index=False)
+    assert list(read_table(tmp_path / "l.csv", id_column="donor").sample_ids) == ["a", "b"]
+    with pytest.raises(SharedLatentError, match="no ID column 'cell'"):
+        read_table(tmp_path / "l.csv", id_column="cell")
+    with pytest.raises(SharedLatentError, match="does not exist"):
+        read_table(tmp_path / "missing.csv")
+    with pytest.raises(SharedLatentError, match="unknown table format"):
+        read_table(tmp_path / "l.xlsx")
+
+
+def test_id_column_rule():
+    assert detect_id_column(["gene_a", "Sample_ID", "id"]) == "Sample_ID"
+    assert detect_id_column(["Unnamed: 0", "x"]) == "Unnamed: 0"
+    assert detect_id_column(["width", "lipid", "acid"]) is None
+
+
+def test_write_table_checks_shapes(tmp_path):
+    with pytest.raises(SharedLatentError, match="2 feature names"):
+        write_table(tmp_path / "o.csv", np.zeros((3, 4)), ["a", "b"])

@@ -1,0 +1,74 @@
+"""Preprocessors: round trips, fit on train only, JSON round trip, constant columns."""
+
+import json
+
+import numpy as np
+import pytest
+
+from sharedlatent.errors import SharedLatentError
+from sharedlatent.preprocessing import PREPROCESSORS, fit_preprocessor, make_preprocessor, preprocessor_from_dict
+
+RNG = np.random.default_rng(0)
+COUNTS = RNG.poisson(5.0, size=(50, 6)).astype(np.float64) * np.array([1, 10, 100, 1, 1, 1000])
+
+
+@pytest.mark.parametrize("name", list(PREPROCESSORS))
+def test_round_trip(name):
+    preprocessor = fit_preprocessor(name, COUNTS)
+    restored = preprocessor.inverse_transform(preprocessor.transform(COUNTS))
+    np.testing.assert_allclose(restored, COUNTS, rtol=1e-5, atol=1e-3)
+
+
+@pytest.mark.parametrize("name", ["minmax", "minmax_per_feature", "log1p_minmax"])
+def test_bounded_to_unit_interval_on_train(name):
+    transformed = fit_preprocessor(name, COUNTS).transform(COUNTS)
+    assert transformed.dtype == np.float32
+    assert transformed.min() >= 0.0 and transformed.max() <= 1.0 + 1e-6
+
+
+def test_standardize_gives_zero_mean_unit_variance():
+    transformed = fit_preprocessor("standardize", COUNTS).transform(COUNTS)
+    np.testing.assert_allclose(transformed.mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(transformed.std(axis=0), 1.0, atol=1e-5)
+
+
+def test_fit_uses_train_only():
+    train, test = np.array([[0.0], [10.0]]), np.array([[20.0]])
+    preprocessor = fit_preprocessor("minmax_per_feature", train)
+    np.testing.assert_allclose(preprocessor.transform(test), [[2.0]])
+
+
+@pytest.mark.parametrize("name", list(PREPROCESSORS))
+def test_serialisation_round_trip(name):
+    preprocessor = fit_preprocessor(name, COUNTS)
+    restored = preprocessor_from_dict(json.loads(json.dumps(preprocessor.to_dict())))
+    np.testing.assert_array_equal(restored.transform(COUNTS), preprocessor.transform(COUNTS))
+
+
+@pytest.mark.parametrize("name", list(PREPROCESSORS))
+def test_constant_columns_do_not_divide_by_zero(name):
+    constant = np.full((5, 3), 7.0)
+    transformed = fit_preprocessor(name, constant).transform(constant)
+    assert np.isfinite(transformed).all()
+
+
+def test_unknown_name_lists_choices():
+    with pytest.raises(SharedLatentError, match="unknown preprocessing 'zscore'.*standardize"):
+        make_preprocessor("zscore")
+
+
+def test_transform_before_fit_and_wrong_width():
+    with pytest.raises(SharedLatentError, match="call fit"):
+        make_preprocessor("minmax_per_feature").transform(COUNTS)
+    with pytest.raises(SharedLatentError, match="fitted on 6 features, got 2"):
+        fit_preprocessor("standardize", COUNTS).transform(COUNTS[:, :2])
+
+
+def test_log1p_refuses_negative_values():
+    with pytest.raises(SharedLatentError, match="values >= 0"):
+        fit_preprocessor("log1p_minmax", -COUNTS)
+
+
+def test_from_dict_rejects_bad_keys():
+    with pytest.raises(SharedLatentError, match="expected keys"):
+        preprocessor_from_dict({"name": "minmax", "offset": [0.0]})
