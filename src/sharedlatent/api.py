@@ -13,7 +13,8 @@ import torch
 from sharedlatent.config import RunConfig
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.io import load_weights, save_weights
-from sharedlatent.model import SharedLatentModule, sample_latent
+from sharedlatent.model import SharedLatentModule
+from sharedlatent.preprocessing import Preprocessor, fit_preprocessor, make_preprocessor, preprocessor_from_dict
 from sharedlatent.schedules import build_schedule
 from sharedlatent.train import History, fit_module
 
@@ -67,6 +68,10 @@ class SharedLatentVAE:
         self.module.eval()
         self.latent_box: tuple[np.ndarray, np.ndarray] | None = None
         self.history: History | None = None
+        # Inputs go through these before the network and outputs come back through their inverse.
+        self.preprocessors: dict[str, Preprocessor] = {
+            name: make_preprocessor(model.preprocessing_for(name)) for name in self.input_sizes
+        }
 
     @property
     def domain_names(self) -> list[str]:
@@ -80,11 +85,15 @@ class SharedLatentVAE:
     ) -> History:
         """Train with the configured schedule; without `validation`, hold out train.validation_fraction."""
         train_arrays = self._check_paired(train, "training data")
+        self.preprocessors = {
+            name: fit_preprocessor(self.config.model.preprocessing_for(name), values) for name, values in train_arrays.items()
+        }
+        train_arrays = self._preprocess(train_arrays)
         settings = self.config.train
         if validation is None and settings.validation_fraction > 0:
             train_arrays, validation_arrays = _hold_out(train_arrays, settings.validation_fraction, settings.seed)
         else:
-            validation_arrays = None if validation is None else self._check_paired(validation, "validation data")
+            validation_arrays = None if validation is None else self._preprocess(self._check_paired(validation, "validation data"))
         stages = build_schedule(settings.schedule, self.domain_names, settings.epochs, settings.freeze_phases)
         with cpu_threads(self._thread_count()):
             self.history = fit_module(
@@ -95,7 +104,7 @@ class SharedLatentVAE:
                 settings,
                 progress,
             )
-        encodings = self.encode_joint(train_arrays)
+        encodings = self._map_chunks(train_arrays, lambda batch: self.module.posterior(batch)[0])
         self.latent_box = (encodings.min(axis=0), encodings.max(axis=0))
         return self.history
 
@@ -105,7 +114,7 @@ class SharedLatentVAE:
 
     def encode_joint(self, inputs: Mapping[str, ArrayLike]) -> ArrayLike:
         """Latent means from any subset of domains measured on the same samples."""
-        arrays = self._check_paired(inputs, "encoder input", allow_subset=True)
+        arrays = self._preprocess(self._check_paired(inputs, "encoder input", allow_subset=True))
         mean = self._map_chunks(arrays, lambda batch: self.module.posterior(batch)[0])
         return _like(next(iter(inputs.values())), mean)
 
@@ -156,6 +165,7 @@ class SharedLatentVAE:
             "config": self.config.to_dict(),
             "input_sizes": self.input_sizes,
             "latent_box": None if self.latent_box is None else [a.tolist() for a in self.latent_box],
+            "preprocessors": {name: p.to_dict() for name, p in self.preprocessors.items()},
         }
         save_weights(path, self.module.state_dict(), metadata)
 
@@ -169,6 +179,7 @@ class SharedLatentVAE:
         config.train = dataclasses.replace(config.train, device=device)
         model = cls(metadata["input_sizes"], config)
         model.module.load_state_dict(tensors)
+        model.preprocessors = {name: preprocessor_from_dict(values) for name, values in metadata["preprocessors"].items()}
         if metadata.get("latent_box") is not None:
             low, high = metadata["latent_box"]
             model.latent_box = (np.asarray(low, dtype=np.float32), np.asarray(high, dtype=np.float32))
@@ -182,9 +193,14 @@ class SharedLatentVAE:
         return 1 if widest < NARROW_LAYOUT_WIDTH else torch.get_num_threads()
 
     def _decode(self, latent: np.ndarray, domain: str) -> np.ndarray:
-        return self._map_chunks(
+        """Point reconstructions of `domain` in the user's units."""
+        decoded = self._map_chunks(
             {"z": latent}, lambda batch: self.module.reconstruction(domain, self.module.decode(batch["z"], [domain])[domain])
         )
+        return self.preprocessors[domain].inverse_transform(decoded)
+
+    def _preprocess(self, arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {name: np.ascontiguousarray(self.preprocessors[name].transform(values), dtype=np.float32) for name, values in arrays.items()}
 
     @torch.no_grad()
     def _map_chunks(self, arrays: Mapping[str, np.ndarray], function) -> np.ndarray:

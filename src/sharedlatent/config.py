@@ -28,6 +28,7 @@ class DomainConfig:
 
     private_widths: list[int] | None = None  # encoder widths from input to shared part; decoder mirrors them
     likelihood: str = "sigmoid_mse"  # the original's sigmoid output with squared error
+    preprocessing: str = "none"  # fitted on the training split, inverted on outputs: none, minmax, minmax_per_feature, standardize, log1p, log1p_minmax
     input_size: int | None = None  # taken from the data; when set it must match
 
 
@@ -49,6 +50,10 @@ class ModelConfig:
     def likelihood_for(self, domain: str) -> str:
         own = self.domains.get(domain)
         return own.likelihood if own else "sigmoid_mse"
+
+    def preprocessing_for(self, domain: str) -> str:
+        own = self.domains.get(domain)
+        return own.preprocessing if own else "none"
 
 
 @dataclass
@@ -144,7 +149,13 @@ def validate_run_config(config: RunConfig, input_sizes: dict[str, int] | None = 
         _require(all(w >= 1 for w in widths), f"{where} must be positive integers, got {widths}")
     _require(len(model.private_widths) >= 1, "model.private_widths needs at least one layer")
     _require(model.joint_posterior in JOINT_POSTERIORS, f"model.joint_posterior must be one of {JOINT_POSTERIORS}, got {model.joint_posterior!r}")
+    from sharedlatent.preprocessing import PREPROCESSORS
+
     for name, own in model.domains.items():
+        _require(
+            own.preprocessing in PREPROCESSORS,
+            f"model.domains.{name}.preprocessing must be one of {tuple(PREPROCESSORS)}, got {own.preprocessing!r}",
+        )
         _require(own.likelihood in LIKELIHOODS, f"model.domains.{name}.likelihood must be one of {LIKELIHOODS}, got {own.likelihood!r}")
     _require(train.schedule in SCHEDULES, f"train.schedule must be one of {SCHEDULES}, got {train.schedule!r}")
     _require(train.kl_formula in KL_FORMULAS, f"train.kl_formula must be one of {KL_FORMULAS}, got {train.kl_formula!r}")
