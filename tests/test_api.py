@@ -1,0 +1,104 @@
+import numpy as np
+import pytest
+import torch
+
+from conftest import small_config
+from sharedlatent.api import SharedLatentVAE
+from sharedlatent.config import DomainConfig
+from sharedlatent.errors import SharedLatentError
+
+
+@pytest.fixture(scope="module")
+def trained(digits):
+    model = SharedLatentVAE(digits.input_sizes, small_config(epochs=4))
+    model.fit(digits.train.domains)
+    return model
+
+
+def test_loss_falls(digits):
+    model = SharedLatentVAE(digits.input_sizes, small_config(epochs=6))
+    history = model.fit(digits.train.domains)
+    losses = [r.train_loss for r in history.records]
+    assert losses[-1] < 0.8 * losses[0]
+    assert all(r.validation_loss is not None for r in history.records)
+    assert {"left+right->left", "left->right", "right->left", "kl(left+right)"} <= set(history.records[0].terms)
+
+
+def test_output_shapes_and_types(trained, digits):
+    left = digits.test.domains["left"][:5]
+    assert trained.encode(left, "left").shape == (5, 4)
+    assert trained.reconstruct(left, "left").shape == (5, 64)
+    assert trained.translate(left, "left", "right").shape == (5, 64)
+    assert trained.cycle(left, "left", "right").shape == (5, 64)
+    assert trained.encode_joint({"left": left, "right": 1 - left}).shape == (5, 4)
+    tensor_out = trained.translate(torch.from_numpy(left), "left", "right")
+    assert isinstance(tensor_out, torch.Tensor) and tensor_out.shape == (5, 64)
+    assert isinstance(trained.translate(left, "left", "right"), np.ndarray)
+    single = trained.translate(left[0], "left", "right")
+    assert single.shape == (1, 64)
+
+
+def test_generate_box_and_prior(trained):
+    for method in ("box", "prior"):
+        pairs = trained.generate(7, method=method, seed=3)
+        assert set(pairs) == {"left", "right"} and pairs["left"].shape == (7, 64)
+    np.testing.assert_array_equal(trained.generate(3, seed=1)["left"], trained.generate(3, seed=1)["left"])
+    low, high = trained.latent_box
+    assert (low <= high).all()
+    with pytest.raises(SharedLatentError, match="unknown generation method"):
+        trained.generate(3, method="grid")
+
+
+def test_save_load_gives_identical_outputs(trained, digits, tmp_path):
+    path = tmp_path / "model.safetensors"
+    trained.save(path)
+    loaded = SharedLatentVAE.load(path)
+    left = digits.test.domains["left"]
+    np.testing.assert_array_equal(trained.translate(left, "left", "right"), loaded.translate(left, "left", "right"))
+    np.testing.assert_array_equal(trained.generate(5, seed=2)["right"], loaded.generate(5, seed=2)["right"])
+    assert loaded.config == trained.config
+
+
+def test_same_seed_same_result(digits):
+    runs = []
+    for _ in range(2):
+        model = SharedLatentVAE(digits.input_sizes, small_config(epochs=2, seed=5))
+        model.fit(digits.train.domains)
+        runs.append(model.translate(digits.test.domains["left"], "left", "right"))
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_preprocessing_is_inverted_on_outputs(digits):
+    config = small_config(epochs=2)
+    config.model.domains = {"left": DomainConfig(preprocessing="standardize"), "right": DomainConfig(preprocessing="none")}
+    scaled = {"left": digits.train.domains["left"] * 16.0, "right": digits.train.domains["right"]}
+    model = SharedLatentVAE(digits.input_sizes, config)
+    model.fit(scaled)
+    back = model.translate(digits.test.domains["right"], "right", "left")
+    assert back.max() > 2.0  # in the 0..16 units the left domain was given in
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda m, x: m.translate(x[:, :10], "left", "right"), "expected 64 features per sample, got 10"),
+        (lambda m, x: m.translate(np.full_like(x, np.nan), "left", "right"), "NaN or infinite"),
+        (lambda m, x: m.translate(x, "left", "middle"), "unknown domain 'middle'"),
+        (lambda m, x: m.encode(x[None], "left"), "expected a 2-D array"),
+        (lambda m, x: m.fit({"left": x, "right": x[:5]}), "different sample counts"),
+        (lambda m, x: m.fit({"left": x}), "lacks domains"),
+        (lambda m, x: m.translate(np.array([["a"] * 64]), "left", "right"), "not numeric"),
+    ],
+)
+def test_bad_input_is_a_clear_error(trained, digits, call, message):
+    with pytest.raises(SharedLatentError, match=message):
+        call(trained, digits.test.domains["left"][:20])
+
+
+def test_load_rejects_other_files(tmp_path):
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"not a model")
+    with pytest.raises(SharedLatentError, match="not a readable safetensors"):
+        SharedLatentVAE.load(junk)
+    with pytest.raises(SharedLatentError, match="does not exist"):
+        SharedLatentVAE.load(tmp_path / "missing.safetensors")

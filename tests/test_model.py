@@ -1,0 +1,53 @@
+import torch
+
+from sharedlatent.model import SHARED_GROUP, SharedLatentModule, kl_to_standard_normal, sample_latent
+
+
+def build(latent=5):
+    return SharedLatentModule({"a": 12, "b": 7}, {"a": [10, 6], "b": [9, 6]}, [4], latent, {})
+
+
+def test_shapes_of_every_path():
+    torch.manual_seed(0)
+    module = build()
+    a, b = torch.rand(8, 12), torch.rand(8, 7)
+    mean, log_sigma = module.posterior({"a": a, "b": b})
+    assert mean.shape == log_sigma.shape == (8, 5)
+    outputs = module.decode(sample_latent(mean, log_sigma, None))
+    assert outputs["a"].shape == (8, 12) and outputs["b"].shape == (8, 7)
+    assert ((outputs["a"] >= 0) & (outputs["a"] <= 1)).all()  # sigmoid outputs
+
+
+def test_joint_encoding_averages_the_shared_branches():
+    torch.manual_seed(0)
+    module = build()
+    a, b = torch.rand(3, 12), torch.rand(3, 7)
+    expected = module.heads((module.branch("a", a) + module.branch("b", b)) / 2)
+    joint = module.posterior({"a": a, "b": b})
+    assert torch.allclose(joint[0], expected[0]) and torch.allclose(joint[1], expected[1])
+
+
+def test_layout_matches_the_original_description():
+    module = SharedLatentModule({"left": 64, "right": 64}, {"left": [96, 64], "right": [96, 64]}, [32], 16, {})
+    widths = [layer.out_features for layer in module.encoders["left"] if isinstance(layer, torch.nn.Linear)]
+    assert widths == [96, 64]
+    assert module.shared_encoder[0].out_features == 32 and module.z_mean.out_features == 16
+    decoder = [layer.out_features for layer in module.decoders["right"] if isinstance(layer, torch.nn.Linear)]
+    assert module.shared_decoder[0].out_features == 32 and decoder == [64, 96, 64]
+
+
+def test_parameter_groups_cover_every_parameter_once():
+    module = build()
+    grouped = [id(p) for group in module.parameter_groups().values() for p in group]
+    assert sorted(grouped) == sorted(id(p) for p in module.parameters())
+    assert set(module.parameter_groups()) == {SHARED_GROUP, "a", "b"}
+
+
+def test_kl_is_zero_at_the_prior_and_positive_elsewhere():
+    zero = torch.zeros(4, 3)
+    assert torch.allclose(kl_to_standard_normal(zero, zero), torch.zeros(4))
+    reference = torch.distributions.kl_divergence(
+        torch.distributions.Normal(torch.full((3,), 0.5), torch.full((3,), 0.7)), torch.distributions.Normal(0.0, 1.0)
+    ).sum()
+    value = kl_to_standard_normal(torch.full((1, 3), 0.5), torch.full((1, 3), 0.7).log())
+    assert torch.allclose(value, reference.unsqueeze(0), atol=1e-6)
