@@ -26,7 +26,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary path beside `path` that replaces it only if the block finishes without error."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + "".join(path.suffixes), dir=path.parent)
     os.close(handle)
     try:
         yield Path(temporary)
@@ -101,52 +101,3 @@ def load_weights(path: str | Path) -> tuple[dict, dict[str, Any]]:
     if METADATA_KEY not in header:
         raise SharedLatentError(f"{path} has no sharedlatent metadata; was it written by sharedlatent?")
     return tensors, json.loads(header[METADATA_KEY])
-
-
-def read_array(path: str | Path) -> np.ndarray:
-    """A 2-D float array from .npy or .csv/.tsv (numbers only; a header row is skipped)."""
-    path = Path(path)
-    if not path.is_file():
-        raise SharedLatentError(f"input file {path} does not exist")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".npy":
-            array = np.load(path, allow_pickle=False)
-        elif suffix in (".csv", ".tsv", ".txt"):
-            delimiter = "\t" if suffix == ".tsv" else ","
-            array = _read_delimited(path, delimiter)
-        else:
-            raise SharedLatentError(f"input file {path} must be .npy, .csv or .tsv, got {suffix or 'no suffix'}")
-    except SharedLatentError:
-        raise
-    except (OSError, ValueError) as error:
-        raise SharedLatentError(f"cannot read {path}: {error}") from None
-    array = np.asarray(array)
-    if array.ndim == 1:
-        array = array[None, :]
-    return array
-
-
-def _read_delimited(path: Path, delimiter: str) -> np.ndarray:
-    with open(path) as handle:
-        first = handle.readline()
-    try:
-        [float(cell) for cell in first.strip().split(delimiter) if cell != ""]
-        skip = 0
-    except ValueError:
-        skip = 1  # a header row
-    return np.loadtxt(path, delimiter=delimiter, skiprows=skip, dtype=np.float64, ndmin=2)
-
-
-def write_array(path: str | Path, array: np.ndarray) -> None:
-    """Write a 2-D array as .npy or .csv/.tsv, atomically."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    with atomic_path(path) as temporary:
-        if suffix == ".npy":
-            with open(temporary, "wb") as handle:
-                np.save(handle, array)
-        elif suffix in (".csv", ".tsv", ".txt"):
-            np.savetxt(temporary, array, delimiter="\t" if suffix == ".tsv" else ",", fmt="%.7g")
-        else:
-            raise SharedLatentError(f"output file {path} must end in .npy, .csv or .tsv")

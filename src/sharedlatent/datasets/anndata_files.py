@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from sharedlatent.datasets.base import PairedDataset, Split
-from sharedlatent.datasets.files import atomic_target
+
 from sharedlatent.datasets.options import as_float, as_int, require_path
 from sharedlatent.datasets.pairing import pair_by_ids
 from sharedlatent.datasets.splits import split_rows
 from sharedlatent.errors import SharedLatentError
+from sharedlatent.io import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +220,6 @@ def write_h5ad(
     obs_frame = pd.DataFrame(obs or {}, index=pd.Index(np.asarray(obs_names).astype(str)))
     var_frame = pd.DataFrame(index=pd.Index(np.asarray(var_names).astype(str)))
     adata = anndata.AnnData(X=values, obs=obs_frame, var=var_frame, uns=dict(uns or {}))
-    with atomic_target(path) as temporary:
+    with atomic_path(path) as temporary:
         adata.write_h5ad(temporary)
     return path

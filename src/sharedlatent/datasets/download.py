@@ -8,8 +8,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from sharedlatent.datasets.files import atomic_target
+
 from sharedlatent.errors import SharedLatentError
+from sharedlatent.io import atomic_path
 
 CHUNK_BYTES = 1 << 20
 TIMEOUT_S = 60
@@ -44,7 +45,7 @@ def download_file(urls: list[str], dest: Path, md5: str | None = None, size: int
     failures = []
     for url in urls:
         try:
-            with atomic_target(dest) as temporary:
+            with atomic_path(dest) as temporary:
                 with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response, open(temporary, "wb") as out:
                     shutil.copyfileobj(response, out, CHUNK_BYTES)
                 if not matches(temporary, md5, size):

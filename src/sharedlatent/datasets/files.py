@@ -1,13 +1,11 @@
-"""File plumbing shared by the loaders: where downloaded data lives, gzip sniffing and atomic writes."""
+"""File plumbing shared by the loaders: where downloaded data lives and gzip sniffing."""
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import os
-import tempfile
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 DATA_ENV = "SHAREDLATENT_DATA"
 GZIP_MAGIC = b"\x1f\x8b"
@@ -33,18 +31,3 @@ def is_gzip(path: Path) -> bool:
 def open_maybe_gzip(path: Path) -> IO[bytes]:
     """A binary reader that transparently decompresses gzip files."""
     return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
-
-
-@contextlib.contextmanager
-def atomic_target(path: Path) -> Iterator[Path]:
-    """Yields a temporary path beside `path`; on success it replaces `path`, so readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part" + "".join(path.suffixes), dir=path.parent)
-    os.close(handle)
-    temporary = Path(name)
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)

@@ -17,11 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from sharedlatent.datasets.base import PairedDataset, Split
-from sharedlatent.datasets.files import atomic_target
+
 from sharedlatent.datasets.options import as_float, as_int, require_path
 from sharedlatent.datasets.pairing import DomainMatch, MatchReport, check_unique, pair_by_ids
 from sharedlatent.datasets.splits import split_rows
 from sharedlatent.errors import SharedLatentError
+from sharedlatent.io import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +235,7 @@ def write_table(
         raise SharedLatentError(f"{path}: {len(feature_names)} feature names for values of shape {values.shape}")
     if sample_ids is not None and len(sample_ids) != values.shape[0]:
         raise SharedLatentError(f"{path}: {len(sample_ids)} sample IDs for {values.shape[0]} rows")
-    with atomic_target(path) as temporary:
+    with atomic_path(path) as temporary:
         if kind == ".npy":
             np.save(temporary, values)
         elif kind == ".npz":

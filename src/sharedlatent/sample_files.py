@@ -1,0 +1,62 @@
+"""Reading and writing the samples a user translates or generates: .npy, .csv/.tsv, .parquet, .npz, .h5ad."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sharedlatent.errors import SharedLatentError
+
+H5AD = ".h5ad"
+
+
+@dataclass
+class Samples:
+    """Rows of one domain with the IDs and column names that came with them, if any."""
+
+    values: np.ndarray
+    sample_ids: np.ndarray | None = None
+    feature_names: list[str] | None = None
+
+
+def read_samples(path: str | Path) -> Samples:
+    """Samples from a file, its format chosen by the suffix; IDs come from an ID column or obs_names."""
+    path = Path(path)
+    if not path.is_file():
+        raise SharedLatentError(f"input file {path} does not exist")
+    if path.suffix.lower() == H5AD:
+        from sharedlatent.datasets.anndata_files import choose_matrix, dense_rows, import_anndata
+
+        try:
+            adata = import_anndata().read_h5ad(path)
+        except (OSError, ValueError, KeyError) as error:
+            raise SharedLatentError(f"cannot read {path} as .h5ad: {error}") from None
+        modality = choose_matrix(adata, str(path))
+        values = dense_rows(modality.matrix, np.arange(adata.n_obs))
+        return Samples(values, np.asarray(adata.obs_names).astype(str), list(map(str, adata.var_names)))
+    if path.suffix.lower() == ".npy":
+        try:
+            values = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as error:
+            raise SharedLatentError(f"cannot read {path} as .npy: {error}") from None
+        return Samples(np.atleast_2d(values))
+    from sharedlatent.datasets.tables import read_table
+
+    table = read_table(path)
+    return Samples(table.values, table.sample_ids, table.feature_names)
+
+
+def write_samples(path: str | Path, values: np.ndarray, feature_names: list[str] | None, sample_ids: np.ndarray | None = None) -> Path:
+    """Write rows named by the target domain's features (and the input's IDs), atomically, in the suffix's format."""
+    path = Path(path)
+    names = feature_names or [f"feature_{i}" for i in range(values.shape[1])]
+    if path.suffix.lower() == H5AD:
+        from sharedlatent.datasets.anndata_files import write_h5ad
+
+        ids = sample_ids if sample_ids is not None else np.array([str(i) for i in range(values.shape[0])])
+        return write_h5ad(path, values, ids, names)
+    from sharedlatent.datasets.tables import write_table
+
+    return write_table(path, values, names, sample_ids)
