@@ -70,12 +70,18 @@ def test_same_seed_same_result(digits):
 
 def test_preprocessing_is_inverted_on_outputs(digits):
     config = small_config(epochs=2)
-    config.model.domains = {"left": DomainConfig(preprocessing="standardize"), "right": DomainConfig(preprocessing="none")}
+    config.model.domains = {"left": DomainConfig(preprocessing="minmax"), "right": DomainConfig(preprocessing="none")}
     scaled = {"left": digits.train.domains["left"] * 16.0, "right": digits.train.domains["right"]}
     model = SharedLatentVAE(digits.input_sizes, config)
     model.fit(scaled)
     back = model.translate(digits.test.domains["right"], "right", "left")
     assert back.max() > 2.0  # in the 0..16 units the left domain was given in
+
+
+def test_sigmoid_outputs_refuse_data_outside_the_unit_interval(digits):
+    model = SharedLatentVAE(digits.input_sizes, small_config(epochs=1))
+    with pytest.raises(SharedLatentError, match=r"domain 'left' has values from 0 to 16.*preprocessing"):
+        model.fit({"left": digits.train.domains["left"] * 16, "right": digits.train.domains["right"]})
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from sharedlatent.config import RunConfig
+from sharedlatent.datasets.base import Split
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.io import load_weights, save_weights
 from sharedlatent.model import SharedLatentModule
@@ -19,6 +20,7 @@ from sharedlatent.schedules import build_schedule
 from sharedlatent.train import History, fit_module
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
+Masks = dict[str, np.ndarray]
 FORMAT_VERSION = 1
 INFERENCE_CHUNK = 8192
 NARROW_LAYOUT_WIDTH = 256  # measured on 2 cores: the 64-96-64-32-16 digits layout trains 1.4x faster on one thread
@@ -64,6 +66,8 @@ class SharedLatentVAE:
             model.shared_widths,
             model.latent_size,
             {name: model.likelihood_for(name) for name in self.input_sizes},
+            {name: model.likelihood_options_for(name) for name in self.input_sizes},
+            model.joint_posterior,
         ).to(self.device)
         self.module.eval()
         self.latent_box: tuple[np.ndarray, np.ndarray] | None = None
@@ -79,21 +83,35 @@ class SharedLatentVAE:
 
     def fit(
         self,
-        train: Mapping[str, ArrayLike],
-        validation: Mapping[str, ArrayLike] | None = None,
+        train: Mapping[str, ArrayLike] | Split,
+        validation: Mapping[str, ArrayLike] | Split | None = None,
         progress: bool | None = None,
+        present: Mapping[str, ArrayLike] | None = None,
     ) -> History:
-        """Train with the configured schedule; without `validation`, hold out train.validation_fraction."""
-        train_arrays = self._check_paired(train, "training data")
+        """Train with the configured schedule; without `validation`, hold out train.validation_fraction.
+
+        Partially paired data: a sample missing from a domain is an all-NaN row in that domain's array, or False
+        in `present[domain]` (a boolean per sample; a Split carries its own). Such a sample trains the paths of
+        the domains it has, and never a path that needs the missing one."""
+        train_arrays, train_present = self._check_partial(train, "training data", present)
         self.preprocessors = {
-            name: fit_preprocessor(self.config.model.preprocessing_for(name), values) for name, values in train_arrays.items()
+            name: fit_preprocessor(self.config.model.preprocessing_for(name), _rows_of(values, train_present, name))
+            for name, values in train_arrays.items()
         }
-        train_arrays = self._preprocess(train_arrays)
+        train_arrays = self._preprocess(train_arrays, train_present)
+        for name, values in train_arrays.items():
+            self.module.likelihoods[name].check_data(_rows_of(values, train_present, name), name)
+        self.module.set_library_sizes({name: torch.from_numpy(_rows_of(v, train_present, name)) for name, v in train_arrays.items()})
         settings = self.config.train
         if validation is None and settings.validation_fraction > 0:
-            train_arrays, validation_arrays = _hold_out(train_arrays, settings.validation_fraction, settings.seed)
+            (train_arrays, train_present), (validation_arrays, validation_present) = _hold_out(
+                train_arrays, settings.validation_fraction, settings.seed, train_present
+            )
+        elif validation is None:
+            validation_arrays, validation_present = None, None
         else:
-            validation_arrays = None if validation is None else self._preprocess(self._check_paired(validation, "validation data"))
+            validation_arrays, validation_present = self._check_partial(validation, "validation data")
+            validation_arrays = self._preprocess(validation_arrays, validation_present)
         stages = build_schedule(settings.schedule, self.domain_names, settings.epochs, settings.freeze_phases)
         with cpu_threads(self._thread_count()):
             self.history = fit_module(
@@ -103,8 +121,10 @@ class SharedLatentVAE:
                 None if validation_arrays is None else self._tensors(validation_arrays),
                 settings,
                 progress,
+                self._mask_tensors(train_present),
+                self._mask_tensors(validation_present),
             )
-        encodings = self._map_chunks(train_arrays, lambda batch: self.module.posterior(batch)[0])
+        encodings = self._encode_masked(train_arrays, train_present)
         self.latent_box = (encodings.min(axis=0), encodings.max(axis=0))
         return self.history
 
@@ -113,9 +133,10 @@ class SharedLatentVAE:
         return self.encode_joint({domain: x})
 
     def encode_joint(self, inputs: Mapping[str, ArrayLike]) -> ArrayLike:
-        """Latent means from any subset of domains measured on the same samples."""
-        arrays = self._preprocess(self._check_paired(inputs, "encoder input", allow_subset=True))
-        mean = self._map_chunks(arrays, lambda batch: self.module.posterior(batch)[0])
+        """Latent means from any subset of domains measured on the same samples; an all-NaN row marks a sample
+        that lacks that domain, and only its present domains are combined."""
+        arrays, present = self._check_partial(inputs, "encoder input", allow_subset=True)
+        mean = self._encode_masked(self._preprocess(arrays, present), present)
         return _like(next(iter(inputs.values())), mean)
 
     def decode(self, z: ArrayLike) -> dict[str, ArrayLike]:
@@ -132,8 +153,11 @@ class SharedLatentVAE:
         """Encode samples of `source` and decode them as `target`."""
         self._check_domain(target)
         self._check_domain(source)
-        latent = self.encode(_as_numpy(x, f"input for domain {source!r}", self.input_sizes[source]), source)
-        return _like(x, self._decode(latent, target))
+        values = _as_numpy(x, f"input for domain {source!r}", self.input_sizes[source])
+        latent = self.encode(values, source)
+        # Reconstructing a count domain from itself keeps each sample's observed library size.
+        observed = self._preprocess({source: values})[source] if source == target and self.module.uses_observed_library(target) else None
+        return _like(x, self._decode(latent, target, observed))
 
     def cycle(self, x: ArrayLike, source: str, target: str) -> ArrayLike:
         """Translate to `target` and back to `source`."""
@@ -192,15 +216,39 @@ class SharedLatentVAE:
         widest = max(p.shape[0] for p in self.module.parameters() if p.ndim == 2)
         return 1 if widest < NARROW_LAYOUT_WIDTH else torch.get_num_threads()
 
-    def _decode(self, latent: np.ndarray, domain: str) -> np.ndarray:
-        """Point reconstructions of `domain` in the user's units."""
-        decoded = self._map_chunks(
-            {"z": latent}, lambda batch: self.module.reconstruction(domain, self.module.decode(batch["z"], [domain])[domain])
-        )
-        return self.preprocessors[domain].inverse_transform(decoded)
+    def _decode(self, latent: np.ndarray, domain: str, observed: np.ndarray | None = None) -> np.ndarray:
+        """Point reconstructions of `domain` in the user's units (`observed`: that domain's preprocessed input, for its library size)."""
+        arrays = {"z": latent} if observed is None else {"z": latent, "x": observed}
 
-    def _preprocess(self, arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return {name: np.ascontiguousarray(self.preprocessors[name].transform(values), dtype=np.float32) for name, values in arrays.items()}
+        def reconstruct(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+            library = self.module.observed_library(domain, batch["x"]) if "x" in batch else None
+            return self.module.reconstruction(domain, self.module.decode(batch["z"], [domain])[domain], library)
+
+        return self.preprocessors[domain].inverse_transform(self._map_chunks(arrays, reconstruct))
+
+    def _preprocess(self, arrays: Mapping[str, np.ndarray], present: Masks | None = None) -> dict[str, np.ndarray]:
+        """Transformed float32 arrays; rows of absent samples (per `present`) stay zero."""
+        out = {}
+        for name, values in arrays.items():
+            transformed = np.ascontiguousarray(self.preprocessors[name].transform(values), dtype=np.float32)
+            if present is not None and name in present:
+                transformed[~present[name]] = 0.0
+            out[name] = transformed
+        return out
+
+    def _encode_masked(self, arrays: Mapping[str, np.ndarray], present: Masks | None) -> np.ndarray:
+        """Latent means of preprocessed `arrays`, combining only the present domains of each row."""
+        if present is None:
+            return self._map_chunks(arrays, lambda batch: self.module.posterior(batch)[0])
+        names = list(arrays)
+        stacked = {**arrays, **{f"present:{name}": present[name].astype(np.float32) for name in names}}
+        return self._map_chunks(
+            stacked,
+            lambda batch: self.module.posterior({n: batch[n] for n in names}, {n: batch[f"present:{n}"] for n in names})[0],
+        )
+
+    def _mask_tensors(self, present: Masks | None) -> dict[str, torch.Tensor] | None:
+        return None if present is None else {name: torch.from_numpy(m.astype(np.float32)).to(self.device) for name, m in present.items()}
 
     @torch.no_grad()
     def _map_chunks(self, arrays: Mapping[str, np.ndarray], function) -> np.ndarray:
@@ -219,24 +267,59 @@ class SharedLatentVAE:
         if domain not in self.input_sizes:
             raise SharedLatentError(f"unknown domain {domain!r}; this model has {', '.join(self.domain_names)}")
 
-    def _check_paired(self, inputs: Mapping[str, ArrayLike], what: str, allow_subset: bool = False) -> dict[str, np.ndarray]:
-        """Validated float32 arrays per domain with matching sample counts."""
+    def _check_partial(
+        self,
+        inputs: Mapping[str, ArrayLike] | Split,
+        what: str,
+        present: Mapping[str, ArrayLike] | None = None,
+        allow_subset: bool = False,
+    ) -> tuple[dict[str, np.ndarray], Masks | None]:
+        """Arrays with absent rows zeroed, and presence masks (None when every sample has every domain).
+
+        Absence comes from all-NaN rows, from `present`, or from a Split's own masks; a row must be all finite or all NaN."""
+        if isinstance(inputs, Split):
+            if present is not None and inputs.present is not None:
+                raise SharedLatentError(f"{what}: give presence masks either in the Split or as present=, not both")
+            inputs, present = inputs.domains, present if present is not None else inputs.present
         if not isinstance(inputs, Mapping) or not inputs:
             raise SharedLatentError(f"{what} must be a non-empty mapping of domain name to array")
-        for name in inputs:
+        arrays, masks = {}, {}
+        for name, values in inputs.items():
             self._check_domain(name)
-        missing = [name for name in self.domain_names if name not in inputs]
-        if missing and not allow_subset:
-            raise SharedLatentError(f"{what} lacks domains {missing}")
-        arrays = {name: _as_numpy(values, f"{what} for domain {name!r}", self.input_sizes[name]) for name, values in inputs.items()}
+            array = _as_numpy(values, f"{what} for domain {name!r}", self.input_sizes[name], allow_nan=True)
+            finite = np.isfinite(array)
+            missing = ~finite.any(axis=1)
+            if (~finite[~missing]).any():
+                rows = int((~finite[~missing]).any(axis=1).sum())
+                raise SharedLatentError(
+                    f"{what} for domain {name!r}: {rows} rows mix NaN or infinite values with numbers; a row must be all numbers or all NaN (sample absent)"
+                )
+            arrays[name], masks[name] = np.where(missing[:, None], np.float32(0), array), ~missing
+        missing_domains = [name for name in self.domain_names if name not in arrays]
+        if missing_domains and not allow_subset:
+            raise SharedLatentError(f"{what} lacks domains {missing_domains}")
         counts = {name: values.shape[0] for name, values in arrays.items()}
         if len(set(counts.values())) > 1:
             raise SharedLatentError(f"{what}: domains have different sample counts {counts}")
-        return arrays
+        n = next(iter(counts.values()))
+        for name, given in (present or {}).items():
+            if name not in arrays:
+                raise SharedLatentError(f"{what}: present names domain {name!r}, which the data does not have")
+            mask = np.asarray(given.detach().cpu().numpy() if isinstance(given, torch.Tensor) else given)
+            if mask.shape != (n,) or mask.dtype != bool:
+                raise SharedLatentError(f"{what}: present[{name!r}] must be a boolean array of {n} entries, got {mask.dtype} of shape {mask.shape}")
+            masks[name] = masks[name] & mask
+            arrays[name][~mask] = 0.0
+        nowhere = ~np.any(np.stack(list(masks.values())), axis=0)
+        if nowhere.any():
+            raise SharedLatentError(f"{what}: {int(nowhere.sum())} samples are absent from every domain (e.g. row {int(np.argmax(nowhere))})")
+        if all(m.all() for m in masks.values()):
+            return arrays, None
+        return arrays, masks
 
 
-def _as_numpy(values: ArrayLike, what: str, features: int) -> np.ndarray:
-    """A finite float32 (samples x features) array with the expected feature count."""
+def _as_numpy(values: ArrayLike, what: str, features: int, allow_nan: bool = False) -> np.ndarray:
+    """A finite float32 (samples x features) array with the expected feature count (NaN checked by the caller if `allow_nan`)."""
     if isinstance(values, torch.Tensor):
         values = values.detach().cpu().numpy()
     try:
@@ -249,7 +332,7 @@ def _as_numpy(values: ArrayLike, what: str, features: int) -> np.ndarray:
         raise SharedLatentError(f"{what}: expected a 2-D array (samples x {features}), got shape {array.shape}")
     if array.shape[1] != features:
         raise SharedLatentError(f"{what}: expected {features} features per sample, got {array.shape[1]}")
-    if not np.isfinite(array).all():
+    if not allow_nan and not np.isfinite(array).all():
         raise SharedLatentError(f"{what}: contains {int((~np.isfinite(array)).sum())} NaN or infinite values")
     return array
 
@@ -261,12 +344,24 @@ def _like(template: Any, values: np.ndarray) -> ArrayLike:
     return values
 
 
-def _hold_out(arrays: dict[str, np.ndarray], fraction: float, seed: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Split off a seeded random share of samples for the validation loss."""
+def _hold_out(
+    arrays: dict[str, np.ndarray], fraction: float, seed: int, present: Masks | None = None
+) -> tuple[tuple[dict[str, np.ndarray], Masks | None], tuple[dict[str, np.ndarray], Masks | None]]:
+    """Split off a seeded random share of samples (with their presence masks) for the validation loss."""
     n = next(iter(arrays.values())).shape[0]
     order = np.random.default_rng(seed).permutation(n)
     held = max(1, int(round(n * fraction)))
     if held >= n:
         raise SharedLatentError(f"validation_fraction {fraction} leaves no training samples out of {n}")
     keep, hold = np.sort(order[held:]), np.sort(order[:held])
-    return {k: v[keep] for k, v in arrays.items()}, {k: v[hold] for k, v in arrays.items()}
+
+    def part(rows: np.ndarray) -> tuple[dict[str, np.ndarray], Masks | None]:
+        masks = None if present is None else {k: m[rows] for k, m in present.items()}
+        return {k: v[rows] for k, v in arrays.items()}, masks
+
+    return part(keep), part(hold)
+
+
+def _rows_of(values: np.ndarray, present: Masks | None, name: str) -> np.ndarray:
+    """The rows of `values` whose sample has domain `name`."""
+    return values if present is None or name not in present else values[present[name]]

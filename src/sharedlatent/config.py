@@ -18,8 +18,10 @@ else:  # pragma: no cover
 
 SCHEDULES = ("joint", "seed")
 KL_FORMULAS = ("exact", "seed")
-JOINT_POSTERIORS = ("mean",)
-LIKELIHOODS = ("sigmoid_mse",)
+JOINT_POSTERIORS = ("mean", "poe", "moe")  # names in sharedlatent.posteriors.POSTERIORS (kept here so config needs no torch)
+LIKELIHOODS = ("sigmoid_mse", "gaussian", "gaussian_fixed", "bernoulli", "negative_binomial", "zinb")
+COUNT_LIKELIHOODS = ("negative_binomial", "zinb")
+LIBRARY_MODES = ("observed", "learned")
 
 
 @dataclass
@@ -27,9 +29,21 @@ class DomainConfig:
     """How one named domain is modelled; unset fields fall back to the model-wide defaults."""
 
     private_widths: list[int] | None = None  # encoder widths from input to shared part; decoder mirrors them
-    likelihood: str = "sigmoid_mse"  # the original's sigmoid output with squared error
+    # sigmoid_mse (the original: sigmoid + squared error), gaussian (learned per-feature variance), gaussian_fixed,
+    # bernoulli (logits; values in [0, 1]), negative_binomial or zinb (raw counts; the encoder sees log1p(counts))
+    likelihood: str = "sigmoid_mse"
     preprocessing: str = "none"  # fitted on the training split, inverted on outputs: none, minmax, minmax_per_feature, standardize, log1p, log1p_minmax
     input_size: int | None = None  # taken from the data; when set it must match
+    variance: float | None = None  # gaussian_fixed only: the fixed variance (unset = 1.0)
+    library: str | None = None  # negative_binomial / zinb only: "observed" (each sample's total count; unset) or "learned" (decoded from z)
+
+    def likelihood_options(self) -> dict[str, Any]:
+        """The keyword options this domain's likelihood is built with."""
+        if self.likelihood == "gaussian_fixed":
+            return {"variance": 1.0 if self.variance is None else self.variance}
+        if self.likelihood in COUNT_LIKELIHOODS:
+            return {"library": self.library or "observed"}
+        return {}
 
 
 @dataclass
@@ -39,7 +53,7 @@ class ModelConfig:
     private_widths: list[int] = field(default_factory=lambda: [96, 64])  # first_layer_size, second_layer_size
     shared_widths: list[int] = field(default_factory=lambda: [32])  # third_layer_size (the merge layer)
     latent_size: int = 16  # encoded_size
-    joint_posterior: str = "mean"  # how several domains' encodings combine: the original's average
+    joint_posterior: str = "mean"  # how several domains' encodings combine: "mean" (the original's average of branch outputs), "poe" (product of experts with the prior), "moe" (mixture of experts)
     domains: dict[str, DomainConfig] = field(default_factory=dict)
 
     def widths_for(self, domain: str) -> list[int]:
@@ -55,6 +69,10 @@ class ModelConfig:
         own = self.domains.get(domain)
         return own.preprocessing if own else "none"
 
+    def likelihood_options_for(self, domain: str) -> dict[str, Any]:
+        own = self.domains.get(domain)
+        return own.likelihood_options() if own else {}
+
 
 @dataclass
 class TrainConfig:
@@ -65,6 +83,9 @@ class TrainConfig:
     batch_size: int = 64
     learning_rate: float = 2e-3
     beta: float = 1.0  # weight of the KL term (batch-mean KL next to batch-summed squared error)
+    beta_warmup_epochs: int = 0  # raise the KL weight linearly from beta/N to beta over the first N epochs; 0 = off
+    cross_weight: float = 1.0  # weight of cross-reconstruction terms (a single-domain path decoding another domain)
+    cycle_weight: float = 0.0  # weight of cycle-consistency terms (each single-domain path: A -> B -> A, scored on A); 0 = off
     kl_formula: str = "exact"  # "seed" keeps the original's KL expression, which treats log-sigma as log-variance
     freeze_phases: bool = True  # "seed": each alternating phase trains only its group; false = the original as it ran
     noise_level: float = 0.0  # std of Gaussian noise added to inputs (denoising); targets stay clean
@@ -157,12 +178,16 @@ def validate_run_config(config: RunConfig, input_sizes: dict[str, int] | None = 
             f"model.domains.{name}.preprocessing must be one of {tuple(PREPROCESSORS)}, got {own.preprocessing!r}",
         )
         _require(own.likelihood in LIKELIHOODS, f"model.domains.{name}.likelihood must be one of {LIKELIHOODS}, got {own.likelihood!r}")
+        _validate_likelihood_options(name, own)
     _require(train.schedule in SCHEDULES, f"train.schedule must be one of {SCHEDULES}, got {train.schedule!r}")
     _require(train.kl_formula in KL_FORMULAS, f"train.kl_formula must be one of {KL_FORMULAS}, got {train.kl_formula!r}")
     _require(train.epochs >= 1, f"train.epochs must be at least 1, got {train.epochs}")
     _require(train.batch_size >= 1, f"train.batch_size must be at least 1, got {train.batch_size}")
     _require(train.learning_rate > 0, f"train.learning_rate must be positive, got {train.learning_rate}")
     _require(train.beta >= 0, f"train.beta must be non-negative, got {train.beta}")
+    _require(train.beta_warmup_epochs >= 0, f"train.beta_warmup_epochs must be non-negative, got {train.beta_warmup_epochs}")
+    _require(train.cross_weight >= 0, f"train.cross_weight must be non-negative, got {train.cross_weight}")
+    _require(train.cycle_weight >= 0, f"train.cycle_weight must be non-negative, got {train.cycle_weight}")
     _require(train.noise_level >= 0, f"train.noise_level must be non-negative, got {train.noise_level}")
     _require(0 < train.lr_decay <= 1, f"train.lr_decay must be in (0, 1], got {train.lr_decay}")
     _require(train.lr_decay_patience >= 0, f"train.lr_decay_patience must be non-negative, got {train.lr_decay_patience}")
@@ -184,6 +209,22 @@ def validate_run_config(config: RunConfig, input_sizes: dict[str, int] | None = 
         len(set(last_widths.values())) == 1,
         f"the shared layers need every domain's last private width to agree, got {last_widths}",
     )
+
+
+def _validate_likelihood_options(name: str, own: DomainConfig) -> None:
+    """Options that only make sense for some likelihoods, and count likelihoods that need raw counts."""
+    where = f"model.domains.{name}"
+    if own.variance is not None:
+        _require(own.likelihood == "gaussian_fixed", f"{where}.variance applies only to likelihood 'gaussian_fixed', not {own.likelihood!r}")
+        _require(own.variance > 0, f"{where}.variance must be positive, got {own.variance}")
+    if own.library is not None:
+        _require(own.likelihood in COUNT_LIKELIHOODS, f"{where}.library applies only to likelihoods {COUNT_LIKELIHOODS}, not {own.likelihood!r}")
+        _require(own.library in LIBRARY_MODES, f"{where}.library must be one of {LIBRARY_MODES}, got {own.library!r}")
+    if own.likelihood in COUNT_LIKELIHOODS:
+        _require(
+            own.preprocessing == "none",
+            f"{where}.likelihood {own.likelihood!r} scores raw counts, so preprocessing must be 'none' (the encoder already sees log1p(counts)), got {own.preprocessing!r}",
+        )
 
 
 def _require(condition: bool, message: str) -> None:

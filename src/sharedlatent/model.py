@@ -1,4 +1,4 @@
-"""The torch math only: private encoders, shared layers, latent heads, decoders; no files, no printing."""
+"""The torch math only: private encoders, shared layers, latent heads, decoders, likelihoods, joint posterior."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from sharedlatent.likelihoods import make_likelihood
+from sharedlatent.likelihoods import Likelihood, make_likelihood
+from sharedlatent.posteriors import LatentBatch, kl_to_standard_normal, make_posterior, sample_latent
 
 SHARED_GROUP = "shared"
+__all__ = ["SHARED_GROUP", "SharedLatentModule", "dense_stack", "kl_to_standard_normal", "sample_latent"]
 
 
 def dense_stack(widths: list[int]) -> nn.Sequential:
@@ -30,12 +32,22 @@ class SharedLatentModule(nn.Module):
         shared_widths: list[int],
         latent_size: int,
         likelihoods: Mapping[str, str],
+        likelihood_options: Mapping[str, dict] | None = None,
+        joint_posterior: str = "mean",
     ) -> None:
         super().__init__()
         self.domain_names = list(input_sizes)
         self.input_sizes = dict(input_sizes)
         self.latent_size = latent_size
-        self.likelihoods = {name: make_likelihood(likelihoods.get(name, "sigmoid_mse")) for name in self.domain_names}
+        options = likelihood_options or {}
+        # A ModuleDict so learned likelihood parameters (variances, dispersions) train and save with the rest.
+        self.likelihoods: Mapping[str, Likelihood] = nn.ModuleDict(
+            {
+                name: make_likelihood(likelihoods.get(name, "sigmoid_mse"), input_sizes[name], **options.get(name, {}))
+                for name in self.domain_names
+            }
+        )
+        self.joint_posterior = make_posterior(joint_posterior)
         branch_width = next(iter(private_widths.values()))[-1]
         shared_top = shared_widths[-1] if shared_widths else branch_width
         shared_bottom = shared_widths[0] if shared_widths else latent_size
@@ -53,7 +65,7 @@ class SharedLatentModule(nn.Module):
             likelihood = self.likelihoods[name]
             self.decoders[name] = nn.Sequential(
                 *dense_stack([shared_bottom] + widths),
-                nn.Linear(widths[-1], likelihood.parameter_count(size)),
+                nn.Linear(widths[-1], likelihood.output_size(size)),
                 likelihood.output_activation(),
             )
         self.reset_parameters()
@@ -76,40 +88,55 @@ class SharedLatentModule(nn.Module):
             ]
         }
         for name in self.domain_names:
-            groups[name] = [*self.encoders[name].parameters(), *self.decoders[name].parameters()]
+            groups[name] = [
+                *self.encoders[name].parameters(),
+                *self.decoders[name].parameters(),
+                *self.likelihoods[name].parameters(),
+            ]
         return groups
 
     def branch(self, domain: str, x: torch.Tensor) -> torch.Tensor:
         """One domain's encoding through its private layers and the shared merge layers."""
-        return self.shared_encoder(self.encoders[domain](x))
+        return self.shared_encoder(self.encoders[domain](self.likelihoods[domain].encoder_input(x)))
 
     def heads(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Latent mean and log-sigma from a (combined) branch output."""
         return self.z_mean(hidden), self.z_log_sigma(hidden)
 
-    def posterior(self, inputs: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and log-sigma from any subset of domains; several are combined by averaging their branches."""
-        branches = [self.branch(name, x) for name, x in inputs.items()]
-        hidden = branches[0] if len(branches) == 1 else torch.stack(branches).mean(dim=0)
-        return self.heads(hidden)
+    def posterior(
+        self, inputs: Mapping[str, torch.Tensor], present: Mapping[str, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log-sigma from any subset of domains, combined by the joint posterior; `present` masks absent rows."""
+        latent = self.latent(inputs, present)
+        return latent.mean, latent.log_sigma
+
+    def latent(self, inputs: Mapping[str, torch.Tensor], present: Mapping[str, torch.Tensor] | None = None) -> LatentBatch:
+        """The joint posterior of `inputs` (rows where a domain is absent in `present` are left out of the combination)."""
+        group = [self.branch(name, x) for name, x in inputs.items()]
+        masks = None if present is None else [[present[name] for name in inputs]]
+        return self.joint_posterior.combine(self, [group], masks)
 
     def decode(self, z: torch.Tensor, domains: list[str] | None = None) -> dict[str, torch.Tensor]:
         """Decoder outputs (likelihood parameters) for each requested domain."""
         shared = self.shared_decoder(z)
         return {name: self.decoders[name](shared) for name in (domains or self.domain_names)}
 
-    def reconstruction(self, domain: str, output: torch.Tensor) -> torch.Tensor:
-        """The point estimate in data space from a decoder output."""
-        return self.likelihoods[domain].mean(output)
+    def reconstruction(self, domain: str, output: torch.Tensor, library: torch.Tensor | None = None) -> torch.Tensor:
+        """The point estimate in data space from a decoder output (`library`: observed total counts, count domains only)."""
+        likelihood = self.likelihoods[domain]
+        return likelihood.mean(likelihood.params(output, library))
 
+    def uses_observed_library(self, domain: str) -> bool:
+        """Whether `domain`'s reconstructions scale with each sample's observed total count."""
+        return getattr(self.likelihoods[domain], "library", None) == "observed"
 
-def sample_latent(mean: torch.Tensor, log_sigma: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """Reparameterised draw z = mean + exp(log_sigma) * eps."""
-    eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
-    return mean + log_sigma.exp() * eps
+    def observed_library(self, domain: str, x: torch.Tensor) -> torch.Tensor | None:
+        """The library size a count domain's reconstruction of `x` conditions on; None for other domains."""
+        return self.likelihoods[domain].observed_library(x)
 
-
-def kl_to_standard_normal(mean: torch.Tensor, log_sigma: torch.Tensor, formula: str = "exact") -> torch.Tensor:
-    """Per-sample KL(q || N(0, I)); formula "seed" is the original's expression (log-sigma where 2 log-sigma belongs)."""
-    log_term = 2 * log_sigma if formula == "exact" else log_sigma
-    return -0.5 * (1 + log_term - mean.square() - (2 * log_sigma).exp()).sum(dim=1)
+    def set_library_sizes(self, data: Mapping[str, torch.Tensor]) -> None:
+        """Store each count domain's training mean total count, its library when none is observed."""
+        for name, counts in data.items():
+            setter = getattr(self.likelihoods[name], "set_mean_library", None)
+            if setter is not None and counts.shape[0]:
+                setter(counts)

@@ -38,14 +38,16 @@ class Stage:
 
 
 def joint_schedule(domains: list[str], epochs: int, freeze_phases: bool = True) -> list[Stage]:
-    """Every step trains the joint path and each single-domain path, all decoding every domain."""
+    """Every step trains the joint path and each single-domain path, all decoding every domain (the
+    single-domain paths' cross terms weighted by train.cross_weight, their cycles by train.cycle_weight)."""
     everything = tuple(domains)
     paths = (Path(everything, everything),) + tuple(Path((name,), everything) for name in domains)
     return [Stage((Phase("joint", paths, (SHARED_GROUP, *domains)),), epochs, "validation", restore_best=True)]
 
 
 def seed_schedule(domains: list[str], epochs: int, freeze_phases: bool = True) -> list[Stage]:
-    """The original: the joint model with early stopping, then rounds of center-only, then each domain alone.
+    """The original: the joint model with early stopping, then rounds of center-only, then each domain alone
+    (one phase per domain, however many there are).
 
     With freeze_phases False every phase trains all parameters, which is what the original's code did."""
     everything = tuple(domains)

@@ -11,7 +11,7 @@ from typing import Mapping
 import torch
 
 from sharedlatent.config import TrainConfig
-from sharedlatent.model import SharedLatentModule, kl_to_standard_normal, sample_latent
+from sharedlatent.model import SharedLatentModule
 from sharedlatent.schedules import Path, Phase, Stage, set_trainable
 
 Batch = dict[str, torch.Tensor]
@@ -56,47 +56,88 @@ def path_losses(
     paths: tuple[Path, ...],
     config: TrainConfig,
     generator: torch.Generator | None,
+    present: Batch | None = None,
+    beta: float | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Summed loss of all paths on one batch, plus its terms; all paths share one stacked decoder pass.
+    """Summed loss of all paths on one batch, plus its (unweighted) terms; all paths share one stacked decoder pass.
 
-    Reconstruction is squared error summed over samples and features; the KL is averaged over the batch
-    (the original's weighting). With generator None the posterior mean is decoded (validation)."""
+    Reconstruction is each target's negative log-likelihood (squared error for sigmoid_mse) summed over samples
+    and features; the KL is averaged over the batch (the original's weighting). With generator None the
+    posterior mean is decoded (validation). `present` (domain -> 0/1 per row) drops absent samples: a path uses
+    a sample only when all its sources are present, and scores a target only where the target is present."""
+    beta = config.beta if beta is None else beta
+    if present is not None:
+        # An absent sample's values must not matter at all, not even as NaN or overflow times a zero weight.
+        inputs, targets = _zero_absent(inputs, present), _zero_absent(targets, present)
     branches = {name: module.branch(name, inputs[name]) for name in dict.fromkeys(s for p in paths for s in p.sources)}
-    hidden = torch.cat(
-        [branches[p.sources[0]] if len(p.sources) == 1 else torch.stack([branches[s] for s in p.sources]).mean(0) for p in paths]
-    )
-    mean, log_sigma = module.heads(hidden)
-    z = mean if generator is None else sample_latent(mean, log_sigma, generator)
+    groups = [[branches[s] for s in p.sources] for p in paths]
+    latent = module.joint_posterior.combine(module, groups, None if present is None else [[present[s] for s in p.sources] for p in paths])
+    z = latent.mean if generator is None else latent.sample(generator)
     decoded_domains = list(dict.fromkeys(t for p in paths for t in p.targets))
     outputs = module.decode(z, decoded_domains)
-    kl = kl_to_standard_normal(mean, log_sigma, config.kl_formula)
+    kl = latent.kl(config.kl_formula)
     batch = next(iter(inputs.values())).shape[0]
     terms: dict[str, torch.Tensor] = {}
     total = torch.zeros((), device=z.device)
     for index, path in enumerate(paths):
         rows = slice(index * batch, (index + 1) * batch)
         label = "+".join(path.sources)
+        used = None if present is None else torch.stack([present[s] for s in path.sources]).prod(0)
         for target in path.targets:
-            error = module.likelihoods[target].loss(targets[target], outputs[target][rows]).sum()
+            per_sample = module.likelihoods[target].loss(targets[target], outputs[target][rows])
+            error = per_sample.sum() if used is None else (per_sample * used * present[target]).sum()
             terms[f"{label}->{target}"] = error
-            total = total + error
+            cross = target not in path.sources and config.cross_weight != 1.0
+            total = total + (config.cross_weight * error if cross else error)
+        if config.cycle_weight > 0 and len(path.sources) == 1:
+            total = total + config.cycle_weight * cycle_terms(module, z[rows], path.sources[0], targets, used, terms)
         # The original's Keras models added the KL once per decoded output.
-        kl_weight = config.beta * (len(path.targets) if config.kl_formula == "seed" else 1)
-        kl_term = kl[rows].mean()
+        kl_weight = beta * (len(path.targets) if config.kl_formula == "seed" else 1)
+        kl_term = kl[rows].mean() if used is None else (kl[rows] * used).sum() / batch
         terms[f"kl({label})"] = kl_term
         total = total + kl_weight * kl_term
     return total, terms
 
 
+def _zero_absent(batch: Batch, present: Batch) -> Batch:
+    """The batch with every absent sample's row set to zero."""
+    return {name: torch.where(present[name][:, None] > 0, x, torch.zeros_like(x)) if name in present else x for name, x in batch.items()}
+
+
+def cycle_terms(
+    module: SharedLatentModule, z: torch.Tensor, source: str, targets: Batch, used: torch.Tensor | None, terms: dict[str, torch.Tensor]
+) -> torch.Tensor:
+    """Sum over other domains B of the loss of source -> B -> source against the source data; adds a term per B."""
+    total = torch.zeros((), device=z.device)
+    for other in module.domain_names:
+        if other == source:
+            continue
+        there = module.reconstruction(other, module.decode(z, [other])[other])
+        back = module.latent({other: there}).mean
+        per_sample = module.likelihoods[source].loss(targets[source], module.decode(back, [source])[source])
+        error = per_sample.sum() if used is None else (per_sample * used).sum()
+        terms[f"{source}->{other}->{source}"] = error
+        total = total + error
+    return total
+
+
 def add_noise(batch: Batch, module: SharedLatentModule, noise_level: float, generator: torch.Generator) -> Batch:
-    """Inputs with Gaussian noise (clipped to [0, 1] for domains that live there); targets stay clean."""
+    """Inputs with Gaussian noise, clipped into each likelihood's support (e.g. [0, 1], counts >= 0); targets stay clean."""
     if noise_level <= 0:
         return batch
     noisy = {}
     for name, x in batch.items():
         x = x + noise_level * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        noisy[name] = x.clamp(0.0, 1.0) if module.likelihoods[name].bounded_unit_interval else x
+        low, high = module.likelihoods[name].support
+        noisy[name] = x if low is None and high is None else x.clamp(low, high)
     return noisy
+
+
+def kl_weight_at(config: TrainConfig, epoch: int) -> float:
+    """The KL weight in the `epoch`-th epoch (0-based, counted over all stages): linear warm-up, then train.beta."""
+    if config.beta_warmup_epochs <= 0:
+        return config.beta
+    return config.beta * min(1.0, (epoch + 1) / config.beta_warmup_epochs)
 
 
 def run_epoch(
@@ -106,6 +147,8 @@ def run_epoch(
     phase: Phase,
     config: TrainConfig,
     generator: torch.Generator,
+    present: Batch | None = None,
+    beta: float | None = None,
 ) -> tuple[float, dict[str, float]]:
     """One shuffled pass over `data` training `phase`; returns the mean loss per sample and its terms."""
     set_trainable(module, phase.trainable)
@@ -113,11 +156,13 @@ def run_epoch(
     n = next(iter(data.values())).shape[0]
     order = torch.randperm(n, generator=generator, device="cpu").to(next(iter(data.values())).device)
     shuffled = {name: values[order] for name, values in data.items()}  # one gather per epoch; batches are views
+    shuffled_present = None if present is None else {name: values[order] for name, values in present.items()}
     total, sums = 0.0, {}
     for start in range(0, n, config.batch_size):
         targets = {name: values[start : start + config.batch_size] for name, values in shuffled.items()}
+        mask = None if shuffled_present is None else {name: v[start : start + config.batch_size] for name, v in shuffled_present.items()}
         inputs = add_noise(targets, module, config.noise_level, generator)
-        loss, terms = path_losses(module, inputs, targets, phase.paths, config, generator)
+        loss, terms = path_losses(module, inputs, targets, phase.paths, config, generator, mask, beta)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -129,14 +174,15 @@ def run_epoch(
 
 
 @torch.no_grad()
-def evaluate_loss(module: SharedLatentModule, data: Batch, phase: Phase, config: TrainConfig) -> float:
-    """The phase objective per sample on `data` in training-sized batches, decoding the posterior mean."""
+def evaluate_loss(module: SharedLatentModule, data: Batch, phase: Phase, config: TrainConfig, present: Batch | None = None) -> float:
+    """The phase objective per sample on `data` in training-sized batches, decoding the posterior mean (full KL weight)."""
     module.eval()
     n = next(iter(data.values())).shape[0]
     total = 0.0
     for start in range(0, n, config.batch_size):
         batch = {name: values[start : start + config.batch_size] for name, values in data.items()}
-        loss, _ = path_losses(module, batch, batch, phase.paths, config, None)
+        mask = None if present is None else {name: values[start : start + config.batch_size] for name, values in present.items()}
+        loss, _ = path_losses(module, batch, batch, phase.paths, config, None, mask)
         total += loss.item()
     return total / n
 
@@ -165,8 +211,12 @@ def fit_module(
     validation_data: Batch | None,
     config: TrainConfig,
     progress: bool | None = None,
+    train_present: Batch | None = None,
+    validation_present: Batch | None = None,
 ) -> History:
-    """Run every stage of a schedule on in-memory tensors and return the history."""
+    """Run every stage of a schedule on in-memory tensors and return the history.
+
+    `train_present` / `validation_present` hold a 0/1 float per sample and domain (None: every sample has every domain)."""
     from tqdm.auto import tqdm
 
     generator = torch.Generator(device="cpu").manual_seed(config.seed + 1)
@@ -176,6 +226,7 @@ def fit_module(
     history = History()
     started = time.perf_counter()
     show = config.progress if progress is None else progress
+    epochs_run = 0  # over all stages, for the KL warm-up
     for stage_index, stage in enumerate(stages):
         stopper = EarlyStopping(config.patience, stage.restore_best) if stage.stop_on else None
         plateau = (
@@ -187,10 +238,14 @@ def fit_module(
         bar = tqdm(range(stage.epochs), desc=f"{label:>12}", disable=not show, leave=True, dynamic_ncols=True)
         for epoch in bar:
             monitored = {}
+            beta = kl_weight_at(config, epochs_run)
+            epochs_run += 1
             for phase in stage.phases:
                 tick = time.perf_counter()
-                train_loss, terms = run_epoch(module, optimizer, train_data, phase, config, generator)
-                validation_loss = evaluate_loss(module, validation_data, phase, config) if validation_data else None
+                train_loss, terms = run_epoch(module, optimizer, train_data, phase, config, generator, train_present, beta)
+                validation_loss = (
+                    evaluate_loss(module, validation_data, phase, config, validation_present) if validation_data else None
+                )
                 history.records.append(
                     EpochRecord(stage_index, phase.name, epoch, train_loss, validation_loss, terms, time.perf_counter() - tick)
                 )
@@ -213,13 +268,19 @@ def fit_module(
 
 
 def _postfix(records: list[EpochRecord]) -> dict[str, str]:
+    """Phase losses, then the last phase's reconstruction loss per target domain (summed over paths) and its cycle loss."""
     shown = {}
     for record in records:
         shown[record.phase] = f"{record.train_loss:.3g}"
         if record.validation_loss is not None:
             shown[f"{record.phase}_val"] = f"{record.validation_loss:.3g}"
-    last = records[-1].terms
-    for key, value in last.items():
-        if "->" in key and len(shown) < 8:
+    per_domain: dict[str, float] = {}
+    for key, value in records[-1].terms.items():
+        if "->" in key:
+            hops = key.split("->")
+            name = "cycle" if len(hops) > 2 else f"->{hops[-1]}"
+            per_domain[name] = per_domain.get(name, 0.0) + value
+    for key, value in per_domain.items():
+        if len(shown) < 10:
             shown[key] = f"{value:.3g}"
     return shown

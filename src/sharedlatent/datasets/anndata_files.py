@@ -3,6 +3,7 @@
 Per domain the values come from X (default), a named layer or an obsm key. Sparse matrices are densified in row
 chunks straight into one preallocated float32 array, so no second full-size dense copy is ever made.
 anndata and mudata are the optional `bio` extra and are imported only when these loaders run.
+pairing="outer" keeps cells that only one modality has (partially paired; Split.present marks them).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import numpy as np
 from sharedlatent.datasets.base import PairedDataset, Split
 
 from sharedlatent.datasets.options import as_float, as_int, require_path
-from sharedlatent.datasets.pairing import pair_by_ids
-from sharedlatent.datasets.splits import split_rows
+from sharedlatent.datasets.pairing import pair_by_ids, presence_of
+from sharedlatent.datasets.splits import split_partial, split_rows
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.io import atomic_path
 
@@ -75,22 +76,24 @@ def choose_matrix(adata, source: str, layer: str | None = None, obsm: str | None
 
 
 def dense_rows(matrix, rows: np.ndarray, chunk_rows: int = CHUNK_ROWS) -> np.ndarray:
-    """The selected rows as one float32 array, densified chunk by chunk (works for numpy and scipy.sparse)."""
-    out = np.empty((len(rows), matrix.shape[1]), dtype=np.float32)
-    for start in range(0, len(rows), chunk_rows):
-        block = matrix[rows[start : start + chunk_rows]]
-        block = block.toarray() if hasattr(block, "toarray") else np.asarray(block)
-        out[start : start + block.shape[0]] = block
+    """The selected rows as one float32 array, densified chunk by chunk (works for numpy and scipy.sparse);
+    a row index of -1 (a cell this modality lacks) gives a zero row."""
+    out = np.zeros((len(rows), matrix.shape[1]), dtype=np.float32)
+    positions = np.flatnonzero(np.asarray(rows) >= 0)
+    for start in range(0, len(positions), chunk_rows):
+        at = positions[start : start + chunk_rows]
+        block = matrix[rows[at]]
+        out[at] = block.toarray() if hasattr(block, "toarray") else np.asarray(block)
     return out
 
 
 def pair_modalities(
-    modalities: dict[str, Modality], label_column: str | None, extra_obs=None
+    modalities: dict[str, Modality], label_column: str | None, extra_obs=None, pairing: str = "inner"
 ) -> tuple[Split, str]:
     """One Split holding every domain's matched cells (and labels), plus the match summary."""
     ids = {domain: np.asarray(m.adata.obs_names) for domain, m in modalities.items()}
     sources = {domain: m.source for domain, m in modalities.items()}
-    rows, shared, report = pair_by_ids(ids, sources, "obs_names")
+    rows, shared, report = pair_by_ids(ids, sources, "obs_names", pairing)
     log.info("anndata: %s", report.summary())
     labels = None
     if label_column:
@@ -99,21 +102,26 @@ def pair_modalities(
     for domain, values in domains.items():
         if not np.isfinite(values).all():
             raise SharedLatentError(f"{sources[domain]}: domain {domain!r} has {int((~np.isfinite(values)).sum())} NaN or infinite values")
-    return Split(domains, labels=labels, sample_ids=shared), report.summary()
+    return Split(domains, labels=labels, sample_ids=shared, present=presence_of(rows)), report.summary()
 
 
 def find_labels(modalities: dict[str, Modality], rows: dict[str, np.ndarray], shared: np.ndarray, column: str, extra_obs) -> np.ndarray:
-    """Labels from the first modality whose obs has `column`, else from the MuData's own obs."""
-    for domain, m in modalities.items():
-        if column in m.adata.obs.columns:
-            values = m.adata.obs[column].to_numpy()[rows[domain]]
-            break
-    else:
-        if extra_obs is None or column not in extra_obs.columns:
-            raise SharedLatentError(f"label column {column!r} is in the obs of none of {', '.join(m.source for m in modalities.values())}")
-        values = extra_obs[column].reindex(shared).to_numpy()
+    """Labels from the first modality whose obs has `column` and the cell, else from the MuData's own obs."""
     import pandas as pd
 
+    values = np.full(len(shared), None, dtype=object)
+    found = False
+    for domain, m in modalities.items():
+        if column in m.adata.obs.columns:
+            take = pd.isna(values) & (rows[domain] >= 0)
+            values[take] = m.adata.obs[column].to_numpy()[rows[domain][take]]
+            found = True
+    if extra_obs is not None and column in extra_obs.columns:
+        take = pd.isna(values)
+        values[take] = extra_obs[column].reindex(shared[take]).to_numpy()
+        found = True
+    if not found:
+        raise SharedLatentError(f"label column {column!r} is in the obs of none of {', '.join(m.source for m in modalities.values())}")
     missing = pd.isna(values)
     if missing.any():
         raise SharedLatentError(f"label column {column!r} has {int(missing.sum())} missing values among the paired cells")
@@ -121,12 +129,17 @@ def find_labels(modalities: dict[str, Modality], rows: dict[str, np.ndarray], sh
 
 
 def finish(name: str, full: Split, feature_names: dict[str, list[str]], summary: str, test_fraction, seed, what: str) -> PairedDataset:
-    """Split the paired cells and wrap them as a PairedDataset."""
-    train_rows, test_rows, how = split_rows(full.n_samples, as_float(test_fraction, "test_fraction", 0.0, 1.0), as_int(seed, "seed"), full.labels)
+    """Split the cells (the test split from paired cells only) and wrap them as a PairedDataset."""
+    test_fraction, seed = as_float(test_fraction, "test_fraction", 0.0, 1.0), as_int(seed, "seed")
+    if full.is_paired:
+        train_rows, test_rows, how = split_rows(full.n_samples, test_fraction, seed, full.labels)
+        train, test = full.subset(train_rows), full.subset(test_rows)
+    else:
+        train, test, how = split_partial(full, test_fraction, seed)
     return PairedDataset(
         name=name,
-        train=full.subset(train_rows),
-        test=full.subset(test_rows),
+        train=train,
+        test=test,
         feature_names=feature_names,
         description=f"{what}: {summary}; {how}",
     )
@@ -146,8 +159,10 @@ def load_h5ad_pair(
     seed: int | str = 0,
     left: str = "left",
     right: str = "right",
+    pairing: str = "inner",
 ) -> PairedDataset:
-    """Two .h5ad files, one per domain; `layer`/`obsm` apply to both unless `left_*`/`right_*` say otherwise."""
+    """Two .h5ad files, one per domain; `layer`/`obsm` apply to both unless `left_*`/`right_*` say otherwise.
+    pairing "outer" also keeps cells only one file has."""
     anndata = import_anndata()
     paths = {left: require_path(left_path, "left_path"), right: require_path(right_path, "right_path")}
     choices = {left: (left_layer or layer, left_obsm or obsm), right: (right_layer or layer, right_obsm or obsm)}
@@ -156,7 +171,7 @@ def load_h5ad_pair(
         if not path.is_file():
             raise SharedLatentError(f"AnnData file {path} (domain {domain!r}) does not exist")
         modalities[domain] = choose_matrix(anndata.read_h5ad(path), str(path), *choices[domain])
-    full, summary = pair_modalities(modalities, label_column)
+    full, summary = pair_modalities(modalities, label_column, pairing=pairing)
     what = f"AnnData {paths[left].name} ({left}) and {paths[right].name} ({right})"
     return finish("h5ad", full, {d: m.feature_names for d, m in modalities.items()}, summary, test_fraction, seed, what)
 
@@ -176,8 +191,10 @@ def load_h5mu_pair(
     seed: int | str = 0,
     left: str | None = None,
     right: str | None = None,
+    pairing: str = "inner",
 ) -> PairedDataset:
-    """Two modalities of one .h5mu file; the domains are named after the modalities unless `left`/`right` are given."""
+    """Two modalities of one .h5mu file; the domains are named after the modalities unless `left`/`right` are given.
+    pairing "outer" also keeps cells only one modality has."""
     mudata = import_mudata()
     path = require_path(path, "path")
     if not path.is_file():
@@ -194,7 +211,7 @@ def load_h5mu_pair(
         if mod not in mdata.mod:
             raise SharedLatentError(f"{path}: no modality {mod!r}; modalities are {list(mdata.mod)}")
         modalities[domain] = choose_matrix(mdata.mod[mod], f"{path}, modality {mod!r}", *choices[mod])
-    full, summary = pair_modalities(modalities, label_column, extra_obs=mdata.obs)
+    full, summary = pair_modalities(modalities, label_column, extra_obs=mdata.obs, pairing=pairing)
     what = f"MuData {path.name}, modalities {left_mod!r} and {right_mod!r}"
     return finish("h5mu", full, {d: m.feature_names for d, m in modalities.items()}, summary, test_fraction, seed, what)
 

@@ -32,4 +32,5 @@ def load_linnerud_pair(left: str = "exercise", right: str = "physiological", tes
         test=full.subset(test_rows),
         feature_names={left: list(bunch.feature_names), right: list(bunch.target_names)},
         description=f"Linnerud fitness data (scikit-learn, 20 men, original units): exercise vs physiology; {how}",
+        domain_settings={name: {"likelihood": "gaussian", "preprocessing": "standardize"} for name in (left, right)},
     )

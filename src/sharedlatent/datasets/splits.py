@@ -29,3 +29,15 @@ def split_rows(n_samples: int, test_fraction: float, seed: int, labels: np.ndarr
             how += "; not stratified because some label has fewer than two samples or there are too many labels"
     train_rows, test_rows = train_test_split(rows, test_size=n_test, random_state=seed, stratify=stratify)
     return np.sort(train_rows), np.sort(test_rows), how
+
+
+def split_partial(full, test_fraction: float, seed: int):
+    """Train and test Splits of a partially paired Split plus how: the test samples are drawn from the paired ones
+    only (stratified by label when possible), so the test split is fully paired; every unpaired sample trains."""
+    paired = full.paired_rows()
+    labels = None if full.labels is None else full.labels[paired]
+    train_paired, test_paired, how = split_rows(paired.size, test_fraction, seed, labels)
+    test_rows = paired[test_paired]
+    train_rows = np.setdiff1d(np.arange(full.n_samples), test_rows)
+    how = f"{how}; test drawn from the {paired.size} paired samples, the {full.n_samples - paired.size} unpaired ones all train"
+    return full.subset(train_rows), full.subset(test_rows), how

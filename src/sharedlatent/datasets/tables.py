@@ -4,6 +4,7 @@ The ID column is `id_column` when given; otherwise the first column whose name l
 "index", "sample(s)", "barcode(s)", "sample_id", "cell_id", "obs_names", any name ending in "_id" or " id", or the
 "Unnamed: 0" column pandas writes for an index (case-insensitive; numeric ID columns are only found this way or by
 name). Without an ID column in either file, rows are paired by position and the row counts must agree.
+With pairing="outer", samples found in only one file are kept too (partially paired data; see datasets/pairing.py).
 NPZ files hold `values` (samples x features) and optionally `feature_names`, `sample_ids` and `labels`.
 """
 
@@ -19,8 +20,8 @@ import numpy as np
 from sharedlatent.datasets.base import PairedDataset, Split
 
 from sharedlatent.datasets.options import as_float, as_int, require_path
-from sharedlatent.datasets.pairing import DomainMatch, MatchReport, check_unique, pair_by_ids
-from sharedlatent.datasets.splits import split_rows
+from sharedlatent.datasets.pairing import DomainMatch, MatchReport, check_unique, gather_rows, pair_by_ids, presence_of
+from sharedlatent.datasets.splits import split_partial, split_rows
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.io import atomic_path
 
@@ -152,8 +153,8 @@ def check_numeric(frame, path: Path) -> None:
             raise SharedLatentError(f"{path}: column {name!r} has {missing} NaN or infinite values; fill or drop them first")
 
 
-def match_tables(tables: dict[str, Table]) -> tuple[dict[str, np.ndarray], np.ndarray, MatchReport]:
-    """Row indices per domain that pair the tables, the shared sample IDs, and a report of what was kept."""
+def match_tables(tables: dict[str, Table], pairing: str = "inner") -> tuple[dict[str, np.ndarray], np.ndarray, MatchReport]:
+    """Row indices per domain that pair the tables (-1 where an outer pairing lacks a sample), the sample IDs, and a report."""
     named = {domain: t for domain, t in tables.items() if t.sample_ids is not None}
     if named and len(named) != len(tables):
         without = [f"{t.path} ({domain})" for domain, t in tables.items() if t.sample_ids is None]
@@ -163,6 +164,8 @@ def match_tables(tables: dict[str, Table]) -> tuple[dict[str, np.ndarray], np.nd
             f"or set id_column, so rows are not paired by position by mistake"
         )
     if not named:
+        if pairing == "outer":
+            raise SharedLatentError("pairing='outer' needs a sample-ID column in every file; without one, rows can only be paired by position")
         counts = {domain: t.values.shape[0] for domain, t in tables.items()}
         if len(set(counts.values())) > 1:
             detail = ", ".join(f"{tables[d].path} has {n}" for d, n in counts.items())
@@ -173,20 +176,30 @@ def match_tables(tables: dict[str, Table]) -> tuple[dict[str, np.ndarray], np.nd
         report = MatchReport(paired_by, tuple(DomainMatch(d, str(t.path), n, n) for d, t in tables.items()))
     else:
         paired_by = "sample ID (" + ", ".join(f"{d}: {t.id_column!r}" for d, t in tables.items()) + ")"
-        rows, ids, report = pair_by_ids({d: t.sample_ids for d, t in tables.items()}, {d: str(t.path) for d, t in tables.items()}, paired_by)
+        sources = {d: str(t.path) for d, t in tables.items()}
+        rows, ids, report = pair_by_ids({d: t.sample_ids for d, t in tables.items()}, sources, paired_by, pairing)
     return rows, ids, report
 
 
 def matched_labels(tables: dict[str, Table], rows: dict[str, np.ndarray], label_column: str) -> np.ndarray:
-    """The label of each paired sample, from whichever files have the label column (they must agree)."""
-    found = {domain: t.labels[rows[domain]] for domain, t in tables.items() if t.labels is not None}
+    """The label of each sample, from whichever files have the label column and the sample (they must agree)."""
+    found = {domain: (t.labels, rows[domain]) for domain, t in tables.items() if t.labels is not None}
     if not found:
         raise SharedLatentError(f"label column {label_column!r} is in none of {', '.join(str(t.path) for t in tables.values())}")
-    labels = list(found.values())
-    for other in labels[1:]:
-        if not np.array_equal(np.asarray(other).astype(str), np.asarray(labels[0]).astype(str)):
+    n = len(next(iter(rows.values())))
+    labels, known = np.empty(n, dtype=object), np.zeros(n, dtype=bool)
+    for values, domain_rows in found.values():
+        have = domain_rows >= 0
+        taken = np.asarray(values, dtype=object)[domain_rows[have]]
+        both = known[have]
+        if not np.array_equal(labels[have][both].astype(str), taken[both].astype(str)):
             raise SharedLatentError(f"label column {label_column!r} disagrees between the files for the same sample IDs")
-    return labels[0]
+        labels[have], known[have] = taken, True
+    if not known.all():
+        raise SharedLatentError(
+            f"label column {label_column!r} is missing for {int((~known).sum())} samples that only files without it have; add it to every file"
+        )
+    return np.asarray(labels.tolist(), dtype=np.asarray(next(iter(found.values()))[0]).dtype)
 
 
 def load_table_pair(
@@ -198,23 +211,31 @@ def load_table_pair(
     seed: int | str = 0,
     left: str = "left",
     right: str = "right",
+    pairing: str = "inner",
 ) -> PairedDataset:
-    """Two tables paired by sample ID, split stratified by label when `label_column` is given, else at random."""
+    """Two tables paired by sample ID, split stratified by label when `label_column` is given, else at random.
+
+    pairing "inner" keeps the samples both files have; "outer" keeps all, marks missing ones in Split.present,
+    and draws the test split from the paired samples only."""
     test_fraction = as_float(test_fraction, "test_fraction", 0.0, 1.0)
     seed = as_int(seed, "seed")
     if left == right:
         raise SharedLatentError(f"the two domains need different names, both are {left!r}")
     paths = {left: require_path(left_path, "left_path"), right: require_path(right_path, "right_path")}
     tables = {domain: read_table(path, id_column, label_column) for domain, path in paths.items()}
-    rows, ids, report = match_tables(tables)
+    rows, ids, report = match_tables(tables, pairing)
     log.info("tables: %s", report.summary())
     labels = matched_labels(tables, rows, label_column) if label_column else None
-    full = Split({d: t.values[rows[d]] for d, t in tables.items()}, labels=labels, sample_ids=ids)
-    train_rows, test_rows, how = split_rows(full.n_samples, test_fraction, seed, labels)
+    full = Split({d: gather_rows(t.values, rows[d]) for d, t in tables.items()}, labels=labels, sample_ids=ids, present=presence_of(rows))
+    if full.is_paired:
+        train_rows, test_rows, how = split_rows(full.n_samples, test_fraction, seed, labels)
+        train, test = full.subset(train_rows), full.subset(test_rows)
+    else:
+        train, test, how = split_partial(full, test_fraction, seed)
     return PairedDataset(
         name="tables",
-        train=full.subset(train_rows),
-        test=full.subset(test_rows),
+        train=train,
+        test=test,
         feature_names={d: t.feature_names for d, t in tables.items()},
         description=f"tables {paths[left].name} ({left}) and {paths[right].name} ({right}): {report.summary()}; {how}",
     )
