@@ -19,6 +19,8 @@ CONFIG_FILE = "config.toml"
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.json"
 METADATA_KEY = "sharedlatent"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 @contextmanager
@@ -30,6 +32,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     os.close(handle)
     try:
         yield Path(temporary)
+        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):

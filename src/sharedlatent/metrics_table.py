@@ -1,8 +1,10 @@
-"""Metrics as plain-text tables for the terminal: one run, or several side by side."""
+"""Metrics as plain-text tables for the terminal: one run by section, or several runs side by side."""
 
 from __future__ import annotations
 
 from typing import Any
+
+BASELINE_SECTION = "baseline_mean_predictor"
 
 
 def flatten_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
@@ -18,12 +20,32 @@ def flatten_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, floa
 
 
 def metrics_table(metrics: dict[str, Any]) -> str:
-    """One row per metric, grouped by section, with the mean-predictor baseline next to each error."""
-    flat = flatten_metrics(metrics)
-    width = max(len(name) for name in flat) if flat else 10
-    lines = [f"{'metric':<{width}}  value"]
-    for name, value in flat.items():
-        lines.append(f"{name:<{width}}  {_format(value)}")
+    """One table per section (rows: domain or direction; columns: metrics), errors next to the mean-predictor baseline."""
+    baseline = metrics.get(BASELINE_SECTION, {})
+    blocks = ["\n".join(f"{key}: {_format(value) if isinstance(value, float) else value}" for key, value in metrics.items() if not isinstance(value, dict))]
+    for section, rows in metrics.items():
+        if not isinstance(rows, dict) or section == BASELINE_SECTION:
+            continue
+        table = {row: flatten_metrics(values) if isinstance(values, dict) else {"value": float(values)} for row, values in rows.items()}
+        if section in ("reconstruction", "translation"):
+            for row, values in table.items():
+                target = row.split("->")[-1]
+                if target in baseline:
+                    values["mean_predictor_mse"] = float(baseline[target]["mse"])
+                    values["mean_predictor_mae"] = float(baseline[target]["mae"])
+        blocks.append(_grid(section, table))
+    return "\n\n".join(blocks)
+
+
+def _grid(title: str, table: dict[str, dict[str, float]]) -> str:
+    columns = list(dict.fromkeys(column for values in table.values() for column in values))
+    width = max([len(title)] + [len(row) for row in table])
+    cells = {column: max(len(column), 9) for column in columns}
+    lines = [f"{title:<{width}}  " + "  ".join(f"{column:>{cells[column]}}" for column in columns)]
+    for row, values in table.items():
+        lines.append(
+            f"{row:<{width}}  " + "  ".join(f"{_format(values[c]) if c in values else '-':>{cells[c]}}" for c in columns)
+        )
     return "\n".join(lines)
 
 

@@ -37,6 +37,14 @@ DATASETS: dict[str, DatasetSpec] = {
         "Linnerud fitness data bundled with scikit-learn: 20 men, exercise (3) vs physiological (3) measurements",
         "nothing (bundled with scikit-learn); options: test_fraction, seed",
     ),
+    "synthetic_omics": DatasetSpec(
+        "synthetic_omics",
+        "sharedlatent.datasets.synthetic_omics:load_synthetic_omics",
+        "seeded synthetic multi-omics from a latent factor model: RNA counts (negative binomial with library sizes), "
+        "protein values and, with n_domains=3, binary mutation calls; cell-type labels",
+        "nothing (simulated); options: n_samples, n_domains (2 or 3), fraction_unpaired, n_genes, n_proteins, "
+        "n_mutations, n_types, test_fraction, seed",
+    ),
     "mnist": DatasetSpec(
         "mnist",
         "sharedlatent.datasets.mnist:load_mnist_pair",
@@ -55,7 +63,8 @@ DATASETS: dict[str, DatasetSpec] = {
         "tables",
         "sharedlatent.datasets.tables:load_table_pair",
         "two tables (CSV, TSV, Parquet, NPZ, NPY), one per domain, rows paired by a sample-ID column",
-        "left_path=FILE right_path=FILE; options: id_column, label_column, test_fraction, seed, left, right "
+        "left_path=FILE right_path=FILE; options: id_column, label_column, test_fraction, seed, left, right, "
+        "pairing (inner or outer) "
         "(Parquet needs the tables extra)",
     ),
     "h5ad": DatasetSpec(
@@ -63,14 +72,14 @@ DATASETS: dict[str, DatasetSpec] = {
         "sharedlatent.datasets.anndata_files:load_h5ad_pair",
         "two AnnData .h5ad files, one per domain, cells paired by obs_names",
         "left_path=FILE right_path=FILE and the bio extra; options: layer, obsm, left_layer, right_layer, "
-        "left_obsm, right_obsm, label_column, test_fraction, seed",
+        "left_obsm, right_obsm, label_column, test_fraction, seed, pairing (inner or outer)",
     ),
     "h5mu": DatasetSpec(
         "h5mu",
         "sharedlatent.datasets.anndata_files:load_h5mu_pair",
         "two modalities of one MuData .h5mu file, cells paired by obs_names",
         "path=FILE left_mod=NAME right_mod=NAME and the bio extra; options: layer, obsm, left_layer, right_layer, "
-        "left_obsm, right_obsm, label_column, test_fraction, seed",
+        "left_obsm, right_obsm, label_column, test_fraction, seed, pairing (inner or outer)",
     ),
     "pickle": DatasetSpec(
         "pickle",
@@ -95,18 +104,38 @@ def available_datasets() -> dict[str, DatasetSpec]:
 
 
 def import_loader(path: str) -> DatasetLoader:
-    """The function named by `package.module:function`."""
-    module_name, _, attribute = path.partition(":")
+    """The function named by `package.module:function` or `path/to/file.py:function`."""
+    module_name, _, attribute = path.rpartition(":")
     if not module_name or not attribute:
-        raise SharedLatentError(f"dataset loader {path!r} must look like 'package.module:function'")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise SharedLatentError(f"cannot import dataset module {module_name!r}: {error}") from None
+        raise SharedLatentError(f"dataset loader {path!r} must look like 'package.module:function' or 'file.py:function'")
+    module = _import_file(module_name) if module_name.endswith(".py") else _import_module(module_name)
     loader = getattr(module, attribute, None)
     if not callable(loader):
         raise SharedLatentError(f"module {module_name!r} has no function {attribute!r}")
     return loader
+
+
+def _import_module(name: str):
+    try:
+        return importlib.import_module(name)
+    except ImportError as error:
+        raise SharedLatentError(f"cannot import dataset module {name!r}: {error}") from None
+
+
+def _import_file(filename: str):
+    import importlib.util
+    from pathlib import Path
+
+    file = Path(filename)
+    if not file.is_file():
+        raise SharedLatentError(f"dataset file {file} does not exist")
+    spec = importlib.util.spec_from_file_location(f"sharedlatent_user_{file.stem}", file)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:  # the user's file: report any failure in one line
+        raise SharedLatentError(f"cannot load dataset file {file}: {type(error).__name__}: {error}") from None
+    return module
 
 
 def load_dataset(name: str, **options) -> PairedDataset:

@@ -1,0 +1,262 @@
+"""The command line: parse, call the library, print; user errors are one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from sharedlatent.errors import SharedLatentError
+
+EXIT_USER_ERROR = 2
+
+
+def parse_pairs(pairs: Sequence[str], flag: str) -> dict[str, str]:
+    """KEY=VALUE strings into a dict, or an error naming the flag."""
+    parsed = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SharedLatentError(f"{flag} expects KEY=VALUE, got {pair!r}")
+        parsed[key.strip()] = value.strip()
+    return parsed
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sharedlatent", description="Shared latent space VAEs: train, translate, generate, evaluate.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train on a dataset and write a run folder")
+    train.add_argument("dataset", nargs="?", help="registered name or module:function (default: the config's, else digits)")
+    train.add_argument("--config", type=Path, help="TOML file with [model] and [train] tables")
+    train.add_argument("--out", type=Path, help="run folder to create (default: runs/<dataset>-<time>)")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    train.add_argument("--epochs", type=int, help="train.epochs")
+    train.add_argument("--batch-size", type=int, help="train.batch_size")
+    train.add_argument("--noise", type=float, help="train.noise_level: std of Gaussian input noise (denoising)")
+    train.add_argument("--schedule", choices=["joint", "seed"], help="train.schedule")
+    train.add_argument("--seed", type=int, help="train.seed")
+    train.add_argument("--device", help="train.device: cpu, cuda, mps or auto")
+    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any config key, e.g. model.latent_size=8")
+    train.add_argument("--data-option", action="append", default=[], metavar="KEY=VALUE", help="dataset loader option, e.g. path=data/")
+    train.add_argument("--allow-pickle", action="store_true", help="let the 'pickle' dataset unpickle (runs code from the file)")
+    train.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+    translate = commands.add_parser("translate", help="translate samples from one domain into another")
+    translate.add_argument("run", type=Path)
+    translate.add_argument("--source", required=True)
+    translate.add_argument("--target", required=True)
+    translate.add_argument("--input", required=True, type=Path, help=".npy, .csv, .tsv, .parquet, .npz or .h5ad")
+    translate.add_argument("--output", required=True, type=Path, help="same formats; columns named by the target domain")
+    translate.add_argument("--cycle", action="store_true", help="translate there and back (output in the source domain)")
+    translate.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+
+    generate = commands.add_parser("generate", help="generate new paired samples")
+    generate.add_argument("run", type=Path)
+    generate.add_argument("-n", "--n-samples", type=int, default=10)
+    generate.add_argument("--output", required=True, type=Path, help="an .npz with one array per domain, or FILE.csv/.npy giving FILE_<domain>.csv")
+    generate.add_argument("--method", choices=["box", "prior"], default="box", help="box: inside the training encodings' range (the original); prior: N(0, I)")
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--overwrite", action="store_true")
+
+    info = commands.add_parser("info", help="what a run folder holds")
+    info.add_argument("run", type=Path)
+
+    evaluate = commands.add_parser("evaluate", help="recompute metrics, figures and report.html for a run")
+    evaluate.add_argument("run", type=Path)
+    evaluate.add_argument("--split", choices=["test", "train"], default="test")
+
+    compare = commands.add_parser("compare", help="print the metrics of several runs side by side")
+    compare.add_argument("runs", type=Path, nargs="+")
+
+    commands.add_parser("datasets", help="list available datasets and what each needs")
+
+    fetch = commands.add_parser("fetch", help="download a public dataset into the cache (needs network)")
+    fetch.add_argument("name", choices=["mnist"])
+    fetch.add_argument("--dest", type=Path, help="folder to download into (default: the cache)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except SharedLatentError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from sharedlatent.config import RunConfig, apply_overrides
+    from sharedlatent.runs import train_run
+
+    config = RunConfig.from_toml(args.config) if args.config else RunConfig()
+    overrides = parse_pairs(args.set, "--set")
+    for flag, key in [("epochs", "train.epochs"), ("batch_size", "train.batch_size"), ("noise", "train.noise_level"), ("seed", "train.seed")]:
+        if getattr(args, flag) is not None:
+            overrides[key] = str(getattr(args, flag))
+    for flag, key in [("schedule", "train.schedule"), ("device", "train.device")]:
+        if getattr(args, flag) is not None:
+            overrides[key] = json.dumps(getattr(args, flag))
+    if args.dataset:
+        overrides["dataset"] = json.dumps(absolute_loader_path(args.dataset))
+    if args.no_progress:
+        overrides["train.progress"] = "false"
+    config = apply_overrides(config, overrides)
+    data_options: dict[str, Any] = parse_pairs(args.data_option, "--data-option")
+    if args.allow_pickle:
+        data_options["allow_pickle"] = True
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = args.out or Path("runs") / f"{config.dataset.replace(':', '_').replace('.', '_')}-{stamp}"
+    folder = train_run(config, out, data_options, overwrite=args.overwrite)
+    print(summary_lines(folder))
+    return 0
+
+
+def run_translate(args: argparse.Namespace) -> int:
+    from sharedlatent.runs import load_run
+    from sharedlatent.sample_files import read_samples, write_samples
+
+    _refuse_existing(args.output, args.overwrite)
+    model, record = load_run(args.run)
+    samples = read_samples(args.input)
+    if args.cycle:
+        values, names = model.cycle(samples.values, args.source, args.target), record.feature_names.get(args.source)
+    else:
+        values, names = model.translate(samples.values, args.source, args.target), record.feature_names.get(args.target)
+    write_samples(args.output, values, names or None, samples.sample_ids)
+    print(f"wrote {values.shape[0]} x {values.shape[1]} to {args.output}")
+    return 0
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from sharedlatent.io import atomic_path
+    from sharedlatent.runs import load_run
+    from sharedlatent.sample_files import write_samples
+
+    model, record = load_run(args.run)
+    generated = model.generate(args.n_samples, method=args.method, seed=args.seed)
+    if args.output.suffix.lower() == ".npz":
+        _refuse_existing(args.output, args.overwrite)
+        with atomic_path(args.output) as temporary:
+            np.savez(temporary, **generated)
+        print(f"wrote {args.n_samples} generated pairs ({', '.join(generated)}) to {args.output}")
+        return 0
+    targets = {name: args.output.with_name(f"{args.output.stem}_{name}{args.output.suffix}") for name in generated}
+    for path in targets.values():
+        _refuse_existing(path, args.overwrite)
+    for name, path in targets.items():
+        write_samples(path, generated[name], record.feature_names.get(name) or None)
+        print(f"wrote {args.n_samples} generated {name} samples to {path}")
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    print(summary_lines(args.run, list_files=True))
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from sharedlatent.metrics_table import metrics_table
+    from sharedlatent.runs import evaluate_run
+
+    metrics = evaluate_run(args.run, args.split)
+    print(metrics_table(metrics))
+    print(f"wrote metrics.json, figures and report.html to {args.run}")
+    return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    from sharedlatent.io import METRICS_FILE, read_json
+    from sharedlatent.metrics_table import comparison_table
+
+    runs = {str(folder): read_json(folder / METRICS_FILE) for folder in args.runs}
+    print(comparison_table(runs))
+    return 0
+
+
+def run_datasets(args: argparse.Namespace) -> int:
+    from sharedlatent.datasets import available_datasets
+
+    for name, spec in sorted(available_datasets().items()):
+        print(f"{name:<12} {spec.summary}\n{'':<12} needs: {spec.needs}")
+    return 0
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    from sharedlatent.datasets.mnist import fetch_mnist
+
+    for path in fetch_mnist(args.dest):
+        print(f"have {path}")
+    return 0
+
+
+def summary_lines(folder: Path, list_files: bool = False) -> str:
+    """A short description of a run folder: dataset, layout, schedule, headline metrics, files."""
+    from sharedlatent.config import RunConfig
+    from sharedlatent.io import CONFIG_FILE, METRICS_FILE, read_json
+    from sharedlatent.runs import read_record
+
+    folder = Path(folder)
+    record = read_record(folder)
+    config = RunConfig.from_toml(folder / CONFIG_FILE)
+    lines = [
+        f"run       {folder}",
+        f"dataset   {record.dataset} {record.data_options or ''}".rstrip(),
+        f"domains   {', '.join(f'{n} ({s} features)' for n, s in record.input_sizes.items())}",
+        f"layout    {record.layout}  (latent {config.model.latent_size}, joint posterior {config.model.joint_posterior})",
+        f"training  schedule {config.train.schedule}, {config.train.epochs} epochs max, batch {config.train.batch_size}, "
+        f"noise {config.train.noise_level}, {record.train_seconds:.1f} s",
+    ]
+    if (folder / METRICS_FILE).exists():
+        metrics = read_json(folder / METRICS_FILE)
+        for direction, values in metrics.get("translation", {}).items():
+            lines.append(
+                f"translate {direction}: MSE {values['mse']:.4g} ({values['mse_vs_mean_predictor']:.2f}x the mean predictor) on the {metrics['split']} split"
+            )
+        for direction, values in metrics.get("cycle", {}).items():
+            lines.append(f"cycle     {direction}: MSE {values['mse']:.4g}")
+    if list_files:
+        lines.append("files     " + ", ".join(sorted(p.name for p in folder.iterdir())))
+    return "\n".join(lines)
+
+
+def absolute_loader_path(dataset: str) -> str:
+    """`file.py:function` with the file made absolute, so `evaluate` finds it from any folder."""
+    module, _, function = dataset.rpartition(":")
+    return f"{Path(module).resolve()}:{function}" if module.endswith(".py") else dataset
+
+
+def _refuse_existing(path: Path, overwrite: bool) -> None:
+    if path.exists() and not overwrite:
+        raise SharedLatentError(f"output file {path} already exists; pass --overwrite to replace it")
+
+
+def _version() -> str:
+    from sharedlatent import __version__
+
+    return __version__
+
+
+COMMANDS = {
+    "train": run_train,
+    "translate": run_translate,
+    "generate": run_generate,
+    "info": run_info,
+    "evaluate": run_evaluate,
+    "compare": run_compare,
+    "datasets": run_datasets,
+    "fetch": run_fetch,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""The command line end to end on the embedded digits dataset, and its one-line errors."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from sharedlatent.cli import main
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("runs") / "digits"
+    code = main(["train", "digits", "--epochs", "3", "--noise", "0.1", "--out", str(folder), "--no-progress", "--set", "model.latent_size=8"])
+    assert code == 0
+    return folder
+
+
+def test_train_writes_a_complete_run_folder(run_folder):
+    names = {p.name for p in run_folder.iterdir()}
+    expected = {"config.toml", "model.safetensors", "metrics.json", "history.json", "run.json", "loss_curves.png", "model.png", "model.txt", "report.html"}
+    assert expected <= names
+    assert any(name.startswith("samples_64-96-64-32-8") and name.endswith(".png") for name in names)
+    metrics = json.loads((run_folder / "metrics.json").read_text())
+    for section in ("reconstruction", "translation", "cycle", "noise_cycle", "baseline_mean_predictor", "latent"):
+        assert section in metrics
+    assert set(metrics["translation"]) == {"left->right", "right->left"}
+    assert set(metrics["cycle"]) == {"left->right->left", "right->left->right"}
+    assert "train.noise_level" not in (run_folder / "config.toml").read_text()
+    assert "noise_level = 0.1" in (run_folder / "config.toml").read_text()
+    assert not list(run_folder.parent.glob(".digits.partial*"))
+
+
+def test_existing_run_folder_is_refused_unless_overwrite(run_folder, capsys):
+    before = (run_folder / "model.safetensors").read_bytes()
+    assert main(["train", "--epochs", "1", "--out", str(run_folder), "--no-progress"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert (run_folder / "model.safetensors").read_bytes() == before
+
+
+def test_translate_npy_and_csv(run_folder, tmp_path, digits):
+    left = digits.test.domains["left"][:6]
+    np.save(tmp_path / "in.npy", left)
+    assert main(["translate", str(run_folder), "--source", "left", "--target", "right", "--input", str(tmp_path / "in.npy"), "--output", str(tmp_path / "out.npy")]) == 0
+    assert np.load(tmp_path / "out.npy").shape == (6, 64)
+    np.savetxt(tmp_path / "in.csv", left, delimiter=",")
+    assert main(["translate", str(run_folder), "--source", "left", "--target", "right", "--input", str(tmp_path / "in.csv"), "--output", str(tmp_path / "out.csv")]) == 0
+    header = (tmp_path / "out.csv").read_text().splitlines()[0]
+    assert header.startswith("pixel_0_0,")
+    assert main(["translate", str(run_folder), "--source", "left", "--target", "right", "--cycle", "--input", str(tmp_path / "in.npy"), "--output", str(tmp_path / "cycle.npy")]) == 0
+
+
+def test_generate_and_info_and_compare(run_folder, tmp_path, capsys):
+    assert main(["generate", str(run_folder), "-n", "5", "--output", str(tmp_path / "pairs.npz")]) == 0
+    pairs = np.load(tmp_path / "pairs.npz")
+    assert pairs["left"].shape == (5, 64) and pairs["right"].shape == (5, 64)
+    assert main(["generate", str(run_folder), "-n", "4", "--method", "prior", "--output", str(tmp_path / "gen.csv")]) == 0
+    assert (tmp_path / "gen_left.csv").exists() and (tmp_path / "gen_right.csv").exists()
+    capsys.readouterr()
+    assert main(["info", str(run_folder)]) == 0
+    assert "64-96-64-32-8" in capsys.readouterr().out
+    assert main(["compare", str(run_folder), str(run_folder)]) == 0
+    assert "translation/left->right/mse" in capsys.readouterr().out
+
+
+def test_evaluate_rewrites_metrics_and_report(run_folder, capsys):
+    assert main(["evaluate", str(run_folder), "--split", "train"]) == 0
+    assert json.loads((run_folder / "metrics.json").read_text())["split"] == "train"
+    printed = capsys.readouterr().out
+    assert "left->right" in printed and "mean_predictor_mse" in printed and "foscttm" in printed
+    assert (run_folder / "report.html").stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["train", "nosuchdata", "--epochs", "1"], "unknown dataset 'nosuchdata'"),
+        (["train", "--set", "train.epochs=0"], "train.epochs must be at least 1"),
+        (["train", "--set", "train.speed=3"], "unknown config key train.speed"),
+        (["train", "--config", "missing.toml"], "config file missing.toml does not exist"),
+        (["train", "pickle", "--data-option", "path=x.pkl.gz"], "pickle"),
+        (["info", "no/such/run"], "run folder no/such/run does not exist"),
+    ],
+)
+def test_errors_are_one_line_and_exit_2(arguments, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(arguments) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_translate_errors(run_folder, tmp_path, capsys):
+    np.save(tmp_path / "narrow.npy", np.zeros((3, 10)))
+    np.save(tmp_path / "nan.npy", np.full((3, 64), np.nan))
+    (tmp_path / "words.csv").write_text("a,b\nx,y\n")
+    cases = [
+        ("narrow.npy", "expected 64 features per sample, got 10"),
+        ("nan.npy", "NaN"),
+        ("missing.npy", "does not exist"),
+        ("words.csv", "numeric"),
+    ]
+    for name, message in cases:
+        code = main(["translate", str(run_folder), "--source", "left", "--target", "right", "--input", str(tmp_path / name), "--output", str(tmp_path / "o.npy")])
+        err = capsys.readouterr().err
+        assert code == 2 and message in err, (name, err)
+    (tmp_path / "exists.npy").write_bytes(b"keep me")
+    np.save(tmp_path / "ok.npy", np.zeros((2, 64)))
+    assert main(["translate", str(run_folder), "--source", "left", "--target", "right", "--input", str(tmp_path / "ok.npy"), "--output", str(tmp_path / "exists.npy")]) == 2
+    assert (tmp_path / "exists.npy").read_bytes() == b"keep me"
+
+
+def test_console_script_runs():
+    result = subprocess.run([sys.executable, "-m", "sharedlatent.cli", "datasets"], capture_output=True, text=True, check=True)
+    assert "digits" in result.stdout and "mnist" in result.stdout
+
+
+def test_a_users_dataset_file_trains_without_editing_the_package(tmp_path):
+    from pathlib import Path
+
+    example = Path(__file__).parent.parent / "examples" / "my_dataset.py"
+    out = tmp_path / "waves"
+    assert main(["train", f"{example}:load_waves", "--data-option", "n=200", "--epochs", "2", "--out", str(out), "--no-progress"]) == 0
+    assert json.loads((out / "run.json").read_text())["input_sizes"] == {"left": 32, "right": 32}
+
+
+def test_translate_keeps_sample_ids_and_names_columns(run_folder, tmp_path, digits):
+    pandas = pytest.importorskip("pandas")
+    frame = pandas.DataFrame(digits.test.domains["left"][:4], columns=[f"c{i}" for i in range(64)])
+    frame.insert(0, "sample_id", ["s1", "s2", "s3", "s4"])
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    assert main(["translate", str(run_folder), "--source", "left", "--target", "right", "--input", str(tmp_path / "in.csv"), "--output", str(tmp_path / "out.tsv")]) == 0
+    result = pandas.read_csv(tmp_path / "out.tsv", sep="\t")
+    assert list(result["sample_id"]) == ["s1", "s2", "s3", "s4"]
+    assert list(result.columns[1:3]) == ["pixel_0_0", "pixel_0_1"]
+
+
+def test_translate_h5ad_to_a_new_h5ad(run_folder, tmp_path, digits):
+    anndata = pytest.importorskip("anndata")
+    import scipy.sparse
+
+    cells = anndata.AnnData(X=scipy.sparse.csr_matrix(digits.test.domains["left"][:5]))
+    cells.obs_names = [f"cell{i}" for i in range(5)]
+    cells.write_h5ad(tmp_path / "cells.h5ad")
+    assert main(["translate", str(run_folder), "--source", "left", "--target", "right", "--input", str(tmp_path / "cells.h5ad"), "--output", str(tmp_path / "translated.h5ad")]) == 0
+    result = anndata.read_h5ad(tmp_path / "translated.h5ad")
+    assert list(result.obs_names) == [f"cell{i}" for i in range(5)] and result.shape == (5, 64)
+    assert result.var_names[0] == "pixel_0_0"
