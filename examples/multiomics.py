@@ -29,7 +29,8 @@ from sharedlatent.datasets.base import Split
 from sharedlatent.datasets.synthetic_omics import LIKELIHOOD_OF
 from sharedlatent.omics_metrics import domain_metrics, target_kind
 
-SHOWN = {"binary": ("auroc_mean", "auprc_mean"), "continuous": ("pearson_feature_mean", "pearson_sample_mean", "spearman_feature_mean")}
+SHOWN = {"binary": ("auroc_mean", "auprc_mean"), "continuous": ("mse", "pearson_feature_mean", "pearson_sample_mean", "spearman_feature_mean")}
+LOWER_IS_BETTER = {"mse"}  # log1p scale for count targets
 SHOWN["counts"] = SHOWN["continuous"]
 ALPHAS = np.logspace(-3, 4, 15)
 
@@ -64,12 +65,13 @@ def score_directions(predictions: dict[str, dict[str, np.ndarray]], truth: dict[
 
 def print_table(title: str, rows: list[tuple]) -> None:
     print(f"\n{title}")
-    print(f"{'direction':<26}{'metric':<24}{'model':>8}{'ridge':>8}{'mean':>8}  best")
+    print(f"{'direction':<26}{'metric':<24}{'model':>9}{'ridge':>9}{'mean':>9}  best")
     for direction, metric, model, ridge, mean in rows:
         values = {"model": model, "ridge": ridge, "mean": mean}
         defined = {k: v for k, v in values.items() if np.isfinite(v)}
-        best = max(defined, key=defined.get) if defined else "-"
-        cells = "".join(f"{v:>8.3f}" if np.isfinite(v) else f"{'nan':>8}" for v in values.values())
+        pick = min if metric in LOWER_IS_BETTER else max
+        best = pick(defined, key=defined.get) if defined else "-"
+        cells = "".join(f"{v:>9.4g}" if np.isfinite(v) else f"{'nan':>9}" for v in values.values())
         print(f"{direction:<26}{metric:<24}{cells}  {best}")
 
 

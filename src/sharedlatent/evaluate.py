@@ -98,15 +98,22 @@ def mean_predictor_errors(train_target: np.ndarray, test_target: np.ndarray) -> 
 
 
 def _column_pearson(truth: np.ndarray, prediction: np.ndarray) -> np.ndarray:
-    """Pearson correlation of each column pair; NaN where either column is constant."""
+    """Pearson correlation of each column pair; NaN where either column is constant (up to float rounding)."""
     truth_centred = truth - truth.mean(axis=0)
     prediction_centred = prediction - prediction.mean(axis=0)
     covariance = np.sum(truth_centred * prediction_centred, axis=0)
-    scale = np.sqrt(np.sum(truth_centred**2, axis=0) * np.sum(prediction_centred**2, axis=0))
+    truth_spread, prediction_spread = np.sum(truth_centred**2, axis=0), np.sum(prediction_centred**2, axis=0)
+    scale = np.sqrt(truth_spread * prediction_spread)
     correlation = np.full(truth.shape[1], np.nan)
-    defined = scale > 0
+    defined = (truth_spread > _rounding_floor(truth)) & (prediction_spread > _rounding_floor(prediction))
     correlation[defined] = np.clip(covariance[defined] / scale[defined], -1.0, 1.0)
     return correlation
+
+
+def _rounding_floor(values: np.ndarray) -> np.ndarray:
+    """Sum of squared deviations a constant column can show from float rounding alone."""
+    magnitude = np.max(np.abs(values), axis=0) if values.size else np.zeros(values.shape[1])
+    return values.shape[0] * (1e-12 * np.maximum(magnitude, 1e-30)) ** 2
 
 
 def per_feature_pearson(truth: np.ndarray, prediction: np.ndarray) -> np.ndarray:
