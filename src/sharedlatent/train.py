@@ -6,7 +6,6 @@ import copy
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Mapping
 
 import torch
 

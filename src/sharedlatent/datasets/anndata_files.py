@@ -18,7 +18,7 @@ from sharedlatent.datasets.base import PairedDataset, Split
 
 from sharedlatent.datasets.options import as_float, as_int, require_path
 from sharedlatent.datasets.pairing import pair_by_ids, presence_of
-from sharedlatent.datasets.splits import split_partial, split_rows
+from sharedlatent.datasets.splits import split_samples
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.io import atomic_path
 
@@ -131,11 +131,7 @@ def find_labels(modalities: dict[str, Modality], rows: dict[str, np.ndarray], sh
 def finish(name: str, full: Split, feature_names: dict[str, list[str]], summary: str, test_fraction, seed, what: str) -> PairedDataset:
     """Split the cells (the test split from paired cells only) and wrap them as a PairedDataset."""
     test_fraction, seed = as_float(test_fraction, "test_fraction", 0.0, 1.0), as_int(seed, "seed")
-    if full.is_paired:
-        train_rows, test_rows, how = split_rows(full.n_samples, test_fraction, seed, full.labels)
-        train, test = full.subset(train_rows), full.subset(test_rows)
-    else:
-        train, test, how = split_partial(full, test_fraction, seed)
+    train, test, how = split_samples(full, test_fraction, seed)
     return PairedDataset(
         name=name,
         train=train,

@@ -31,13 +31,14 @@ def split_rows(n_samples: int, test_fraction: float, seed: int, labels: np.ndarr
     return np.sort(train_rows), np.sort(test_rows), how
 
 
-def split_partial(full, test_fraction: float, seed: int):
-    """Train and test Splits of a partially paired Split plus how: the test samples are drawn from the paired ones
-    only (stratified by label when possible), so the test split is fully paired; every unpaired sample trains."""
+def split_samples(full, test_fraction: float, seed: int):
+    """Train and test Splits of `full` plus how they were chosen; the test samples are drawn from the paired ones
+    only (stratified by label when possible), so the test split is fully paired and every unpaired sample trains."""
     paired = full.paired_rows()
     labels = None if full.labels is None else full.labels[paired]
     train_paired, test_paired, how = split_rows(paired.size, test_fraction, seed, labels)
     test_rows = paired[test_paired]
     train_rows = np.setdiff1d(np.arange(full.n_samples), test_rows)
-    how = f"{how}; test drawn from the {paired.size} paired samples, the {full.n_samples - paired.size} unpaired ones all train"
+    if paired.size < full.n_samples:
+        how = f"{how}; test drawn from the {paired.size} paired samples, the {full.n_samples - paired.size} unpaired ones all train"
     return full.subset(train_rows), full.subset(test_rows), how

@@ -16,7 +16,7 @@ import numpy as np
 
 from sharedlatent.datasets.base import PairedDataset, Split
 from sharedlatent.datasets.options import as_float, as_int
-from sharedlatent.datasets.splits import split_partial, split_rows
+from sharedlatent.datasets.splits import split_samples
 from sharedlatent.errors import SharedLatentError
 
 LIKELIHOOD_OF = {"rna": "negative_binomial", "protein": "gaussian", "mutation": "bernoulli"}  # the matching model choice
@@ -109,11 +109,7 @@ def load_synthetic_omics(
         seed=as_int(seed, "seed"),
     )
     test_fraction, seed = as_float(test_fraction, "test_fraction", 0.0, 1.0), as_int(seed, "seed")
-    if split.is_paired:
-        train_rows, test_rows, how = split_rows(split.n_samples, test_fraction, seed, split.labels)
-        train, test = split.subset(train_rows), split.subset(test_rows)
-    else:
-        train, test, how = split_partial(split, test_fraction, seed)
+    train, test, how = split_samples(split, test_fraction, seed)
     counts = ", ".join(f"{n} {key.replace('_', ' ')}" for key, n in split.pairing_counts().items())
     return PairedDataset(
         name="synthetic_omics",

@@ -21,7 +21,7 @@ from sharedlatent.datasets.base import PairedDataset, Split
 
 from sharedlatent.datasets.options import as_float, as_int, require_path
 from sharedlatent.datasets.pairing import DomainMatch, MatchReport, check_unique, gather_rows, pair_by_ids, presence_of
-from sharedlatent.datasets.splits import split_partial, split_rows
+from sharedlatent.datasets.splits import split_samples
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.io import atomic_path
 
@@ -227,11 +227,7 @@ def load_table_pair(
     log.info("tables: %s", report.summary())
     labels = matched_labels(tables, rows, label_column) if label_column else None
     full = Split({d: gather_rows(t.values, rows[d]) for d, t in tables.items()}, labels=labels, sample_ids=ids, present=presence_of(rows))
-    if full.is_paired:
-        train_rows, test_rows, how = split_rows(full.n_samples, test_fraction, seed, labels)
-        train, test = full.subset(train_rows), full.subset(test_rows)
-    else:
-        train, test, how = split_partial(full, test_fraction, seed)
+    train, test, how = split_samples(full, test_fraction, seed)
     return PairedDataset(
         name="tables",
         train=train,
