@@ -289,7 +289,7 @@ def _postfix(records: list[EpochRecord]) -> dict[str, str]:
     for key, value in records[-1].terms.items():
         if "->" in key:
             hops = key.split("->")
-            name = "cycle" if len(hops) > 2 else f"->{hops[-1]}"
+            name = "cycle" if len(hops) > 2 else f"{hops[-1]}_loss"
             per_domain[name] = per_domain.get(name, 0.0) + value
     for key, value in per_domain.items():
         if len(shown) < 10:
