@@ -5,7 +5,7 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 
-from sharedlatent import plots
+from sharedlatent import model_summary, plots
 from sharedlatent.datasets.base import ImageRenderer, ProfileRenderer
 from sharedlatent.datasets.icvl import SkeletonRenderer
 from sharedlatent.errors import SharedLatentError
@@ -99,7 +99,7 @@ def test_loss_curves_of_an_empty_history(tmp_path):
 
 def test_describe_model_counts_every_parameter_and_reads_widths():
     module = small_module({"left": 10, "right": 7})
-    summary = plots.describe_model(module)
+    summary = model_summary.describe_model(module)
     assert summary.parameters == sum(p.numel() for p in module.parameters())
     assert [layer.out_width for layer in summary.encoders["right"]] == [12, 8]
     assert [layer.out_width for layer in summary.decoders["right"]] == [8, 12, 7]
@@ -110,18 +110,18 @@ def test_describe_model_counts_every_parameter_and_reads_widths():
 
 def test_describe_model_counts_learned_likelihood_parameters_and_names_the_joint_posterior(tmp_path):
     module = SharedLatentModule({"a": 10, "b": 7}, {"a": [12, 8], "b": [12, 8]}, [6], 3, {"a": "gaussian", "b": "sigmoid_mse"}, joint_posterior="poe")
-    summary = plots.describe_model(module)
+    summary = model_summary.describe_model(module)
     assert summary.parameters == sum(p.numel() for p in module.parameters())
     assert summary.likelihood_parameters["a"] > 0 and summary.likelihood_parameters["b"] == 0
     assert summary.decoders["a"][-1].activation == ""  # an Identity output is no activation
-    text = plots.model_text_diagram(summary)
+    text = model_summary.model_text_diagram(summary)
     assert "product of experts" in text and f"[gaussian, {summary.likelihood_parameters['a']} params]" in text
     assert_png(plots.plot_model_diagram(summary, tmp_path / "model.png", dpi=DPI))
 
 
 def test_model_text_diagram_names_every_block():
-    summary = plots.describe_model(small_module({"left": 10, "right": 7}))
-    text = plots.model_text_diagram(summary)
+    summary = model_summary.describe_model(small_module({"left": 10, "right": 7}))
+    text = model_summary.model_text_diagram(summary)
     for block in ("[left encoder]", "[right encoder]", "[shared encoder]", "[z_mean]", "[z_log_sigma]", "[latent z]", "[shared decoder]", "[left decoder]", "[right decoder]"):
         assert block in text
     assert "10 -> 12 ReLU -> 8 ReLU" in text
@@ -130,7 +130,7 @@ def test_model_text_diagram_names_every_block():
 
 @pytest.mark.parametrize("sizes, shared", [({"left": 64, "right": 64}, None), ({"a": 5, "b": 9, "c": 3}, []), ({"a": 4, "b": 4}, [16, 6])])
 def test_model_diagram(tmp_path, sizes, shared):
-    summary = plots.describe_model(small_module(sizes, shared))
+    summary = model_summary.describe_model(small_module(sizes, shared))
     image = assert_png(plots.plot_model_diagram(summary, tmp_path / "model.png", dpi=DPI))
     assert image.shape[1] > image.shape[0]  # the data flows left to right
 

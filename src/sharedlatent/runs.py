@@ -167,6 +167,7 @@ def evaluate_into(
 ) -> dict[str, Any]:
     """Write metrics.json, every figure and report.html for one split of the dataset into `folder`."""
     from sharedlatent import plots, report
+    from sharedlatent.model_summary import describe_model, model_text_diagram
     from sharedlatent.outputs import compute_outputs
     from sharedlatent.run_metrics import compute_run_metrics
 
@@ -184,8 +185,8 @@ def evaluate_into(
     figures = [plots.plot_sample_grid(outputs, renderers, folder / f"samples_{record.layout}_{split}.png")]
     if history is not None and history.records:
         figures.append(plots.plot_loss_curves(history, folder / "loss_curves.png"))
-    summary = plots.describe_model(model.module)
-    write_text(folder / "model.txt", plots.model_text_diagram(summary))
+    summary = describe_model(model.module)
+    write_text(folder / "model.txt", model_text_diagram(summary))
     figures.append(plots.plot_model_diagram(summary, folder / "model.png"))
     projection = "umap" if importlib.util.find_spec("umap") else "pca"
     figures.append(plots.plot_latent_space(outputs, folder / f"latent_{split}.png", method=projection))
