@@ -121,7 +121,9 @@ def figure_html(path: Path) -> str:
     return f'<figure><img src="data:image/png;base64,{data}" alt="{caption}"><figcaption>{caption}</figcaption></figure>'
 
 
-def write_report(run_folder: Path, metrics: Mapping[str, Any], figures: Sequence[Path], title: str, config_text: str) -> Path:
+def write_report(
+    run_folder: Path, metrics: Mapping[str, Any], figures: Sequence[Path], title: str, config_text: str, subtitle: str = ""
+) -> Path:
     """Write run_folder/report.html: readable offline, with nothing fetched from elsewhere."""
     run_folder = Path(run_folder)
     metric_section = "\n".join(table_html(table) for table in metric_tables(metrics)) or "<p>No metrics.</p>"
@@ -135,7 +137,7 @@ def write_report(run_folder: Path, metrics: Mapping[str, Any], figures: Sequence
 </head>
 <body>
 <h1>{escape(title)}</h1>
-<p class="folder">{escape(str(run_folder))}</p>
+<p class="folder">{escape(subtitle or str(run_folder))}</p>
 <h2>Metrics</h2>
 {metric_section}
 <h2>Figures</h2>

@@ -199,7 +199,8 @@ def evaluate_into(
     record.figures = [path.name for path in figures]
     write_json(folder / RUN_FILE, asdict(record))
     title = f"sharedlatent run: {record.dataset}, layout {record.layout}, {split} split"
-    report.write_report(folder, metrics, figures, title, (folder / CONFIG_FILE).read_text() if (folder / CONFIG_FILE).exists() else "")
+    subtitle = f"{record.dataset} {record.data_options or ''}, trained {record.created} in {record.train_seconds:.1f} s".replace(" ,", ",")
+    report.write_report(folder, metrics, figures, title, (folder / CONFIG_FILE).read_text() if (folder / CONFIG_FILE).exists() else "", subtitle)
     return metrics
 
 
