@@ -108,3 +108,24 @@ def test_load_rejects_other_files(tmp_path):
         SharedLatentVAE.load(junk)
     with pytest.raises(SharedLatentError, match="does not exist"):
         SharedLatentVAE.load(tmp_path / "missing.safetensors")
+
+
+def test_infinite_values_are_refused_not_taken_as_missing(digits):
+    left = digits.train.domains["left"].copy()
+    left[0] = np.inf
+    model = SharedLatentVAE(digits.input_sizes, small_config(epochs=1))
+    with pytest.raises(SharedLatentError, match="infinite"):
+        model.fit({"left": left, "right": digits.train.domains["right"]})
+
+
+def test_divergence_is_a_clear_error(digits):
+    config = small_config(epochs=2)
+    config.train.learning_rate = 1e30
+    model = SharedLatentVAE(digits.input_sizes, config)
+    with pytest.raises(SharedLatentError, match="training diverged"):
+        model.fit(digits.train.domains)
+
+
+def test_a_domain_may_not_be_called_shared():
+    with pytest.raises(SharedLatentError, match="may not be named 'shared'"):
+        SharedLatentVAE({"shared": 4, "other": 4}, small_config())

@@ -49,6 +49,7 @@ def test_translate_npy_and_csv(run_folder, tmp_path, digits):
     assert main(["translate", str(run_folder), "--source", "left", "--target", "right", "--input", str(tmp_path / "in.csv"), "--output", str(tmp_path / "out.csv")]) == 0
     header = (tmp_path / "out.csv").read_text().splitlines()[0]
     assert header.startswith("pixel_0_0,")
+    assert np.loadtxt(tmp_path / "out.csv", delimiter=",", skiprows=1).shape == (6, 64)  # no data row taken as a header
     assert main(["translate", str(run_folder), "--source", "left", "--target", "right", "--cycle", "--input", str(tmp_path / "in.npy"), "--output", str(tmp_path / "cycle.npy")]) == 0
 
 
@@ -148,3 +149,40 @@ def test_translate_h5ad_to_a_new_h5ad(run_folder, tmp_path, digits):
     result = anndata.read_h5ad(tmp_path / "translated.h5ad")
     assert list(result.obs_names) == [f"cell{i}" for i in range(5)] and result.shape == (5, 64)
     assert result.var_names[0] == "pixel_0_0"
+
+
+def test_overwrite_replaces_run_folders_only(tmp_path, capsys):
+    precious = tmp_path / "thesis"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    assert main(["train", "--epochs", "1", "--out", str(precious), "--overwrite", "--no-progress"]) == 2
+    assert "not a sharedlatent run folder" in capsys.readouterr().err
+    assert (precious / "thesis.tex").read_text() == "years of work"
+
+
+def test_output_under_a_file_is_refused_before_training(tmp_path, capsys):
+    (tmp_path / "file.npy").write_bytes(b"x")
+    assert main(["train", "--epochs", "1", "--out", str(tmp_path / "file.npy" / "run"), "--no-progress"]) == 2
+    assert "is a file" in capsys.readouterr().err
+
+
+def test_bad_command_line_is_one_error_line(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["train", "--epochs", "abc"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "--epochs" in err
+
+
+def test_translate_matches_columns_by_name(run_folder, tmp_path, digits, capsys):
+    pandas = pytest.importorskip("pandas")
+    names = [f"pixel_{i // 8}_{i % 8}" for i in range(64)]
+    left = digits.test.domains["left"][:4]
+    pandas.DataFrame(left, columns=names).to_csv(tmp_path / "ordered.csv", index=False)
+    pandas.DataFrame(left[:, ::-1], columns=names[::-1]).to_csv(tmp_path / "reversed.csv", index=False)
+    for name in ("ordered", "reversed"):
+        assert main(["translate", str(run_folder), "--source", "left", "--target", "right", "--input", str(tmp_path / f"{name}.csv"), "--output", str(tmp_path / f"{name}.npy")]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "ordered.npy"), np.load(tmp_path / "reversed.npy"))
+    pandas.DataFrame(left, columns=names[:60] + ["a", "b", "c", "d"]).to_csv(tmp_path / "wrong.csv", index=False)
+    assert main(["translate", str(run_folder), "--source", "left", "--target", "right", "--input", str(tmp_path / "wrong.csv"), "--output", str(tmp_path / "wrong.npy")]) == 2
+    assert "columns do not match the domain's features" in capsys.readouterr().err

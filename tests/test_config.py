@@ -78,3 +78,12 @@ def test_seed_config_is_the_original_setup():
     config = seed_config()
     assert config.train.schedule == "seed" and config.train.batch_size == 256 and config.train.learning_rate == 1e-3
     assert config.train.kl_formula == "seed" and config.train.patience == 3 and config.train.validation_fraction == 0
+
+
+def test_non_finite_numbers_are_refused():
+    with pytest.raises(SharedLatentError, match="train.beta must be a finite number"):
+        apply_overrides(RunConfig(), {"train.beta": "inf"})
+    config = RunConfig()
+    config.train.noise_level = float("nan")
+    with pytest.raises(SharedLatentError, match="noise_level must be a finite number"):
+        config.validate()

@@ -287,12 +287,14 @@ class SharedLatentVAE:
         for name, values in inputs.items():
             self._check_domain(name)
             array = _as_numpy(values, f"{what} for domain {name!r}", self.input_sizes[name], allow_nan=True)
-            finite = np.isfinite(array)
-            missing = ~finite.any(axis=1)
-            if (~finite[~missing]).any():
-                rows = int((~finite[~missing]).any(axis=1).sum())
+            if np.isinf(array).any():
+                raise SharedLatentError(f"{what} for domain {name!r}: contains {int(np.isinf(array).sum())} infinite values")
+            nan = np.isnan(array)
+            missing = nan.all(axis=1)
+            if nan[~missing].any():
+                rows = int(nan[~missing].any(axis=1).sum())
                 raise SharedLatentError(
-                    f"{what} for domain {name!r}: {rows} rows mix NaN or infinite values with numbers; a row must be all numbers or all NaN (sample absent)"
+                    f"{what} for domain {name!r}: {rows} rows mix NaN with numbers; a row must be all numbers or all NaN (sample absent)"
                 )
             arrays[name], masks[name] = np.where(missing[:, None], np.float32(0), array), ~missing
         missing_domains = [name for name in self.domain_names if name not in arrays]

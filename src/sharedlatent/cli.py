@@ -7,11 +7,12 @@ import datetime as _dt
 import json
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NoReturn, Sequence
 
 from sharedlatent.errors import SharedLatentError
 
 EXIT_USER_ERROR = 2
+GENERATE_SUFFIXES = (".npz", ".npy", ".csv", ".tsv", ".parquet", ".h5ad")
 
 
 def parse_pairs(pairs: Sequence[str], flag: str) -> dict[str, str]:
@@ -25,10 +26,17 @@ def parse_pairs(pairs: Sequence[str], flag: str) -> dict[str, str]:
     return parsed
 
 
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """argparse that reports a bad command line as one `error:` line (exit 2), like every other user error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USER_ERROR, f"error: {self.prog}: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sharedlatent", description="Shared latent space VAEs: train, translate, generate, evaluate.")
+    parser = OneLineArgumentParser(prog="sharedlatent", description="Shared latent space VAEs: train, translate, generate, evaluate.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineArgumentParser)
 
     train = commands.add_parser("train", help="train on a dataset and write a run folder")
     train.add_argument("dataset", nargs="?", help="registered name or module:function (default: the config's, else digits)")
@@ -122,15 +130,18 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_translate(args: argparse.Namespace) -> int:
     from sharedlatent.runs import load_run
-    from sharedlatent.sample_files import read_samples, write_samples
+    from sharedlatent.sample_files import aligned_values, read_samples, write_samples
 
     _refuse_existing(args.output, args.overwrite)
     model, record = load_run(args.run)
     samples = read_samples(args.input)
+    inputs, note = aligned_values(samples, record.feature_names.get(args.source), f"{args.input} (domain {args.source!r})")
+    if note:
+        print(note, file=sys.stderr)
     if args.cycle:
-        values, names = model.cycle(samples.values, args.source, args.target), record.feature_names.get(args.source)
+        values, names = model.cycle(inputs, args.source, args.target), record.feature_names.get(args.source)
     else:
-        values, names = model.translate(samples.values, args.source, args.target), record.feature_names.get(args.target)
+        values, names = model.translate(inputs, args.source, args.target), record.feature_names.get(args.target)
     write_samples(args.output, values, names or None, samples.sample_ids)
     print(f"wrote {values.shape[0]} x {values.shape[1]} to {args.output}")
     return 0
@@ -143,6 +154,9 @@ def run_generate(args: argparse.Namespace) -> int:
     from sharedlatent.runs import load_run
     from sharedlatent.sample_files import write_samples
 
+    suffix = args.output.suffix.lower()
+    if suffix not in GENERATE_SUFFIXES:
+        raise SharedLatentError(f"output file {args.output} must end in one of {', '.join(GENERATE_SUFFIXES)}")
     model, record = load_run(args.run)
     generated = model.generate(args.n_samples, method=args.method, seed=args.seed)
     if args.output.suffix.lower() == ".npz":
@@ -188,7 +202,7 @@ def run_datasets(args: argparse.Namespace) -> int:
     from sharedlatent.datasets import available_datasets
 
     for name, spec in sorted(available_datasets().items()):
-        print(f"{name:<12} {spec.summary}\n{'':<12} needs: {spec.needs}")
+        print(f"{name}\n    {spec.summary}\n    needs: {spec.needs}")
     return 0
 
 
@@ -219,12 +233,16 @@ def summary_lines(folder: Path, list_files: bool = False) -> str:
     ]
     if (folder / METRICS_FILE).exists():
         metrics = read_json(folder / METRICS_FILE)
-        for direction, values in metrics.get("translation", {}).items():
-            lines.append(
-                f"translate {direction}: MSE {values['mse']:.4g} ({values['mse_vs_mean_predictor']:.2f}x the mean predictor) on the {metrics['split']} split"
-            )
-        for direction, values in metrics.get("cycle", {}).items():
-            lines.append(f"cycle     {direction}: MSE {values['mse']:.4g}")
+        try:
+            for direction, values in metrics.get("translation", {}).items():
+                lines.append(
+                    f"translate {direction}: MSE {values['mse']:.4g} ({values['mse_vs_mean_predictor']:.2f}x the mean predictor) "
+                    f"on the {metrics['split']} split"
+                )
+            for direction, values in metrics.get("cycle", {}).items():
+                lines.append(f"cycle     {direction}: MSE {values['mse']:.4g}")
+        except (KeyError, TypeError, AttributeError, ValueError):
+            raise SharedLatentError(f"{folder / METRICS_FILE} is not a sharedlatent metrics file; rerun `sharedlatent evaluate {folder}`") from None
     if list_files:
         lines.append("files     " + ", ".join(sorted(p.name for p in folder.iterdir())))
     return "\n".join(lines)

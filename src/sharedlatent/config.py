@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 import typing
 from dataclasses import dataclass, field
@@ -86,7 +87,7 @@ class TrainConfig:
     beta_warmup_epochs: int = 0  # raise the KL weight linearly from beta/N to beta over the first N epochs; 0 = off
     cross_weight: float = 1.0  # weight of cross-reconstruction terms (a single-domain path decoding another domain)
     cycle_weight: float = 0.0  # weight of cycle-consistency terms (each single-domain path: A -> B -> A, scored on A); 0 = off
-    kl_formula: str = "exact"  # "seed" keeps the original's KL expression, which treats log-sigma as log-variance
+    kl_formula: str = "exact"  # "seed": the original's KL expression (log-sigma where 2 log-sigma belongs), added once per decoded domain as its Keras models did
     freeze_phases: bool = True  # "seed": each alternating phase trains only its group; false = the original as it ran
     noise_level: float = 0.0  # std of Gaussian noise added to inputs (denoising); targets stay clean
     patience: int = 20  # early stopping: epochs without improvement before stopping
@@ -163,6 +164,10 @@ def seed_config(**train_overrides: Any) -> RunConfig:
 def validate_run_config(config: RunConfig, input_sizes: dict[str, int] | None = None) -> None:
     """Check values a model cannot be built or trained with."""
     model, train = config.model, config.train
+    for settings in (train, *model.domains.values()):
+        for item in dataclasses.fields(settings):
+            value = getattr(settings, item.name)
+            _require(not isinstance(value, float) or math.isfinite(value), f"{item.name} must be a finite number, got {value!r}")
     _require(model.latent_size >= 1, f"model.latent_size must be at least 1, got {model.latent_size}")
     for where, widths in [("model.private_widths", model.private_widths), ("model.shared_widths", model.shared_widths)] + [
         (f"model.domains.{name}.private_widths", own.private_widths or []) for name, own in model.domains.items()
@@ -198,6 +203,9 @@ def validate_run_config(config: RunConfig, input_sizes: dict[str, int] | None = 
     if input_sizes is None:
         return
     _require(len(input_sizes) >= 2, f"a shared latent model needs at least two domains, got {list(input_sizes)}")
+    from sharedlatent.model import SHARED_GROUP
+
+    _require(SHARED_GROUP not in input_sizes, f"a domain may not be named {SHARED_GROUP!r}: that name is the shared layers' parameter group")
     unknown = sorted(set(model.domains) - set(input_sizes))
     _require(not unknown, f"model.domains names {unknown} but the data has domains {list(input_sizes)}")
     for name, size in input_sizes.items():
@@ -280,8 +288,8 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
             raise SharedLatentError(f"{where} must be an integer, got {value!r}")
         return value
     if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise SharedLatentError(f"{where} must be a number, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise SharedLatentError(f"{where} must be a finite number, got {value!r}")
         return float(value)
     if hint is str:
         if not isinstance(value, str):

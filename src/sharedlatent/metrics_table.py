@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 BASELINE_SECTION = "baseline_mean_predictor"
+DESCRIPTIVE_KEYS = ("split", "dataset", "layout", "schedule")
 
 
 def flatten_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
@@ -56,6 +57,9 @@ def comparison_table(runs: dict[str, dict[str, Any]]) -> str:
     width = max([len(k) for k in keys] + [6])
     columns = [name if len(name) <= 24 else "..." + name[-21:] for name in flats]
     lines = [f"{'metric':<{width}}  " + "  ".join(f"{c:>24}" for c in columns)]
+    for label in DESCRIPTIVE_KEYS:  # which split, data and schedule each column's numbers come from
+        cells = [str(metrics.get(label, "-"))[-24:] for metrics in runs.values()]
+        lines.append(f"{label:<{width}}  " + "  ".join(f"{cell:>24}" for cell in cells))
     for key in keys:
         cells = [_format(flat[key]) if key in flat else "-" for flat in flats.values()]
         lines.append(f"{key:<{width}}  " + "  ".join(f"{cell:>24}" for cell in cells))

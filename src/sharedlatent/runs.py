@@ -23,6 +23,7 @@ from sharedlatent.train import History
 RUN_FILE = "run.json"
 REPORT_FILE = "report.html"
 INTERPOLATION_STEPS = 10
+MIN_TEST_SAMPLES = 2  # latent alignment compares each test sample with the others
 
 
 @dataclass
@@ -60,10 +61,14 @@ def train_run(
     dataset: PairedDataset | None = None,
 ) -> Path:
     """Train on `config.dataset`, then write the whole run folder at once (nothing appears until it is complete)."""
-    out = Path(out)
+    out = Path(out).resolve()
     _check_target(out, overwrite)
     data_options = dict(data_options or {})
     dataset = dataset or load_dataset(config.dataset, **data_options)
+    if dataset.test.n_samples < MIN_TEST_SAMPLES:
+        raise SharedLatentError(
+            f"dataset {config.dataset!r} has {dataset.test.n_samples} test samples; evaluation needs at least {MIN_TEST_SAMPLES}"
+        )
     config = with_dataset_settings(config, dataset)
     model = SharedLatentVAE(dataset.input_sizes, config)
     history = model.fit(dataset.train)
@@ -108,10 +113,20 @@ def with_dataset_settings(config: RunConfig, dataset: PairedDataset) -> RunConfi
 
 
 def _check_target(out: Path, overwrite: bool) -> None:
+    """Refuse an output path that would lose the user's files: a file, a non-empty folder (unless --overwrite and
+    it is a run folder), the current folder or one of its parents, or a path under a file."""
+    for parent in out.parents:
+        if parent.exists() and not parent.is_dir():
+            raise SharedLatentError(f"output folder {out} cannot be created: {parent} is a file")
     if out.exists() and not out.is_dir():
         raise SharedLatentError(f"output path {out} exists and is not a folder")
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise SharedLatentError(f"output folder {out} already exists and is not empty; pass --overwrite to replace it")
+    if out == Path.cwd().resolve() or out in Path.cwd().resolve().parents:
+        raise SharedLatentError(f"output folder {out} is the current folder or holds it; name a new folder with --out")
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise SharedLatentError(f"output folder {out} already exists and is not empty; pass --overwrite to replace it")
+        if not (out / RUN_FILE).is_file():
+            raise SharedLatentError(f"output folder {out} is not a sharedlatent run folder (no {RUN_FILE}); --overwrite replaces run folders only")
 
 
 def _replace_folder(staging: Path, out: Path, overwrite: bool) -> None:

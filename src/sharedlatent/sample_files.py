@@ -48,6 +48,28 @@ def read_samples(path: str | Path) -> Samples:
     return Samples(table.values, table.sample_ids, table.feature_names)
 
 
+def aligned_values(samples: Samples, expected: list[str] | None, what: str) -> tuple[np.ndarray, str | None]:
+    """The values with columns in the training order, matched by name where the file's names are the domain's.
+
+    Names that share nothing with the domain's (generated feature_<i>, AnnData's default 0, 1, ...) are taken in
+    the order given, with a note saying so; a partial match or a different set of the same names is an error."""
+    names = samples.feature_names
+    if not expected or not names or list(names) == list(expected):
+        return samples.values, None
+    shared = set(names) & set(expected)
+    if not shared:
+        return samples.values, f"note: the columns of {what} are not named like the domain's features; taking them in the order given"
+    missing = [name for name in expected if name not in set(names)]
+    unexpected = [name for name in names if name not in set(expected)]
+    if missing or unexpected or len(names) != len(expected):
+        raise SharedLatentError(
+            f"{what}: columns do not match the domain's features: missing {missing[:5]}{' ...' if len(missing) > 5 else ''}, "
+            f"unexpected {unexpected[:5]}{' ...' if len(unexpected) > 5 else ''}"
+        )
+    position = {name: i for i, name in enumerate(names)}
+    return samples.values[:, [position[name] for name in expected]], None
+
+
 def write_samples(path: str | Path, values: np.ndarray, feature_names: list[str] | None, sample_ids: np.ndarray | None = None) -> Path:
     """Write rows named by the target domain's features (and the input's IDs), atomically, in the suffix's format."""
     path = Path(path)

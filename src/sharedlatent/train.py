@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from sharedlatent.config import TrainConfig
+from sharedlatent.errors import SharedLatentError
 from sharedlatent.model import SharedLatentModule
 from sharedlatent.schedules import Path, Phase, Stage, set_trainable
 
@@ -254,6 +255,11 @@ def fit_module(
             for phase in stage.phases:
                 tick = time.perf_counter()
                 train_loss, terms = run_epoch(module, optimizer, train_data, phase, config, generator, train_present, beta)
+                if not math.isfinite(train_loss):
+                    raise SharedLatentError(
+                        f"training diverged: the {phase.name} loss became {train_loss} in epoch {epoch + 1}; "
+                        "lower train.learning_rate or train.beta, or check the data's scale against its likelihood"
+                    )
                 validation_loss = (
                     evaluate_loss(module, validation_data, phase, config, validation_present) if validation_data else None
                 )

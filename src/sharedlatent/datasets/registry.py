@@ -149,8 +149,12 @@ def load_dataset(name: str, **options) -> PairedDataset:
         loader = import_loader(specs[name].loader_path)
     try:
         dataset = loader(**options)
+    except SharedLatentError:
+        raise
     except TypeError as error:
-        raise SharedLatentError(f"dataset {name!r} does not accept options {sorted(options)}: {error}") from None
+        raise SharedLatentError(f"dataset {name!r} rejected its options {sorted(options)}: {error}") from None
+    except (ValueError, KeyError, OSError, IndexError) as error:
+        raise SharedLatentError(f"dataset {name!r} failed to load with options {options}: {type(error).__name__}: {error}") from None
     if not isinstance(dataset, PairedDataset):
         raise SharedLatentError(f"dataset loader {name!r} returned {type(dataset).__name__}, expected PairedDataset")
     return dataset
