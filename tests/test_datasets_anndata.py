@@ -113,15 +113,8 @@ def test_write_h5ad_round_trip(tmp_path):
 
 
 def test_missing_extra_gives_install_hint(monkeypatch):
-    import builtins
+    import sys
 
-    real_import = builtins.__import__
-
-    def no_anndata(name, *args, **kwargs):
-        if name == "anndata":
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_anndata)
+    monkeypatch.setitem(sys.modules, "anndata", None)  # what an environment without the package looks like to import
     with pytest.raises(SharedLatentError, match=r"pip install 'sharedlatent\[bio\]'"):
         anndata_files.import_anndata()

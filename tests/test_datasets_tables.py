@@ -124,3 +124,35 @@ def test_id_column_rule():
 def test_write_table_checks_shapes(tmp_path):
     with pytest.raises(SharedLatentError, match="2 feature names"):
         write_table(tmp_path / "o.csv", np.zeros((3, 4)), ["a", "b"])
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("l.csv", "", r"l.csv is empty"),
+        ("l.csv", "f0,f1\n", r"l.csv has a header but no data rows"),
+        ("l.csv", "a,b\n1,2\n1,2,3,4\n", r"l.csv cannot be parsed as CSV"),
+        ("l.txt", "gene_a gene_b\n1 2\n3 4\n", r"l.txt .*\.txt files are read as tab-separated"),
+    ],
+    ids=["empty", "header-only", "unparsable", "space-separated-txt"],
+)
+def test_unreadable_text_table_is_named(tmp_path, name, text, message):
+    (tmp_path / name).write_text(text)
+    with pytest.raises(SharedLatentError, match=message):
+        read_table(tmp_path / name)
+
+
+def test_object_npy_is_refused_without_unpickling(tmp_path):
+    np.save(tmp_path / "l.npy", np.array([[{"a": 1}]], dtype=object))
+    with pytest.raises(SharedLatentError, match=r"l.npy holds Python objects, not numbers"):
+        read_table(tmp_path / "l.npy")
+
+
+def test_a_csv_without_header_keeps_its_first_row(tmp_path):
+    from sharedlatent.datasets.tables import read_table
+
+    values = np.arange(12, dtype=float).reshape(4, 3) / 10
+    np.savetxt(tmp_path / "plain.csv", values, delimiter=",")
+    table = read_table(tmp_path / "plain.csv")
+    np.testing.assert_allclose(table.values, values)
+    assert table.feature_names == ["feature_0", "feature_1", "feature_2"]

@@ -11,38 +11,37 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sharedlatent.datasets.base import PairedDataset, Split
-
-from sharedlatent.datasets.options import as_float, as_int, require_path
+from sharedlatent.datasets.options import require_path
 from sharedlatent.datasets.pairing import pair_by_ids, presence_of
-from sharedlatent.datasets.splits import split_samples
+from sharedlatent.datasets.splits import split_into_dataset
 from sharedlatent.errors import SharedLatentError
+from sharedlatent.extras import require_module
 from sharedlatent.io import atomic_path
+
+if TYPE_CHECKING:
+    import anndata
+    import pandas
+    import scipy.sparse
 
 log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 4096
 
 
-def import_anndata():
+def import_anndata() -> ModuleType:
     """anndata, or the error naming the extra that installs it."""
-    try:
-        import anndata
-    except ImportError:
-        raise SharedLatentError("reading .h5ad needs the bio extra: pip install 'sharedlatent[bio]'") from None
-    return anndata
+    return require_module("anndata", "reading .h5ad", "bio")
 
 
-def import_mudata():
+def import_mudata() -> ModuleType:
     """mudata, or the error naming the extra that installs it."""
-    try:
-        import mudata
-    except ImportError:
-        raise SharedLatentError("reading .h5mu needs the bio extra: pip install 'sharedlatent[bio]'") from None
-    return mudata
+    return require_module("mudata", "reading .h5mu", "bio")
 
 
 @dataclass
@@ -55,7 +54,7 @@ class Modality:
     feature_names: list[str]
 
 
-def choose_matrix(adata, source: str, layer: str | None = None, obsm: str | None = None) -> Modality:
+def choose_matrix(adata: anndata.AnnData, source: str, layer: str | None = None, obsm: str | None = None) -> Modality:
     """X, `layers[layer]` or `obsm[obsm]` of an AnnData, with names for its columns."""
     if layer and obsm:
         raise SharedLatentError(f"{source}: give either a layer ({layer!r}) or an obsm key ({obsm!r}), not both")
@@ -75,7 +74,7 @@ def choose_matrix(adata, source: str, layer: str | None = None, obsm: str | None
     return Modality(source, adata, adata.X, [str(n) for n in adata.var_names])
 
 
-def dense_rows(matrix, rows: np.ndarray, chunk_rows: int = CHUNK_ROWS) -> np.ndarray:
+def dense_rows(matrix: np.ndarray | scipy.sparse.spmatrix, rows: np.ndarray, chunk_rows: int = CHUNK_ROWS) -> np.ndarray:
     """The selected rows as one float32 array, densified chunk by chunk (works for numpy and scipy.sparse);
     a row index of -1 (a cell this modality lacks) gives a zero row."""
     out = np.zeros((len(rows), matrix.shape[1]), dtype=np.float32)
@@ -88,7 +87,7 @@ def dense_rows(matrix, rows: np.ndarray, chunk_rows: int = CHUNK_ROWS) -> np.nda
 
 
 def pair_modalities(
-    modalities: dict[str, Modality], label_column: str | None, extra_obs=None, pairing: str = "inner"
+    modalities: dict[str, Modality], label_column: str | None, extra_obs: pandas.DataFrame | None = None, pairing: str = "inner"
 ) -> tuple[Split, str]:
     """One Split holding every domain's matched cells (and labels), plus the match summary."""
     ids = {domain: np.asarray(m.adata.obs_names) for domain, m in modalities.items()}
@@ -105,7 +104,7 @@ def pair_modalities(
     return Split(domains, labels=labels, sample_ids=shared, present=presence_of(rows)), report.summary()
 
 
-def find_labels(modalities: dict[str, Modality], rows: dict[str, np.ndarray], shared: np.ndarray, column: str, extra_obs) -> np.ndarray:
+def find_labels(modalities: dict[str, Modality], rows: dict[str, np.ndarray], shared: np.ndarray, column: str, extra_obs: pandas.DataFrame | None) -> np.ndarray:
     """Labels from the first modality whose obs has `column` and the cell, else from the MuData's own obs."""
     import pandas as pd
 
@@ -126,19 +125,6 @@ def find_labels(modalities: dict[str, Modality], rows: dict[str, np.ndarray], sh
     if missing.any():
         raise SharedLatentError(f"label column {column!r} has {int(missing.sum())} missing values among the paired cells")
     return np.asarray(values).astype(str)
-
-
-def finish(name: str, full: Split, feature_names: dict[str, list[str]], summary: str, test_fraction, seed, what: str) -> PairedDataset:
-    """Split the cells (the test split from paired cells only) and wrap them as a PairedDataset."""
-    test_fraction, seed = as_float(test_fraction, "test_fraction", 0.0, 1.0), as_int(seed, "seed")
-    train, test, how = split_samples(full, test_fraction, seed)
-    return PairedDataset(
-        name=name,
-        train=train,
-        test=test,
-        feature_names=feature_names,
-        description=f"{what}: {summary}; {how}",
-    )
 
 
 def load_h5ad_pair(
@@ -168,8 +154,8 @@ def load_h5ad_pair(
             raise SharedLatentError(f"AnnData file {path} (domain {domain!r}) does not exist")
         modalities[domain] = choose_matrix(anndata.read_h5ad(path), str(path), *choices[domain])
     full, summary = pair_modalities(modalities, label_column, pairing=pairing)
-    what = f"AnnData {paths[left].name} ({left}) and {paths[right].name} ({right})"
-    return finish("h5ad", full, {d: m.feature_names for d, m in modalities.items()}, summary, test_fraction, seed, what)
+    what = f"AnnData {paths[left].name} ({left}) and {paths[right].name} ({right}): {summary}"
+    return split_into_dataset("h5ad", full, {d: m.feature_names for d, m in modalities.items()}, what, test_fraction, seed)
 
 
 def load_h5mu_pair(
@@ -208,8 +194,8 @@ def load_h5mu_pair(
             raise SharedLatentError(f"{path}: no modality {mod!r}; modalities are {list(mdata.mod)}")
         modalities[domain] = choose_matrix(mdata.mod[mod], f"{path}, modality {mod!r}", *choices[mod])
     full, summary = pair_modalities(modalities, label_column, extra_obs=mdata.obs, pairing=pairing)
-    what = f"MuData {path.name}, modalities {left_mod!r} and {right_mod!r}"
-    return finish("h5mu", full, {d: m.feature_names for d, m in modalities.items()}, summary, test_fraction, seed, what)
+    what = f"MuData {path.name}, modalities {left_mod!r} and {right_mod!r}: {summary}"
+    return split_into_dataset("h5mu", full, {d: m.feature_names for d, m in modalities.items()}, what, test_fraction, seed)
 
 
 def write_h5ad(

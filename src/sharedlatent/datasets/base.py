@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from sharedlatent.errors import SharedLatentError
 
@@ -187,7 +188,7 @@ class PairedDataset:
 DatasetLoader = Callable[..., PairedDataset]
 
 
-def as_float_matrix(values, what: str) -> np.ndarray:
+def as_float_matrix(values: ArrayLike, what: str) -> np.ndarray:
     """A finite float32 (samples x features) array, or a one-line error naming `what`."""
     try:
         array = np.asarray(values, dtype=np.float32)

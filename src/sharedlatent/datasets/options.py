@@ -10,7 +10,7 @@ TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
 
 
-def as_int(value, name: str, minimum: int | None = None) -> int | None:
+def as_int(value: int | str | None, name: str, minimum: int | None = None) -> int | None:
     """An int from an int or a string such as "1000"; None stays None."""
     if value is None:
         return None
@@ -23,7 +23,7 @@ def as_int(value, name: str, minimum: int | None = None) -> int | None:
     return number
 
 
-def as_float(value, name: str, low: float | None = None, high: float | None = None) -> float | None:
+def as_float(value: float | str | None, name: str, low: float | None = None, high: float | None = None) -> float | None:
     """A float from a number or a string; None stays None; checked against an open range (low, high)."""
     if value is None:
         return None
@@ -36,7 +36,7 @@ def as_float(value, name: str, low: float | None = None, high: float | None = No
     return number
 
 
-def as_bool(value, name: str) -> bool:
+def as_bool(value: bool | str | int, name: str) -> bool:
     """A bool from a bool or a word such as "true", "yes", "1", "false", "no", "0"."""
     if isinstance(value, bool):
         return value
@@ -48,14 +48,14 @@ def as_bool(value, name: str) -> bool:
     raise SharedLatentError(f"option {name!r} must be true or false, got {value!r}")
 
 
-def as_path(value, name: str) -> Path | None:
+def as_path(value: str | Path | None, name: str) -> Path | None:
     """A Path from a string or a Path (with ~ expanded); None stays None."""
     if value is None or value == "":
         return None
     return Path(str(value)).expanduser()
 
 
-def require_path(value, name: str) -> Path:
+def require_path(value: str | Path | None, name: str) -> Path:
     """Like `as_path`, but the option must be given."""
     path = as_path(value, name)
     if path is None:

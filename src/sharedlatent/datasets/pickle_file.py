@@ -11,6 +11,7 @@ import pickle
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from sharedlatent.datasets.base import ImageRenderer, PairedDataset, Renderer, Split
 from sharedlatent.datasets.files import open_maybe_gzip
@@ -36,7 +37,7 @@ def read_pickle(path: Path, allow_pickle: bool) -> object:
         raise SharedLatentError(f"{path}: cannot unpickle ({error})") from None
 
 
-def flat_samples(values, what: str) -> np.ndarray:
+def flat_samples(values: ArrayLike, what: str) -> np.ndarray:
     """Samples x features: images (n, h, w) are flattened row by row."""
     array = np.asarray(values)
     if array.ndim > 2:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sharedlatent.datasets.base import PairedDataset, Split
+from sharedlatent.datasets.options import as_float, as_int
 from sharedlatent.errors import SharedLatentError
 
 
@@ -31,7 +33,7 @@ def split_rows(n_samples: int, test_fraction: float, seed: int, labels: np.ndarr
     return np.sort(train_rows), np.sort(test_rows), how
 
 
-def split_samples(full, test_fraction: float, seed: int):
+def split_samples(full: Split, test_fraction: float, seed: int) -> tuple[Split, Split, str]:
     """Train and test Splits of `full` plus how they were chosen; the test samples are drawn from the paired ones
     only (stratified by label when possible), so the test split is fully paired and every unpaired sample trains."""
     paired = full.paired_rows()
@@ -42,3 +44,12 @@ def split_samples(full, test_fraction: float, seed: int):
     if paired.size < full.n_samples:
         how = f"{how}; test drawn from the {paired.size} paired samples, the {full.n_samples - paired.size} unpaired ones all train"
     return full.subset(train_rows), full.subset(test_rows), how
+
+
+def split_into_dataset(
+    name: str, full: Split, feature_names: dict[str, list[str]], description: str, test_fraction: float | str, seed: int | str
+) -> PairedDataset:
+    """`full` split by `split_samples` and wrapped as a PairedDataset described as "{description}; {how it was split}"."""
+    test_fraction, seed = as_float(test_fraction, "test_fraction", 0.0, 1.0), as_int(seed, "seed")
+    train, test, how = split_samples(full, test_fraction, seed)
+    return PairedDataset(name=name, train=train, test=test, feature_names=feature_names, description=f"{description}; {how}")

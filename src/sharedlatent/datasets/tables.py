@@ -12,18 +12,31 @@ from __future__ import annotations
 
 import logging
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from sharedlatent.datasets.base import PairedDataset, Split
-
 from sharedlatent.datasets.options import as_float, as_int, require_path
-from sharedlatent.datasets.pairing import DomainMatch, MatchReport, check_unique, gather_rows, pair_by_ids, presence_of
-from sharedlatent.datasets.splits import split_samples
+from sharedlatent.datasets.pairing import (
+    DomainMatch,
+    MatchReport,
+    check_unique,
+    gather_rows,
+    pair_by_ids,
+    presence_of,
+)
+from sharedlatent.datasets.splits import split_into_dataset
 from sharedlatent.errors import SharedLatentError
+from sharedlatent.extras import require_module
 from sharedlatent.io import atomic_path
+
+if TYPE_CHECKING:
+    import pandas
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +46,7 @@ ID_NAME = re.compile(
 )
 TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": "\t"}
 TABLE_SUFFIXES = (*TEXT_SUFFIXES, ".parquet", ".npz", ".npy")
+TEXT_FORMATS = {",": "CSV", "\t": "tab-separated text"}
 
 
 @dataclass
@@ -58,42 +72,96 @@ def table_kind(path: Path) -> str:
     return suffix
 
 
-def import_pandas():
+def import_pandas() -> ModuleType:
     """pandas, or an error naming the extra that installs it."""
-    try:
-        import pandas
-    except ImportError:
-        raise SharedLatentError("reading tables needs pandas: pip install 'sharedlatent[tables]'") from None
-    return pandas
+    return require_module("pandas", "reading tables", "tables")
 
 
-def read_frame(path: Path, id_column: str | None, label_column: str | None):
+def read_frame(path: Path, id_column: str | None, label_column: str | None) -> pandas.DataFrame:
     """The file as a pandas DataFrame (NPZ / NPY arrays become columns)."""
     pd = import_pandas()
     kind = table_kind(path)
     if not path.is_file():
         raise SharedLatentError(f"table file {path} does not exist")
     if kind in TEXT_SUFFIXES:
-        keep_as_text = {name: str for name in (id_column, label_column) if name}
-        return pd.read_csv(path, sep=TEXT_SUFFIXES[kind], dtype=keep_as_text or None)
+        return read_text_frame(path, kind, id_column, label_column)
     if kind == ".parquet":
         try:
-            return pd.read_parquet(path)
+            frame = pd.read_parquet(path)
         except ImportError:
             raise SharedLatentError(f"{path}: reading Parquet needs pyarrow: pip install 'sharedlatent[tables]'") from None
+        if frame.shape[0] == 0:
+            raise SharedLatentError(f"{path} has columns but no data rows")
+        return frame
     if kind == ".npy":
-        values = np.load(path, allow_pickle=False)
+        values = load_numbers(path)
         if values.ndim != 2:
             raise SharedLatentError(f"{path}: expected a 2-D array (samples x features), got shape {values.shape}")
         return pd.DataFrame(values, columns=[f"feature_{i}" for i in range(values.shape[1])])
     return frame_from_npz(path, id_column, label_column)
 
 
-def frame_from_npz(path: Path, id_column: str | None, label_column: str | None):
+def read_text_frame(path: Path, kind: str, id_column: str | None, label_column: str | None) -> pandas.DataFrame:
+    """A CSV / TSV / TXT table, with pandas' parse errors turned into errors that name the file."""
+    pd = import_pandas()
+    separator = TEXT_SUFFIXES[kind]
+    keep_as_text = {name: str for name in (id_column, label_column) if name}
+    try:
+        frame = pd.read_csv(path, sep=separator, dtype=keep_as_text or None)
+    except pd.errors.EmptyDataError:
+        raise SharedLatentError(f"{path} is empty") from None
+    except pd.errors.ParserError as error:
+        raise SharedLatentError(f"{path} cannot be parsed as {TEXT_FORMATS[separator]}: {str(error).strip()}") from None
+    except UnicodeDecodeError as error:
+        raise SharedLatentError(f"{path} is not UTF-8 text ({error.reason} at byte {error.start})") from None
+    first_row = pd.read_csv(path, sep=separator, header=None, nrows=1, dtype=str).iloc[0]
+    if all(_is_number(cell) for cell in first_row):
+        # The first row is all numbers: the file has no header (np.savetxt writes none), so it is data.
+        frame = pd.read_csv(path, sep=separator, header=None)
+        frame.columns = [f"feature_{i}" for i in range(frame.shape[1])]
+    if frame.shape[0] == 0:
+        raise SharedLatentError(f"{path} has a header but no data rows")
+    only = str(frame.columns[0])
+    if kind == ".txt" and frame.shape[1] == 1 and " " in only and not pd.api.types.is_numeric_dtype(frame.iloc[:, 0]):
+        raise SharedLatentError(
+            f"{path} gives one column named {only!r}: .txt files are read as tab-separated, so separate the columns "
+            f"with tabs, or use commas and name the file .csv"
+        )
+    return frame
+
+
+def _is_number(text: object) -> bool:
+    try:
+        float(str(text))
+    except ValueError:
+        return False
+    return True
+
+
+def load_numbers(path: Path, key: str | None = None) -> np.ndarray:
+    """The array in a .npy file (or `key` of an .npz archive), refusing pickled objects instead of unpickling them."""
+    try:
+        if key is None:
+            return np.load(path, allow_pickle=False)
+        with np.load(path, allow_pickle=False) as archive:
+            return archive[key]
+    except ValueError as error:
+        if "pickle" in str(error) or "Object arrays" in str(error):
+            raise SharedLatentError(f"{path} holds Python objects, not numbers; sharedlatent never unpickles {path.suffix} files") from None
+        raise SharedLatentError(f"{path} cannot be read as {path.suffix}: {error}") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as error:
+        raise SharedLatentError(f"{path} cannot be read as {path.suffix}: {error}") from None
+
+
+def frame_from_npz(path: Path, id_column: str | None, label_column: str | None) -> pandas.DataFrame:
     """An NPZ archive (values, feature_names, sample_ids, labels) as a DataFrame with ID and label columns first."""
     pd = import_pandas()
-    with np.load(path, allow_pickle=False) as archive:
-        arrays = {key: archive[key] for key in archive.files}
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            keys = list(archive.files)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+        raise SharedLatentError(f"{path} cannot be read as an NPZ archive: {error}") from None
+    arrays = {key: load_numbers(path, key) for key in keys}
     if "values" not in arrays:
         raise SharedLatentError(f"{path}: an NPZ table needs a 'values' array, found keys {sorted(arrays)}")
     values = arrays["values"]
@@ -138,7 +206,7 @@ def read_table(path: str | Path, id_column: str | None = None, label_column: str
     return Table(path, frame.to_numpy(dtype=np.float32), list(frame.columns), sample_ids, id_name, labels)
 
 
-def check_numeric(frame, path: Path) -> None:
+def check_numeric(frame: pandas.DataFrame, path: Path) -> None:
     """Every column numeric and free of NaN, or an error naming the file and the column."""
     pd = import_pandas()
     for name in frame.columns:
@@ -227,14 +295,8 @@ def load_table_pair(
     log.info("tables: %s", report.summary())
     labels = matched_labels(tables, rows, label_column) if label_column else None
     full = Split({d: gather_rows(t.values, rows[d]) for d, t in tables.items()}, labels=labels, sample_ids=ids, present=presence_of(rows))
-    train, test, how = split_samples(full, test_fraction, seed)
-    return PairedDataset(
-        name="tables",
-        train=train,
-        test=test,
-        feature_names={d: t.feature_names for d, t in tables.items()},
-        description=f"tables {paths[left].name} ({left}) and {paths[right].name} ({right}): {report.summary()}; {how}",
-    )
+    what = f"tables {paths[left].name} ({left}) and {paths[right].name} ({right}): {report.summary()}"
+    return split_into_dataset("tables", full, {d: t.feature_names for d, t in tables.items()}, what, test_fraction, seed)
 
 
 def write_table(
