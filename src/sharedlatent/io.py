@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,19 +62,6 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return value.tolist()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def prepare_run_folder(path: str | Path, overwrite: bool = False) -> Path:
-    """Create an empty run folder; an existing non-empty one is refused unless `overwrite`."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise SharedLatentError(f"output path {path} exists and is not a folder")
-    if path.exists() and any(path.iterdir()):
-        if not overwrite:
-            raise SharedLatentError(f"output folder {path} already exists and is not empty; pass --overwrite to replace it")
-        shutil.rmtree(path)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def save_weights(path: str | Path, tensors: dict, metadata: dict[str, Any]) -> None:

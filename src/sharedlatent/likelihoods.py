@@ -11,12 +11,16 @@ the loss can use the untransformed counts and their library sizes.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from sharedlatent.errors import SharedLatentError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Params = dict[str, torch.Tensor]
 EPS = 1e-8  # keeps logs of means finite when a softmax entry underflows
@@ -31,17 +35,9 @@ class Likelihood(nn.Module):
     kind = "continuous"  # what evaluation treats the target as: "continuous", "binary" or "counts"
     support: tuple[float | None, float | None] = (None, None)  # noisy encoder inputs are clipped into this range
 
-    @property
-    def bounded_unit_interval(self) -> bool:
-        return self.support == (0.0, 1.0)
-
     def output_size(self, features: int) -> int:
         """Decoder outputs for `features` data features."""
         return features
-
-    def parameter_count(self, features: int) -> int:
-        """The decoder's output width (older name of output_size)."""
-        return self.output_size(features)
 
     def output_activation(self) -> nn.Module:
         return nn.Identity()
@@ -70,7 +66,7 @@ class Likelihood(nn.Module):
     def sample(self, params: Params, generator: torch.Generator | None = None) -> torch.Tensor:
         raise NotImplementedError
 
-    def check_data(self, values, domain: str) -> None:
+    def check_data(self, values: np.ndarray, domain: str) -> None:
         """Raise SharedLatentError when the (preprocessed) training values cannot come from this likelihood."""
 
 
@@ -103,7 +99,7 @@ class SigmoidSquaredError(Likelihood):
         """The point reconstruction."""
         return params["mean"] if isinstance(params, dict) else params
 
-    def check_data(self, values, domain: str) -> None:
+    def check_data(self, values: np.ndarray, domain: str) -> None:
         low, high = float(values.min()), float(values.max())
         if low < -UNIT_TOLERANCE or high > 1 + UNIT_TOLERANCE:
             raise SharedLatentError(
@@ -177,7 +173,7 @@ class Bernoulli(Likelihood):
     def sample(self, params: Params, generator: torch.Generator | None = None) -> torch.Tensor:
         return torch.bernoulli(torch.sigmoid(params["logits"]), generator=generator)
 
-    def check_data(self, values, domain: str) -> None:
+    def check_data(self, values: np.ndarray, domain: str) -> None:
         low, high = float(values.min()), float(values.max())
         if low < 0 or high > 1:
             raise SharedLatentError(f"domain {domain!r} uses the bernoulli likelihood, which needs values in [0, 1], got {low:g} to {high:g}")
@@ -246,7 +242,7 @@ class NegativeBinomial(Likelihood):
     def sample(self, params: Params, generator: torch.Generator | None = None) -> torch.Tensor:
         return gamma_poisson(params["mu"], params["theta"], generator)
 
-    def check_data(self, values, domain: str) -> None:
+    def check_data(self, values: np.ndarray, domain: str) -> None:
         if float(values.min()) < 0:
             raise SharedLatentError(f"domain {domain!r} uses the {self.name} likelihood, which needs counts >= 0, got a minimum of {float(values.min()):g}")
 
@@ -306,7 +302,7 @@ LIKELIHOODS: dict[str, type[Likelihood]] = {
 NEEDS_FEATURES = ("gaussian", "gaussian_fixed", "negative_binomial", "zinb")
 
 
-def make_likelihood(name: str, features: int | None = None, **options) -> Likelihood:
+def make_likelihood(name: str, features: int | None = None, **options: float | str | None) -> Likelihood:
     """A likelihood by name; `features` is needed by those with per-feature parameters, `options` are its settings."""
     if name not in LIKELIHOODS:
         raise SharedLatentError(f"unknown likelihood {name!r}; choose one of {', '.join(LIKELIHOODS)}")

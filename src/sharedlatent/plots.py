@@ -47,9 +47,6 @@ def _save(figure: Figure, path: str | Path, dpi: int) -> Path:
     return path
 
 
-# Sample grid -------------------------------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class GridRow:
     """One row of the sample grid: its label, the samples, and whether row i belongs to test sample i."""
@@ -146,9 +143,6 @@ def _share_profile_range(axes: list, arrays: list[np.ndarray]) -> None:
         ax.set_ylim(low, high + 0.05 * (high - low))
 
 
-# Loss curves -------------------------------------------------------------------------------------------------------
-
-
 def plot_loss_curves(history: History, path: str | Path, dpi: int = DPI) -> Path:
     """Train and validation loss per epoch, one panel per stage and phase of the schedule."""
     panels: dict[tuple[int, str], list] = {}
@@ -196,9 +190,6 @@ def _draw_loss_panel(ax, stage: int, phase: str, records: list) -> None:
     ax.tick_params(labelsize=8)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, frameon=False)
-
-
-# Model diagram -----------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -264,24 +255,41 @@ class _DiagramCanvas:
         self.ax.text(x, lowest - 0.06, text, ha=ha, va="top", fontsize=7.5, color=colour)
 
 
+@dataclass(frozen=True)
+class _DiagramColumns:
+    """Where each block of the model diagram sits, in columns from the left."""
+
+    encoder_depth: int
+    shared_start: int
+    heads_column: int
+    latent_column: int
+    decoder_start: int
+    n_columns: int
+
+    @classmethod
+    def of(cls, summary: ModelSummary) -> _DiagramColumns:
+        names = summary.domain_names
+        encoder_depth = max(len(summary.encoders[n]) for n in names)
+        shared_start = encoder_depth + 1
+        heads_column = shared_start + max(1, len(summary.shared_encoder))  # without shared layers a merge node takes the column
+        latent_column = heads_column + 1
+        decoder_start = latent_column + 1 + len(summary.shared_decoder)
+        n_columns = decoder_start + max(len(summary.decoders[n]) for n in names)
+        return cls(encoder_depth, shared_start, heads_column, latent_column, decoder_start, n_columns)
+
+
 def plot_model_diagram(summary: ModelSummary, path: str | Path, dpi: int = DPI) -> Path:
     """Boxes for every layer (height grows with width), arrows along the data flow, parameter counts per block."""
     names = summary.domain_names
     layers = [*summary.encoders.values(), *summary.decoders.values(), summary.shared_encoder, summary.shared_decoder]
     widths = [summary.input_sizes[n] for n in names] + [summary.latent_size] + [layer.out_width for group in layers for layer in group]
-    widest = max(widths)
-    encoder_depth = max(len(summary.encoders[n]) for n in names)
-    shared_start = encoder_depth + 1
-    heads_column = shared_start + max(1, len(summary.shared_encoder))  # without shared layers a merge node takes the column
-    latent_column = heads_column + 1
-    decoder_start = latent_column + 1 + len(summary.shared_decoder)
-    n_columns = decoder_start + max(len(summary.decoders[n]) for n in names)
+    columns = _DiagramColumns.of(summary)
     band = 1.75
     band_y = {name: ((len(names) - 1) / 2 - index) * band for index, name in enumerate(names)}
     top = max(band_y.values()) + 0.5 + 0.55  # room for the block headers
     bottom = min(band_y.values()) - 0.5 - 0.35  # room for the captions
-    step, half = _DiagramCanvas.step, _DiagramCanvas.box_width / 2
-    left, right = -1.3, (n_columns - 1) * step + 1.3
+    step = _DiagramCanvas.step
+    left, right = -1.3, (columns.n_columns - 1) * step + 1.3
 
     scale = 0.85  # inches per diagram unit
     figure = _figure((right - left) * scale, (top - bottom) * scale + 0.55)
@@ -289,63 +297,18 @@ def plot_model_diagram(summary: ModelSummary, path: str | Path, dpi: int = DPI) 
     ax.set_xlim(left, right)
     ax.set_ylim(bottom, top)
     ax.set_axis_off()
-    canvas = _DiagramCanvas(ax, widest)
+    canvas = _DiagramCanvas(ax, max(widths))
 
-    encoder_ends = []
-    for index, name in enumerate(names):
-        colour, y, encoder = domain_colour(index), band_y[name], summary.encoders[name]
-        first = encoder_depth - len(encoder)  # chains end in the same column however deep they are
-        data = canvas.box(first, y, canvas.height(summary.input_sizes[name]), f"{summary.input_sizes[name]}\ninput", colour, dashed=True)
-        ax.text(data.x - half - 0.12, y, name, ha="right", va="center", fontsize=10, fontweight="bold", color=colour)
-        boxes = [data] + canvas.chain(first + 1, y, encoder, colour, data)
-        canvas.caption(boxes[-1].x + half, boxes, f"{name} encoder: {count_parameters(encoder):,} params", colour, ha="right")
-        encoder_ends.append(boxes[-1])
-
-    if summary.shared_encoder:
-        shared = canvas.chain(shared_start, 0.0, summary.shared_encoder, SHARED_COLOUR, None)
-        for end in encoder_ends:
-            canvas.arrow(end, shared[0])
-        canvas.caption((shared[0].x + shared[-1].x) / 2, shared, f"{count_parameters(summary.shared_encoder):,} params")
-        merged = shared[-1]
-    else:
-        merged = canvas.node(shared_start, 0.0, summary.joining()[1])
-        for end in encoder_ends:
-            canvas.arrow(end, merged)
-
-    head_height = canvas.height(summary.latent_size, cap=0.7)
-    head_offset = max(0.5, head_height / 2 + 0.12)
-    heads = [
-        canvas.box(heads_column, head_offset, head_height, f"z_mean\n{summary.latent_size}", LATENT_COLOUR, fontsize=7.5),
-        canvas.box(heads_column, -head_offset, head_height, f"z_log_sigma\n{summary.latent_size}", LATENT_COLOUR, fontsize=7.5),
-    ]
-    latent = canvas.box(latent_column, 0.0, canvas.height(summary.latent_size), f"z\n{summary.latent_size}", LATENT_COLOUR, fontsize=9)
-    for head in heads:
-        canvas.arrow(merged, head)
-        canvas.arrow(head, latent)
-    canvas.caption(heads[1].x, heads[1:], f"heads\n{summary.z_mean.parameters + summary.z_log_sigma.parameters:,} params")
-    canvas.caption(latent.x, [latent], "mean + σ·ε")
-
-    shared_end = latent
-    if summary.shared_decoder:
-        shared = canvas.chain(latent_column + 1, 0.0, summary.shared_decoder, SHARED_COLOUR, latent)
-        canvas.caption((shared[0].x + shared[-1].x) / 2, shared, f"{count_parameters(summary.shared_decoder):,} params")
-        shared_end = shared[-1]
-
-    for index, name in enumerate(names):
-        colour, y, decoder = domain_colour(index), band_y[name], summary.decoders[name]
-        if not decoder:
-            continue
-        boxes = canvas.chain(decoder_start, y, decoder, colour, shared_end, last_dashed=True)
-        ax.text(boxes[-1].x + half + 0.12, y, name, ha="left", va="center", fontsize=10, fontweight="bold", color=colour)
-        likelihood = f" ({summary.likelihood_text(name)})" if summary.likelihood_text(name) else ""
-        canvas.caption(boxes[0].x - half, boxes, f"{name} decoder: {count_parameters(decoder):,} params{likelihood}", colour, ha="left")
+    merged = _draw_encoders(canvas, summary, columns, band_y)
+    shared_end = _draw_latent_and_shared_decoder(canvas, summary, columns, merged)
+    _draw_decoders(canvas, summary, columns, band_y, shared_end)
 
     headers = [
-        ((0, encoder_depth), "private encoders"),
-        ((shared_start, heads_column - 1), "shared encoder" if summary.shared_encoder else "merge"),
-        ((heads_column, latent_column), "latent"),
-        ((latent_column + 1, decoder_start - 1), "shared decoder"),
-        ((decoder_start, n_columns - 1), "private decoders"),
+        ((0, columns.encoder_depth), "private encoders"),
+        ((columns.shared_start, columns.heads_column - 1), "shared encoder" if summary.shared_encoder else "merge"),
+        ((columns.heads_column, columns.latent_column), "latent"),
+        ((columns.latent_column + 1, columns.decoder_start - 1), "shared decoder"),
+        ((columns.decoder_start, columns.n_columns - 1), "private decoders"),
     ]
     for (first, last), text in headers:
         if last >= first:
@@ -358,7 +321,66 @@ def plot_model_diagram(summary: ModelSummary, path: str | Path, dpi: int = DPI) 
     return _save(figure, path, dpi)
 
 
-# Latent space ------------------------------------------------------------------------------------------------------
+def _draw_encoders(canvas: _DiagramCanvas, summary: ModelSummary, columns: _DiagramColumns, band_y: dict[str, float]) -> _Box:
+    """Each domain's input and private encoder, then the shared encoder (or a merge node); returns where they meet."""
+    half = canvas.box_width / 2
+    encoder_ends = []
+    for index, name in enumerate(summary.domain_names):
+        colour, y, encoder = domain_colour(index), band_y[name], summary.encoders[name]
+        first = columns.encoder_depth - len(encoder)  # chains end in the same column however deep they are
+        data = canvas.box(first, y, canvas.height(summary.input_sizes[name]), f"{summary.input_sizes[name]}\ninput", colour, dashed=True)
+        canvas.ax.text(data.x - half - 0.12, y, name, ha="right", va="center", fontsize=10, fontweight="bold", color=colour)
+        boxes = [data] + canvas.chain(first + 1, y, encoder, colour, data)
+        canvas.caption(boxes[-1].x + half, boxes, f"{name} encoder: {count_parameters(encoder):,} params", colour, ha="right")
+        encoder_ends.append(boxes[-1])
+
+    if summary.shared_encoder:
+        shared = canvas.chain(columns.shared_start, 0.0, summary.shared_encoder, SHARED_COLOUR, None)
+        for end in encoder_ends:
+            canvas.arrow(end, shared[0])
+        canvas.caption((shared[0].x + shared[-1].x) / 2, shared, f"{count_parameters(summary.shared_encoder):,} params")
+        return shared[-1]
+    merged = canvas.node(columns.shared_start, 0.0, summary.joining()[1])
+    for end in encoder_ends:
+        canvas.arrow(end, merged)
+    return merged
+
+
+def _draw_latent_and_shared_decoder(canvas: _DiagramCanvas, summary: ModelSummary, columns: _DiagramColumns, merged: _Box) -> _Box:
+    """The z_mean / z_log_sigma heads, the sampled z and the shared decoder; returns the last box before the private decoders."""
+    head_height = canvas.height(summary.latent_size, cap=0.7)
+    head_offset = max(0.5, head_height / 2 + 0.12)
+    heads = [
+        canvas.box(columns.heads_column, head_offset, head_height, f"z_mean\n{summary.latent_size}", LATENT_COLOUR, fontsize=7.5),
+        canvas.box(columns.heads_column, -head_offset, head_height, f"z_log_sigma\n{summary.latent_size}", LATENT_COLOUR, fontsize=7.5),
+    ]
+    latent = canvas.box(columns.latent_column, 0.0, canvas.height(summary.latent_size), f"z\n{summary.latent_size}", LATENT_COLOUR, fontsize=9)
+    for head in heads:
+        canvas.arrow(merged, head)
+        canvas.arrow(head, latent)
+    canvas.caption(heads[1].x, heads[1:], f"heads\n{summary.z_mean.parameters + summary.z_log_sigma.parameters:,} params")
+    canvas.caption(latent.x, [latent], "mean + σ·ε")
+
+    if not summary.shared_decoder:
+        return latent
+    shared = canvas.chain(columns.latent_column + 1, 0.0, summary.shared_decoder, SHARED_COLOUR, latent)
+    canvas.caption((shared[0].x + shared[-1].x) / 2, shared, f"{count_parameters(summary.shared_decoder):,} params")
+    return shared[-1]
+
+
+def _draw_decoders(
+    canvas: _DiagramCanvas, summary: ModelSummary, columns: _DiagramColumns, band_y: dict[str, float], shared_end: _Box
+) -> None:
+    """Each domain's private decoder, fed from `shared_end`, with its likelihood in the caption."""
+    half = canvas.box_width / 2
+    for index, name in enumerate(summary.domain_names):
+        colour, y, decoder = domain_colour(index), band_y[name], summary.decoders[name]
+        if not decoder:
+            continue
+        boxes = canvas.chain(columns.decoder_start, y, decoder, colour, shared_end, last_dashed=True)
+        canvas.ax.text(boxes[-1].x + half + 0.12, y, name, ha="left", va="center", fontsize=10, fontweight="bold", color=colour)
+        likelihood = f" ({summary.likelihood_text(name)})" if summary.likelihood_text(name) else ""
+        canvas.caption(boxes[0].x - half, boxes, f"{name} decoder: {count_parameters(decoder):,} params{likelihood}", colour, ha="left")
 
 
 def project_latent(encodings: np.ndarray, method: str = "pca", seed: int = 0) -> tuple[np.ndarray, str]:
@@ -455,9 +477,6 @@ def _draw_by_label(ax, by_domain: dict[str, np.ndarray], labels: np.ndarray, siz
     ax.set_title(f"by label (markers: {detail})", fontsize=10)
 
 
-# Interpolation -----------------------------------------------------------------------------------------------------
-
-
 def plot_interpolation(decoded: Mapping[str, np.ndarray], renderers: Mapping[str, Renderer], path: str | Path, dpi: int = DPI) -> Path:
     """Decoded steps of a latent interpolation: one row per domain, one column per step."""
     steps = {name: np.asarray(values).shape[0] for name, values in decoded.items()}
@@ -481,9 +500,6 @@ def plot_interpolation(decoded: Mapping[str, np.ndarray], renderers: Mapping[str
                 ax.text(-0.12, 0.5, name, transform=ax.transAxes, ha="right", va="center", fontsize=9, color=domain_colour(row))
     figure.suptitle("decoded latent interpolation between two samples", fontsize=10, y=1 - 0.1 / height)
     return _save(figure, path, dpi)
-
-
-# Feature scatter ---------------------------------------------------------------------------------------------------
 
 
 def plot_feature_scatter(

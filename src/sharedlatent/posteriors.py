@@ -9,11 +9,14 @@ returns one LatentBatch with the paths' rows stacked in order. A single domain g
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 import torch
 
 from sharedlatent.errors import SharedLatentError
+
+if TYPE_CHECKING:
+    from sharedlatent.model import SharedLatentModule
 
 Masks = list[list[torch.Tensor]] | None
 
@@ -62,7 +65,7 @@ class JointPosterior(Protocol):
 
     name: str
 
-    def combine(self, module, groups: list[list[torch.Tensor]], masks: Masks = None) -> LatentBatch: ...
+    def combine(self, module: SharedLatentModule, groups: list[list[torch.Tensor]], masks: Masks = None) -> LatentBatch: ...
 
 
 def _weights(group: list[torch.Tensor], mask: list[torch.Tensor] | None) -> torch.Tensor:
@@ -91,7 +94,7 @@ class MeanOfBranches:
 
     name = "mean"
 
-    def combine(self, module, groups: list[list[torch.Tensor]], masks: Masks = None) -> LatentBatch:
+    def combine(self, module: SharedLatentModule, groups: list[list[torch.Tensor]], masks: Masks = None) -> LatentBatch:
         pieces = []
         for index, group in enumerate(groups):
             if len(group) == 1:
@@ -110,7 +113,7 @@ class ProductOfExperts:
 
     name = "poe"
 
-    def combine(self, module, groups: list[list[torch.Tensor]], masks: Masks = None) -> LatentBatch:
+    def combine(self, module: SharedLatentModule, groups: list[list[torch.Tensor]], masks: Masks = None) -> LatentBatch:
         means, log_sigmas = [], []
         for index, (mean, log_sigma) in enumerate(_experts(module, groups)):
             weights = _weights(groups[index], None if masks is None else masks[index])
@@ -135,7 +138,7 @@ class MixtureOfExperts:
 
     name = "moe"
 
-    def combine(self, module, groups: list[list[torch.Tensor]], masks: Masks = None) -> LatentBatch:
+    def combine(self, module: SharedLatentModule, groups: list[list[torch.Tensor]], masks: Masks = None) -> LatentBatch:
         experts = _experts(module, groups)
         weights = [_weights(groups[i], None if masks is None else masks[i]) for i in range(len(groups))]
         parts = [mixture_moments(mean, log_sigma, w) for (mean, log_sigma), w in zip(experts, weights)]

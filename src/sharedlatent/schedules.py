@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from torch import nn
-
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.model import SHARED_GROUP, SharedLatentModule
 
@@ -76,7 +74,3 @@ def set_trainable(module: SharedLatentModule, groups: tuple[str, ...]) -> None:
     for group, parameters in named.items():
         for parameter in parameters:
             parameter.requires_grad_(group in groups)
-
-
-def trainable_parameters(module: nn.Module) -> list[nn.Parameter]:
-    return [p for p in module.parameters() if p.requires_grad]
