@@ -68,7 +68,9 @@ def test_generate_and_info_and_compare(run_folder, tmp_path, capsys):
 
 def test_evaluate_rewrites_metrics_and_report(run_folder, capsys):
     assert main(["evaluate", str(run_folder), "--split", "train"]) == 0
-    assert json.loads((run_folder / "metrics.json").read_text())["split"] == "train"
+    assert json.loads((run_folder / "metrics_train.json").read_text())["split"] == "train"
+    assert json.loads((run_folder / "metrics.json").read_text())["split"] == "test"  # the test metrics stay
+    assert (run_folder / "report_train.html").stat().st_size > 1000
     printed = capsys.readouterr().out
     assert "left->right" in printed and "mean_predictor_mse" in printed and "foscttm" in printed
     assert (run_folder / "report.html").stat().st_size > 1000

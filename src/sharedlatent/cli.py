@@ -76,10 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="recompute metrics, figures and report.html for a run")
     evaluate.add_argument("run", type=Path)
-    evaluate.add_argument("--split", choices=["test", "train"], default="test")
+    evaluate.add_argument("--split", choices=["test", "train"], default="test", help="test writes metrics.json and report.html; train writes metrics_train.json and report_train.html")
 
     compare = commands.add_parser("compare", help="print the metrics of several runs side by side")
     compare.add_argument("runs", type=Path, nargs="+")
+    compare.add_argument("--split", choices=["test", "train"], default="test", help="which split's metrics to compare")
 
     commands.add_parser("datasets", help="list available datasets and what each needs")
 
@@ -180,20 +181,21 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from sharedlatent.io import METRICS_FILE, split_file
     from sharedlatent.metrics_table import metrics_table
     from sharedlatent.runs import evaluate_run
 
     metrics = evaluate_run(args.run, args.split)
     print(metrics_table(metrics))
-    print(f"wrote metrics.json, figures and report.html to {args.run}")
+    print(f"wrote {split_file(METRICS_FILE, args.split)}, figures and {split_file('report.html', args.split)} to {args.run}")
     return 0
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from sharedlatent.io import METRICS_FILE, read_json
+    from sharedlatent.io import METRICS_FILE, read_json, split_file
     from sharedlatent.metrics_table import comparison_table
 
-    runs = {str(folder): read_json(folder / METRICS_FILE) for folder in args.runs}
+    runs = {str(folder): read_json(folder / split_file(METRICS_FILE, args.split)) for folder in args.runs}
     print(comparison_table(runs))
     return 0
 

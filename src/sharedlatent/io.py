@@ -16,6 +16,14 @@ from sharedlatent.errors import SharedLatentError
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.toml"
 METRICS_FILE = "metrics.json"
+
+
+def split_file(name: str, split: str) -> str:
+    """A per-split file name: the test split keeps the plain name (metrics.json), others get a suffix (metrics_train.json)."""
+    if split == "test":
+        return name
+    stem, dot, suffix = name.rpartition(".")
+    return f"{stem}_{split}{dot}{suffix}"
 HISTORY_FILE = "history.json"
 METADATA_KEY = "sharedlatent"
 _UMASK = os.umask(0)

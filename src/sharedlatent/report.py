@@ -122,9 +122,15 @@ def figure_html(path: Path) -> str:
 
 
 def write_report(
-    run_folder: Path, metrics: Mapping[str, Any], figures: Sequence[Path], title: str, config_text: str, subtitle: str = ""
+    run_folder: Path,
+    metrics: Mapping[str, Any],
+    figures: Sequence[Path],
+    title: str,
+    config_text: str,
+    subtitle: str = "",
+    file_name: str = REPORT_FILE,
 ) -> Path:
-    """Write run_folder/report.html: readable offline, with nothing fetched from elsewhere."""
+    """Write run_folder/report.html (or `file_name`): readable offline, with nothing fetched from elsewhere."""
     run_folder = Path(run_folder)
     metric_section = "\n".join(table_html(table) for table in metric_tables(metrics)) or "<p>No metrics.</p>"
     figure_section = "\n".join(figure_html(path) for path in figures) or "<p>No figures.</p>"
@@ -147,7 +153,7 @@ def write_report(
 </body>
 </html>
 """
-    path = run_folder / REPORT_FILE
+    path = run_folder / file_name
     with atomic_path(path) as temporary:
         temporary.write_text(document, encoding="utf-8")
     return path

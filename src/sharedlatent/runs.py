@@ -17,11 +17,10 @@ from sharedlatent.api import SharedLatentVAE
 from sharedlatent.config import RunConfig
 from sharedlatent.datasets import PairedDataset, load_dataset
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.io import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, WEIGHTS_FILE, read_json, write_json, write_text
+from sharedlatent.io import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, WEIGHTS_FILE, read_json, split_file, write_json, write_text
 from sharedlatent.train import History
 
 RUN_FILE = "run.json"
-REPORT_FILE = "report.html"
 INTERPOLATION_STEPS = 10
 MIN_TEST_SAMPLES = 2  # latent alignment compares each test sample with the others
 
@@ -180,7 +179,8 @@ def evaluate_run(folder: str | Path, split: str = "test") -> dict[str, Any]:
 def evaluate_into(
     folder: Path, model: SharedLatentVAE, dataset: PairedDataset, record: RunRecord, history: History | None, split: str
 ) -> dict[str, Any]:
-    """Write metrics.json, every figure and report.html for one split of the dataset into `folder`."""
+    """Write metrics.json, every figure and report.html for one split of the dataset into `folder`
+    (other splits than test write metrics_<split>.json and report_<split>.html beside them)."""
     from sharedlatent import plots, report
     from sharedlatent.model_summary import describe_model, model_text_diagram
     from sharedlatent.outputs import compute_outputs
@@ -194,7 +194,7 @@ def evaluate_into(
     metrics["train_seconds"] = record.train_seconds
     reference = dataset.train.paired()  # absent rows of partially paired data are zero-filled placeholders
     metrics |= compute_run_metrics(model, outputs, reference.domains, reference.labels)
-    write_json(folder / METRICS_FILE, metrics)
+    write_json(folder / split_file(METRICS_FILE, split), metrics)
 
     renderers = {name: dataset.renderer(name) for name in dataset.domain_names}
     figures = [plots.plot_sample_grid(outputs, renderers, folder / f"samples_{record.layout}_{split}.png")]
@@ -215,7 +215,8 @@ def evaluate_into(
     write_json(folder / RUN_FILE, asdict(record))
     title = f"sharedlatent run: {record.dataset}, layout {record.layout}, {split} split"
     subtitle = f"{record.dataset} {record.data_options or ''}, trained {record.created} in {record.train_seconds:.1f} s".replace(" ,", ",")
-    report.write_report(folder, metrics, figures, title, (folder / CONFIG_FILE).read_text() if (folder / CONFIG_FILE).exists() else "", subtitle)
+    config_text = (folder / CONFIG_FILE).read_text() if (folder / CONFIG_FILE).exists() else ""
+    report.write_report(folder, metrics, figures, title, config_text, subtitle, split_file(report.REPORT_FILE, split))
     return metrics
 
 
