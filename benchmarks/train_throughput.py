@@ -36,7 +36,7 @@ from sharedlatent import train
 from sharedlatent.config import TrainConfig
 from sharedlatent.model import SharedLatentModule
 from sharedlatent.schedules import Phase, joint_schedule, seed_schedule
-from sharedlatent.train import path_losses, run_epoch
+from sharedlatent.train import TensorData, path_losses, run_epoch
 
 # The optimiser fit_module builds: train.make_optimizer where the project has it, else plain Adam.
 project_optimizer = getattr(train, "make_optimizer", lambda module, lr: torch.optim.Adam(module.parameters(), lr=lr))
@@ -332,7 +332,7 @@ def measure_row(layout: Layout, schedule: str, threads: int, data: dict[str, tor
     tuned_optimizer = torch.optim.Adam(tuned.parameters(), lr=config.learning_rate, fused=True)
     generators = {loop: torch.Generator().manual_seed(1) for loop in LOOPS}
     epochs = {
-        "project": lambda: run_epoch(module, optimizer, data, phase, config, generators["project"]),
+        "project": lambda: run_epoch(module, optimizer, TensorData(data), phase, config, generators["project"]),
         "reference": lambda: reference_epoch(reference, reference_optimizer, data, len(phase.paths), generators["reference"]),
         "tuned": lambda: reference_epoch(tuned, tuned_optimizer, data, len(phase.paths), generators["tuned"]),
     }

@@ -17,7 +17,7 @@ from sharedlatent.io import load_weights, save_weights
 from sharedlatent.model import SharedLatentModule
 from sharedlatent.preprocessing import Preprocessor, fit_preprocessor, make_preprocessor, preprocessor_from_dict
 from sharedlatent.schedules import build_schedule
-from sharedlatent.train import History, fit_module
+from sharedlatent.train import History, TensorData, fit_module
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
 Masks = dict[str, np.ndarray]
@@ -117,12 +117,10 @@ class SharedLatentVAE:
             self.history = fit_module(
                 self.module,
                 stages,
-                self._tensors(train_arrays),
-                None if validation_arrays is None else self._tensors(validation_arrays),
+                TensorData(self._tensors(train_arrays), self._mask_tensors(train_present)),
+                None if validation_arrays is None else TensorData(self._tensors(validation_arrays), self._mask_tensors(validation_present)),
                 settings,
                 progress,
-                self._mask_tensors(train_present),
-                self._mask_tensors(validation_present),
             )
         encodings = self._encode_masked(train_arrays, train_present)
         self.latent_box = (encodings.min(axis=0), encodings.max(axis=0))

@@ -18,6 +18,23 @@ Batch = dict[str, torch.Tensor]
 
 
 @dataclass
+class TensorData:
+    """Training or validation samples as tensors per domain, with 0/1 presence per sample (None: all present)."""
+
+    values: Batch
+    present: Batch | None = None
+
+    @property
+    def n_samples(self) -> int:
+        return next(iter(self.values.values())).shape[0]
+
+    def rows(self, index: torch.Tensor | slice) -> "TensorData":
+        """The same domains restricted to `index` (a permutation gathers, a slice gives views)."""
+        present = None if self.present is None else {name: mask[index] for name, mask in self.present.items()}
+        return TensorData({name: values[index] for name, values in self.values.items()}, present)
+
+
+@dataclass
 class EpochRecord:
     """Losses of one phase-epoch, per training sample (so they do not scale with batch size)."""
 
@@ -147,30 +164,27 @@ def kl_weight_at(config: TrainConfig, epoch: int) -> float:
 def run_epoch(
     module: SharedLatentModule,
     optimizer: torch.optim.Optimizer,
-    data: Batch,
+    data: TensorData,
     phase: Phase,
     config: TrainConfig,
     generator: torch.Generator,
-    present: Batch | None = None,
     beta: float | None = None,
 ) -> tuple[float, dict[str, float]]:
     """One shuffled pass over `data` training `phase`; returns the mean loss per sample and its terms."""
     set_trainable(module, phase.trainable)
     module.train()
-    n = next(iter(data.values())).shape[0]
-    order = torch.randperm(n, generator=generator, device="cpu").to(next(iter(data.values())).device)
-    shuffled = {name: values[order] for name, values in data.items()}  # one gather per epoch; batches are views
-    shuffled_present = None if present is None else {name: values[order] for name, values in present.items()}
+    n = data.n_samples
+    order = torch.randperm(n, generator=generator, device="cpu").to(next(iter(data.values.values())).device)
+    shuffled = data.rows(order)  # one gather per epoch; batches are views
     total, sums = 0.0, {}
     for start in range(0, n, config.batch_size):
-        targets = {name: values[start : start + config.batch_size] for name, values in shuffled.items()}
-        mask = None if shuffled_present is None else {name: v[start : start + config.batch_size] for name, v in shuffled_present.items()}
-        inputs = add_noise(targets, module, config.noise_level, generator)
-        loss, terms = path_losses(module, inputs, targets, phase.paths, config, generator, mask, beta)
+        batch = shuffled.rows(slice(start, start + config.batch_size))
+        inputs = add_noise(batch.values, module, config.noise_level, generator)
+        loss, terms = path_losses(module, inputs, batch.values, phase.paths, config, generator, batch.present, beta)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        rows = next(iter(targets.values())).shape[0]
+        rows = batch.n_samples
         total += loss.item()
         for key, value in terms.items():
             sums[key] = sums.get(key, 0.0) + (value.item() * (rows if key.startswith("kl(") else 1))
@@ -178,17 +192,15 @@ def run_epoch(
 
 
 @torch.no_grad()
-def evaluate_loss(module: SharedLatentModule, data: Batch, phase: Phase, config: TrainConfig, present: Batch | None = None) -> float:
+def evaluate_loss(module: SharedLatentModule, data: TensorData, phase: Phase, config: TrainConfig) -> float:
     """The phase objective per sample on `data` in training-sized batches, decoding the posterior mean (full KL weight)."""
     module.eval()
-    n = next(iter(data.values())).shape[0]
     total = 0.0
-    for start in range(0, n, config.batch_size):
-        batch = {name: values[start : start + config.batch_size] for name, values in data.items()}
-        mask = None if present is None else {name: values[start : start + config.batch_size] for name, values in present.items()}
-        loss, _ = path_losses(module, batch, batch, phase.paths, config, None, mask)
+    for start in range(0, data.n_samples, config.batch_size):
+        batch = data.rows(slice(start, start + config.batch_size))
+        loss, _ = path_losses(module, batch.values, batch.values, phase.paths, config, None, batch.present)
         total += loss.item()
-    return total / n
+    return total / data.n_samples
 
 
 class EarlyStopping:
@@ -219,16 +231,12 @@ def make_optimizer(module: torch.nn.Module, learning_rate: float) -> torch.optim
 def fit_module(
     module: SharedLatentModule,
     stages: list[Stage],
-    train_data: Batch,
-    validation_data: Batch | None,
+    train_data: TensorData,
+    validation_data: TensorData | None,
     config: TrainConfig,
     progress: bool | None = None,
-    train_present: Batch | None = None,
-    validation_present: Batch | None = None,
 ) -> History:
-    """Run every stage of a schedule on in-memory tensors and return the history.
-
-    `train_present` / `validation_present` hold a 0/1 float per sample and domain (None: every sample has every domain)."""
+    """Run every stage of a schedule on in-memory tensors and return the history."""
     from tqdm.auto import tqdm
 
     generator = torch.Generator(device="cpu").manual_seed(config.seed + 1)
@@ -254,14 +262,14 @@ def fit_module(
             epochs_run += 1
             for phase in stage.phases:
                 tick = time.perf_counter()
-                train_loss, terms = run_epoch(module, optimizer, train_data, phase, config, generator, train_present, beta)
+                train_loss, terms = run_epoch(module, optimizer, train_data, phase, config, generator, beta)
                 if not math.isfinite(train_loss):
                     raise SharedLatentError(
                         f"training diverged: the {phase.name} loss became {train_loss} in epoch {epoch + 1}; "
                         "lower train.learning_rate or train.beta, or check the data's scale against its likelihood"
                     )
                 validation_loss = (
-                    evaluate_loss(module, validation_data, phase, config, validation_present) if validation_data else None
+                    evaluate_loss(module, validation_data, phase, config) if validation_data else None
                 )
                 history.records.append(
                     EpochRecord(stage_index, phase.name, epoch, train_loss, validation_loss, terms, time.perf_counter() - tick)
