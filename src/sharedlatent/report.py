@@ -20,6 +20,8 @@ h1 { font-size: 1.5rem; margin-bottom: 0.2rem; }
 h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #ddd; padding-bottom: 0.2rem; }
 h3 { font-size: 1rem; margin: 1.2rem 0 0.4rem; }
 .folder { color: #666; font-size: 0.9rem; }
+.wide { overflow-x: auto; }
+td:first-child { white-space: nowrap; }
 table { border-collapse: collapse; font-size: 0.9rem; margin-bottom: 0.8rem; }
 th, td { border: 1px solid #ddd; padding: 0.25rem 0.6rem; }
 th { background: #f3f3f3; text-align: left; }
@@ -101,13 +103,13 @@ def table_html(table: MetricTable) -> str:
         parts += [f"<tr><td>{escape(name)}</td>{_cell(value)}</tr>" for name, value in table.values.items()]
         parts.append("</table>")
     for columns, rows in table.groups():
-        parts.append("<table><tr><th></th>" + "".join(f"<th>{escape(c)}</th>" for c in columns) + "</tr>")
+        parts.append('<div class="wide"><table><tr><th></th>' + "".join(f"<th>{escape(c)}</th>" for c in columns) + "</tr>")
         for row in rows:
             baseline = any("baseline" in key.lower() for key in (table.title, *row))
             opening = '<tr class="baseline">' if baseline else "<tr>"
             body = "".join(_cell(table.rows[row][c]) for c in columns)
             parts.append(f"{opening}<td>{escape(' / '.join(row))}</td>{body}</tr>")
-        parts.append("</table>")
+        parts.append("</table></div>")
     return "\n".join(parts)
 
 
