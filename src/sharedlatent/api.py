@@ -151,10 +151,10 @@ class SharedLatentVAE:
         """Encode samples of `source` and decode them as `target`."""
         self._check_domain(target)
         self._check_domain(source)
-        values = _as_numpy(x, f"input for domain {source!r}", self.input_sizes[source])
-        latent = self.encode(values, source)
+        prepared = self._preprocess({source: _as_numpy(x, f"input for domain {source!r}", self.input_sizes[source])})
+        latent = self._encode_masked(prepared, None)
         # Reconstructing a count domain from itself keeps each sample's observed library size.
-        observed = self._preprocess({source: values})[source] if source == target and self.module.uses_observed_library(target) else None
+        observed = prepared[source] if source == target and self.module.uses_observed_library(target) else None
         return _like(x, self._decode(latent, target, observed))
 
     def cycle(self, x: ArrayLike, source: str, target: str) -> ArrayLike:

@@ -15,7 +15,7 @@ import numpy as np
 
 from sharedlatent.api import SharedLatentVAE
 from sharedlatent.config import RunConfig
-from sharedlatent.datasets import PairedDataset, load_dataset
+from sharedlatent.datasets import PairedDataset, Split, load_dataset
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.io import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, WEIGHTS_FILE, read_json, split_file, write_json, write_text
 from sharedlatent.train import History
@@ -220,7 +220,7 @@ def evaluate_into(
     return metrics
 
 
-def interpolate(model: SharedLatentVAE, split, steps: int = INTERPOLATION_STEPS) -> dict[str, np.ndarray]:
+def interpolate(model: SharedLatentVAE, split: Split, steps: int = INTERPOLATION_STEPS) -> dict[str, np.ndarray]:
     """Decode a straight latent line between the joint encodings of two samples (of different labels when known)."""
     first, second = 0, min(1, split.n_samples - 1)
     if split.labels is not None:

@@ -111,7 +111,8 @@ def path_losses(
             cross = target not in path.sources and config.cross_weight != 1.0
             total = total + (config.cross_weight * error if cross else error)
         if config.cycle_weight > 0 and len(path.sources) == 1:
-            total = total + config.cycle_weight * cycle_terms(module, z[rows], path.sources[0], targets, used, terms)
+            decoded = {t: outputs[t][rows] for t in path.targets}
+            total = total + config.cycle_weight * cycle_terms(module, z[rows], decoded, path.sources[0], targets, used, terms)
         # The original's Keras models added the KL once per decoded output.
         kl_weight = beta * (len(path.targets) if config.kl_formula == "seed" else 1)
         kl_term = kl[rows].mean() if used is None else (kl[rows] * used).sum() / batch
@@ -126,14 +127,23 @@ def _zero_absent(batch: Batch, present: Batch) -> Batch:
 
 
 def cycle_terms(
-    module: SharedLatentModule, z: torch.Tensor, source: str, targets: Batch, used: torch.Tensor | None, terms: dict[str, torch.Tensor]
+    module: SharedLatentModule,
+    z: torch.Tensor,
+    decoded: Batch,
+    source: str,
+    targets: Batch,
+    used: torch.Tensor | None,
+    terms: dict[str, torch.Tensor],
 ) -> torch.Tensor:
-    """Sum over other domains B of the loss of source -> B -> source against the source data; adds a term per B."""
+    """Sum over other domains B of the loss of source -> B -> source against the source data; adds a term per B.
+
+    `decoded` holds the decoder outputs the path already made from `z`; other domains are decoded here."""
     total = torch.zeros((), device=z.device)
     for other in module.domain_names:
         if other == source:
             continue
-        there = module.reconstruction(other, module.decode(z, [other])[other])
+        output = decoded[other] if other in decoded else module.decode(z, [other])[other]
+        there = module.reconstruction(other, output)
         back = module.latent({other: there}).mean
         per_sample = module.likelihoods[source].loss(targets[source], module.decode(back, [source])[source])
         error = per_sample.sum() if used is None else (per_sample * used).sum()
