@@ -4,7 +4,7 @@ For each layout (the original 784-96-64-32-16 and a wide 784-512-256-128-32), ea
 ("joint": the joint path plus both single-domain paths, stacked into one decoder pass; "seed": its joint
 phase, one path) and each thread count, it times epochs of three loops, interleaved so background load
 hits them alike:
-  project    `sharedlatent.train.run_epoch`, with the Adam optimiser fit_module builds;
+  project    `sharedlatent.training.loop.run_epoch`, with the Adam optimiser fit_module builds;
   reference  a plain hand-written loop of the same math (nn.Linear stacks, same loss, default Adam);
   tuned      the reference with F.mse_loss and Adam(fused=True): what the same math costs done tightly.
 
@@ -32,11 +32,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from sharedlatent import train
+from sharedlatent.training import loop as train
 from sharedlatent.config import TrainConfig
-from sharedlatent.model import SharedLatentModule
-from sharedlatent.schedules import Phase, joint_schedule, seed_schedule
-from sharedlatent.train import TensorData, path_losses, run_epoch
+from sharedlatent.nn.model import SharedLatentModule
+from sharedlatent.training.schedules import Phase, joint_schedule, seed_schedule
+from sharedlatent.training.loop import TensorData, path_losses, run_epoch
 
 # The optimiser fit_module builds: train.make_optimizer where the project has it, else plain Adam.
 project_optimizer = getattr(train, "make_optimizer", lambda module, lr: torch.optim.Adam(module.parameters(), lr=lr))
@@ -454,7 +454,7 @@ def main() -> None:
         "percent_is_of": f"the median GFLOP/s of a {PEAK_SIZE}^3 float32 matmul at the row's thread count (better of before/after)",
         "flops_counted": "matmuls of every Linear the step runs: forward, weight gradient, input gradient (none for the first layer)",
         "loops": {
-            "project": f"sharedlatent.train.run_epoch with fit_module's optimiser ({project_optimizer_label()})",
+            "project": f"sharedlatent.training.loop.run_epoch with fit_module's optimiser ({project_optimizer_label()})",
             "reference": "hand-written loop of the same math, (output - target).square().sum(), default Adam",
             "tuned": "hand-written loop with F.mse_loss(reduction='sum') and Adam(fused=True)",
         },

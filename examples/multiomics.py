@@ -7,7 +7,7 @@ Two datasets that need nothing downloaded:
     values), scored by 5-fold cross-validation because 20 samples make any single test split tiny.
 For every direction source -> target the shared latent model is compared with predicting the training mean
 and with ridge regression (RidgeCV) from source to target fitted on the same training samples (the paired
-ones). Scores come from sharedlatent.omics_metrics.domain_metrics, chosen by the target's likelihood.
+ones). Scores come from sharedlatent.evaluation.omics.domain_metrics, chosen by the target's likelihood.
 
     python examples/multiomics.py            # both datasets
     python examples/multiomics.py --quick    # fewer samples and epochs, for a smoke run
@@ -27,7 +27,7 @@ from sharedlatent.config import DomainConfig, ModelConfig, RunConfig, TrainConfi
 from sharedlatent.datasets import load_dataset
 from sharedlatent.datasets.base import Split
 from sharedlatent.datasets.synthetic_omics import LIKELIHOOD_OF
-from sharedlatent.omics_metrics import domain_metrics, target_kind
+from sharedlatent.evaluation.omics import domain_metrics, target_kind
 
 SHOWN = {"binary": ("auroc_mean", "auprc_mean"), "continuous": ("mse", "pearson_feature_mean", "pearson_sample_mean", "spearman_feature_mean")}
 LOWER_IS_BETTER = {"mse"}  # log1p scale for count targets

@@ -12,9 +12,9 @@ from sharedlatent.datasets.pairing import pair_by_ids
 from sharedlatent.datasets.registry import load_dataset
 from sharedlatent.datasets.tables import load_table_pair
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.model import SharedLatentModule
-from sharedlatent.schedules import joint_schedule
-from sharedlatent.train import path_losses
+from sharedlatent.nn.model import SharedLatentModule
+from sharedlatent.training.schedules import joint_schedule
+from sharedlatent.training.loop import path_losses
 
 
 def tiny_config(epochs=3, **train) -> RunConfig:

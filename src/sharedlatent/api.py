@@ -13,11 +13,11 @@ import torch
 from sharedlatent.config import RunConfig
 from sharedlatent.datasets.base import Split
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.io import load_weights, save_weights
-from sharedlatent.model import SharedLatentModule
+from sharedlatent.storage import load_weights, save_weights
+from sharedlatent.nn.model import SharedLatentModule
 from sharedlatent.preprocessing import Preprocessor, fit_preprocessor, make_preprocessor, preprocessor_from_dict
-from sharedlatent.schedules import build_schedule
-from sharedlatent.train import History, TensorData, fit_module
+from sharedlatent.training.schedules import build_schedule
+from sharedlatent.training.loop import History, TensorData, fit_module
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
 Masks = dict[str, np.ndarray]

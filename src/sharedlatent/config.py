@@ -19,7 +19,7 @@ else:  # pragma: no cover
 
 SCHEDULES = ("joint", "seed")
 KL_FORMULAS = ("exact", "seed")
-JOINT_POSTERIORS = ("mean", "poe", "moe")  # names in sharedlatent.posteriors.POSTERIORS (kept here so config needs no torch)
+JOINT_POSTERIORS = ("mean", "poe", "moe")  # names in sharedlatent.nn.posteriors.POSTERIORS (kept here so config needs no torch)
 LIKELIHOODS = ("sigmoid_mse", "gaussian", "gaussian_fixed", "bernoulli", "negative_binomial", "zinb")
 COUNT_LIKELIHOODS = ("negative_binomial", "zinb")
 LIBRARY_MODES = ("observed", "learned")
@@ -203,7 +203,7 @@ def validate_run_config(config: RunConfig, input_sizes: dict[str, int] | None = 
     if input_sizes is None:
         return
     _require(len(input_sizes) >= 2, f"a shared latent model needs at least two domains, got {list(input_sizes)}")
-    from sharedlatent.model import SHARED_GROUP
+    from sharedlatent.nn.model import SHARED_GROUP
 
     _require(SHARED_GROUP not in input_sizes, f"a domain may not be named {SHARED_GROUP!r}: that name is the shared layers' parameter group")
     unknown = sorted(set(model.domains) - set(input_sizes))

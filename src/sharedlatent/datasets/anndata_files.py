@@ -21,8 +21,8 @@ from sharedlatent.datasets.options import require_path
 from sharedlatent.datasets.pairing import pair_by_ids, presence_of
 from sharedlatent.datasets.splits import split_into_dataset
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.extras import require_module
-from sharedlatent.io import atomic_path
+from sharedlatent.optional_deps import require_module
+from sharedlatent.storage import atomic_path
 
 if TYPE_CHECKING:
     import anndata

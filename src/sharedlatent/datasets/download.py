@@ -10,7 +10,7 @@ from pathlib import Path
 
 
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.io import atomic_path
+from sharedlatent.storage import atomic_path
 
 CHUNK_BYTES = 1 << 20
 TIMEOUT_S = 60

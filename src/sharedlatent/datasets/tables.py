@@ -32,8 +32,8 @@ from sharedlatent.datasets.pairing import (
 )
 from sharedlatent.datasets.splits import split_into_dataset
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.extras import require_module
-from sharedlatent.io import atomic_path
+from sharedlatent.optional_deps import require_module
+from sharedlatent.storage import atomic_path
 
 if TYPE_CHECKING:
     import pandas

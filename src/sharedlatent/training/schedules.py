@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.model import SHARED_GROUP, SharedLatentModule
+from sharedlatent.nn.model import SHARED_GROUP, SharedLatentModule
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from typing import Mapping
 import torch
 from torch import nn
 
-from sharedlatent.likelihoods import Likelihood, make_likelihood
-from sharedlatent.posteriors import LatentBatch, kl_to_standard_normal, make_posterior, sample_latent
+from sharedlatent.nn.likelihoods import Likelihood, make_likelihood
+from sharedlatent.nn.posteriors import LatentBatch, kl_to_standard_normal, make_posterior, sample_latent
 
 SHARED_GROUP = "shared"
 __all__ = ["SHARED_GROUP", "SharedLatentModule", "dense_stack", "kl_to_standard_normal", "sample_latent"]

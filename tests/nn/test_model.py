@@ -1,6 +1,6 @@
 import torch
 
-from sharedlatent.model import SHARED_GROUP, SharedLatentModule, kl_to_standard_normal, sample_latent
+from sharedlatent.nn.model import SHARED_GROUP, SharedLatentModule, kl_to_standard_normal, sample_latent
 
 
 def build(latent=5):

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.io import atomic_path
+from sharedlatent.storage import atomic_path
 
 REPORT_FILE = "report.html"
 STYLE = """

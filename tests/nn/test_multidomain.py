@@ -8,7 +8,7 @@ import pytest
 from sharedlatent.api import SharedLatentVAE
 from sharedlatent.config import DomainConfig, ModelConfig, RunConfig, TrainConfig
 from sharedlatent.datasets.registry import load_dataset
-from sharedlatent.schedules import build_schedule
+from sharedlatent.training.schedules import build_schedule
 
 NAMES = ["rna", "protein", "mutation"]
 

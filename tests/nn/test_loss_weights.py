@@ -5,9 +5,9 @@ import torch
 
 from sharedlatent.config import RunConfig, TrainConfig
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.model import SharedLatentModule
-from sharedlatent.schedules import joint_schedule
-from sharedlatent.train import kl_weight_at, path_losses
+from sharedlatent.nn.model import SharedLatentModule
+from sharedlatent.training.schedules import joint_schedule
+from sharedlatent.training.loop import kl_weight_at, path_losses
 
 
 def losses(config: TrainConfig):

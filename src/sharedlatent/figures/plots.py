@@ -13,13 +13,13 @@ from matplotlib.patches import Circle, FancyBboxPatch
 
 from sharedlatent.datasets.base import ProfileRenderer, Renderer
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.evaluate import per_feature_pearson
-from sharedlatent.io import atomic_path
-from sharedlatent.model_summary import LayerSummary, ModelSummary, count_parameters
+from sharedlatent.evaluation.metrics import per_feature_pearson
+from sharedlatent.storage import atomic_path
+from sharedlatent.figures.summary import LayerSummary, ModelSummary, count_parameters
 
 if TYPE_CHECKING:  # both import torch; plots only read their fields
-    from sharedlatent.outputs import RunOutputs
-    from sharedlatent.train import History
+    from sharedlatent.evaluation.predictions import RunOutputs
+    from sharedlatent.training.loop import History
 
 DPI = 100
 DOMAIN_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")

@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from sharedlatent import evaluate
+from sharedlatent.evaluation import metrics as evaluate
 from sharedlatent.api import SharedLatentVAE
-from sharedlatent.omics_metrics import outputs_metrics
-from sharedlatent.outputs import RunOutputs
+from sharedlatent.evaluation.omics import outputs_metrics
+from sharedlatent.evaluation.predictions import RunOutputs
 
 NOISE_SAMPLES = 1000
 

@@ -5,14 +5,14 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 
-from sharedlatent import model_summary, plots
+from sharedlatent.figures import plots, summary as model_summary
 from sharedlatent.datasets.base import ImageRenderer, ProfileRenderer
 from sharedlatent.datasets.icvl import SkeletonRenderer
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.model import SharedLatentModule
-from sharedlatent.outputs import DomainOutputs, RunOutputs
-from sharedlatent.report import metric_tables, write_report
-from sharedlatent.train import EpochRecord, History
+from sharedlatent.nn.model import SharedLatentModule
+from sharedlatent.evaluation.predictions import DomainOutputs, RunOutputs
+from sharedlatent.figures.report import metric_tables, write_report
+from sharedlatent.training.loop import EpochRecord, History
 
 DPI = 60
 

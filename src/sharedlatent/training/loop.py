@@ -11,8 +11,8 @@ import torch
 
 from sharedlatent.config import TrainConfig
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.model import SharedLatentModule
-from sharedlatent.schedules import Path, Phase, Stage, set_trainable
+from sharedlatent.nn.model import SharedLatentModule
+from sharedlatent.training.schedules import Path, Phase, Stage, set_trainable
 
 Batch = dict[str, torch.Tensor]
 

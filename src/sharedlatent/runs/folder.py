@@ -17,8 +17,8 @@ from sharedlatent.api import SharedLatentVAE
 from sharedlatent.config import RunConfig
 from sharedlatent.datasets import PairedDataset, Split, load_dataset
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.io import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, WEIGHTS_FILE, read_json, split_file, write_json, write_text
-from sharedlatent.train import History
+from sharedlatent.storage import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, WEIGHTS_FILE, read_json, split_file, write_json, write_text
+from sharedlatent.training.loop import History
 
 RUN_FILE = "run.json"
 INTERPOLATION_STEPS = 10
@@ -181,10 +181,10 @@ def evaluate_into(
 ) -> dict[str, Any]:
     """Write metrics.json, every figure and report.html for one split of the dataset into `folder`
     (other splits than test write metrics_<split>.json and report_<split>.html beside them)."""
-    from sharedlatent import plots, report
-    from sharedlatent.model_summary import describe_model, model_text_diagram
-    from sharedlatent.outputs import compute_outputs
-    from sharedlatent.run_metrics import compute_run_metrics
+    from sharedlatent.figures import plots, report
+    from sharedlatent.figures.summary import describe_model, model_text_diagram
+    from sharedlatent.evaluation.predictions import compute_outputs
+    from sharedlatent.evaluation.run_metrics import compute_run_metrics
 
     if split not in ("train", "test"):
         raise SharedLatentError(f"split must be 'train' or 'test', got {split!r}")

@@ -1,4 +1,4 @@
-"""Known-answer tests for the metrics in sharedlatent.evaluate."""
+"""Known-answer tests for the metrics in sharedlatent.evaluation.metrics."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ from scipy.spatial.distance import cdist
 from scipy.stats import spearmanr
 from sklearn.datasets import make_blobs
 
-from sharedlatent import evaluate
+from sharedlatent.evaluation import metrics as evaluate
 from sharedlatent.errors import SharedLatentError
 
 

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from sharedlatent.cli import main
+from sharedlatent.runs.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -116,14 +116,14 @@ def test_translate_errors(run_folder, tmp_path, capsys):
 
 
 def test_console_script_runs():
-    result = subprocess.run([sys.executable, "-m", "sharedlatent.cli", "datasets"], capture_output=True, text=True, check=True)
+    result = subprocess.run([sys.executable, "-m", "sharedlatent", "datasets"], capture_output=True, text=True, check=True)
     assert "digits" in result.stdout and "mnist" in result.stdout
 
 
 def test_a_users_dataset_file_trains_without_editing_the_package(tmp_path):
     from pathlib import Path
 
-    example = Path(__file__).parent.parent / "examples" / "my_dataset.py"
+    example = Path(__file__).parents[2] / "examples" / "my_dataset.py"
     out = tmp_path / "waves"
     assert main(["train", f"{example}:load_waves", "--data-option", "n=200", "--epochs", "2", "--out", str(out), "--no-progress"]) == 0
     assert json.loads((out / "run.json").read_text())["input_sizes"] == {"left": 32, "right": 32}

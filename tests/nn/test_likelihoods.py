@@ -9,7 +9,7 @@ from scipy import stats
 
 from sharedlatent.config import LIKELIHOODS as CONFIG_LIKELIHOODS
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.likelihoods import LIKELIHOODS, make_likelihood
+from sharedlatent.nn.likelihoods import LIKELIHOODS, make_likelihood
 
 
 def counts_and_output(features=6, rows=5, extra=0, seed=0):

@@ -7,7 +7,7 @@ from sharedlatent.api import SharedLatentVAE
 from sharedlatent.config import DomainConfig, ModelConfig, RunConfig, TrainConfig
 from sharedlatent.datasets.registry import load_dataset
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.omics_metrics import domain_metrics, per_sample_spearman, target_kind, translation_metrics
+from sharedlatent.evaluation.omics import domain_metrics, per_sample_spearman, target_kind, translation_metrics
 
 CORRELATION_KEYS = {
     f"{name}_{kind}_{stat}" for name in ("pearson", "spearman") for kind in ("feature", "sample") for stat in ("mean", "median")

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.evaluate import (
+from sharedlatent.evaluation.metrics import (
     auroc_auprc,
     per_feature_pearson,
     per_feature_spearman,

@@ -6,7 +6,7 @@ import torch
 
 from sharedlatent.config import JOINT_POSTERIORS
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.posteriors import POSTERIORS, kl_to_standard_normal, make_posterior
+from sharedlatent.nn.posteriors import POSTERIORS, kl_to_standard_normal, make_posterior
 
 
 class HeadsAsIs:

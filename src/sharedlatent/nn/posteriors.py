@@ -16,7 +16,7 @@ import torch
 from sharedlatent.errors import SharedLatentError
 
 if TYPE_CHECKING:
-    from sharedlatent.model import SharedLatentModule
+    from sharedlatent.nn.model import SharedLatentModule
 
 Masks = list[list[torch.Tensor]] | None
 

@@ -3,9 +3,9 @@ import pytest
 import torch
 
 from sharedlatent.config import TrainConfig
-from sharedlatent.model import SHARED_GROUP, SharedLatentModule
-from sharedlatent.schedules import build_schedule, set_trainable
-from sharedlatent.train import TensorData, make_optimizer, run_epoch
+from sharedlatent.nn.model import SHARED_GROUP, SharedLatentModule
+from sharedlatent.training.schedules import build_schedule, set_trainable
+from sharedlatent.training.loop import TensorData, make_optimizer, run_epoch
 
 
 def make_module():
@@ -68,7 +68,7 @@ def test_set_trainable_rejects_unknown_groups():
 
 
 def test_noise_reaches_inputs_not_targets():
-    from sharedlatent.train import add_noise
+    from sharedlatent.training.loop import add_noise
 
     module = make_module()
     batch = make_data(8)

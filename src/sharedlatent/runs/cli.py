@@ -104,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_train(args: argparse.Namespace) -> int:
     from sharedlatent.config import RunConfig, apply_overrides
-    from sharedlatent.runs import train_run
+    from sharedlatent.runs.folder import train_run
 
     config = RunConfig.from_toml(args.config) if args.config else RunConfig()
     overrides = parse_pairs(args.set, "--set")
@@ -130,8 +130,8 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_translate(args: argparse.Namespace) -> int:
-    from sharedlatent.runs import load_run
-    from sharedlatent.sample_files import aligned_values, read_samples, write_samples
+    from sharedlatent.runs.folder import load_run
+    from sharedlatent.runs.sample_files import aligned_values, read_samples, write_samples
 
     _refuse_existing(args.output, args.overwrite)
     model, record = load_run(args.run)
@@ -151,9 +151,9 @@ def run_translate(args: argparse.Namespace) -> int:
 def run_generate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from sharedlatent.io import atomic_path
-    from sharedlatent.runs import load_run
-    from sharedlatent.sample_files import write_samples
+    from sharedlatent.storage import atomic_path
+    from sharedlatent.runs.folder import load_run
+    from sharedlatent.runs.sample_files import write_samples
 
     suffix = args.output.suffix.lower()
     if suffix not in GENERATE_SUFFIXES:
@@ -181,9 +181,9 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from sharedlatent.io import METRICS_FILE, split_file
-    from sharedlatent.metrics_table import metrics_table
-    from sharedlatent.runs import evaluate_run
+    from sharedlatent.storage import METRICS_FILE, split_file
+    from sharedlatent.evaluation.tables import metrics_table
+    from sharedlatent.runs.folder import evaluate_run
 
     metrics = evaluate_run(args.run, args.split)
     print(metrics_table(metrics))
@@ -192,8 +192,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from sharedlatent.io import METRICS_FILE, read_json, split_file
-    from sharedlatent.metrics_table import comparison_table
+    from sharedlatent.storage import METRICS_FILE, read_json, split_file
+    from sharedlatent.evaluation.tables import comparison_table
 
     runs = {str(folder): read_json(folder / split_file(METRICS_FILE, args.split)) for folder in args.runs}
     print(comparison_table(runs))
@@ -219,8 +219,8 @@ def run_fetch(args: argparse.Namespace) -> int:
 def summary_lines(folder: Path, list_files: bool = False) -> str:
     """A short description of a run folder: dataset, layout, schedule, headline metrics, files."""
     from sharedlatent.config import RunConfig
-    from sharedlatent.io import CONFIG_FILE, METRICS_FILE, read_json
-    from sharedlatent.runs import read_record
+    from sharedlatent.storage import CONFIG_FILE, METRICS_FILE, read_json
+    from sharedlatent.runs.folder import read_record
 
     folder = Path(folder)
     record = read_record(folder)

@@ -1,0 +1,1 @@
+"""Figures, the model summary and the HTML report."""

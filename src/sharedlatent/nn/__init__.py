@@ -1,0 +1,1 @@
+"""The torch math: the module, joint posteriors, likelihoods and the objective."""
