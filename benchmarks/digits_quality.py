@@ -42,7 +42,11 @@ def measure(label: str, config: RunConfig, dataset) -> dict:
     model = SharedLatentVAE(dataset.input_sizes, config)
     history = model.fit(dataset.train.domains)
     test, train = dataset.test.domains, dataset.train.domains
-    row = {"setting": label, "seconds": history.seconds, "epochs_run": len({(r.stage, r.epoch) for r in history.records})}
+    row = {
+        "setting": label,
+        "seconds": history.seconds,
+        "epochs_run": len({(r.stage, r.epoch) for r in history.records}),
+    }
     for source, target in (("left", "right"), ("right", "left")):
         mse = float(np.mean((model.translate(test[source], source, target) - test[target]) ** 2))
         row[f"{source}->{target}"] = mse
@@ -59,7 +63,9 @@ def main() -> None:
     args = parser.parse_args()
     dataset = load_dataset("digits")
     rows = [measure(label, config, dataset) for label, config in settings([int(s) for s in args.seeds.split(",")])]
-    print(f"{'setting':<50} {'epochs':>6} {'seconds':>8} {'L->R':>8} {'x mean':>7} {'R->L':>8} {'x mean':>7} {'recon L':>8}")
+    print(
+        f"{'setting':<50} {'epochs':>6} {'seconds':>8} {'L->R':>8} {'x mean':>7} {'R->L':>8} {'x mean':>7} {'recon L':>8}"
+    )
     for row in rows:
         print(
             f"{row['setting']:<50} {row['epochs_run']:>6} {row['seconds']:>8.1f} {row['left->right']:>8.4f} "

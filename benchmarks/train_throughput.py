@@ -32,11 +32,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from sharedlatent.training import loop as train
 from sharedlatent.config import TrainConfig
 from sharedlatent.nn.model import SharedLatentModule
-from sharedlatent.training.schedules import Phase, joint_schedule, seed_schedule
+from sharedlatent.training import loop as train
 from sharedlatent.training.loop import TensorData, path_losses, run_epoch
+from sharedlatent.training.schedules import Phase, joint_schedule, seed_schedule
 
 # The optimiser fit_module builds: train.make_optimizer where the project has it, else plain Adam.
 project_optimizer = getattr(train, "make_optimizer", lambda module, lr: torch.optim.Adam(module.parameters(), lr=lr))
@@ -61,7 +61,9 @@ class Layout:
         return "-".join(str(w) for w in [FEATURES, *self.private_widths, *self.shared_widths, self.latent_size])
 
 
-LAYOUTS = {layout.name: layout for layout in [Layout("original", [96, 64], [32], 16), Layout("wide", [512, 256], [128], 32)]}
+LAYOUTS = {
+    layout.name: layout for layout in [Layout("original", [96, 64], [32], 16), Layout("wide", [512, 256], [128], 32)]
+}
 
 
 @dataclass
@@ -283,7 +285,11 @@ def project_optimizer_label() -> str:
 
 def project_module(layout: Layout) -> SharedLatentModule:
     return SharedLatentModule(
-        dict.fromkeys(DOMAINS, FEATURES), dict.fromkeys(DOMAINS, layout.private_widths), layout.shared_widths, layout.latent_size, {}
+        dict.fromkeys(DOMAINS, FEATURES),
+        dict.fromkeys(DOMAINS, layout.private_widths),
+        layout.shared_widths,
+        layout.latent_size,
+        {},
     )
 
 
@@ -314,7 +320,9 @@ def counted_flops(layout: Layout, schedule: str, data: dict[str, torch.Tensor]) 
     module, phase = project_module(layout), main_phase(schedule)
     batch = {name: values[:BATCH] for name, values in data.items()}
     with FlopCounterMode(display=False) as counter:
-        loss, _ = path_losses(module, batch, batch, phase.paths, TrainConfig(batch_size=BATCH), torch.Generator().manual_seed(3))
+        loss, _ = path_losses(
+            module, batch, batch, phase.paths, TrainConfig(batch_size=BATCH), torch.Generator().manual_seed(3)
+        )
         loss.backward()
     return counter.get_total_flops()
 
@@ -323,7 +331,9 @@ def measure_row(layout: Layout, schedule: str, threads: int, data: dict[str, tor
     """Interleaved epochs of the project's run_epoch, the reference loop and the tuned reference on the same data."""
     torch.set_num_threads(threads)
     phase = main_phase(schedule)
-    config = TrainConfig(schedule=schedule, batch_size=BATCH, learning_rate=1e-3, validation_fraction=0.0, progress=False)
+    config = TrainConfig(
+        schedule=schedule, batch_size=BATCH, learning_rate=1e-3, validation_fraction=0.0, progress=False
+    )
     torch.manual_seed(0)
     module = project_module(layout)
     optimizer = project_optimizer(module, config.learning_rate)
@@ -333,7 +343,9 @@ def measure_row(layout: Layout, schedule: str, threads: int, data: dict[str, tor
     generators = {loop: torch.Generator().manual_seed(1) for loop in LOOPS}
     epochs = {
         "project": lambda: run_epoch(module, optimizer, TensorData(data), phase, config, generators["project"]),
-        "reference": lambda: reference_epoch(reference, reference_optimizer, data, len(phase.paths), generators["reference"]),
+        "reference": lambda: reference_epoch(
+            reference, reference_optimizer, data, len(phase.paths), generators["reference"]
+        ),
         "tuned": lambda: reference_epoch(tuned, tuned_optimizer, data, len(phase.paths), generators["tuned"]),
     }
     timings: dict[str, list[tuple[float, float]]] = {loop: [] for loop in LOOPS}
@@ -344,7 +356,16 @@ def measure_row(layout: Layout, schedule: str, threads: int, data: dict[str, tor
                 timings[loop].append(timing)
     linears = executed_linears(layout, phase, BATCH)
     samples = data["left"].shape[0]
-    row = Row(layout.name, layout.label(), schedule, threads, samples, -(-samples // BATCH), step_flops(linears), *layer_shape_rate(linears, repeats))
+    row = Row(
+        layout.name,
+        layout.label(),
+        schedule,
+        threads,
+        samples,
+        -(-samples // BATCH),
+        step_flops(linears),
+        *layer_shape_rate(linears, repeats),
+    )
     for loop, samples_of_loop in timings.items():
         seconds, quiet = robust_median(samples_of_loop)
         row.loops[loop] = LoopResult(
@@ -391,8 +412,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer samples and repeats (under 30 s)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "train_throughput.json")
     parser.add_argument("--samples", type=int, help="training samples per epoch (default 8192, quick 2560)")
-    parser.add_argument("--repeats", type=int, help="timed epochs per loop and row after one warm-up (default 5, quick 2)")
-    parser.add_argument("--wait", type=float, help="seconds in all to wait for other processes to go quiet (default 20, quick 3)")
+    parser.add_argument(
+        "--repeats", type=int, help="timed epochs per loop and row after one warm-up (default 5, quick 2)"
+    )
+    parser.add_argument(
+        "--wait", type=float, help="seconds in all to wait for other processes to go quiet (default 20, quick 3)"
+    )
     args = parser.parse_args()
     samples = args.samples or (2560 if args.quick else 8192)
     repeats = args.repeats or (2 if args.quick else 5)
@@ -403,10 +428,23 @@ def main() -> None:
     started = time.perf_counter()
 
     before = {t: matmul_peak(t, repeats) for t in thread_counts}
-    plan = [(layout, schedule, threads) for layout in LAYOUTS.values() for schedule in ("joint", "seed") for threads in thread_counts]
-    plan = [(layout, schedule, threads) for layout, schedule, threads in plan if threads == default_threads or layout.name == "original"]
+    plan = [
+        (layout, schedule, threads)
+        for layout in LAYOUTS.values()
+        for schedule in ("joint", "seed")
+        for threads in thread_counts
+    ]
+    plan = [
+        (layout, schedule, threads)
+        for layout, schedule, threads in plan
+        if threads == default_threads or layout.name == "original"
+    ]
     if args.quick:  # the one-thread comparison for the original's "joint" step only
-        plan = [(layout, schedule, threads) for layout, schedule, threads in plan if threads == default_threads or schedule == "joint"]
+        plan = [
+            (layout, schedule, threads)
+            for layout, schedule, threads in plan
+            if threads == default_threads or schedule == "joint"
+        ]
     rows = [measure_row(layout, schedule, threads, data, repeats) for layout, schedule, threads in plan]
     after = {t: matmul_peak(t, repeats) for t in thread_counts}
     # The machine's rate is the better reading: background load only ever lowers one.
@@ -414,22 +452,40 @@ def main() -> None:
     for row in rows:
         row.finish(peaks[row.threads])
     torch.set_num_threads(default_threads)
-    reference_error = max(check_reference_math(layout, schedule, data) for layout in LAYOUTS.values() for schedule in ("joint", "seed"))
+    reference_error = max(
+        check_reference_math(layout, schedule, data) for layout in LAYOUTS.values() for schedule in ("joint", "seed")
+    )
     flops_agree = all(counted_flops(LAYOUTS[row.layout], row.schedule, data) == row.step_flops for row in rows)
 
-    print(f"torch {torch.__version__}, {cpu_model()}, {os.cpu_count()} CPUs, batch {BATCH}, {samples} samples/epoch, median of {repeats} epochs")
+    print(
+        f"torch {torch.__version__}, {cpu_model()}, {os.cpu_count()} CPUs, batch {BATCH}, {samples} samples/epoch, median of {repeats} epochs"
+    )
     print("matmul peak (2048^3 float32): " + ", ".join(f"{t} thread(s) {peaks[t]:.1f} GFLOP/s" for t in thread_counts))
     print(f"reference losses vs path_losses on one batch: relative difference {reference_error:.1e}")
-    print(f"analytic step FLOPs {'match' if flops_agree else 'DIFFER from'} torch.utils.flop_counter on the project's step")
-    print(f"waited {WAIT_FOR_QUIET.waited:.1f} s for other processes to go quiet; measured in {time.perf_counter() - started:.0f} s\n")
+    print(
+        f"analytic step FLOPs {'match' if flops_agree else 'DIFFER from'} torch.utils.flop_counter on the project's step"
+    )
+    print(
+        f"waited {WAIT_FOR_QUIET.waited:.1f} s for other processes to go quiet; measured in {time.perf_counter() - started:.0f} s\n"
+    )
     print(table(rows))
     targets = []
     for row in rows:
         if row.schedule == "joint" and row.threads == default_threads:
             percent = row.loops["project"].percent_of_peak
             met = percent >= TARGETS[row.layout]
-            targets.append({"layout": row.layout, "threads": row.threads, "target_percent": TARGETS[row.layout], "percent": percent, "met": met})
-            print(f"target {row.layout} ('joint' step, {row.threads} threads): {percent:.1f}% of peak, {TARGETS[row.layout]:.0f}% asked: {'met' if met else 'NOT met'}")
+            targets.append(
+                {
+                    "layout": row.layout,
+                    "threads": row.threads,
+                    "target_percent": TARGETS[row.layout],
+                    "percent": percent,
+                    "met": met,
+                }
+            )
+            print(
+                f"target {row.layout} ('joint' step, {row.threads} threads): {percent:.1f}% of peak, {TARGETS[row.layout]:.0f}% asked: {'met' if met else 'NOT met'}"
+            )
 
     result = {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
@@ -450,7 +506,10 @@ def main() -> None:
             "seconds_waited_for_quiet": WAIT_FOR_QUIET.waited,
         },
         "matmul_peak_gflops": {str(t): peaks[t] for t in thread_counts},
-        "matmul_peak_readings": {"before": {str(t): v for t, v in before.items()}, "after": {str(t): v for t, v in after.items()}},
+        "matmul_peak_readings": {
+            "before": {str(t): v for t, v in before.items()},
+            "after": {str(t): v for t, v in after.items()},
+        },
         "percent_is_of": f"the median GFLOP/s of a {PEAK_SIZE}^3 float32 matmul at the row's thread count (better of before/after)",
         "flops_counted": "matmuls of every Linear the step runs: forward, weight gradient, input gradient (none for the first layer)",
         "loops": {

@@ -29,7 +29,10 @@ from sharedlatent.datasets.base import Split
 from sharedlatent.datasets.synthetic_omics import LIKELIHOOD_OF
 from sharedlatent.evaluation.omics import domain_metrics, target_kind
 
-SHOWN = {"binary": ("auroc_mean", "auprc_mean"), "continuous": ("mse", "pearson_feature_mean", "pearson_sample_mean", "spearman_feature_mean")}
+SHOWN = {
+    "binary": ("auroc_mean", "auprc_mean"),
+    "continuous": ("mse", "pearson_feature_mean", "pearson_sample_mean", "spearman_feature_mean"),
+}
 LOWER_IS_BETTER = {"mse"}  # log1p scale for count targets
 SHOWN["counts"] = SHOWN["continuous"]
 ALPHAS = np.logspace(-3, 4, 15)
@@ -40,7 +43,9 @@ def ridge_input(values: np.ndarray, likelihood: str) -> np.ndarray:
     return np.log1p(values) if target_kind(likelihood) == "counts" else values
 
 
-def baseline_predictions(train: Split, test_source: np.ndarray, source: str, target: str, likelihoods: dict[str, str]) -> dict[str, np.ndarray]:
+def baseline_predictions(
+    train: Split, test_source: np.ndarray, source: str, target: str, likelihoods: dict[str, str]
+) -> dict[str, np.ndarray]:
     """Mean and RidgeCV predictions of `target` from `source`, fitted on the training samples that have both."""
     both = train.presence(source) & train.presence(target)
     x, y = train.domains[source][both], train.domains[target][both]
@@ -52,12 +57,16 @@ def baseline_predictions(train: Split, test_source: np.ndarray, source: str, tar
     return {"mean": np.array(mean), "ridge": predicted}
 
 
-def score_directions(predictions: dict[str, dict[str, np.ndarray]], truth: dict[str, np.ndarray], likelihoods: dict[str, str]) -> list[tuple]:
+def score_directions(
+    predictions: dict[str, dict[str, np.ndarray]], truth: dict[str, np.ndarray], likelihoods: dict[str, str]
+) -> list[tuple]:
     """Table rows (direction, metric, model, ridge, mean) for every direction's predictions."""
     rows = []
     for direction, by_method in predictions.items():
         target = direction.split("->")[1]
-        scores = {method: domain_metrics(truth[target], values, likelihoods[target]) for method, values in by_method.items()}
+        scores = {
+            method: domain_metrics(truth[target], values, likelihoods[target]) for method, values in by_method.items()
+        }
         for metric in SHOWN[target_kind(likelihoods[target])]:
             rows.append((direction, metric, *(scores[m][metric] for m in ("model", "ridge", "mean"))))
     return rows
@@ -77,11 +86,20 @@ def print_table(title: str, rows: list[tuple]) -> None:
 
 def synthetic_example(quick: bool, posterior: str) -> list[tuple]:
     """Three domains, 20% of samples missing one or two of them; test on fully paired held-out samples."""
-    dataset = load_dataset("synthetic_omics", n_samples=400 if quick else 1500, n_domains=3, fraction_unpaired=0.2, seed=0)
+    dataset = load_dataset(
+        "synthetic_omics", n_samples=400 if quick else 1500, n_domains=3, fraction_unpaired=0.2, seed=0
+    )
     likelihoods = LIKELIHOOD_OF
     config = RunConfig(
         model=ModelConfig(private_widths=[64, 32], shared_widths=[32], latent_size=8, joint_posterior=posterior),
-        train=TrainConfig(epochs=20 if quick else 150, batch_size=128, learning_rate=2e-3, progress=False, patience=15, beta_warmup_epochs=10),
+        train=TrainConfig(
+            epochs=20 if quick else 150,
+            batch_size=128,
+            learning_rate=2e-3,
+            progress=False,
+            patience=15,
+            beta_warmup_epochs=10,
+        ),
     )
     config.model.domains = {name: DomainConfig(likelihood=LIKELIHOOD_OF[name]) for name in dataset.domain_names}
     config.model.domains["protein"].preprocessing = "standardize"
@@ -90,7 +108,9 @@ def synthetic_example(quick: bool, posterior: str) -> list[tuple]:
     started = time.perf_counter()
     model = SharedLatentVAE(dataset.input_sizes, config)
     history = model.fit(dataset.train)
-    print(f"trained {len(history.records)} epochs in {time.perf_counter() - started:.1f} s ({posterior} joint posterior); {'; '.join(history.stopped_early)}")
+    print(
+        f"trained {len(history.records)} epochs in {time.perf_counter() - started:.1f} s ({posterior} joint posterior); {'; '.join(history.stopped_early)}"
+    )
     test = dataset.test.domains
     predictions = {}
     for source in dataset.domain_names:
@@ -109,14 +129,28 @@ def linnerud_example(quick: bool) -> list[tuple]:
     names = dataset.domain_names
     full = {name: np.vstack([dataset.train.domains[name], dataset.test.domains[name]]) for name in names}
     likelihoods = {name: "gaussian" for name in names}
-    out_of_fold = {f"{s}->{t}": {m: np.zeros_like(full[t]) for m in ("model", "ridge", "mean")} for s in names for t in names if s != t}
+    out_of_fold = {
+        f"{s}->{t}": {m: np.zeros_like(full[t]) for m in ("model", "ridge", "mean")}
+        for s in names
+        for t in names
+        if s != t
+    }
     for train_rows, test_rows in KFold(5, shuffle=True, random_state=0).split(full[names[0]]):
         train = Split({name: values[train_rows] for name, values in full.items()})
         config = RunConfig(
             model=ModelConfig(private_widths=[8, 4], shared_widths=[4], latent_size=2),
-            train=TrainConfig(epochs=60 if quick else 400, batch_size=16, learning_rate=5e-3, progress=False, validation_fraction=0.0, patience=400),
+            train=TrainConfig(
+                epochs=60 if quick else 400,
+                batch_size=16,
+                learning_rate=5e-3,
+                progress=False,
+                validation_fraction=0.0,
+                patience=400,
+            ),
         )
-        config.model.domains = {name: DomainConfig(likelihood="gaussian", preprocessing="standardize") for name in names}
+        config.model.domains = {
+            name: DomainConfig(likelihood="gaussian", preprocessing="standardize") for name in names
+        }
         model = SharedLatentVAE(dataset.input_sizes, config)
         model.fit(train)
         for direction, by_method in out_of_fold.items():
@@ -131,11 +165,15 @@ def linnerud_example(quick: bool) -> list[tuple]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer samples and epochs")
-    parser.add_argument("--posterior", default="poe", choices=["mean", "poe", "moe"], help="joint posterior for the synthetic data")
+    parser.add_argument(
+        "--posterior", default="poe", choices=["mean", "poe", "moe"], help="joint posterior for the synthetic data"
+    )
     parser.add_argument("--dataset", default="both", choices=["both", "synthetic_omics", "linnerud"])
     arguments = parser.parse_args()
     if arguments.dataset in ("both", "synthetic_omics"):
-        print_table("synthetic_omics (test split, paired samples)", synthetic_example(arguments.quick, arguments.posterior))
+        print_table(
+            "synthetic_omics (test split, paired samples)", synthetic_example(arguments.quick, arguments.posterior)
+        )
     if arguments.dataset in ("both", "linnerud"):
         print_table("linnerud (5-fold out-of-fold predictions, 20 samples)", linnerud_example(arguments.quick))
 

@@ -55,7 +55,9 @@ def test_unreadable_and_invalid_files(tmp_path):
 
 
 def test_overrides_parse_values_and_check_them():
-    config = apply_overrides(RunConfig(), {"train.epochs": "7", "model.shared_widths": "[8, 4]", "train.schedule": "seed"})
+    config = apply_overrides(
+        RunConfig(), {"train.epochs": "7", "model.shared_widths": "[8, 4]", "train.schedule": "seed"}
+    )
     assert config.train.epochs == 7 and config.model.shared_widths == [8, 4] and config.train.schedule == "seed"
     with pytest.raises(SharedLatentError, match="unknown config key train.speed"):
         apply_overrides(RunConfig(), {"train.speed": "3"})

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Union
+from typing import Any, Union
 
 import numpy as np
 import torch
@@ -13,11 +14,11 @@ import torch
 from sharedlatent.config import RunConfig
 from sharedlatent.datasets.base import Split
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.storage import load_weights, save_weights
 from sharedlatent.nn.model import SharedLatentModule
 from sharedlatent.preprocessing import Preprocessor, fit_preprocessor, make_preprocessor, preprocessor_from_dict
-from sharedlatent.training.schedules import build_schedule
+from sharedlatent.storage import load_weights, save_weights
 from sharedlatent.training.loop import History, TensorData, fit_module
+from sharedlatent.training.schedules import build_schedule
 
 ArrayLike = Union[np.ndarray, torch.Tensor]
 Masks = dict[str, np.ndarray]
@@ -101,7 +102,9 @@ class SharedLatentVAE:
         train_arrays = self._preprocess(train_arrays, train_present)
         for name, values in train_arrays.items():
             self.module.likelihoods[name].check_data(_rows_of(values, train_present, name), name)
-        self.module.set_library_sizes({name: torch.from_numpy(_rows_of(v, train_present, name)) for name, v in train_arrays.items()})
+        self.module.set_library_sizes(
+            {name: torch.from_numpy(_rows_of(v, train_present, name)) for name, v in train_arrays.items()}
+        )
         settings = self.config.train
         if validation is None and settings.validation_fraction > 0:
             (train_arrays, train_present), (validation_arrays, validation_present) = _hold_out(
@@ -118,7 +121,9 @@ class SharedLatentVAE:
                 self.module,
                 stages,
                 TensorData(self._tensors(train_arrays), self._mask_tensors(train_present)),
-                None if validation_arrays is None else TensorData(self._tensors(validation_arrays), self._mask_tensors(validation_present)),
+                None
+                if validation_arrays is None
+                else TensorData(self._tensors(validation_arrays), self._mask_tensors(validation_present)),
                 settings,
                 progress,
             )
@@ -192,16 +197,20 @@ class SharedLatentVAE:
         save_weights(path, self.module.state_dict(), metadata)
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "cpu") -> "SharedLatentVAE":
+    def load(cls, path: str | Path, device: str = "cpu") -> SharedLatentVAE:
         """Rebuild a model written by save()."""
         tensors, metadata = load_weights(path)
         if metadata.get("format_version") != FORMAT_VERSION:
-            raise SharedLatentError(f"{path} has format version {metadata.get('format_version')}, expected {FORMAT_VERSION}")
+            raise SharedLatentError(
+                f"{path} has format version {metadata.get('format_version')}, expected {FORMAT_VERSION}"
+            )
         config = RunConfig.from_dict(metadata["config"])
         config.train = dataclasses.replace(config.train, device=device)
         model = cls(metadata["input_sizes"], config)
         model.module.load_state_dict(tensors)
-        model.preprocessors = {name: preprocessor_from_dict(values) for name, values in metadata["preprocessors"].items()}
+        model.preprocessors = {
+            name: preprocessor_from_dict(values) for name, values in metadata["preprocessors"].items()
+        }
         if metadata.get("latent_box") is not None:
             low, high = metadata["latent_box"]
             model.latent_box = (np.asarray(low, dtype=np.float32), np.asarray(high, dtype=np.float32))
@@ -242,11 +251,17 @@ class SharedLatentVAE:
         stacked = {**arrays, **{f"present:{name}": present[name].astype(np.float32) for name in names}}
         return self._map_chunks(
             stacked,
-            lambda batch: self.module.posterior({n: batch[n] for n in names}, {n: batch[f"present:{n}"] for n in names})[0],
+            lambda batch: self.module.posterior(
+                {n: batch[n] for n in names}, {n: batch[f"present:{n}"] for n in names}
+            )[0],
         )
 
     def _mask_tensors(self, present: Masks | None) -> dict[str, torch.Tensor] | None:
-        return None if present is None else {name: torch.from_numpy(m.astype(np.float32)).to(self.device) for name, m in present.items()}
+        return (
+            None
+            if present is None
+            else {name: torch.from_numpy(m.astype(np.float32)).to(self.device) for name, m in present.items()}
+        )
 
     @torch.no_grad()
     def _map_chunks(self, arrays: Mapping[str, np.ndarray], function) -> np.ndarray:
@@ -286,7 +301,9 @@ class SharedLatentVAE:
             self._check_domain(name)
             array = _as_numpy(values, f"{what} for domain {name!r}", self.input_sizes[name], allow_nan=True)
             if np.isinf(array).any():
-                raise SharedLatentError(f"{what} for domain {name!r}: contains {int(np.isinf(array).sum())} infinite values")
+                raise SharedLatentError(
+                    f"{what} for domain {name!r}: contains {int(np.isinf(array).sum())} infinite values"
+                )
             nan = np.isnan(array)
             missing = nan.all(axis=1)
             if nan[~missing].any():
@@ -307,12 +324,16 @@ class SharedLatentVAE:
                 raise SharedLatentError(f"{what}: present names domain {name!r}, which the data does not have")
             mask = np.asarray(given.detach().cpu().numpy() if isinstance(given, torch.Tensor) else given)
             if mask.shape != (n,) or mask.dtype != bool:
-                raise SharedLatentError(f"{what}: present[{name!r}] must be a boolean array of {n} entries, got {mask.dtype} of shape {mask.shape}")
+                raise SharedLatentError(
+                    f"{what}: present[{name!r}] must be a boolean array of {n} entries, got {mask.dtype} of shape {mask.shape}"
+                )
             masks[name] = masks[name] & mask
             arrays[name][~mask] = 0.0
         nowhere = ~np.any(np.stack(list(masks.values())), axis=0)
         if nowhere.any():
-            raise SharedLatentError(f"{what}: {int(nowhere.sum())} samples are absent from every domain (e.g. row {int(np.argmax(nowhere))})")
+            raise SharedLatentError(
+                f"{what}: {int(nowhere.sum())} samples are absent from every domain (e.g. row {int(np.argmax(nowhere))})"
+            )
         if all(m.all() for m in masks.values()):
             return arrays, None
         return arrays, masks

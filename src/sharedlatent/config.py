@@ -19,7 +19,11 @@ else:  # pragma: no cover
 
 SCHEDULES = ("joint", "seed")
 KL_FORMULAS = ("exact", "seed")
-JOINT_POSTERIORS = ("mean", "poe", "moe")  # names in sharedlatent.nn.posteriors.POSTERIORS (kept here so config needs no torch)
+JOINT_POSTERIORS = (
+    "mean",
+    "poe",
+    "moe",
+)  # names in sharedlatent.nn.posteriors.POSTERIORS (kept here so config needs no torch)
 LIKELIHOODS = ("sigmoid_mse", "gaussian", "gaussian_fixed", "bernoulli", "negative_binomial", "zinb")
 COUNT_LIKELIHOODS = ("negative_binomial", "zinb")
 LIBRARY_MODES = ("observed", "learned")
@@ -36,7 +40,9 @@ class DomainConfig:
     preprocessing: str = "none"  # fitted on the training split, inverted on outputs: none, minmax, minmax_per_feature, standardize, log1p, log1p_minmax
     input_size: int | None = None  # taken from the data; when set it must match
     variance: float | None = None  # gaussian_fixed only: the fixed variance (unset = 1.0)
-    library: str | None = None  # negative_binomial / zinb only: "observed" (each sample's total count; unset) or "learned" (decoded from z)
+    library: str | None = (
+        None  # negative_binomial / zinb only: "observed" (each sample's total count; unset) or "learned" (decoded from z)
+    )
 
     def likelihood_options(self) -> dict[str, Any]:
         """The keyword options this domain's likelihood is built with."""
@@ -86,7 +92,9 @@ class TrainConfig:
     beta: float = 1.0  # weight of the KL term (batch-mean KL next to batch-summed squared error)
     beta_warmup_epochs: int = 0  # raise the KL weight linearly from beta/N to beta over the first N epochs; 0 = off
     cross_weight: float = 1.0  # weight of cross-reconstruction terms (a single-domain path decoding another domain)
-    cycle_weight: float = 0.0  # weight of cycle-consistency terms (each single-domain path: A -> B -> A, scored on A); 0 = off
+    cycle_weight: float = (
+        0.0  # weight of cycle-consistency terms (each single-domain path: A -> B -> A, scored on A); 0 = off
+    )
     kl_formula: str = "exact"  # "seed": the original's KL expression (log-sigma where 2 log-sigma belongs), added once per decoded domain as its Keras models did
     freeze_phases: bool = True  # "seed": each alternating phase trains only its group; false = the original as it ran
     noise_level: float = 0.0  # std of Gaussian noise added to inputs (denoising); targets stay clean
@@ -96,7 +104,9 @@ class TrainConfig:
     validation_fraction: float = 0.1  # share of the training split held out for the validation loss
     seed: int = 0
     device: str = "cpu"  # "cpu", "cuda", "mps" or "auto"
-    threads: int = 0  # CPU threads; 0 picks 1 for narrow layouts (threads cost more than they gain there), else torch's default
+    threads: int = (
+        0  # CPU threads; 0 picks 1 for narrow layouts (threads cost more than they gain there), else torch's default
+    )
     progress: bool = True
 
 
@@ -121,13 +131,13 @@ class RunConfig:
         return tomli_w.dumps(self.to_dict())
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "RunConfig":
+    def from_dict(cls, values: dict[str, Any]) -> RunConfig:
         config = _build(cls, values, "")
         config.validate()
         return config
 
     @classmethod
-    def from_toml(cls, path: str | Path) -> "RunConfig":
+    def from_toml(cls, path: str | Path) -> RunConfig:
         path = Path(path)
         try:
             values = tomllib.loads(path.read_text())
@@ -167,14 +177,21 @@ def validate_run_config(config: RunConfig, input_sizes: dict[str, int] | None = 
     for settings in (train, *model.domains.values()):
         for item in dataclasses.fields(settings):
             value = getattr(settings, item.name)
-            _require(not isinstance(value, float) or math.isfinite(value), f"{item.name} must be a finite number, got {value!r}")
+            _require(
+                not isinstance(value, float) or math.isfinite(value),
+                f"{item.name} must be a finite number, got {value!r}",
+            )
     _require(model.latent_size >= 1, f"model.latent_size must be at least 1, got {model.latent_size}")
-    for where, widths in [("model.private_widths", model.private_widths), ("model.shared_widths", model.shared_widths)] + [
-        (f"model.domains.{name}.private_widths", own.private_widths or []) for name, own in model.domains.items()
-    ]:
+    for where, widths in [
+        ("model.private_widths", model.private_widths),
+        ("model.shared_widths", model.shared_widths),
+    ] + [(f"model.domains.{name}.private_widths", own.private_widths or []) for name, own in model.domains.items()]:
         _require(all(w >= 1 for w in widths), f"{where} must be positive integers, got {widths}")
     _require(len(model.private_widths) >= 1, "model.private_widths needs at least one layer")
-    _require(model.joint_posterior in JOINT_POSTERIORS, f"model.joint_posterior must be one of {JOINT_POSTERIORS}, got {model.joint_posterior!r}")
+    _require(
+        model.joint_posterior in JOINT_POSTERIORS,
+        f"model.joint_posterior must be one of {JOINT_POSTERIORS}, got {model.joint_posterior!r}",
+    )
     from sharedlatent.preprocessing import PREPROCESSORS
 
     for name, own in model.domains.items():
@@ -182,36 +199,57 @@ def validate_run_config(config: RunConfig, input_sizes: dict[str, int] | None = 
             own.preprocessing in PREPROCESSORS,
             f"model.domains.{name}.preprocessing must be one of {tuple(PREPROCESSORS)}, got {own.preprocessing!r}",
         )
-        _require(own.likelihood in LIKELIHOODS, f"model.domains.{name}.likelihood must be one of {LIKELIHOODS}, got {own.likelihood!r}")
+        _require(
+            own.likelihood in LIKELIHOODS,
+            f"model.domains.{name}.likelihood must be one of {LIKELIHOODS}, got {own.likelihood!r}",
+        )
         _validate_likelihood_options(name, own)
     _require(train.schedule in SCHEDULES, f"train.schedule must be one of {SCHEDULES}, got {train.schedule!r}")
-    _require(train.kl_formula in KL_FORMULAS, f"train.kl_formula must be one of {KL_FORMULAS}, got {train.kl_formula!r}")
+    _require(
+        train.kl_formula in KL_FORMULAS, f"train.kl_formula must be one of {KL_FORMULAS}, got {train.kl_formula!r}"
+    )
     _require(train.epochs >= 1, f"train.epochs must be at least 1, got {train.epochs}")
     _require(train.batch_size >= 1, f"train.batch_size must be at least 1, got {train.batch_size}")
     _require(train.learning_rate > 0, f"train.learning_rate must be positive, got {train.learning_rate}")
     _require(train.beta >= 0, f"train.beta must be non-negative, got {train.beta}")
-    _require(train.beta_warmup_epochs >= 0, f"train.beta_warmup_epochs must be non-negative, got {train.beta_warmup_epochs}")
+    _require(
+        train.beta_warmup_epochs >= 0, f"train.beta_warmup_epochs must be non-negative, got {train.beta_warmup_epochs}"
+    )
     _require(train.cross_weight >= 0, f"train.cross_weight must be non-negative, got {train.cross_weight}")
     _require(train.cycle_weight >= 0, f"train.cycle_weight must be non-negative, got {train.cycle_weight}")
     _require(train.noise_level >= 0, f"train.noise_level must be non-negative, got {train.noise_level}")
     _require(0 < train.lr_decay <= 1, f"train.lr_decay must be in (0, 1], got {train.lr_decay}")
-    _require(train.lr_decay_patience >= 0, f"train.lr_decay_patience must be non-negative, got {train.lr_decay_patience}")
+    _require(
+        train.lr_decay_patience >= 0, f"train.lr_decay_patience must be non-negative, got {train.lr_decay_patience}"
+    )
     _require(train.patience >= 1, f"train.patience must be at least 1, got {train.patience}")
-    _require(0 <= train.validation_fraction < 1, f"train.validation_fraction must be in [0, 1), got {train.validation_fraction}")
+    _require(
+        0 <= train.validation_fraction < 1,
+        f"train.validation_fraction must be in [0, 1), got {train.validation_fraction}",
+    )
     _require(train.threads >= 0, f"train.threads must be non-negative, got {train.threads}")
-    _require(train.device in ("cpu", "cuda", "mps", "auto"), f"train.device must be cpu, cuda, mps or auto, got {train.device!r}")
+    _require(
+        train.device in ("cpu", "cuda", "mps", "auto"),
+        f"train.device must be cpu, cuda, mps or auto, got {train.device!r}",
+    )
     if input_sizes is None:
         return
     _require(len(input_sizes) >= 2, f"a shared latent model needs at least two domains, got {list(input_sizes)}")
     from sharedlatent.nn.model import SHARED_GROUP
 
-    _require(SHARED_GROUP not in input_sizes, f"a domain may not be named {SHARED_GROUP!r}: that name is the shared layers' parameter group")
+    _require(
+        SHARED_GROUP not in input_sizes,
+        f"a domain may not be named {SHARED_GROUP!r}: that name is the shared layers' parameter group",
+    )
     unknown = sorted(set(model.domains) - set(input_sizes))
     _require(not unknown, f"model.domains names {unknown} but the data has domains {list(input_sizes)}")
     for name, size in input_sizes.items():
         own = model.domains.get(name)
         if own and own.input_size is not None:
-            _require(own.input_size == size, f"model.domains.{name}.input_size is {own.input_size} but the data has {size} features")
+            _require(
+                own.input_size == size,
+                f"model.domains.{name}.input_size is {own.input_size} but the data has {size} features",
+            )
     last_widths = {name: model.widths_for(name)[-1] for name in input_sizes}
     _require(
         len(set(last_widths.values())) == 1,
@@ -223,10 +261,16 @@ def _validate_likelihood_options(name: str, own: DomainConfig) -> None:
     """Options that only make sense for some likelihoods, and count likelihoods that need raw counts."""
     where = f"model.domains.{name}"
     if own.variance is not None:
-        _require(own.likelihood == "gaussian_fixed", f"{where}.variance applies only to likelihood 'gaussian_fixed', not {own.likelihood!r}")
+        _require(
+            own.likelihood == "gaussian_fixed",
+            f"{where}.variance applies only to likelihood 'gaussian_fixed', not {own.likelihood!r}",
+        )
         _require(own.variance > 0, f"{where}.variance must be positive, got {own.variance}")
     if own.library is not None:
-        _require(own.likelihood in COUNT_LIKELIHOODS, f"{where}.library applies only to likelihoods {COUNT_LIKELIHOODS}, not {own.likelihood!r}")
+        _require(
+            own.likelihood in COUNT_LIKELIHOODS,
+            f"{where}.library applies only to likelihoods {COUNT_LIKELIHOODS}, not {own.likelihood!r}",
+        )
         _require(own.library in LIBRARY_MODES, f"{where}.library must be one of {LIBRARY_MODES}, got {own.library!r}")
     if own.likelihood in COUNT_LIKELIHOODS:
         _require(
@@ -255,7 +299,9 @@ def _build(cls: type, values: Any, where: str) -> Any:
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise SharedLatentError(f"unknown config key {_join(where, unknown[0])}; allowed keys: {', '.join(sorted(known))}")
+        raise SharedLatentError(
+            f"unknown config key {_join(where, unknown[0])}; allowed keys: {', '.join(sorted(known))}"
+        )
     return cls(**{key: _coerce(hints[key], value, _join(where, key)) for key, value in values.items()})
 
 

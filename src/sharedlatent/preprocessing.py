@@ -19,7 +19,7 @@ class Preprocessor(Protocol):
 
     name: str
 
-    def fit(self, train: np.ndarray) -> "Preprocessor": ...
+    def fit(self, train: np.ndarray) -> Preprocessor: ...
 
     def transform(self, values: np.ndarray) -> np.ndarray: ...
 
@@ -51,7 +51,7 @@ class Identity:
 
     name: str = field(default="none", init=False)
 
-    def fit(self, train: np.ndarray) -> "Identity":
+    def fit(self, train: np.ndarray) -> Identity:
         as_matrix(train, "none: training data")
         return self
 
@@ -76,7 +76,7 @@ class Affine:
     def statistics(self, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
-    def fit(self, train: np.ndarray) -> "Affine":
+    def fit(self, train: np.ndarray) -> Affine:
         train = as_matrix(train, f"{self.name}: training data")
         if train.shape[0] == 0:
             raise SharedLatentError(f"{self.name}: cannot fit on an empty training array")
@@ -150,7 +150,7 @@ class Log1p:
             raise SharedLatentError(f"log1p: needs values >= 0 (such as counts), got a minimum of {values.min():g}")
         return values
 
-    def fit(self, train: np.ndarray) -> "Log1p":
+    def fit(self, train: np.ndarray) -> Log1p:
         self.check(train)
         return self
 
@@ -171,7 +171,7 @@ class Log1pMinMax:
     scaler: MinMaxPerFeature = field(default_factory=MinMaxPerFeature)
     name: str = field(default="log1p_minmax", init=False)
 
-    def fit(self, train: np.ndarray) -> "Log1pMinMax":
+    def fit(self, train: np.ndarray) -> Log1pMinMax:
         self.scaler.fit(np.log1p(Log1p().check(train)))
         return self
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -24,6 +25,8 @@ def split_file(name: str, split: str) -> str:
         return name
     stem, dot, suffix = name.rpartition(".")
     return f"{stem}_{split}{dot}{suffix}"
+
+
 HISTORY_FILE = "history.json"
 METADATA_KEY = "sharedlatent"
 _UMASK = os.umask(0)
@@ -35,7 +38,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary path beside `path` that replaces it only if the block finishes without error."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + "".join(path.suffixes), dir=path.parent)
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".tmp" + "".join(path.suffixes), dir=path.parent
+    )
     os.close(handle)
     try:
         yield Path(temporary)

@@ -17,7 +17,9 @@ RNG = np.random.default_rng(0)
 
 def rna(cells):
     counts = scipy_sparse.random(len(cells), 30, density=0.2, format="csr", random_state=0, dtype=np.float32) * 10
-    adata = anndata.AnnData(X=counts, obs=pd.DataFrame({"cell_type": ["T" if i % 2 else "B" for i in range(len(cells))]}, index=cells))
+    adata = anndata.AnnData(
+        X=counts, obs=pd.DataFrame({"cell_type": ["T" if i % 2 else "B" for i in range(len(cells))]}, index=cells)
+    )
     adata.var_names = [f"gene{i}" for i in range(30)]
     adata.layers["counts"] = counts.copy()
     adata.obsm["X_pca"] = RNG.random((len(cells), 5)).astype(np.float32)
@@ -37,7 +39,13 @@ def test_h5ad_pair_matched_by_obs_names_with_sparse_x(tmp_path):
     left = rna(CELLS)
     left.write_h5ad(tmp_path / "rna.h5ad")
     protein(CELLS[::-1] + ["extra1", "extra2"]).write_h5ad(tmp_path / "protein.h5ad")
-    dataset = load_h5ad_pair(left_path=str(tmp_path / "rna.h5ad"), right_path=str(tmp_path / "protein.h5ad"), label_column="cell_type", left="rna", right="protein")
+    dataset = load_h5ad_pair(
+        left_path=str(tmp_path / "rna.h5ad"),
+        right_path=str(tmp_path / "protein.h5ad"),
+        label_column="cell_type",
+        left="rna",
+        right="protein",
+    )
     assert dataset.input_sizes == {"rna": 30, "protein": 4}
     assert dataset.feature_names["protein"] == ["CD3", "CD4", "CD8", "CD19"]
     assert "protein: 20 of 22 rows kept, 2 dropped" in dataset.description
@@ -49,7 +57,9 @@ def test_h5ad_pair_matched_by_obs_names_with_sparse_x(tmp_path):
 def test_layer_and_obsm_choices(tmp_path):
     rna(CELLS).write_h5ad(tmp_path / "rna.h5ad")
     protein(CELLS).write_h5ad(tmp_path / "protein.h5ad")
-    dataset = load_dataset("h5ad", left_path=str(tmp_path / "rna.h5ad"), right_path=str(tmp_path / "protein.h5ad"), left_obsm="X_pca")
+    dataset = load_dataset(
+        "h5ad", left_path=str(tmp_path / "rna.h5ad"), right_path=str(tmp_path / "protein.h5ad"), left_obsm="X_pca"
+    )
     assert dataset.input_sizes["left"] == 5 and dataset.feature_names["left"][0] == "X_pca_0"
     layered = load_h5ad_pair(left_path=tmp_path / "rna.h5ad", right_path=tmp_path / "protein.h5ad", left_layer="counts")
     assert layered.input_sizes["left"] == 30
@@ -62,7 +72,9 @@ def test_h5mu_pair_uses_modality_names(tmp_path):
     mudata = pytest.importorskip("mudata")
     mdata = mudata.MuData({"rna": rna(CELLS), "prot": protein(CELLS[:15])})
     mdata.write(tmp_path / "cite.h5mu")
-    dataset = load_h5mu_pair(path=str(tmp_path / "cite.h5mu"), left_mod="rna", right_mod="prot", label_column="cell_type")
+    dataset = load_h5mu_pair(
+        path=str(tmp_path / "cite.h5mu"), left_mod="rna", right_mod="prot", label_column="cell_type"
+    )
     assert dataset.domain_names == ["rna", "prot"]
     assert dataset.train.n_samples + dataset.test.n_samples == 15
     assert "rna: 15 of 20 rows kept, 5 dropped" in dataset.description
@@ -103,7 +115,9 @@ def test_dense_rows_in_chunks_matches_full_densify():
 
 def test_write_h5ad_round_trip(tmp_path):
     values = RNG.random((3, 2)).astype(np.float32)
-    path = write_h5ad(tmp_path / "translated.h5ad", values, ["c1", "c2", "c3"], ["CD3", "CD19"], obs={"source": ["rna"] * 3})
+    path = write_h5ad(
+        tmp_path / "translated.h5ad", values, ["c1", "c2", "c3"], ["CD3", "CD19"], obs={"source": ["rna"] * 3}
+    )
     back = anndata.read_h5ad(path)
     np.testing.assert_allclose(back.X, values)
     assert list(back.var_names) == ["CD3", "CD19"] and list(back.obs["source"]) == ["rna"] * 3

@@ -28,7 +28,14 @@ def write_tiny_mnist(folder, n_train=6, n_test=4, gz=True):
 
 
 def test_idx_header_is_big_endian_and_read_back(tmp_path):
-    raw = bytes([0, 0, 8, 3]) + (2).to_bytes(4, "big") + (28).to_bytes(4, "big") + (28).to_bytes(4, "big") + bytes(range(256)) * 6 + bytes(2 * 784 - 1536)
+    raw = (
+        bytes([0, 0, 8, 3])
+        + (2).to_bytes(4, "big")
+        + (28).to_bytes(4, "big")
+        + (28).to_bytes(4, "big")
+        + bytes(range(256)) * 6
+        + bytes(2 * 784 - 1536)
+    )
     (tmp_path / "x").write_bytes(raw)
     array = read_idx(tmp_path / "x", expected_ndim=3)
     assert array.shape == (2, 28, 28) and array.dtype == np.uint8
@@ -56,12 +63,14 @@ def test_load_mnist_pair_from_keras_npz(tmp_path):
     rng = np.random.default_rng(1)
     np.savez(
         tmp_path / "mnist.npz",
-        x_train=rng.integers(0, 256, (5, 28, 28), dtype=np.uint8), y_train=np.arange(5, dtype=np.uint8),
-        x_test=rng.integers(0, 256, (3, 28, 28), dtype=np.uint8), y_test=np.arange(3, dtype=np.uint8),
+        x_train=rng.integers(0, 256, (5, 28, 28), dtype=np.uint8),
+        y_train=np.arange(5, dtype=np.uint8),
+        x_test=rng.integers(0, 256, (3, 28, 28), dtype=np.uint8),
+        y_test=np.arange(3, dtype=np.uint8),
     )
     dataset = mnist.load_mnist_pair(path=tmp_path)
     assert dataset.train.n_samples == 5 and dataset.test.n_samples == 3
-    assert 0.0 <= dataset.train.domains["left"].min() and dataset.train.domains["left"].max() <= 1.0
+    assert dataset.train.domains["left"].min() >= 0.0 and dataset.train.domains["left"].max() <= 1.0
 
 
 def test_cache_folder_from_environment(tmp_path, monkeypatch):

@@ -43,9 +43,12 @@ def test_tuple_layout_with_opt_in(tmp_path, gz):
 
 def test_dict_layout_names_domains_and_labels(tmp_path):
     contents = {
-        "rna_train": RNG.random((6, 5)), "protein_train": RNG.random((6, 2)),
-        "rna_test": RNG.random((2, 5)), "protein_test": RNG.random((2, 2)),
-        "labels_train": np.arange(6), "labels_test": np.arange(2),
+        "rna_train": RNG.random((6, 5)),
+        "protein_train": RNG.random((6, 2)),
+        "rna_test": RNG.random((2, 5)),
+        "protein_test": RNG.random((2, 2)),
+        "labels_train": np.arange(6),
+        "labels_test": np.arange(2),
     }
     dataset = load_dataset("pickle", path=str(write(tmp_path / "d.pkl.gz", contents)), allow_pickle=True)
     assert sorted(dataset.domain_names) == ["protein", "rna"]

@@ -27,20 +27,32 @@ def test_csv_pair_matched_by_auto_detected_id_and_reported(tmp_path):
     # the protein file is shuffled and has two extra cells the RNA file lacks
     extra = pd.DataFrame({"barcode": ["x1", "x2"], "CD3": [0.1, 0.2], "CD19": [0.3, 0.4]})
     pd.concat([protein.iloc[::-1], extra]).to_csv(tmp_path / "protein.tsv", sep="\t", index=False)
-    dataset = load_table_pair(left_path=str(tmp_path / "rna.csv"), right_path=str(tmp_path / "protein.tsv"), left="rna", right="protein")
+    dataset = load_table_pair(
+        left_path=str(tmp_path / "rna.csv"), right_path=str(tmp_path / "protein.tsv"), left="rna", right="protein"
+    )
     assert dataset.feature_names == {"rna": ["gene0", "gene1", "gene2", "gene3"], "protein": ["CD3", "CD19"]}
     assert dataset.train.n_samples + dataset.test.n_samples == 20
-    assert "20 samples paired by sample ID" in dataset.description and "protein: 20 of 22 rows kept, 2 dropped" in dataset.description
+    assert (
+        "20 samples paired by sample ID" in dataset.description
+        and "protein: 20 of 22 rows kept, 2 dropped" in dataset.description
+    )
     # rows stay aligned: look one test sample up in the original frames
     sample = dataset.test.sample_ids[0]
-    np.testing.assert_allclose(dataset.test.domains["protein"][0], protein.set_index("barcode").loc[sample].to_numpy(), rtol=1e-6)
+    np.testing.assert_allclose(
+        dataset.test.domains["protein"][0], protein.set_index("barcode").loc[sample].to_numpy(), rtol=1e-6
+    )
 
 
 def test_label_column_gives_a_stratified_split(tmp_path):
     rna, protein = rna_protein()
     rna.to_csv(tmp_path / "rna.csv", index=False)
     protein.to_csv(tmp_path / "protein.csv", index=False)
-    dataset = load_table_pair(left_path=tmp_path / "rna.csv", right_path=tmp_path / "protein.csv", label_column="cell_type", test_fraction="0.2")
+    dataset = load_table_pair(
+        left_path=tmp_path / "rna.csv",
+        right_path=tmp_path / "protein.csv",
+        label_column="cell_type",
+        test_fraction="0.2",
+    )
     assert sorted(dataset.test.labels) == ["B", "B", "T", "T"]
     assert "stratified" in dataset.description
 

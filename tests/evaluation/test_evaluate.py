@@ -6,8 +6,8 @@ from scipy.spatial.distance import cdist
 from scipy.stats import spearmanr
 from sklearn.datasets import make_blobs
 
-from sharedlatent.evaluation import metrics as evaluate
 from sharedlatent.errors import SharedLatentError
+from sharedlatent.evaluation import metrics as evaluate
 
 
 def _random(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:

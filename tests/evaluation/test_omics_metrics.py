@@ -10,7 +10,10 @@ from sharedlatent.errors import SharedLatentError
 from sharedlatent.evaluation.omics import domain_metrics, per_sample_spearman, target_kind, translation_metrics
 
 CORRELATION_KEYS = {
-    f"{name}_{kind}_{stat}" for name in ("pearson", "spearman") for kind in ("feature", "sample") for stat in ("mean", "median")
+    f"{name}_{kind}_{stat}"
+    for name in ("pearson", "spearman")
+    for kind in ("feature", "sample")
+    for stat in ("mean", "median")
 }
 
 
@@ -67,6 +70,13 @@ def test_translation_metrics_every_direction_by_target_likelihood():
     model = SharedLatentVAE(dataset.input_sizes, config)
     model.fit(dataset.train)
     results = translation_metrics(model, dataset.test)
-    assert set(results) == {"rna->protein", "rna->mutation", "protein->rna", "protein->mutation", "mutation->rna", "mutation->protein"}
+    assert set(results) == {
+        "rna->protein",
+        "rna->mutation",
+        "protein->rna",
+        "protein->mutation",
+        "mutation->rna",
+        "mutation->protein",
+    }
     assert "auroc_mean" in results["rna->mutation"] and "pearson_feature_mean" in results["mutation->protein"]
     assert "rna->rna" in translation_metrics(model, dataset.test.domains, include_reconstruction=True)

@@ -5,13 +5,14 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 
-from sharedlatent.figures import plots, summary as model_summary
 from sharedlatent.datasets.base import ImageRenderer, ProfileRenderer
 from sharedlatent.datasets.icvl import SkeletonRenderer
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.nn.model import SharedLatentModule
 from sharedlatent.evaluation.predictions import DomainOutputs, RunOutputs
+from sharedlatent.figures import plots
+from sharedlatent.figures import summary as model_summary
 from sharedlatent.figures.report import metric_tables, write_report
+from sharedlatent.nn.model import SharedLatentModule
 from sharedlatent.training.loop import EpochRecord, History
 
 DPI = 60
@@ -41,7 +42,9 @@ def fake_outputs(sizes: dict[str, int], n: int = 40, latent: int = 4, labels: bo
 def fake_history(seed_schedule: bool = False) -> History:
     phases = [(0, "joint")] + ([(1, "center"), (1, "left"), (1, "right")] if seed_schedule else [])
     records = [
-        EpochRecord(stage, phase, epoch, 1000.0 / (epoch + 1), None if seed_schedule else 1200.0 / (epoch + 1), {}, 0.01)
+        EpochRecord(
+            stage, phase, epoch, 1000.0 / (epoch + 1), None if seed_schedule else 1200.0 / (epoch + 1), {}, 0.01
+        )
         for stage, phase in phases
         for epoch in range(12)
     ]
@@ -50,7 +53,9 @@ def fake_history(seed_schedule: bool = False) -> History:
 
 def small_module(sizes: dict[str, int], shared: list[int] | None = None) -> SharedLatentModule:
     widths = {name: [12, 8] for name in sizes}
-    return SharedLatentModule(sizes, widths, [6] if shared is None else shared, 3, {name: "sigmoid_mse" for name in sizes})
+    return SharedLatentModule(
+        sizes, widths, [6] if shared is None else shared, 3, {name: "sigmoid_mse" for name in sizes}
+    )
 
 
 def assert_png(path, min_pixels: int = 100) -> np.ndarray:
@@ -73,7 +78,9 @@ def assert_png(path, min_pixels: int = 100) -> np.ndarray:
 )
 def test_sample_grid_has_five_rows_per_domain(tmp_path, sizes, renderer):
     outputs = fake_outputs(sizes)
-    path = plots.plot_sample_grid(outputs, {name: renderer for name in sizes}, tmp_path / "samples.png", n_samples=6, dpi=DPI)
+    path = plots.plot_sample_grid(
+        outputs, {name: renderer for name in sizes}, tmp_path / "samples.png", n_samples=6, dpi=DPI
+    )
     image = assert_png(path)
     assert image.shape[0] > image.shape[1] * 0.8  # tall: 5 rows per domain, 6 columns
     labels = [row.label for row in plots.sample_grid_rows(outputs, list(sizes)[-1])]
@@ -83,7 +90,11 @@ def test_sample_grid_has_five_rows_per_domain(tmp_path, sizes, renderer):
 
 def test_sample_grid_caps_columns_at_the_number_of_samples(tmp_path):
     outputs = fake_outputs({"left": 64, "right": 64}, n=3)
-    assert_png(plots.plot_sample_grid(outputs, {"left": ImageRenderer(8, 8), "right": ImageRenderer(8, 8)}, tmp_path / "s.png", dpi=DPI))
+    assert_png(
+        plots.plot_sample_grid(
+            outputs, {"left": ImageRenderer(8, 8), "right": ImageRenderer(8, 8)}, tmp_path / "s.png", dpi=DPI
+        )
+    )
 
 
 @pytest.mark.parametrize("seed_schedule", [False, True])
@@ -109,7 +120,14 @@ def test_describe_model_counts_every_parameter_and_reads_widths():
 
 
 def test_describe_model_counts_learned_likelihood_parameters_and_names_the_joint_posterior(tmp_path):
-    module = SharedLatentModule({"a": 10, "b": 7}, {"a": [12, 8], "b": [12, 8]}, [6], 3, {"a": "gaussian", "b": "sigmoid_mse"}, joint_posterior="poe")
+    module = SharedLatentModule(
+        {"a": 10, "b": 7},
+        {"a": [12, 8], "b": [12, 8]},
+        [6],
+        3,
+        {"a": "gaussian", "b": "sigmoid_mse"},
+        joint_posterior="poe",
+    )
     summary = model_summary.describe_model(module)
     assert summary.parameters == sum(p.numel() for p in module.parameters())
     assert summary.likelihood_parameters["a"] > 0 and summary.likelihood_parameters["b"] == 0
@@ -122,13 +140,25 @@ def test_describe_model_counts_learned_likelihood_parameters_and_names_the_joint
 def test_model_text_diagram_names_every_block():
     summary = model_summary.describe_model(small_module({"left": 10, "right": 7}))
     text = model_summary.model_text_diagram(summary)
-    for block in ("[left encoder]", "[right encoder]", "[shared encoder]", "[z_mean]", "[z_log_sigma]", "[latent z]", "[shared decoder]", "[left decoder]", "[right decoder]"):
+    for block in (
+        "[left encoder]",
+        "[right encoder]",
+        "[shared encoder]",
+        "[z_mean]",
+        "[z_log_sigma]",
+        "[latent z]",
+        "[shared decoder]",
+        "[left decoder]",
+        "[right decoder]",
+    ):
         assert block in text
     assert "10 -> 12 ReLU -> 8 ReLU" in text
     assert f"{summary.parameters:,} parameters" in text
 
 
-@pytest.mark.parametrize("sizes, shared", [({"left": 64, "right": 64}, None), ({"a": 5, "b": 9, "c": 3}, []), ({"a": 4, "b": 4}, [16, 6])])
+@pytest.mark.parametrize(
+    "sizes, shared", [({"left": 64, "right": 64}, None), ({"a": 5, "b": 9, "c": 3}, []), ({"a": 4, "b": 4}, [16, 6])]
+)
 def test_model_diagram(tmp_path, sizes, shared):
     summary = model_summary.describe_model(small_module(sizes, shared))
     image = assert_png(plots.plot_model_diagram(summary, tmp_path / "model.png", dpi=DPI))
@@ -155,13 +185,20 @@ def test_latent_space_rejects_unknown_method(tmp_path):
 
 
 def test_latent_space_umap_falls_back_or_draws(tmp_path):
-    assert_png(plots.plot_latent_space(fake_outputs({"left": 8, "right": 8}), tmp_path / "latent.png", method="umap", dpi=DPI))
+    assert_png(
+        plots.plot_latent_space(fake_outputs({"left": 8, "right": 8}), tmp_path / "latent.png", method="umap", dpi=DPI)
+    )
 
 
 def test_interpolation(tmp_path):
     rng = np.random.default_rng(0)
     decoded = {"left": rng.random((7, 64)), "right": rng.random((7, 64))}
-    image = assert_png(plots.plot_interpolation(decoded, {"left": ImageRenderer(8, 8), "right": ImageRenderer(8, 8)}, tmp_path / "i.png", dpi=DPI), 60)
+    image = assert_png(
+        plots.plot_interpolation(
+            decoded, {"left": ImageRenderer(8, 8), "right": ImageRenderer(8, 8)}, tmp_path / "i.png", dpi=DPI
+        ),
+        60,
+    )
     assert image.shape[1] > 2 * image.shape[0]
 
 
@@ -175,7 +212,9 @@ def test_feature_scatter(tmp_path):
     truth = rng.random((50, 8))
     prediction = truth + rng.normal(scale=np.linspace(0.01, 2, 8), size=(50, 8))
     prediction[:, 3] = 0.5  # constant: r undefined, never picked
-    path = plots.plot_feature_scatter(truth, prediction, [f"gene{i}" for i in range(8)], tmp_path / "scatter.png", dpi=DPI)
+    path = plots.plot_feature_scatter(
+        truth, prediction, [f"gene{i}" for i in range(8)], tmp_path / "scatter.png", dpi=DPI
+    )
     assert_png(path)
 
 
@@ -257,7 +296,7 @@ def test_report_embeds_figures_metrics_and_config(tmp_path):
     assert 'class="baseline"' in html and "left-&gt;right / baseline" in html
     assert "digits &lt;run&gt;" in html and "&lt;b&gt;raw&lt;/b&gt;" in html and "<b>raw</b>" not in html
     assert "<pre>[train]\nepochs = 60\n</pre>" in html
-    assert "http" not in html and "src=\"/" not in html and "<link" not in html and "<script" not in html
+    assert "http" not in html and 'src="/' not in html and "<link" not in html and "<script" not in html
 
 
 def test_report_refuses_a_missing_figure(tmp_path):

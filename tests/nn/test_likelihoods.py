@@ -71,7 +71,9 @@ def test_negative_binomial_matches_torch_and_scipy():
     params = likelihood.params(output, counts.sum(1, keepdim=True))
     mu, theta = params["mu"], params["theta"]
     assert torch.allclose(mu.sum(1), counts.sum(1), rtol=1e-5)  # softmax times the observed library size
-    reference = torch.distributions.NegativeBinomial(total_count=theta, logits=mu.log() - theta.log()).log_prob(counts).sum(1)
+    reference = (
+        torch.distributions.NegativeBinomial(total_count=theta, logits=mu.log() - theta.log()).log_prob(counts).sum(1)
+    )
     ours = likelihood.log_prob(counts, params)
     assert torch.allclose(ours, reference, rtol=1e-4, atol=1e-4)
     scipy_reference = stats.nbinom.logpmf(counts.numpy(), theta.numpy(), (theta / (theta + mu)).numpy()).sum(1)
@@ -116,7 +118,9 @@ def test_count_layouts_and_library_modes():
 @pytest.mark.parametrize("name", sorted(LIKELIHOODS))
 def test_samples_are_seeded_and_have_the_right_mean(name):
     likelihood, n = make_likelihood(name, 3), 4000
-    output = torch.randn(1, likelihood.output_size(3), generator=torch.Generator().manual_seed(0)).expand(n, -1).contiguous()
+    output = (
+        torch.randn(1, likelihood.output_size(3), generator=torch.Generator().manual_seed(0)).expand(n, -1).contiguous()
+    )
     params = likelihood.params(output, torch.full((n, 1), 30.0))
     first = likelihood.sample(params, torch.Generator().manual_seed(0))
     again = likelihood.sample(params, torch.Generator().manual_seed(0))

@@ -6,15 +6,18 @@ import torch
 from sharedlatent.config import RunConfig, TrainConfig
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.nn.model import SharedLatentModule
-from sharedlatent.training.schedules import joint_schedule
 from sharedlatent.training.loop import kl_weight_at, path_losses
+from sharedlatent.training.schedules import joint_schedule
 
 
 def losses(config: TrainConfig):
     torch.manual_seed(0)
     module = SharedLatentModule({"a": 6, "b": 5}, {"a": [8], "b": [8]}, [4], 2, {})
     paths = joint_schedule(["a", "b"], 1)[0].phases[0].paths
-    batch = {"a": torch.rand(7, 6, generator=torch.Generator().manual_seed(1)), "b": torch.rand(7, 5, generator=torch.Generator().manual_seed(2))}
+    batch = {
+        "a": torch.rand(7, 6, generator=torch.Generator().manual_seed(1)),
+        "b": torch.rand(7, 5, generator=torch.Generator().manual_seed(2)),
+    }
     total, terms = path_losses(module, batch, batch, paths, config, None)
     return total.item(), {key: value.item() for key, value in terms.items()}
 
@@ -48,10 +51,19 @@ def test_kl_warm_up_is_linear_then_flat():
         ({"train": {"cycle_weight": -1.0}}, "cycle_weight must be non-negative"),
         ({"train": {"beta_warmup_epochs": -2}}, "beta_warmup_epochs must be non-negative"),
         ({"model": {"joint_posterior": "sum"}}, "joint_posterior must be one of"),
-        ({"model": {"domains": {"rna": {"likelihood": "zinb", "preprocessing": "log1p"}}}}, "preprocessing must be 'none'"),
-        ({"model": {"domains": {"x": {"likelihood": "gaussian", "variance": 2.0}}}}, "applies only to likelihood 'gaussian_fixed'"),
+        (
+            {"model": {"domains": {"rna": {"likelihood": "zinb", "preprocessing": "log1p"}}}},
+            "preprocessing must be 'none'",
+        ),
+        (
+            {"model": {"domains": {"x": {"likelihood": "gaussian", "variance": 2.0}}}},
+            "applies only to likelihood 'gaussian_fixed'",
+        ),
         ({"model": {"domains": {"x": {"likelihood": "bernoulli", "library": "learned"}}}}, "library applies only to"),
-        ({"model": {"domains": {"x": {"likelihood": "negative_binomial", "library": "sum"}}}}, "library must be one of"),
+        (
+            {"model": {"domains": {"x": {"likelihood": "negative_binomial", "library": "sum"}}}},
+            "library must be one of",
+        ),
     ],
 )
 def test_bad_settings_are_errors(values, message):
@@ -62,7 +74,13 @@ def test_bad_settings_are_errors(values, message):
 def test_new_keys_round_trip_through_toml(tmp_path):
     config = RunConfig.from_dict(
         {
-            "model": {"joint_posterior": "moe", "domains": {"rna": {"likelihood": "zinb", "library": "learned"}, "adt": {"likelihood": "gaussian_fixed", "variance": 0.5}}},
+            "model": {
+                "joint_posterior": "moe",
+                "domains": {
+                    "rna": {"likelihood": "zinb", "library": "learned"},
+                    "adt": {"likelihood": "gaussian_fixed", "variance": 0.5},
+                },
+            },
             "train": {"cross_weight": 0.5, "cycle_weight": 0.1, "beta_warmup_epochs": 10},
         }
     )

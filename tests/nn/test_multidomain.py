@@ -15,13 +15,23 @@ NAMES = ["rna", "protein", "mutation"]
 
 @pytest.fixture(scope="module")
 def omics():
-    return load_dataset("synthetic_omics", n_samples=240, n_domains=3, fraction_unpaired=0.2, n_genes=30, n_proteins=6, n_mutations=12)
+    return load_dataset(
+        "synthetic_omics", n_samples=240, n_domains=3, fraction_unpaired=0.2, n_genes=30, n_proteins=6, n_mutations=12
+    )
 
 
 def omics_config(posterior: str = "poe", schedule: str = "joint", epochs: int = 3) -> RunConfig:
     config = RunConfig(
         model=ModelConfig(private_widths=[16, 8], shared_widths=[8], latent_size=3, joint_posterior=posterior),
-        train=TrainConfig(schedule=schedule, epochs=epochs, batch_size=64, progress=False, validation_fraction=0.1, threads=1, cycle_weight=0.1),
+        train=TrainConfig(
+            schedule=schedule,
+            epochs=epochs,
+            batch_size=64,
+            progress=False,
+            validation_fraction=0.1,
+            threads=1,
+            cycle_weight=0.1,
+        ),
     )
     config.model.domains = {
         "rna": DomainConfig(likelihood="zinb", library="learned"),
@@ -61,7 +71,9 @@ def test_three_domains_end_to_end(omics, posterior, tmp_path):
     model.save(path)
     loaded = SharedLatentVAE.load(path)
     for source, target in itertools.permutations(NAMES, 2):
-        np.testing.assert_array_equal(model.translate(test[source], source, target), loaded.translate(test[source], source, target))
+        np.testing.assert_array_equal(
+            model.translate(test[source], source, target), loaded.translate(test[source], source, target)
+        )
     np.testing.assert_array_equal(model.encode_joint(test), loaded.encode_joint(test))
     np.testing.assert_array_equal(model.generate(4, seed=2)["rna"], loaded.generate(4, seed=2)["rna"])
     np.testing.assert_array_equal(model.reconstruct(test["rna"], "rna"), loaded.reconstruct(test["rna"], "rna"))

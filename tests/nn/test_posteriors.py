@@ -18,7 +18,9 @@ class HeadsAsIs:
 
 
 def expert(mean, log_sigma):
-    return torch.cat([torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(log_sigma, dtype=torch.float32)], dim=1)
+    return torch.cat(
+        [torch.as_tensor(mean, dtype=torch.float32), torch.as_tensor(log_sigma, dtype=torch.float32)], dim=1
+    )
 
 
 def test_config_lists_every_posterior():
@@ -35,12 +37,16 @@ def test_product_of_one_expert_and_the_prior_is_the_closed_form():
     assert torch.allclose(latent.log_sigma, -0.5 * torch.log(1 + precision))
     # unit-variance expert: mean halves, variance halves
     unit = make_posterior("poe").combine(HeadsAsIs(), [[expert([[2.0]], [[0.0]])]])
-    assert torch.allclose(unit.mean, torch.tensor([[1.0]])) and torch.allclose(unit.log_sigma.exp() ** 2, torch.tensor([[0.5]]))
+    assert torch.allclose(unit.mean, torch.tensor([[1.0]])) and torch.allclose(
+        unit.log_sigma.exp() ** 2, torch.tensor([[0.5]])
+    )
 
 
 def test_product_of_two_experts_and_masks():
     a, b = expert([[1.0], [1.0]], [[0.0], [0.0]]), expert([[3.0], [3.0]], [[np.log(0.5)], [np.log(0.5)]])
-    latent = make_posterior("poe").combine(HeadsAsIs(), [[a, b]], [[torch.tensor([1.0, 1.0]), torch.tensor([1.0, 0.0])]])
+    latent = make_posterior("poe").combine(
+        HeadsAsIs(), [[a, b]], [[torch.tensor([1.0, 1.0]), torch.tensor([1.0, 0.0])]]
+    )
     # row 0: precisions 1 (prior), 1, 4 -> mean (1 + 12) / 6; row 1: b absent -> (prior x a) = 0.5
     assert torch.allclose(latent.mean[:, 0], torch.tensor([13 / 6, 0.5]))
     assert torch.allclose(latent.log_sigma[:, 0], -0.5 * torch.log(torch.tensor([6.0, 2.0])))
@@ -51,7 +57,9 @@ def test_mean_of_branches_is_the_original_average_and_respects_masks():
     latent = make_posterior("mean").combine(HeadsAsIs(), [[a, b]])
     expected = HeadsAsIs().heads(torch.stack([a, b]).mean(0))
     assert torch.equal(latent.mean, expected[0]) and torch.equal(latent.log_sigma, expected[1])
-    masked = make_posterior("mean").combine(HeadsAsIs(), [[a, b]], [[torch.ones(4), torch.tensor([1.0, 0.0, 1.0, 0.0])]])
+    masked = make_posterior("mean").combine(
+        HeadsAsIs(), [[a, b]], [[torch.ones(4), torch.tensor([1.0, 0.0, 1.0, 0.0])]]
+    )
     assert torch.allclose(masked.mean[1], a[1, :3]) and torch.allclose(masked.mean[0], expected[0][0])
     assert torch.allclose(masked.kl(), kl_to_standard_normal(masked.mean, masked.log_sigma))
 

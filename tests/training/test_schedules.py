@@ -4,8 +4,8 @@ import torch
 
 from sharedlatent.config import TrainConfig
 from sharedlatent.nn.model import SHARED_GROUP, SharedLatentModule
-from sharedlatent.training.schedules import build_schedule, set_trainable
 from sharedlatent.training.loop import TensorData, make_optimizer, run_epoch
+from sharedlatent.training.schedules import build_schedule, set_trainable
 
 
 def make_module():
@@ -30,9 +30,18 @@ def test_frozen_parameters_are_bit_identical_after_a_phase(phase_index, trained)
     phase = stages[1].phases[phase_index]
     optimizer = make_optimizer(module, 1e-2)  # the optimiser training really uses (fused Adam where available)
     # A joint epoch first, so the optimiser holds momentum for every parameter, as in the real schedule.
-    run_epoch(module, optimizer, TensorData(make_data()), stages[0].phases[0], TrainConfig(batch_size=32), torch.Generator().manual_seed(0))
+    run_epoch(
+        module,
+        optimizer,
+        TensorData(make_data()),
+        stages[0].phases[0],
+        TrainConfig(batch_size=32),
+        torch.Generator().manual_seed(0),
+    )
     before = snapshot(module)
-    run_epoch(module, optimizer, TensorData(make_data()), phase, TrainConfig(batch_size=32), torch.Generator().manual_seed(0))
+    run_epoch(
+        module, optimizer, TensorData(make_data()), phase, TrainConfig(batch_size=32), torch.Generator().manual_seed(0)
+    )
     after = snapshot(module)
     for group in before:
         same = all(torch.equal(b, a) for b, a in zip(before[group], after[group]))

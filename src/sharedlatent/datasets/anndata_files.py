@@ -74,7 +74,9 @@ def choose_matrix(adata: anndata.AnnData, source: str, layer: str | None = None,
     return Modality(source, adata, adata.X, [str(n) for n in adata.var_names])
 
 
-def dense_rows(matrix: np.ndarray | scipy.sparse.spmatrix, rows: np.ndarray, chunk_rows: int = CHUNK_ROWS) -> np.ndarray:
+def dense_rows(
+    matrix: np.ndarray | scipy.sparse.spmatrix, rows: np.ndarray, chunk_rows: int = CHUNK_ROWS
+) -> np.ndarray:
     """The selected rows as one float32 array, densified chunk by chunk (works for numpy and scipy.sparse);
     a row index of -1 (a cell this modality lacks) gives a zero row."""
     out = np.zeros((len(rows), matrix.shape[1]), dtype=np.float32)
@@ -87,7 +89,10 @@ def dense_rows(matrix: np.ndarray | scipy.sparse.spmatrix, rows: np.ndarray, chu
 
 
 def pair_modalities(
-    modalities: dict[str, Modality], label_column: str | None, extra_obs: pandas.DataFrame | None = None, pairing: str = "inner"
+    modalities: dict[str, Modality],
+    label_column: str | None,
+    extra_obs: pandas.DataFrame | None = None,
+    pairing: str = "inner",
 ) -> tuple[Split, str]:
     """One Split holding every domain's matched cells (and labels), plus the match summary."""
     ids = {domain: np.asarray(m.adata.obs_names) for domain, m in modalities.items()}
@@ -100,11 +105,19 @@ def pair_modalities(
     domains = {domain: dense_rows(m.matrix, rows[domain]) for domain, m in modalities.items()}
     for domain, values in domains.items():
         if not np.isfinite(values).all():
-            raise SharedLatentError(f"{sources[domain]}: domain {domain!r} has {int((~np.isfinite(values)).sum())} NaN or infinite values")
+            raise SharedLatentError(
+                f"{sources[domain]}: domain {domain!r} has {int((~np.isfinite(values)).sum())} NaN or infinite values"
+            )
     return Split(domains, labels=labels, sample_ids=shared, present=presence_of(rows)), report.summary()
 
 
-def find_labels(modalities: dict[str, Modality], rows: dict[str, np.ndarray], shared: np.ndarray, column: str, extra_obs: pandas.DataFrame | None) -> np.ndarray:
+def find_labels(
+    modalities: dict[str, Modality],
+    rows: dict[str, np.ndarray],
+    shared: np.ndarray,
+    column: str,
+    extra_obs: pandas.DataFrame | None,
+) -> np.ndarray:
     """Labels from the first modality whose obs has `column` and the cell, else from the MuData's own obs."""
     import pandas as pd
 
@@ -120,10 +133,14 @@ def find_labels(modalities: dict[str, Modality], rows: dict[str, np.ndarray], sh
         values[take] = extra_obs[column].reindex(shared[take]).to_numpy()
         found = True
     if not found:
-        raise SharedLatentError(f"label column {column!r} is in the obs of none of {', '.join(m.source for m in modalities.values())}")
+        raise SharedLatentError(
+            f"label column {column!r} is in the obs of none of {', '.join(m.source for m in modalities.values())}"
+        )
     missing = pd.isna(values)
     if missing.any():
-        raise SharedLatentError(f"label column {column!r} has {int(missing.sum())} missing values among the paired cells")
+        raise SharedLatentError(
+            f"label column {column!r} has {int(missing.sum())} missing values among the paired cells"
+        )
     return np.asarray(values).astype(str)
 
 
@@ -155,7 +172,9 @@ def load_h5ad_pair(
         modalities[domain] = choose_matrix(anndata.read_h5ad(path), str(path), *choices[domain])
     full, summary = pair_modalities(modalities, label_column, pairing=pairing)
     what = f"AnnData {paths[left].name} ({left}) and {paths[right].name} ({right}): {summary}"
-    return split_into_dataset("h5ad", full, {d: m.feature_names for d, m in modalities.items()}, what, test_fraction, seed)
+    return split_into_dataset(
+        "h5ad", full, {d: m.feature_names for d, m in modalities.items()}, what, test_fraction, seed
+    )
 
 
 def load_h5mu_pair(
@@ -187,7 +206,10 @@ def load_h5mu_pair(
     names = {left or left_mod: left_mod, right or right_mod: right_mod}
     if len(names) != 2:
         raise SharedLatentError(f"{path}: the two domains need different names, both are {left or left_mod!r}")
-    choices = {left_mod: (left_layer or layer, left_obsm or obsm), right_mod: (right_layer or layer, right_obsm or obsm)}
+    choices = {
+        left_mod: (left_layer or layer, left_obsm or obsm),
+        right_mod: (right_layer or layer, right_obsm or obsm),
+    }
     modalities = {}
     for domain, mod in names.items():
         if mod not in mdata.mod:
@@ -195,7 +217,9 @@ def load_h5mu_pair(
         modalities[domain] = choose_matrix(mdata.mod[mod], f"{path}, modality {mod!r}", *choices[mod])
     full, summary = pair_modalities(modalities, label_column, extra_obs=mdata.obs, pairing=pairing)
     what = f"MuData {path.name}, modalities {left_mod!r} and {right_mod!r}: {summary}"
-    return split_into_dataset("h5mu", full, {d: m.feature_names for d, m in modalities.items()}, what, test_fraction, seed)
+    return split_into_dataset(
+        "h5mu", full, {d: m.feature_names for d, m in modalities.items()}, what, test_fraction, seed
+    )
 
 
 def write_h5ad(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -75,12 +76,16 @@ class Split:
             return None
         unknown = sorted(set(present) - set(self.domains))
         if unknown:
-            raise SharedLatentError(f"present names domains {unknown} that the split does not have ({list(self.domains)})")
+            raise SharedLatentError(
+                f"present names domains {unknown} that the split does not have ({list(self.domains)})"
+            )
         masks = {}
         for name in self.domains:
             mask = np.asarray(present.get(name, np.ones(self.n_samples, dtype=bool)))
             if mask.dtype != bool or mask.shape != (self.n_samples,):
-                raise SharedLatentError(f"present[{name!r}] must be a boolean array of {self.n_samples} entries, got {mask.dtype} of shape {mask.shape}")
+                raise SharedLatentError(
+                    f"present[{name!r}] must be a boolean array of {self.n_samples} entries, got {mask.dtype} of shape {mask.shape}"
+                )
             masks[name] = mask.copy()
         nowhere = ~np.any(np.stack(list(masks.values())), axis=0) if masks else np.zeros(0, dtype=bool)
         if nowhere.any():
@@ -112,7 +117,7 @@ class Split:
         """Indices of the samples that have every domain."""
         return np.flatnonzero(np.all([self.presence(name) for name in self.domains], axis=0))
 
-    def paired(self) -> "Split":
+    def paired(self) -> Split:
         """The fully paired samples only (what translation metrics and figures compare against)."""
         return self if self.present is None else self.subset(self.paired_rows())
 
@@ -128,7 +133,7 @@ class Split:
             counts["partial"] = int(((per_sample > 1) & (per_sample < len(self.domains))).sum())
         return counts
 
-    def subset(self, rows: np.ndarray) -> "Split":
+    def subset(self, rows: np.ndarray) -> Split:
         """The same split restricted to `rows` (indices or a boolean mask)."""
         return Split(
             {name: values[rows] for name, values in self.domains.items()},
@@ -211,7 +216,9 @@ def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tup
     return np.sort(train_rows), np.sort(test_rows)
 
 
-def split_by_label(domains: Mapping[str, np.ndarray], labels: np.ndarray, test_fraction: float, seed: int) -> tuple[Split, Split]:
+def split_by_label(
+    domains: Mapping[str, np.ndarray], labels: np.ndarray, test_fraction: float, seed: int
+) -> tuple[Split, Split]:
     """Stratified train/test Splits of aligned domain arrays."""
     full = Split(dict(domains), labels=np.asarray(labels))
     train_rows, test_rows = stratified_split(full.labels, test_fraction, seed)

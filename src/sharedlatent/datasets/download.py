@@ -8,7 +8,6 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.storage import atomic_path
 

@@ -46,7 +46,7 @@ class JointScaling:
     high: list[float]
 
     @classmethod
-    def fit(cls, joints: np.ndarray) -> "JointScaling":
+    def fit(cls, joints: np.ndarray) -> JointScaling:
         by_axis = np.asarray(joints, dtype=np.float64).reshape(-1, N_JOINTS, 3)
         return cls(by_axis.min(axis=(0, 1)).tolist(), by_axis.max(axis=(0, 1)).tolist())
 
@@ -117,11 +117,18 @@ def read_labels(path: Path) -> tuple[list[str], np.ndarray]:
 
 def find_image(relative: str, label_file: Path, folder: Path) -> Path:
     """The depth image named in a label line, looked up in the documented folders."""
-    candidates = [label_file.parent / relative, label_file.parent / "Depth" / relative, folder / relative, folder / "Depth" / relative]
+    candidates = [
+        label_file.parent / relative,
+        label_file.parent / "Depth" / relative,
+        folder / relative,
+        folder / "Depth" / relative,
+    ]
     for candidate in candidates:
         if candidate.is_file():
             return candidate
-    raise SharedLatentError(f"depth image {relative!r} from {label_file} not found; looked for {', '.join(map(str, candidates))}")
+    raise SharedLatentError(
+        f"depth image {relative!r} from {label_file} not found; looked for {', '.join(map(str, candidates))}"
+    )
 
 
 def read_depth_png(path: Path) -> np.ndarray:
@@ -189,7 +196,9 @@ def load_icvl_pair(
         test_frames = read_frames(find_label_file(folder, as_path(test_labels, "test_labels")), folder, limit)
         how = f"test frames from {test_labels}"
     else:
-        train_rows, test_rows, how = split_rows(len(frames.paths), as_float(test_fraction, "test_fraction", 0.0, 1.0), as_int(seed, "seed"))
+        train_rows, test_rows, how = split_rows(
+            len(frames.paths), as_float(test_fraction, "test_fraction", 0.0, 1.0), as_int(seed, "seed")
+        )
         frames, test_frames = subset(frames, train_rows), subset(frames, test_rows)
     depths = frames.joints.reshape(-1, N_JOINTS, 3)[:, :, 2]
     near = as_float(near_mm, "near_mm")
@@ -198,7 +207,10 @@ def load_icvl_pair(
     far = float(depths.max()) + DEPTH_MARGIN_MM if far is None else far
     scaling = JointScaling.fit(frames.joints)
     splits = [
-        Split({left: depth_to_unit(f.depth_mm, near, far), right: scaling.transform(f.joints)}, sample_ids=np.array([str(p) for p in f.paths]))
+        Split(
+            {left: depth_to_unit(f.depth_mm, near, far), right: scaling.transform(f.joints)},
+            sample_ids=np.array([str(p) for p in f.paths]),
+        )
         for f in (frames, test_frames)
     ]
     dataset = PairedDataset(

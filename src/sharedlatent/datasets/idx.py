@@ -32,7 +32,9 @@ def read_idx(path: Path, expected_ndim: int | None = None) -> np.ndarray:
             )
         dtype, ndim = IDX_DTYPES[magic[2]], magic[3]
         if expected_ndim is not None and ndim != expected_ndim:
-            raise SharedLatentError(f"{path}: expected an IDX file with {expected_ndim} dimensions, the header says {ndim}")
+            raise SharedLatentError(
+                f"{path}: expected an IDX file with {expected_ndim} dimensions, the header says {ndim}"
+            )
         header = stream.read(4 * ndim)
         if len(header) != 4 * ndim:
             raise SharedLatentError(f"{path}: IDX header is truncated: expected {ndim} dimension sizes")

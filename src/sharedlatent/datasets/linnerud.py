@@ -16,7 +16,9 @@ from sharedlatent.datasets.options import as_float, as_int
 from sharedlatent.datasets.splits import split_rows
 
 
-def load_linnerud_pair(left: str = "exercise", right: str = "physiological", test_fraction: float | str = 0.2, seed: int | str = 0) -> PairedDataset:
+def load_linnerud_pair(
+    left: str = "exercise", right: str = "physiological", test_fraction: float | str = 0.2, seed: int | str = 0
+) -> PairedDataset:
     """The 20 Linnerud samples: exercise (left) vs physiological (right), a seeded random 16 / 4 split by default."""
     from sklearn.datasets import load_linnerud
 

@@ -64,7 +64,9 @@ def read_mnist_npz(path: Path) -> dict[str, np.ndarray]:
     with np.load(path, allow_pickle=False) as archive:
         missing = {"x_train", "y_train", "x_test", "y_test"} - set(archive.files)
         if missing:
-            raise SharedLatentError(f"{path}: expected keys x_train, y_train, x_test, y_test, missing {sorted(missing)}")
+            raise SharedLatentError(
+                f"{path}: expected keys x_train, y_train, x_test, y_test, missing {sorted(missing)}"
+            )
         return {
             "train_images": archive["x_train"],
             "train_labels": archive["y_train"],
@@ -101,7 +103,9 @@ def read_mnist(folder: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
-def load_mnist_pair(path: str | Path | None = None, limit: int | str | None = None, left: str = "left", right: str = "right") -> PairedDataset:
+def load_mnist_pair(
+    path: str | Path | None = None, limit: int | str | None = None, left: str = "left", right: str = "right"
+) -> PairedDataset:
     """MNIST digits scaled to [0, 1] (left) and 1 - x (right) with the official 60,000/10,000 split.
 
     `limit` keeps at most that many samples of each split (the first ones), for quick runs.

@@ -59,7 +59,9 @@ def check_unique(ids: np.ndarray, source: str, what: str = "sample IDs") -> None
     values, counts = np.unique(np.asarray(ids).astype(str), return_counts=True)
     duplicated = values[counts > 1]
     if duplicated.size:
-        raise SharedLatentError(f"{source}: {duplicated.size} duplicated {what} such as {str(duplicated[0])!r}; they must be unique")
+        raise SharedLatentError(
+            f"{source}: {duplicated.size} duplicated {what} such as {str(duplicated[0])!r}; they must be unique"
+        )
 
 
 def pair_by_ids(
@@ -90,7 +92,9 @@ def pair_by_ids(
     return rows, shared, report
 
 
-def pair_by_ids_outer(ids: dict[str, np.ndarray], sources: dict[str, str], paired_by: str) -> tuple[dict[str, np.ndarray], np.ndarray, MatchReport]:
+def pair_by_ids_outer(
+    ids: dict[str, np.ndarray], sources: dict[str, str], paired_by: str
+) -> tuple[dict[str, np.ndarray], np.ndarray, MatchReport]:
     """pair_by_ids in outer mode: the union of IDs, -1 rows where a domain lacks a sample, and paired / only counts."""
     ids = {domain: np.asarray(values).astype(str) for domain, values in ids.items()}
     for domain, values in ids.items():

@@ -77,7 +77,9 @@ def guess_renderer(n_features: int) -> Renderer | None:
     return ImageRenderer(side, side) if side * side == n_features and side >= 4 else None
 
 
-def load_pickle_pair(path: str | Path | None = None, allow_pickle: bool | str = False, left: str = "left", right: str = "right") -> PairedDataset:
+def load_pickle_pair(
+    path: str | Path | None = None, allow_pickle: bool | str = False, left: str = "left", right: str = "right"
+) -> PairedDataset:
     """Train and test arrays from the prototype's pickle file; domain names from the dict keys or `left`/`right`."""
     path = require_path(path, "path")
     contents = read_pickle(path, as_bool(allow_pickle, "allow_pickle"))

@@ -99,7 +99,9 @@ def available_datasets() -> dict[str, DatasetSpec]:
     """Built-in datasets plus those installed packages declare as entry points."""
     found = dict(DATASETS)
     for entry in entry_points(group=ENTRY_POINT_GROUP):
-        found.setdefault(entry.name, DatasetSpec(entry.name, entry.value, f"plug-in from {entry.value}", "see its package"))
+        found.setdefault(
+            entry.name, DatasetSpec(entry.name, entry.value, f"plug-in from {entry.value}", "see its package")
+        )
     return found
 
 
@@ -107,7 +109,9 @@ def import_loader(path: str) -> DatasetLoader:
     """The function named by `package.module:function` or `path/to/file.py:function`."""
     module_name, _, attribute = path.rpartition(":")
     if not module_name or not attribute:
-        raise SharedLatentError(f"dataset loader {path!r} must look like 'package.module:function' or 'file.py:function'")
+        raise SharedLatentError(
+            f"dataset loader {path!r} must look like 'package.module:function' or 'file.py:function'"
+        )
     module = _import_file(module_name) if module_name.endswith(".py") else _import_module(module_name)
     loader = getattr(module, attribute, None)
     if not callable(loader):
@@ -154,7 +158,9 @@ def load_dataset(name: str, **options) -> PairedDataset:
     except TypeError as error:
         raise SharedLatentError(f"dataset {name!r} rejected its options {sorted(options)}: {error}") from None
     except (ValueError, KeyError, OSError, IndexError) as error:
-        raise SharedLatentError(f"dataset {name!r} failed to load with options {options}: {type(error).__name__}: {error}") from None
+        raise SharedLatentError(
+            f"dataset {name!r} failed to load with options {options}: {type(error).__name__}: {error}"
+        ) from None
     if not isinstance(dataset, PairedDataset):
         raise SharedLatentError(f"dataset loader {name!r} returned {type(dataset).__name__}, expected PairedDataset")
     return dataset

@@ -9,7 +9,9 @@ from sharedlatent.datasets.options import as_float, as_int
 from sharedlatent.errors import SharedLatentError
 
 
-def split_rows(n_samples: int, test_fraction: float, seed: int, labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, str]:
+def split_rows(
+    n_samples: int, test_fraction: float, seed: int, labels: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, str]:
     """Sorted train and test row indices plus a few words saying how they were chosen."""
     from sklearn.model_selection import train_test_split
 
@@ -47,9 +49,16 @@ def split_samples(full: Split, test_fraction: float, seed: int) -> tuple[Split, 
 
 
 def split_into_dataset(
-    name: str, full: Split, feature_names: dict[str, list[str]], description: str, test_fraction: float | str, seed: int | str
+    name: str,
+    full: Split,
+    feature_names: dict[str, list[str]],
+    description: str,
+    test_fraction: float | str,
+    seed: int | str,
 ) -> PairedDataset:
     """`full` split by `split_samples` and wrapped as a PairedDataset described as "{description}; {how it was split}"."""
     test_fraction, seed = as_float(test_fraction, "test_fraction", 0.0, 1.0), as_int(seed, "seed")
     train, test, how = split_samples(full, test_fraction, seed)
-    return PairedDataset(name=name, train=train, test=test, feature_names=feature_names, description=f"{description}; {how}")
+    return PairedDataset(
+        name=name, train=train, test=test, feature_names=feature_names, description=f"{description}; {how}"
+    )

@@ -19,7 +19,11 @@ from sharedlatent.datasets.options import as_float, as_int
 from sharedlatent.datasets.splits import split_samples
 from sharedlatent.errors import SharedLatentError
 
-LIKELIHOOD_OF = {"rna": "negative_binomial", "protein": "gaussian", "mutation": "bernoulli"}  # the matching model choice
+LIKELIHOOD_OF = {
+    "rna": "negative_binomial",
+    "protein": "gaussian",
+    "mutation": "bernoulli",
+}  # the matching model choice
 
 
 def simulate_omics(
@@ -51,7 +55,11 @@ def simulate_omics(
     rna = rng.poisson(rng.gamma(theta, (library * proportions) / theta)).astype(np.float32)
 
     protein_loadings = rng.normal(0.0, 1.0, size=(n_factors, n_proteins))
-    protein = (rng.normal(3.0, 1.0, size=n_proteins) + 0.5 * z @ protein_loadings + rng.normal(0.0, 0.5, size=(n_samples, n_proteins)))
+    protein = (
+        rng.normal(3.0, 1.0, size=n_proteins)
+        + 0.5 * z @ protein_loadings
+        + rng.normal(0.0, 0.5, size=(n_samples, n_proteins))
+    )
 
     domains = {"rna": rna, "protein": protein.astype(np.float32)}
     if n_domains == 3:
@@ -70,7 +78,9 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
-def missing_domains(n_samples: int, names: list[str], fraction: float, rng: np.random.Generator) -> dict[str, np.ndarray] | None:
+def missing_domains(
+    n_samples: int, names: list[str], fraction: float, rng: np.random.Generator
+) -> dict[str, np.ndarray] | None:
     """Presence masks: a `fraction` of samples keep only one domain (chosen uniformly; with three domains, half of
     them keep two); None when nothing is missing."""
     if fraction <= 0:
@@ -118,7 +128,11 @@ def load_synthetic_omics(
         feature_names={
             "rna": [f"gene_{i}" for i in range(train.domains["rna"].shape[1])],
             "protein": [f"protein_{i}" for i in range(train.domains["protein"].shape[1])],
-            **({"mutation": [f"site_{i}" for i in range(train.domains["mutation"].shape[1])]} if "mutation" in train.domains else {}),
+            **(
+                {"mutation": [f"site_{i}" for i in range(train.domains["mutation"].shape[1])]}
+                if "mutation" in train.domains
+                else {}
+            ),
         },
         description=f"synthetic multi-omics ({', '.join(train.domains)}; {counts}); {how}",
         domain_settings={name: {"likelihood": LIKELIHOOD_OF[name]} for name in train.domains},

@@ -68,7 +68,9 @@ def table_kind(path: Path) -> str:
         suffixes = suffixes[:-1]
     suffix = suffixes[-1] if suffixes else ""
     if suffix not in TABLE_SUFFIXES:
-        raise SharedLatentError(f"{path}: unknown table format {suffix or '(no suffix)'!r}; expected one of {', '.join(TABLE_SUFFIXES)}")
+        raise SharedLatentError(
+            f"{path}: unknown table format {suffix or '(no suffix)'!r}; expected one of {', '.join(TABLE_SUFFIXES)}"
+        )
     return suffix
 
 
@@ -89,7 +91,9 @@ def read_frame(path: Path, id_column: str | None, label_column: str | None) -> p
         try:
             frame = pd.read_parquet(path)
         except ImportError:
-            raise SharedLatentError(f"{path}: reading Parquet needs pyarrow: pip install 'sharedlatent[tables]'") from None
+            raise SharedLatentError(
+                f"{path}: reading Parquet needs pyarrow: pip install 'sharedlatent[tables]'"
+            ) from None
         if frame.shape[0] == 0:
             raise SharedLatentError(f"{path} has columns but no data rows")
         return frame
@@ -147,7 +151,9 @@ def load_numbers(path: Path, key: str | None = None) -> np.ndarray:
             return archive[key]
     except ValueError as error:
         if "pickle" in str(error) or "Object arrays" in str(error):
-            raise SharedLatentError(f"{path} holds Python objects, not numbers; sharedlatent never unpickles {path.suffix} files") from None
+            raise SharedLatentError(
+                f"{path} holds Python objects, not numbers; sharedlatent never unpickles {path.suffix} files"
+            ) from None
         raise SharedLatentError(f"{path} cannot be read as {path.suffix}: {error}") from None
     except (OSError, EOFError, zipfile.BadZipFile) as error:
         raise SharedLatentError(f"{path} cannot be read as {path.suffix}: {error}") from None
@@ -198,7 +204,9 @@ def read_table(path: str | Path, id_column: str | None = None, label_column: str
     if label_column is not None and label_column in frame.columns:
         label_series = frame.pop(label_column)
         if label_series.isna().any():
-            raise SharedLatentError(f"{path}: label column {label_column!r} has {int(label_series.isna().sum())} missing values")
+            raise SharedLatentError(
+                f"{path}: label column {label_column!r} has {int(label_series.isna().sum())} missing values"
+            )
         labels = label_series.to_numpy()
     check_numeric(frame, path)
     if frame.shape[1] == 0:
@@ -218,10 +226,14 @@ def check_numeric(frame: pandas.DataFrame, path: Path) -> None:
             )
         missing = int(column.isna().sum()) + int(np.isinf(column.to_numpy(dtype=float)).sum())
         if missing:
-            raise SharedLatentError(f"{path}: column {name!r} has {missing} NaN or infinite values; fill or drop them first")
+            raise SharedLatentError(
+                f"{path}: column {name!r} has {missing} NaN or infinite values; fill or drop them first"
+            )
 
 
-def match_tables(tables: dict[str, Table], pairing: str = "inner") -> tuple[dict[str, np.ndarray], np.ndarray, MatchReport]:
+def match_tables(
+    tables: dict[str, Table], pairing: str = "inner"
+) -> tuple[dict[str, np.ndarray], np.ndarray, MatchReport]:
     """Row indices per domain that pair the tables (-1 where an outer pairing lacks a sample), the sample IDs, and a report."""
     named = {domain: t for domain, t in tables.items() if t.sample_ids is not None}
     if named and len(named) != len(tables):
@@ -233,11 +245,15 @@ def match_tables(tables: dict[str, Table], pairing: str = "inner") -> tuple[dict
         )
     if not named:
         if pairing == "outer":
-            raise SharedLatentError("pairing='outer' needs a sample-ID column in every file; without one, rows can only be paired by position")
+            raise SharedLatentError(
+                "pairing='outer' needs a sample-ID column in every file; without one, rows can only be paired by position"
+            )
         counts = {domain: t.values.shape[0] for domain, t in tables.items()}
         if len(set(counts.values())) > 1:
             detail = ", ".join(f"{tables[d].path} has {n}" for d, n in counts.items())
-            raise SharedLatentError(f"no ID column found, so rows would be paired by position, but the row counts differ: {detail}")
+            raise SharedLatentError(
+                f"no ID column found, so rows would be paired by position, but the row counts differ: {detail}"
+            )
         n = next(iter(counts.values()))
         rows = {domain: np.arange(n) for domain in tables}
         ids, paired_by = np.array([str(i) for i in range(n)]), "row order (no ID column)"
@@ -253,7 +269,9 @@ def matched_labels(tables: dict[str, Table], rows: dict[str, np.ndarray], label_
     """The label of each sample, from whichever files have the label column and the sample (they must agree)."""
     found = {domain: (t.labels, rows[domain]) for domain, t in tables.items() if t.labels is not None}
     if not found:
-        raise SharedLatentError(f"label column {label_column!r} is in none of {', '.join(str(t.path) for t in tables.values())}")
+        raise SharedLatentError(
+            f"label column {label_column!r} is in none of {', '.join(str(t.path) for t in tables.values())}"
+        )
     n = len(next(iter(rows.values())))
     labels, known = np.empty(n, dtype=object), np.zeros(n, dtype=bool)
     for values, domain_rows in found.values():
@@ -261,7 +279,9 @@ def matched_labels(tables: dict[str, Table], rows: dict[str, np.ndarray], label_
         taken = np.asarray(values, dtype=object)[domain_rows[have]]
         both = known[have]
         if not np.array_equal(labels[have][both].astype(str), taken[both].astype(str)):
-            raise SharedLatentError(f"label column {label_column!r} disagrees between the files for the same sample IDs")
+            raise SharedLatentError(
+                f"label column {label_column!r} disagrees between the files for the same sample IDs"
+            )
         labels[have], known[have] = taken, True
     if not known.all():
         raise SharedLatentError(
@@ -294,9 +314,16 @@ def load_table_pair(
     rows, ids, report = match_tables(tables, pairing)
     log.info("tables: %s", report.summary())
     labels = matched_labels(tables, rows, label_column) if label_column else None
-    full = Split({d: gather_rows(t.values, rows[d]) for d, t in tables.items()}, labels=labels, sample_ids=ids, present=presence_of(rows))
+    full = Split(
+        {d: gather_rows(t.values, rows[d]) for d, t in tables.items()},
+        labels=labels,
+        sample_ids=ids,
+        present=presence_of(rows),
+    )
     what = f"tables {paths[left].name} ({left}) and {paths[right].name} ({right}): {report.summary()}"
-    return split_into_dataset("tables", full, {d: t.feature_names for d, t in tables.items()}, what, test_fraction, seed)
+    return split_into_dataset(
+        "tables", full, {d: t.feature_names for d, t in tables.items()}, what, test_fraction, seed
+    )
 
 
 def write_table(
@@ -328,7 +355,9 @@ def write_table(
                 try:
                     frame.to_parquet(temporary, index=False)
                 except ImportError:
-                    raise SharedLatentError(f"{path}: writing Parquet needs pyarrow: pip install 'sharedlatent[tables]'") from None
+                    raise SharedLatentError(
+                        f"{path}: writing Parquet needs pyarrow: pip install 'sharedlatent[tables]'"
+                    ) from None
             else:
                 frame.to_csv(temporary, sep=TEXT_SUFFIXES[kind], index=False)
     return path

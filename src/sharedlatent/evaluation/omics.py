@@ -9,7 +9,8 @@ dominate.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,7 @@ COUNT_LIKELIHOODS = ("negative_binomial", "zinb")
 
 
 def target_kind(likelihood: str) -> str:
-    """"binary", "counts" or "continuous": how a domain modelled with `likelihood` is scored."""
+    """ "binary", "counts" or "continuous": how a domain modelled with `likelihood` is scored."""
     if likelihood in BINARY_LIKELIHOODS:
         return "binary"
     if likelihood in COUNT_LIKELIHOODS:
@@ -105,5 +106,7 @@ def outputs_metrics(outputs: Any, likelihoods: Mapping[str, str]) -> dict[str, d
     results = {}
     for target, domain in outputs.domains.items():
         for source, prediction in domain.translated.items():
-            results[f"{source}->{target}"] = domain_metrics(domain.truth, prediction, likelihoods.get(target, "sigmoid_mse"))
+            results[f"{source}->{target}"] = domain_metrics(
+                domain.truth, prediction, likelihoods.get(target, "sigmoid_mse")
+            )
     return results

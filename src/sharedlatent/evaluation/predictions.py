@@ -37,7 +37,9 @@ class RunOutputs:
         return list(self.domains)
 
 
-def compute_outputs(model: SharedLatentVAE, split: Split, n_generated: int | None = None, method: str = "box", seed: int = 0) -> RunOutputs:
+def compute_outputs(
+    model: SharedLatentVAE, split: Split, n_generated: int | None = None, method: str = "box", seed: int = 0
+) -> RunOutputs:
     """Reconstruct, translate, cycle and encode every domain of `split`, and generate as many new pairs."""
     names = model.domain_names
     generated = model.generate(n_generated or split.n_samples, method=method, seed=seed)

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from sharedlatent.evaluation import metrics as evaluate
 from sharedlatent.api import SharedLatentVAE
+from sharedlatent.evaluation import metrics as evaluate
 from sharedlatent.evaluation.omics import outputs_metrics
 from sharedlatent.evaluation.predictions import RunOutputs
 
@@ -15,10 +15,15 @@ NOISE_SAMPLES = 1000
 
 
 def error_pair(truth: np.ndarray, prediction: np.ndarray) -> dict[str, float]:
-    return {"mse": evaluate.mean_squared_error(truth, prediction), "mae": evaluate.mean_absolute_error(truth, prediction)}
+    return {
+        "mse": evaluate.mean_squared_error(truth, prediction),
+        "mae": evaluate.mean_absolute_error(truth, prediction),
+    }
 
 
-def noise_cycle_errors(model: SharedLatentVAE, train_domains: dict[str, np.ndarray], seed: int = 0) -> dict[str, dict[str, float]]:
+def noise_cycle_errors(
+    model: SharedLatentVAE, train_domains: dict[str, np.ndarray], seed: int = 0
+) -> dict[str, dict[str, float]]:
     """The original's check: cycle random inputs (uniform over each feature's training range) there and back."""
     rng = np.random.default_rng(seed)
     errors = {}
@@ -32,12 +37,17 @@ def noise_cycle_errors(model: SharedLatentVAE, train_domains: dict[str, np.ndarr
 
 
 def compute_run_metrics(
-    model: SharedLatentVAE, outputs: RunOutputs, train_domains: dict[str, np.ndarray], train_labels: np.ndarray | None = None
+    model: SharedLatentVAE,
+    outputs: RunOutputs,
+    train_domains: dict[str, np.ndarray],
+    train_labels: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Every metric of a split: reconstruction, translation, cycle, baselines, latent alignment, label coherence."""
     names = outputs.domain_names
     metrics: dict[str, Any] = {"n_samples": int(outputs.domains[names[0]].truth.shape[0])}
-    metrics["reconstruction"] = {name: error_pair(out.truth, out.reconstruction) for name, out in outputs.domains.items()}
+    metrics["reconstruction"] = {
+        name: error_pair(out.truth, out.reconstruction) for name, out in outputs.domains.items()
+    }
     metrics["baseline_mean_predictor"] = {
         name: evaluate.mean_predictor_errors(train_domains[name], out.truth) for name, out in outputs.domains.items()
     }
@@ -52,7 +62,9 @@ def compute_run_metrics(
         for other, cycled in out.cycled.items():
             metrics["cycle"][f"{target}->{other}->{target}"] = error_pair(out.truth, cycled)
     # Correlations for continuous targets (log1p scale for counts), AUROC/AUPRC for binary ones.
-    metrics["translation_scores"] = outputs_metrics(outputs, {name: model.config.model.likelihood_for(name) for name in names})
+    metrics["translation_scores"] = outputs_metrics(
+        outputs, {name: model.config.model.likelihood_for(name) for name in names}
+    )
     metrics["noise_cycle"] = noise_cycle_errors(model, train_domains)
     metrics["latent"] = latent_alignment(outputs)
     if outputs.labels is not None and train_labels is not None and len(np.unique(train_labels)) > 1:
@@ -84,7 +96,9 @@ def label_metrics(
     classifiers = {name: evaluate.fit_domain_classifier(values, train_labels) for name, values in train_domains.items()}
     result: dict[str, Any] = {"knn_transfer": {}, "translation_coherence": {}, "real_data_accuracy": {}}
     for name in names:
-        result["real_data_accuracy"][name] = evaluate.coherence_accuracy(classifiers[name], outputs.domains[name].truth, labels)
+        result["real_data_accuracy"][name] = evaluate.coherence_accuracy(
+            classifiers[name], outputs.domains[name].truth, labels
+        )
         for other in names:
             if other == name:
                 continue

@@ -23,11 +23,20 @@ def flatten_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, floa
 def metrics_table(metrics: dict[str, Any]) -> str:
     """One table per section (rows: domain or direction; columns: metrics), errors next to the mean-predictor baseline."""
     baseline = metrics.get(BASELINE_SECTION, {})
-    blocks = ["\n".join(f"{key}: {_format(value) if isinstance(value, float) else value}" for key, value in metrics.items() if not isinstance(value, dict))]
+    blocks = [
+        "\n".join(
+            f"{key}: {_format(value) if isinstance(value, float) else value}"
+            for key, value in metrics.items()
+            if not isinstance(value, dict)
+        )
+    ]
     for section, rows in metrics.items():
         if not isinstance(rows, dict) or section == BASELINE_SECTION:
             continue
-        table = {row: flatten_metrics(values) if isinstance(values, dict) else {"value": float(values)} for row, values in rows.items()}
+        table = {
+            row: flatten_metrics(values) if isinstance(values, dict) else {"value": float(values)}
+            for row, values in rows.items()
+        }
         if section in ("reconstruction", "translation"):
             for row, values in table.items():
                 target = row.split("->")[-1]
@@ -45,7 +54,8 @@ def _grid(title: str, table: dict[str, dict[str, float]]) -> str:
     lines = [f"{title:<{width}}  " + "  ".join(f"{column:>{cells[column]}}" for column in columns)]
     for row, values in table.items():
         lines.append(
-            f"{row:<{width}}  " + "  ".join(f"{_format(values[c]) if c in values else '-':>{cells[c]}}" for c in columns)
+            f"{row:<{width}}  "
+            + "  ".join(f"{_format(values[c]) if c in values else '-':>{cells[c]}}" for c in columns)
         )
     return "\n".join(lines)
 

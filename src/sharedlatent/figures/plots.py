@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -14,8 +15,8 @@ from matplotlib.patches import Circle, FancyBboxPatch
 from sharedlatent.datasets.base import ProfileRenderer, Renderer
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.evaluation.metrics import per_feature_pearson
-from sharedlatent.storage import atomic_path
 from sharedlatent.figures.summary import LayerSummary, ModelSummary, count_parameters
+from sharedlatent.storage import atomic_path
 
 if TYPE_CHECKING:  # both import torch; plots only read their fields
     from sharedlatent.evaluation.predictions import RunOutputs
@@ -126,7 +127,9 @@ def plot_sample_grid(
                     ax.set_title(f"#{sample}", fontsize=8, pad=3)
                 if column == 0:
                     colour = domain_colour(index)
-                    ax.text(-0.12, 0.5, row.label, transform=ax.transAxes, ha="right", va="center", fontsize=9, color=colour)
+                    ax.text(
+                        -0.12, 0.5, row.label, transform=ax.transAxes, ha="right", va="center", fontsize=9, color=colour
+                    )
             grid_row += 1
         if isinstance(renderer, ProfileRenderer):
             _share_profile_range(axes_of_domain, [row.samples for row in rows])
@@ -179,7 +182,15 @@ def _draw_loss_panel(ax, stage: int, phase: str, records: list) -> None:
         best = int(np.nanargmin(validation))
         ax.plot(epochs[best], validation[best], "o", color="#d62728", markersize=5)
         point = (epochs[best], validation[best])
-        ax.annotate(f"best {point[1]:.4g}", point, xytext=(0, 8), textcoords="offset points", ha="center", fontsize=7, color="#d62728")
+        ax.annotate(
+            f"best {point[1]:.4g}",
+            point,
+            xytext=(0, 8),
+            textcoords="offset points",
+            ha="center",
+            fontsize=7,
+            color="#d62728",
+        )
     values = np.concatenate([train, validation[np.isfinite(validation)]])
     values = values[np.isfinite(values)]
     if values.size and values.min() > 0 and values.max() / values.min() > 20:
@@ -212,12 +223,20 @@ class _DiagramCanvas:
         """Box height: grows with the square root of the layer width."""
         return 0.35 + (cap - 0.35) * float(np.sqrt(width / self.widest))
 
-    def box(self, column: float, y: float, height: float, text: str, colour: str, dashed: bool = False, fontsize: float = 8) -> _Box:
+    def box(
+        self, column: float, y: float, height: float, text: str, colour: str, dashed: bool = False, fontsize: float = 8
+    ) -> _Box:
         x = column * self.step
         corner, style = (x - self.box_width / 2, y - height / 2), "round,pad=0,rounding_size=0.08"
         shape = dict(width=self.box_width, height=height, boxstyle=style)
-        self.ax.add_patch(FancyBboxPatch(corner, **shape, facecolor=colour, alpha=0.06 if dashed else 0.18, edgecolor="none"))
-        self.ax.add_patch(FancyBboxPatch(corner, **shape, facecolor="none", edgecolor=colour, linewidth=1.2, linestyle="--" if dashed else "-"))
+        self.ax.add_patch(
+            FancyBboxPatch(corner, **shape, facecolor=colour, alpha=0.06 if dashed else 0.18, edgecolor="none")
+        )
+        self.ax.add_patch(
+            FancyBboxPatch(
+                corner, **shape, facecolor="none", edgecolor=colour, linewidth=1.2, linestyle="--" if dashed else "-"
+            )
+        )
         self.ax.text(x, y, text, ha="center", va="center", fontsize=fontsize, linespacing=1.1)
         return _Box(x, y, height, self.box_width / 2)
 
@@ -231,12 +250,20 @@ class _DiagramCanvas:
 
     def arrow(self, start: _Box, end: _Box) -> None:
         self.ax.annotate(
-            "", xy=(end.x - end.half_width, end.y), xytext=(start.x + start.half_width, start.y),
+            "",
+            xy=(end.x - end.half_width, end.y),
+            xytext=(start.x + start.half_width, start.y),
             arrowprops=dict(arrowstyle="-|>", color="#444444", linewidth=1.0, shrinkA=1, shrinkB=1, mutation_scale=9),
         )
 
     def chain(
-        self, first_column: int, y: float, layers: Sequence[LayerSummary], colour: str, previous: _Box | None, last_dashed: bool = False
+        self,
+        first_column: int,
+        y: float,
+        layers: Sequence[LayerSummary],
+        colour: str,
+        previous: _Box | None,
+        last_dashed: bool = False,
     ) -> list[_Box]:
         """One box per layer in consecutive columns, each fed by an arrow from the one before."""
         boxes = []
@@ -271,7 +298,9 @@ class _DiagramColumns:
         names = summary.domain_names
         encoder_depth = max(len(summary.encoders[n]) for n in names)
         shared_start = encoder_depth + 1
-        heads_column = shared_start + max(1, len(summary.shared_encoder))  # without shared layers a merge node takes the column
+        heads_column = shared_start + max(
+            1, len(summary.shared_encoder)
+        )  # without shared layers a merge node takes the column
         latent_column = heads_column + 1
         decoder_start = latent_column + 1 + len(summary.shared_decoder)
         n_columns = decoder_start + max(len(summary.decoders[n]) for n in names)
@@ -282,7 +311,11 @@ def plot_model_diagram(summary: ModelSummary, path: str | Path, dpi: int = DPI) 
     """Boxes for every layer (height grows with width), arrows along the data flow, parameter counts per block."""
     names = summary.domain_names
     layers = [*summary.encoders.values(), *summary.decoders.values(), summary.shared_encoder, summary.shared_decoder]
-    widths = [summary.input_sizes[n] for n in names] + [summary.latent_size] + [layer.out_width for group in layers for layer in group]
+    widths = (
+        [summary.input_sizes[n] for n in names]
+        + [summary.latent_size]
+        + [layer.out_width for group in layers for layer in group]
+    )
     columns = _DiagramColumns.of(summary)
     band = 1.75
     band_y = {name: ((len(names) - 1) / 2 - index) * band for index, name in enumerate(names)}
@@ -312,26 +345,50 @@ def plot_model_diagram(summary: ModelSummary, path: str | Path, dpi: int = DPI) 
     ]
     for (first, last), text in headers:
         if last >= first:
-            ax.text((first + last) / 2 * step, top - 0.12, text, ha="center", va="top", fontsize=9, color="#555555", fontstyle="italic")
+            ax.text(
+                (first + last) / 2 * step,
+                top - 0.12,
+                text,
+                ha="center",
+                va="top",
+                fontsize=9,
+                color="#555555",
+                fontstyle="italic",
+            )
     height = figure.get_figheight()
-    title = f"Shared latent VAE: {len(names)} domains, latent size {summary.latent_size}, {summary.parameters:,} parameters"
+    title = (
+        f"Shared latent VAE: {len(names)} domains, latent size {summary.latent_size}, {summary.parameters:,} parameters"
+    )
     figure.suptitle(title, fontsize=11, y=1 - 0.08 / height, va="top")
     note = f"box height grows with layer width; dashed boxes are the data; {summary.joining()[0]}"
     figure.text(0.5, 0.12 / height, note, ha="center", va="bottom", fontsize=7.5, color="#555555")
     return _save(figure, path, dpi)
 
 
-def _draw_encoders(canvas: _DiagramCanvas, summary: ModelSummary, columns: _DiagramColumns, band_y: dict[str, float]) -> _Box:
+def _draw_encoders(
+    canvas: _DiagramCanvas, summary: ModelSummary, columns: _DiagramColumns, band_y: dict[str, float]
+) -> _Box:
     """Each domain's input and private encoder, then the shared encoder (or a merge node); returns where they meet."""
     half = canvas.box_width / 2
     encoder_ends = []
     for index, name in enumerate(summary.domain_names):
         colour, y, encoder = domain_colour(index), band_y[name], summary.encoders[name]
         first = columns.encoder_depth - len(encoder)  # chains end in the same column however deep they are
-        data = canvas.box(first, y, canvas.height(summary.input_sizes[name]), f"{summary.input_sizes[name]}\ninput", colour, dashed=True)
-        canvas.ax.text(data.x - half - 0.12, y, name, ha="right", va="center", fontsize=10, fontweight="bold", color=colour)
+        data = canvas.box(
+            first,
+            y,
+            canvas.height(summary.input_sizes[name]),
+            f"{summary.input_sizes[name]}\ninput",
+            colour,
+            dashed=True,
+        )
+        canvas.ax.text(
+            data.x - half - 0.12, y, name, ha="right", va="center", fontsize=10, fontweight="bold", color=colour
+        )
         boxes = [data] + canvas.chain(first + 1, y, encoder, colour, data)
-        canvas.caption(boxes[-1].x + half, boxes, f"{name} encoder: {count_parameters(encoder):,} params", colour, ha="right")
+        canvas.caption(
+            boxes[-1].x + half, boxes, f"{name} encoder: {count_parameters(encoder):,} params", colour, ha="right"
+        )
         encoder_ends.append(boxes[-1])
 
     if summary.shared_encoder:
@@ -346,19 +403,44 @@ def _draw_encoders(canvas: _DiagramCanvas, summary: ModelSummary, columns: _Diag
     return merged
 
 
-def _draw_latent_and_shared_decoder(canvas: _DiagramCanvas, summary: ModelSummary, columns: _DiagramColumns, merged: _Box) -> _Box:
+def _draw_latent_and_shared_decoder(
+    canvas: _DiagramCanvas, summary: ModelSummary, columns: _DiagramColumns, merged: _Box
+) -> _Box:
     """The z_mean / z_log_sigma heads, the sampled z and the shared decoder; returns the last box before the private decoders."""
     head_height = canvas.height(summary.latent_size, cap=0.7)
     head_offset = max(0.5, head_height / 2 + 0.12)
     heads = [
-        canvas.box(columns.heads_column, head_offset, head_height, f"z_mean\n{summary.latent_size}", LATENT_COLOUR, fontsize=7.5),
-        canvas.box(columns.heads_column, -head_offset, head_height, f"z_log_sigma\n{summary.latent_size}", LATENT_COLOUR, fontsize=7.5),
+        canvas.box(
+            columns.heads_column,
+            head_offset,
+            head_height,
+            f"z_mean\n{summary.latent_size}",
+            LATENT_COLOUR,
+            fontsize=7.5,
+        ),
+        canvas.box(
+            columns.heads_column,
+            -head_offset,
+            head_height,
+            f"z_log_sigma\n{summary.latent_size}",
+            LATENT_COLOUR,
+            fontsize=7.5,
+        ),
     ]
-    latent = canvas.box(columns.latent_column, 0.0, canvas.height(summary.latent_size), f"z\n{summary.latent_size}", LATENT_COLOUR, fontsize=9)
+    latent = canvas.box(
+        columns.latent_column,
+        0.0,
+        canvas.height(summary.latent_size),
+        f"z\n{summary.latent_size}",
+        LATENT_COLOUR,
+        fontsize=9,
+    )
     for head in heads:
         canvas.arrow(merged, head)
         canvas.arrow(head, latent)
-    canvas.caption(heads[1].x, heads[1:], f"heads\n{summary.z_mean.parameters + summary.z_log_sigma.parameters:,} params")
+    canvas.caption(
+        heads[1].x, heads[1:], f"heads\n{summary.z_mean.parameters + summary.z_log_sigma.parameters:,} params"
+    )
     canvas.caption(latent.x, [latent], "mean + σ·ε")
 
     if not summary.shared_decoder:
@@ -378,9 +460,17 @@ def _draw_decoders(
         if not decoder:
             continue
         boxes = canvas.chain(columns.decoder_start, y, decoder, colour, shared_end, last_dashed=True)
-        canvas.ax.text(boxes[-1].x + half + 0.12, y, name, ha="left", va="center", fontsize=10, fontweight="bold", color=colour)
+        canvas.ax.text(
+            boxes[-1].x + half + 0.12, y, name, ha="left", va="center", fontsize=10, fontweight="bold", color=colour
+        )
         likelihood = f" ({summary.likelihood_text(name)})" if summary.likelihood_text(name) else ""
-        canvas.caption(boxes[0].x - half, boxes, f"{name} decoder: {count_parameters(decoder):,} params{likelihood}", colour, ha="left")
+        canvas.caption(
+            boxes[0].x - half,
+            boxes,
+            f"{name} decoder: {count_parameters(decoder):,} params{likelihood}",
+            colour,
+            ha="left",
+        )
 
 
 def project_latent(encodings: np.ndarray, method: str = "pca", seed: int = 0) -> tuple[np.ndarray, str]:
@@ -440,9 +530,13 @@ def plot_latent_space(
         ax.plot(line[:, 0], line[:, 1], color="black", linewidth=0.8, alpha=0.8, zorder=3)  # above the points
     for index, name in enumerate(names):
         points = by_domain[name]
-        ax.scatter(*points.T, s=size, color=domain_colour(index), alpha=0.6, linewidths=0, label=f"{name} alone", zorder=2)
+        ax.scatter(
+            *points.T, s=size, color=domain_colour(index), alpha=0.6, linewidths=0, label=f"{name} alone", zorder=2
+        )
     ax.set_title(f"by domain; lines join {len(links)} pairs", fontsize=10)
-    ax.legend(fontsize=8, markerscale=max(1.0, 20 / size) ** 0.5, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    ax.legend(
+        fontsize=8, markerscale=max(1.0, 20 / size) ** 0.5, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False
+    )
     for ax in axes:
         ax.set_xlabel("component 1", fontsize=9)
         ax.set_ylabel("component 2", fontsize=9)
@@ -466,7 +560,9 @@ def _draw_by_label(ax, by_domain: dict[str, np.ndarray], labels: np.ndarray, siz
                 chosen = labels == value
                 ax.scatter(*points[chosen].T, s=size, color=palette(index), marker=marker, alpha=0.6, linewidths=0)
             ax.scatter([], [], s=30, color=palette(index), label=str(value))
-        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, title="label", title_fontsize=8)
+        ax.legend(
+            fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, title="label", title_fontsize=8
+        )
     else:
         numeric = labels.dtype.kind in "fiu"
         codes = labels.astype(float) if numeric else np.unique(labels, return_inverse=True)[1].astype(float)
@@ -477,7 +573,9 @@ def _draw_by_label(ax, by_domain: dict[str, np.ndarray], labels: np.ndarray, siz
     ax.set_title(f"by label (markers: {detail})", fontsize=10)
 
 
-def plot_interpolation(decoded: Mapping[str, np.ndarray], renderers: Mapping[str, Renderer], path: str | Path, dpi: int = DPI) -> Path:
+def plot_interpolation(
+    decoded: Mapping[str, np.ndarray], renderers: Mapping[str, Renderer], path: str | Path, dpi: int = DPI
+) -> Path:
     """Decoded steps of a latent interpolation: one row per domain, one column per step."""
     steps = {name: np.asarray(values).shape[0] for name, values in decoded.items()}
     if not steps or len(set(steps.values())) != 1:
@@ -497,7 +595,16 @@ def plot_interpolation(decoded: Mapping[str, np.ndarray], renderers: Mapping[str
             if row == 0:
                 ax.set_title(f"t={fractions[column]:.2f}", fontsize=8, pad=3)
             if column == 0:
-                ax.text(-0.12, 0.5, name, transform=ax.transAxes, ha="right", va="center", fontsize=9, color=domain_colour(row))
+                ax.text(
+                    -0.12,
+                    0.5,
+                    name,
+                    transform=ax.transAxes,
+                    ha="right",
+                    va="center",
+                    fontsize=9,
+                    color=domain_colour(row),
+                )
     figure.suptitle("decoded latent interpolation between two samples", fontsize=10, y=1 - 0.1 / height)
     return _save(figure, path, dpi)
 
@@ -551,6 +658,8 @@ def plot_feature_scatter(
             ax.set_ylabel("predicted", fontsize=8)
             ax.tick_params(labelsize=7)
     if not defined.size:
-        axes[0, 0].text(0.5, 0.5, "every feature is constant: r undefined", ha="center", va="center", transform=axes[0, 0].transAxes)
+        axes[0, 0].text(
+            0.5, 0.5, "every feature is constant: r undefined", ha="center", va="center", transform=axes[0, 0].transAxes
+        )
     figure.suptitle(title or "predicted vs true, best and worst features by Pearson r", fontsize=10)
     return _save(figure, path, dpi)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import base64
 import math
 import numbers
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.storage import atomic_path
@@ -92,7 +93,11 @@ def format_value(value: Any) -> str:
 
 def _cell(value: Any) -> str:
     numeric = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    return f'<td class="number">{escape(format_value(value))}</td>' if numeric else f"<td>{escape(format_value(value))}</td>"
+    return (
+        f'<td class="number">{escape(format_value(value))}</td>'
+        if numeric
+        else f"<td>{escape(format_value(value))}</td>"
+    )
 
 
 def table_html(table: MetricTable) -> str:
@@ -103,7 +108,9 @@ def table_html(table: MetricTable) -> str:
         parts += [f"<tr><td>{escape(name)}</td>{_cell(value)}</tr>" for name, value in table.values.items()]
         parts.append("</table>")
     for columns, rows in table.groups():
-        parts.append('<div class="wide"><table><tr><th></th>' + "".join(f"<th>{escape(c)}</th>" for c in columns) + "</tr>")
+        parts.append(
+            '<div class="wide"><table><tr><th></th>' + "".join(f"<th>{escape(c)}</th>" for c in columns) + "</tr>"
+        )
         for row in rows:
             baseline = any("baseline" in key.lower() for key in (table.title, *row))
             opening = '<tr class="baseline">' if baseline else "<tr>"
@@ -120,7 +127,9 @@ def figure_html(path: Path) -> str:
         raise SharedLatentError(f"figure {path} does not exist; cannot embed it in the report")
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     caption = escape(path.stem.replace("_", " "))
-    return f'<figure><img src="data:image/png;base64,{data}" alt="{caption}"><figcaption>{caption}</figcaption></figure>'
+    return (
+        f'<figure><img src="data:image/png;base64,{data}" alt="{caption}"><figcaption>{caption}</figcaption></figure>'
+    )
 
 
 def write_report(

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 JOINING = {  # how each joint posterior combines several domains, in words and as the merge node's label
     "mean": ("several domains' branches are averaged before the heads", "mean"),
-    "poe": ("several domains: product of experts, each branch's Gaussian from the heads times the N(0, I) prior", "PoE"),
+    "poe": (
+        "several domains: product of experts, each branch's Gaussian from the heads times the N(0, I) prior",
+        "PoE",
+    ),
     "moe": ("several domains: mixture of experts, each branch's Gaussian from the heads with equal weight", "MoE"),
 }
 
@@ -60,7 +64,10 @@ class ModelSummary:
 
     def joining(self) -> tuple[str, str]:
         """How several domains are combined: a sentence and a short label."""
-        fallback = (f"several domains are combined by the {self.joint_posterior!r} joint posterior", self.joint_posterior)
+        fallback = (
+            f"several domains are combined by the {self.joint_posterior!r} joint posterior",
+            self.joint_posterior,
+        )
         return JOINING.get(self.joint_posterior, fallback)
 
     def likelihood_text(self, domain: str) -> str:
@@ -87,7 +94,9 @@ def describe_model(module: Any) -> ModelSummary:
         z_log_sigma=heads[1][0],
         shared_decoder=_dense_layers(module.shared_decoder),
         decoders={name: _dense_layers(module.decoders[name]) for name in names},
-        likelihoods={name: getattr(likelihood, "name", type(likelihood).__name__) for name, likelihood in likelihoods.items()},
+        likelihoods={
+            name: getattr(likelihood, "name", type(likelihood).__name__) for name, likelihood in likelihoods.items()
+        },
         likelihood_parameters={name: _count(likelihood) for name, likelihood in likelihoods.items()},
         joint_posterior=getattr(posterior, "name", "mean"),
     )
@@ -119,7 +128,9 @@ def _dense_layers(block: Any) -> list[LayerSummary]:
 
 
 def _chain(input_width: int, layers: Sequence[LayerSummary]) -> str:
-    steps = [str(input_width)] + [f"{layer.out_width}{' ' + layer.activation if layer.activation else ''}" for layer in layers]
+    steps = [str(input_width)] + [
+        f"{layer.out_width}{' ' + layer.activation if layer.activation else ''}" for layer in layers
+    ]
     return " -> ".join(steps)
 
 
@@ -128,16 +139,27 @@ def model_text_diagram(summary: ModelSummary) -> str:
     names = summary.domain_names
     branch_width = summary.shared_encoder[0].in_width if summary.shared_encoder else summary.z_mean.in_width
     shared_bottom = summary.shared_decoder[-1].out_width if summary.shared_decoder else summary.latent_size
-    groups = [[(f"{n} encoder", _chain(summary.input_sizes[n], summary.encoders[n]), count_parameters(summary.encoders[n])) for n in names]]
+    groups = [
+        [
+            (f"{n} encoder", _chain(summary.input_sizes[n], summary.encoders[n]), count_parameters(summary.encoders[n]))
+            for n in names
+        ]
+    ]
     if summary.shared_encoder:
         shared = _chain(branch_width, summary.shared_encoder)
         groups.append([("shared encoder", shared, count_parameters(summary.shared_encoder))])
     # "mean" joins the branches before the heads; the experts posteriors join the heads' Gaussians after them
     joined_at = len(groups) + (0 if summary.joint_posterior == "mean" else 1)
-    groups.append([
-        ("z_mean", _chain(summary.z_mean.in_width, [summary.z_mean]), summary.z_mean.parameters),
-        ("z_log_sigma", _chain(summary.z_log_sigma.in_width, [summary.z_log_sigma]), summary.z_log_sigma.parameters),
-    ])
+    groups.append(
+        [
+            ("z_mean", _chain(summary.z_mean.in_width, [summary.z_mean]), summary.z_mean.parameters),
+            (
+                "z_log_sigma",
+                _chain(summary.z_log_sigma.in_width, [summary.z_log_sigma]),
+                summary.z_log_sigma.parameters,
+            ),
+        ]
+    )
     groups.append([("latent z", f"{summary.latent_size}  (z = z_mean + exp(z_log_sigma) * noise)", 0)])
     if summary.shared_decoder:
         shared = _chain(summary.latent_size, summary.shared_decoder)
@@ -146,7 +168,9 @@ def model_text_diagram(summary: ModelSummary) -> str:
     for n in names:
         likelihood = summary.likelihood_text(n)
         text = _chain(shared_bottom, summary.decoders[n]) + (f"  [{likelihood}]" if likelihood else "")
-        decoders.append((f"{n} decoder", text, count_parameters(summary.decoders[n]) + summary.likelihood_parameters.get(n, 0)))
+        decoders.append(
+            (f"{n} decoder", text, count_parameters(summary.decoders[n]) + summary.likelihood_parameters.get(n, 0))
+        )
     groups.append(decoders)
 
     rows = [row for group in groups for row in group]

@@ -109,7 +109,9 @@ class SigmoidSquaredError(Likelihood):
 
     def sample(self, params: Params, generator: torch.Generator | None = None) -> torch.Tensor:
         mean = params["mean"]
-        return mean + math.sqrt(0.5) * torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
+        return mean + math.sqrt(0.5) * torch.randn(
+            mean.shape, generator=generator, device=mean.device, dtype=mean.dtype
+        )
 
 
 class Gaussian(Likelihood):
@@ -176,7 +178,9 @@ class Bernoulli(Likelihood):
     def check_data(self, values: np.ndarray, domain: str) -> None:
         low, high = float(values.min()), float(values.max())
         if low < 0 or high > 1:
-            raise SharedLatentError(f"domain {domain!r} uses the bernoulli likelihood, which needs values in [0, 1], got {low:g} to {high:g}")
+            raise SharedLatentError(
+                f"domain {domain!r} uses the bernoulli likelihood, which needs values in [0, 1], got {low:g} to {high:g}"
+            )
 
 
 class NegativeBinomial(Likelihood):
@@ -244,7 +248,9 @@ class NegativeBinomial(Likelihood):
 
     def check_data(self, values: np.ndarray, domain: str) -> None:
         if float(values.min()) < 0:
-            raise SharedLatentError(f"domain {domain!r} uses the {self.name} likelihood, which needs counts >= 0, got a minimum of {float(values.min()):g}")
+            raise SharedLatentError(
+                f"domain {domain!r} uses the {self.name} likelihood, which needs counts >= 0, got a minimum of {float(values.min()):g}"
+            )
 
 
 class ZeroInflatedNegativeBinomial(NegativeBinomial):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 from torch import nn
@@ -110,7 +110,9 @@ class SharedLatentModule(nn.Module):
         latent = self.latent(inputs, present)
         return latent.mean, latent.log_sigma
 
-    def latent(self, inputs: Mapping[str, torch.Tensor], present: Mapping[str, torch.Tensor] | None = None) -> LatentBatch:
+    def latent(
+        self, inputs: Mapping[str, torch.Tensor], present: Mapping[str, torch.Tensor] | None = None
+    ) -> LatentBatch:
         """The joint posterior of `inputs` (rows where a domain is absent in `present` are left out of the combination)."""
         group = [self.branch(name, x) for name, x in inputs.items()]
         masks = None if present is None else [[present[name] for name in inputs]]

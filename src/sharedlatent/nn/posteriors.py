@@ -8,8 +8,9 @@ returns one LatentBatch with the paths' rows stacked in order. A single domain g
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import torch
 
@@ -65,7 +66,9 @@ class JointPosterior(Protocol):
 
     name: str
 
-    def combine(self, module: SharedLatentModule, groups: list[list[torch.Tensor]], masks: Masks = None) -> LatentBatch: ...
+    def combine(
+        self, module: SharedLatentModule, groups: list[list[torch.Tensor]], masks: Masks = None
+    ) -> LatentBatch: ...
 
 
 def _weights(group: list[torch.Tensor], mask: list[torch.Tensor] | None) -> torch.Tensor:
@@ -84,7 +87,9 @@ def _experts(module, groups: list[list[torch.Tensor]]) -> list[tuple[torch.Tenso
         rows = group[0].shape[0]
         count = len(group)
         shape = (count, rows, mean.shape[1])
-        out.append((mean[start : start + count * rows].reshape(shape), log_sigma[start : start + count * rows].reshape(shape)))
+        out.append(
+            (mean[start : start + count * rows].reshape(shape), log_sigma[start : start + count * rows].reshape(shape))
+        )
         start += count * rows
     return out
 
@@ -123,7 +128,9 @@ class ProductOfExperts:
         return gaussian_batch(torch.cat(means), torch.cat(log_sigmas))
 
 
-def product_of_experts(means: torch.Tensor, log_sigmas: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def product_of_experts(
+    means: torch.Tensor, log_sigmas: torch.Tensor, weights: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and log-sigma of N(0, I) times the experts (experts x rows x latent) whose weight is 1."""
     precisions = (-2 * log_sigmas).exp() * weights
     total = 1.0 + precisions.sum(0)  # the prior expert contributes precision 1 and mean 0
@@ -158,7 +165,9 @@ class MixtureOfExperts:
         return LatentBatch(mean, log_sigma, draw, divergence)
 
 
-def mixture_moments(means: torch.Tensor, log_sigmas: torch.Tensor, weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def mixture_moments(
+    means: torch.Tensor, log_sigmas: torch.Tensor, weights: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean and moment-matched log-sigma of a uniform mixture of the experts whose weight is 1."""
     if means.shape[0] == 1:
         return means[0], log_sigmas[0]
@@ -168,14 +177,18 @@ def mixture_moments(means: torch.Tensor, log_sigmas: torch.Tensor, weights: torc
     return mean, 0.5 * (second - mean.square()).clamp_min(1e-12).log()
 
 
-def mixture_sample(means: torch.Tensor, log_sigmas: torch.Tensor, weights: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+def mixture_sample(
+    means: torch.Tensor, log_sigmas: torch.Tensor, weights: torch.Tensor, generator: torch.Generator | None
+) -> torch.Tensor:
     """One draw per row from a uniformly chosen present expert."""
     experts, rows, _ = means.shape
     if experts == 1:
         return sample_latent(means[0], log_sigmas[0], generator)
     present = weights[..., 0].T  # rows x experts
     # rows with no expert present carry no loss; any choice will do for them
-    choice = torch.multinomial(present + (present.sum(1, keepdim=True) == 0).to(present.dtype), 1, generator=generator)[:, 0]
+    choice = torch.multinomial(present + (present.sum(1, keepdim=True) == 0).to(present.dtype), 1, generator=generator)[
+        :, 0
+    ]
     row = torch.arange(rows, device=means.device)
     return sample_latent(means[choice, row], log_sigmas[choice, row], generator)
 

@@ -28,7 +28,7 @@ class TensorData:
     def n_samples(self) -> int:
         return next(iter(self.values.values())).shape[0]
 
-    def rows(self, index: torch.Tensor | slice) -> "TensorData":
+    def rows(self, index: torch.Tensor | slice) -> TensorData:
         """The same domains restricted to `index` (a permutation gathers, a slice gives views)."""
         present = None if self.present is None else {name: mask[index] for name, mask in self.present.items()}
         return TensorData({name: values[index] for name, values in self.values.items()}, present)
@@ -56,11 +56,17 @@ class History:
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
-        return {"records": [asdict(r) for r in self.records], "stopped_early": self.stopped_early, "seconds": self.seconds}
+        return {
+            "records": [asdict(r) for r in self.records],
+            "stopped_early": self.stopped_early,
+            "seconds": self.seconds,
+        }
 
     @classmethod
-    def from_dict(cls, values: dict) -> "History":
-        return cls([EpochRecord(**r) for r in values["records"]], list(values["stopped_early"]), float(values["seconds"]))
+    def from_dict(cls, values: dict) -> History:
+        return cls(
+            [EpochRecord(**r) for r in values["records"]], list(values["stopped_early"]), float(values["seconds"])
+        )
 
     def phases(self) -> list[str]:
         return list(dict.fromkeys(r.phase for r in self.records))
@@ -88,7 +94,9 @@ def path_losses(
         inputs, targets = _zero_absent(inputs, present), _zero_absent(targets, present)
     branches = {name: module.branch(name, inputs[name]) for name in dict.fromkeys(s for p in paths for s in p.sources)}
     groups = [[branches[s] for s in p.sources] for p in paths]
-    latent = module.joint_posterior.combine(module, groups, None if present is None else [[present[s] for s in p.sources] for p in paths])
+    latent = module.joint_posterior.combine(
+        module, groups, None if present is None else [[present[s] for s in p.sources] for p in paths]
+    )
     z = latent.mean if generator is None else latent.sample(generator)
     decoded_domains = list(dict.fromkeys(t for p in paths for t in p.targets))
     outputs = module.decode(z, decoded_domains)
@@ -112,7 +120,9 @@ def path_losses(
             total = total + (config.cross_weight * error if cross else error)
         if config.cycle_weight > 0 and len(path.sources) == 1:
             decoded = {t: outputs[t][rows] for t in path.targets}
-            total = total + config.cycle_weight * cycle_terms(module, z[rows], decoded, path.sources[0], targets, used, terms)
+            total = total + config.cycle_weight * cycle_terms(
+                module, z[rows], decoded, path.sources[0], targets, used, terms
+            )
         # The original's Keras models added the KL once per decoded output.
         kl_weight = beta * (len(path.targets) if config.kl_formula == "seed" else 1)
         kl_term = kl[rows].mean() if used is None else (kl[rows] * used).sum() / batch
@@ -123,7 +133,10 @@ def path_losses(
 
 def _zero_absent(batch: Batch, present: Batch) -> Batch:
     """The batch with every absent sample's row set to zero."""
-    return {name: torch.where(present[name][:, None] > 0, x, torch.zeros_like(x)) if name in present else x for name, x in batch.items()}
+    return {
+        name: torch.where(present[name][:, None] > 0, x, torch.zeros_like(x)) if name in present else x
+        for name, x in batch.items()
+    }
 
 
 def cycle_terms(
@@ -260,7 +273,9 @@ def fit_module(
     for stage_index, stage in enumerate(stages):
         stopper = EarlyStopping(config.patience, stage.restore_best) if stage.stop_on else None
         plateau = (
-            torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=config.lr_decay, patience=config.lr_decay_patience)
+            torch.optim.lr_scheduler.ReduceLROnPlateau(
+                optimizer, factor=config.lr_decay, patience=config.lr_decay_patience
+            )
             if stage.restore_best and config.lr_decay < 1
             else None
         )
@@ -278,13 +293,16 @@ def fit_module(
                         f"training diverged: the {phase.name} loss became {train_loss} in epoch {epoch + 1}; "
                         "lower train.learning_rate or train.beta, or check the data's scale against its likelihood"
                     )
-                validation_loss = (
-                    evaluate_loss(module, validation_data, phase, config) if validation_data else None
-                )
+                validation_loss = evaluate_loss(module, validation_data, phase, config) if validation_data else None
                 history.records.append(
-                    EpochRecord(stage_index, phase.name, epoch, train_loss, validation_loss, terms, time.perf_counter() - tick)
+                    EpochRecord(
+                        stage_index, phase.name, epoch, train_loss, validation_loss, terms, time.perf_counter() - tick
+                    )
                 )
-                monitored = {"train": train_loss, "validation": validation_loss if validation_loss is not None else train_loss}
+                monitored = {
+                    "train": train_loss,
+                    "validation": validation_loss if validation_loss is not None else train_loss,
+                }
             bar.set_postfix(_postfix(history.records[-len(stage.phases) :]), refresh=False)
             if plateau:
                 plateau.step(monitored[stage.stop_on])

@@ -52,7 +52,9 @@ def seed_schedule(domains: list[str], epochs: int, freeze_phases: bool = True) -
     all_groups = (SHARED_GROUP, *domains)
     joint = Phase("joint", (Path(everything, everything),), all_groups)
     center = Phase("center", (Path(everything, everything),), (SHARED_GROUP,) if freeze_phases else all_groups)
-    singles = tuple(Phase(name, (Path((name,), (name,)),), (name,) if freeze_phases else all_groups) for name in domains)
+    singles = tuple(
+        Phase(name, (Path((name,), (name,)),), (name,) if freeze_phases else all_groups) for name in domains
+    )
     return [Stage((joint,), epochs, "train"), Stage((center, *singles), epochs, None)]
 
 

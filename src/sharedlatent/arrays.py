@@ -1,0 +1,45 @@
+"""One validator for every array a user or a file hands us: numeric, 2-D, the expected width, finite."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sharedlatent.errors import SharedLatentError
+
+
+def as_matrix(
+    values: Any,
+    what: str,
+    *,
+    dtype: type = np.float32,
+    features: int | None = None,
+    allow_nan: bool = False,
+    allow_empty: bool = True,
+    promote_vector: bool = False,
+) -> np.ndarray:
+    """`values` as a contiguous 2-D `dtype` array (samples x features), or a one-line error naming `what`.
+
+    `features` checks the width; `allow_nan` leaves NaN (not inf) for the caller's missing-sample logic;
+    `promote_vector` reads a 1-D array of `features` values as one sample."""
+    if hasattr(values, "detach"):  # a torch tensor; imported lazily so this module stays torch-free
+        values = values.detach().cpu().numpy()
+    try:
+        array = np.ascontiguousarray(values, dtype=dtype)
+    except (TypeError, ValueError):
+        raise SharedLatentError(f"{what}: values are not numeric") from None
+    if promote_vector and array.ndim == 1 and features is not None and array.size == features:
+        array = array[None, :]
+    if array.ndim != 2:
+        shape = f"samples x {features}" if features is not None else "samples x features"
+        raise SharedLatentError(f"{what}: expected a 2-D array ({shape}), got shape {array.shape}")
+    if features is not None and array.shape[1] != features:
+        raise SharedLatentError(f"{what}: expected {features} features per sample, got {array.shape[1]}")
+    if not allow_empty and (array.shape[0] == 0 or array.shape[1] == 0):
+        raise SharedLatentError(f"{what}: needs at least one sample and one feature, got shape {array.shape}")
+    bad = np.isinf(array) if allow_nan else ~np.isfinite(array)
+    if bad.any():
+        kind = "infinite" if allow_nan else "NaN or infinite"
+        raise SharedLatentError(f"{what}: contains {int(bad.sum())} {kind} values")
+    return array

@@ -1,0 +1,42 @@
+"""Every set of named choices, declared once and free of torch: config validation, the CLI, metrics and the
+model summary read these; the modules that implement the choices key their registries by them."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+Schedule = Literal["joint", "original"]
+KlFormula = Literal["exact", "original"]
+JointPosterior = Literal["mean", "poe", "moe"]
+Likelihood = Literal["sigmoid_mse", "gaussian", "gaussian_fixed", "bernoulli", "negative_binomial", "zinb"]
+LibraryMode = Literal["observed", "learned"]
+Preprocessing = Literal["none", "minmax", "minmax_per_feature", "standardize", "log1p", "log1p_minmax"]
+GenerationMethod = Literal["box", "prior"]
+Device = Literal["cpu", "cuda", "mps", "auto"]
+TargetKind = Literal["continuous", "binary", "counts"]
+
+SCHEDULES: tuple[str, ...] = get_args(Schedule)
+KL_FORMULAS: tuple[str, ...] = get_args(KlFormula)
+JOINT_POSTERIORS: tuple[str, ...] = get_args(JointPosterior)
+LIKELIHOODS: tuple[str, ...] = get_args(Likelihood)
+LIBRARY_MODES: tuple[str, ...] = get_args(LibraryMode)
+PREPROCESSINGS: tuple[str, ...] = get_args(Preprocessing)
+GENERATION_METHODS: tuple[str, ...] = get_args(GenerationMethod)
+DEVICES: tuple[str, ...] = get_args(Device)
+
+# What evaluation treats each likelihood's target as; the likelihood classes expose the same as `.kind`.
+LIKELIHOOD_KINDS: dict[str, str] = {
+    "sigmoid_mse": "continuous",
+    "gaussian": "continuous",
+    "gaussian_fixed": "continuous",
+    "bernoulli": "binary",
+    "negative_binomial": "counts",
+    "zinb": "counts",
+}
+COUNT_LIKELIHOODS: tuple[str, ...] = tuple(name for name, kind in LIKELIHOOD_KINDS.items() if kind == "counts")
+
+# Names of version 0.1 that still load, each with the name that replaced it.
+DEPRECATED_NAMES: dict[str, str] = {"seed": "original"}
+
+# The shared layers' parameter group; no domain may take this name.
+SHARED_GROUP = "shared"
