@@ -40,3 +40,8 @@ DEPRECATED_NAMES: dict[str, str] = {"seed": "original"}
 
 # The shared layers' parameter group; no domain may take this name.
 SHARED_GROUP = "shared"
+
+
+def canonical(name: str) -> str:
+    """The current name for `name` (a version 0.1 name such as "seed" becomes "original"); others unchanged."""
+    return DEPRECATED_NAMES.get(name, name)
