@@ -198,21 +198,38 @@ class RunConfig:
         validate_run_config(self, input_sizes)
 
     def to_dict(self) -> dict[str, Any]:
+        """Nested plain values, unset optional fields left out (TOML has no null)."""
         return drop_none(dataclasses.asdict(self))
 
     def to_toml(self) -> str:
+        """The config as TOML text, which from_toml reads back to an equal config."""
         import tomli_w
 
         return tomli_w.dumps(self.to_dict())
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> RunConfig:
+        """A checked config from nested tables; version 0.1 names (schedule "seed") become current ones, with a
+        DeprecationWarning, so models saved by 0.1 still load.
+
+        Parameters
+        ----------
+        values
+            Tables as TOML gives them: "dataset", "model" (with "domains") and "train"; missing keys keep defaults.
+        """
         config = build_dataclass(cls, values, "")
         config.validate()
         return config
 
     @classmethod
     def from_toml(cls, path: str | Path) -> RunConfig:
+        """A checked config from a TOML file; errors name the file.
+
+        Parameters
+        ----------
+        path
+            The TOML file with optional `dataset`, `[model]` and `[train]` tables.
+        """
         path = Path(path)
         try:
             values = tomllib.loads(path.read_text())

@@ -94,3 +94,10 @@ def test_python_dash_m_prints_one_error_line(arguments, message, tmp_path):
         [sys.executable, "-m", "sharedlatent", *arguments], capture_output=True, text=True, cwd=tmp_path, env=env
     )
     assert_one_error_line(result.returncode, result.stderr, message)
+
+
+def test_the_deprecated_schedule_name_is_a_note_not_an_error(capsys):
+    code, err = run_cli(["train", "--schedule", "seed", "--set", "train.epochs=0"], capsys)
+    note, error = err.splitlines()
+    assert note == "note: train.schedule = 'seed' is deprecated; use 'original'"
+    assert code == 2 and error == "error: train.epochs must be at least 1, got 0"

@@ -76,7 +76,7 @@ def _deprecations_as_notes() -> Iterator[None]:
         warnings.filterwarnings("always", message=r".* is deprecated; use ", category=DeprecationWarning)
         show = warnings.showwarning
 
-        def one_line(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001, ANN202
+        def one_line(message, category, filename, lineno, file=None, line=None):
             if category is DeprecationWarning and " is deprecated; use " in str(message):
                 print(f"note: {message}", file=sys.stderr)
             else:
