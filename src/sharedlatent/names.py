@@ -14,6 +14,7 @@ Preprocessing = Literal["none", "minmax", "minmax_per_feature", "standardize", "
 GenerationMethod = Literal["box", "prior"]
 Device = Literal["cpu", "cuda", "mps", "auto"]
 TargetKind = Literal["continuous", "binary", "counts"]
+Split = Literal["test", "train"]
 
 SCHEDULES: tuple[str, ...] = get_args(Schedule)
 KL_FORMULAS: tuple[str, ...] = get_args(KlFormula)
@@ -23,6 +24,7 @@ LIBRARY_MODES: tuple[str, ...] = get_args(LibraryMode)
 PREPROCESSINGS: tuple[str, ...] = get_args(Preprocessing)
 GENERATION_METHODS: tuple[str, ...] = get_args(GenerationMethod)
 DEVICES: tuple[str, ...] = get_args(Device)
+SPLITS: tuple[str, ...] = get_args(Split)
 
 # What evaluation treats each likelihood's target as; the likelihood classes expose the same as `.kind`.
 LIKELIHOOD_KINDS: dict[str, str] = {
@@ -45,3 +47,8 @@ SHARED_GROUP = "shared"
 def canonical(name: str) -> str:
     """The current name for `name` (a version 0.1 name such as "seed" becomes "original"); others unchanged."""
     return DEPRECATED_NAMES.get(name, name)
+
+
+def accepted(choices: tuple[str, ...]) -> tuple[str, ...]:
+    """`choices` plus the deprecated names that map onto one of them, as a command line still accepts them."""
+    return choices + tuple(old for old, new in DEPRECATED_NAMES.items() if new in choices and old not in choices)

@@ -10,17 +10,48 @@ import pytest
 from sharedlatent.runs.cli import main
 
 
+def one_error_line(capsys) -> str:
+    """The CLI's stderr, checked to be a single `error:` line without a traceback."""
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
 @pytest.fixture(scope="module")
 def run_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("runs") / "digits"
-    code = main(["train", "digits", "--epochs", "3", "--noise", "0.1", "--out", str(folder), "--no-progress", "--set", "model.latent_size=8"])
+    code = main(
+        [
+            "train",
+            "digits",
+            "--epochs",
+            "3",
+            "--noise",
+            "0.1",
+            "--out",
+            str(folder),
+            "--no-progress",
+            "--set",
+            "model.latent_size=8",
+        ]
+    )
     assert code == 0
     return folder
 
 
 def test_train_writes_a_complete_run_folder(run_folder):
     names = {p.name for p in run_folder.iterdir()}
-    expected = {"config.toml", "model.safetensors", "metrics.json", "history.json", "run.json", "loss_curves.png", "model.png", "model.txt", "report.html"}
+    expected = {
+        "config.toml",
+        "model.safetensors",
+        "metrics.json",
+        "history.json",
+        "run.json",
+        "loss_curves.png",
+        "model.png",
+        "model.txt",
+        "report.html",
+    }
     assert expected <= names
     assert any(name.startswith("samples_64-96-64-32-8") and name.endswith(".png") for name in names)
     metrics = json.loads((run_folder / "metrics.json").read_text())
@@ -36,28 +67,79 @@ def test_train_writes_a_complete_run_folder(run_folder):
 def test_existing_run_folder_is_refused_unless_overwrite(run_folder, capsys):
     before = (run_folder / "model.safetensors").read_bytes()
     assert main(["train", "--epochs", "1", "--out", str(run_folder), "--no-progress"]) == 2
-    assert "already exists" in capsys.readouterr().err
+    assert "already exists" in one_error_line(capsys)
     assert (run_folder / "model.safetensors").read_bytes() == before
 
 
 def test_translate_npy_and_csv(run_folder, tmp_path, digits):
     left = digits.test.domains["left"][:6]
     np.save(tmp_path / "in.npy", left)
-    assert main(["translate", str(run_folder), "--source", "left", "--target", "right", "--input", str(tmp_path / "in.npy"), "--output", str(tmp_path / "out.npy")]) == 0
+    assert (
+        main(
+            [
+                "translate",
+                str(run_folder),
+                "--source",
+                "left",
+                "--target",
+                "right",
+                "--input",
+                str(tmp_path / "in.npy"),
+                "--output",
+                str(tmp_path / "out.npy"),
+            ]
+        )
+        == 0
+    )
     assert np.load(tmp_path / "out.npy").shape == (6, 64)
     np.savetxt(tmp_path / "in.csv", left, delimiter=",")
-    assert main(["translate", str(run_folder), "--source", "left", "--target", "right", "--input", str(tmp_path / "in.csv"), "--output", str(tmp_path / "out.csv")]) == 0
+    assert (
+        main(
+            [
+                "translate",
+                str(run_folder),
+                "--source",
+                "left",
+                "--target",
+                "right",
+                "--input",
+                str(tmp_path / "in.csv"),
+                "--output",
+                str(tmp_path / "out.csv"),
+            ]
+        )
+        == 0
+    )
     header = (tmp_path / "out.csv").read_text().splitlines()[0]
     assert header.startswith("pixel_0_0,")
     assert np.loadtxt(tmp_path / "out.csv", delimiter=",", skiprows=1).shape == (6, 64)  # no data row taken as a header
-    assert main(["translate", str(run_folder), "--source", "left", "--target", "right", "--cycle", "--input", str(tmp_path / "in.npy"), "--output", str(tmp_path / "cycle.npy")]) == 0
+    assert (
+        main(
+            [
+                "translate",
+                str(run_folder),
+                "--source",
+                "left",
+                "--target",
+                "right",
+                "--cycle",
+                "--input",
+                str(tmp_path / "in.npy"),
+                "--output",
+                str(tmp_path / "cycle.npy"),
+            ]
+        )
+        == 0
+    )
 
 
 def test_generate_and_info_and_compare(run_folder, tmp_path, capsys):
     assert main(["generate", str(run_folder), "-n", "5", "--output", str(tmp_path / "pairs.npz")]) == 0
     pairs = np.load(tmp_path / "pairs.npz")
     assert pairs["left"].shape == (5, 64) and pairs["right"].shape == (5, 64)
-    assert main(["generate", str(run_folder), "-n", "4", "--method", "prior", "--output", str(tmp_path / "gen.csv")]) == 0
+    assert (
+        main(["generate", str(run_folder), "-n", "4", "--method", "prior", "--output", str(tmp_path / "gen.csv")]) == 0
+    )
     assert (tmp_path / "gen_left.csv").exists() and (tmp_path / "gen_right.csv").exists()
     capsys.readouterr()
     assert main(["info", str(run_folder)]) == 0
@@ -90,8 +172,7 @@ def test_evaluate_rewrites_metrics_and_report(run_folder, capsys):
 def test_errors_are_one_line_and_exit_2(arguments, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(arguments) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert message in one_error_line(capsys)
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
@@ -106,17 +187,48 @@ def test_translate_errors(run_folder, tmp_path, capsys):
         ("words.csv", "numeric"),
     ]
     for name, message in cases:
-        code = main(["translate", str(run_folder), "--source", "left", "--target", "right", "--input", str(tmp_path / name), "--output", str(tmp_path / "o.npy")])
-        err = capsys.readouterr().err
-        assert code == 2 and message in err, (name, err)
+        code = main(
+            [
+                "translate",
+                str(run_folder),
+                "--source",
+                "left",
+                "--target",
+                "right",
+                "--input",
+                str(tmp_path / name),
+                "--output",
+                str(tmp_path / "o.npy"),
+            ]
+        )
+        assert code == 2 and message in one_error_line(capsys), name
     (tmp_path / "exists.npy").write_bytes(b"keep me")
     np.save(tmp_path / "ok.npy", np.zeros((2, 64)))
-    assert main(["translate", str(run_folder), "--source", "left", "--target", "right", "--input", str(tmp_path / "ok.npy"), "--output", str(tmp_path / "exists.npy")]) == 2
+    assert (
+        main(
+            [
+                "translate",
+                str(run_folder),
+                "--source",
+                "left",
+                "--target",
+                "right",
+                "--input",
+                str(tmp_path / "ok.npy"),
+                "--output",
+                str(tmp_path / "exists.npy"),
+            ]
+        )
+        == 2
+    )
+    assert "already exists; pass --overwrite" in one_error_line(capsys)
     assert (tmp_path / "exists.npy").read_bytes() == b"keep me"
 
 
 def test_console_script_runs():
-    result = subprocess.run([sys.executable, "-m", "sharedlatent", "datasets"], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "sharedlatent", "datasets"], capture_output=True, text=True, check=True
+    )
     assert "digits" in result.stdout and "mnist" in result.stdout
 
 
@@ -125,7 +237,22 @@ def test_a_users_dataset_file_trains_without_editing_the_package(tmp_path):
 
     example = Path(__file__).parents[2] / "examples" / "my_dataset.py"
     out = tmp_path / "waves"
-    assert main(["train", f"{example}:load_waves", "--data-option", "n=200", "--epochs", "2", "--out", str(out), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                f"{example}:load_waves",
+                "--data-option",
+                "n=200",
+                "--epochs",
+                "2",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert json.loads((out / "run.json").read_text())["input_sizes"] == {"left": 32, "right": 32}
 
 
@@ -134,7 +261,23 @@ def test_translate_keeps_sample_ids_and_names_columns(run_folder, tmp_path, digi
     frame = pandas.DataFrame(digits.test.domains["left"][:4], columns=[f"c{i}" for i in range(64)])
     frame.insert(0, "sample_id", ["s1", "s2", "s3", "s4"])
     frame.to_csv(tmp_path / "in.csv", index=False)
-    assert main(["translate", str(run_folder), "--source", "left", "--target", "right", "--input", str(tmp_path / "in.csv"), "--output", str(tmp_path / "out.tsv")]) == 0
+    assert (
+        main(
+            [
+                "translate",
+                str(run_folder),
+                "--source",
+                "left",
+                "--target",
+                "right",
+                "--input",
+                str(tmp_path / "in.csv"),
+                "--output",
+                str(tmp_path / "out.tsv"),
+            ]
+        )
+        == 0
+    )
     result = pandas.read_csv(tmp_path / "out.tsv", sep="\t")
     assert list(result["sample_id"]) == ["s1", "s2", "s3", "s4"]
     assert list(result.columns[1:3]) == ["pixel_0_0", "pixel_0_1"]
@@ -147,7 +290,23 @@ def test_translate_h5ad_to_a_new_h5ad(run_folder, tmp_path, digits):
     cells = anndata.AnnData(X=scipy.sparse.csr_matrix(digits.test.domains["left"][:5]))
     cells.obs_names = [f"cell{i}" for i in range(5)]
     cells.write_h5ad(tmp_path / "cells.h5ad")
-    assert main(["translate", str(run_folder), "--source", "left", "--target", "right", "--input", str(tmp_path / "cells.h5ad"), "--output", str(tmp_path / "translated.h5ad")]) == 0
+    assert (
+        main(
+            [
+                "translate",
+                str(run_folder),
+                "--source",
+                "left",
+                "--target",
+                "right",
+                "--input",
+                str(tmp_path / "cells.h5ad"),
+                "--output",
+                str(tmp_path / "translated.h5ad"),
+            ]
+        )
+        == 0
+    )
     result = anndata.read_h5ad(tmp_path / "translated.h5ad")
     assert list(result.obs_names) == [f"cell{i}" for i in range(5)] and result.shape == (5, 64)
     assert result.var_names[0] == "pixel_0_0"
@@ -158,22 +317,21 @@ def test_overwrite_replaces_run_folders_only(tmp_path, capsys):
     precious.mkdir()
     (precious / "thesis.tex").write_text("years of work")
     assert main(["train", "--epochs", "1", "--out", str(precious), "--overwrite", "--no-progress"]) == 2
-    assert "not a sharedlatent run folder" in capsys.readouterr().err
+    assert "not a sharedlatent run folder" in one_error_line(capsys)
     assert (precious / "thesis.tex").read_text() == "years of work"
 
 
 def test_output_under_a_file_is_refused_before_training(tmp_path, capsys):
     (tmp_path / "file.npy").write_bytes(b"x")
     assert main(["train", "--epochs", "1", "--out", str(tmp_path / "file.npy" / "run"), "--no-progress"]) == 2
-    assert "is a file" in capsys.readouterr().err
+    assert "is a file" in one_error_line(capsys)
 
 
 def test_bad_command_line_is_one_error_line(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["train", "--epochs", "abc"])
     assert stop.value.code == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1 and "--epochs" in err
+    assert "--epochs" in one_error_line(capsys)
 
 
 def test_translate_matches_columns_by_name(run_folder, tmp_path, digits, capsys):
@@ -183,8 +341,40 @@ def test_translate_matches_columns_by_name(run_folder, tmp_path, digits, capsys)
     pandas.DataFrame(left, columns=names).to_csv(tmp_path / "ordered.csv", index=False)
     pandas.DataFrame(left[:, ::-1], columns=names[::-1]).to_csv(tmp_path / "reversed.csv", index=False)
     for name in ("ordered", "reversed"):
-        assert main(["translate", str(run_folder), "--source", "left", "--target", "right", "--input", str(tmp_path / f"{name}.csv"), "--output", str(tmp_path / f"{name}.npy")]) == 0
+        assert (
+            main(
+                [
+                    "translate",
+                    str(run_folder),
+                    "--source",
+                    "left",
+                    "--target",
+                    "right",
+                    "--input",
+                    str(tmp_path / f"{name}.csv"),
+                    "--output",
+                    str(tmp_path / f"{name}.npy"),
+                ]
+            )
+            == 0
+        )
     np.testing.assert_array_equal(np.load(tmp_path / "ordered.npy"), np.load(tmp_path / "reversed.npy"))
     pandas.DataFrame(left, columns=names[:60] + ["a", "b", "c", "d"]).to_csv(tmp_path / "wrong.csv", index=False)
-    assert main(["translate", str(run_folder), "--source", "left", "--target", "right", "--input", str(tmp_path / "wrong.csv"), "--output", str(tmp_path / "wrong.npy")]) == 2
-    assert "columns do not match the domain's features" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "translate",
+                str(run_folder),
+                "--source",
+                "left",
+                "--target",
+                "right",
+                "--input",
+                str(tmp_path / "wrong.csv"),
+                "--output",
+                str(tmp_path / "wrong.npy"),
+            ]
+        )
+        == 2
+    )
+    assert "columns do not match the domain's features" in one_error_line(capsys)

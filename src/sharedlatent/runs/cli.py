@@ -1,18 +1,26 @@
-"""The command line: parse, call the library, print; user errors are one line on stderr and exit code 2."""
+"""The command line: parse, call the library, print; user errors are one line on stderr and exit code 2.
+
+Each command has an `add_<command>_parser` next to its `run_<command>`; heavy modules load inside the run functions
+so that `--help` and argument errors stay fast."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import json
 import sys
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, Sequence
+from typing import Any, NoReturn
 
 from sharedlatent.errors import SharedLatentError
+from sharedlatent.names import DEVICES, GENERATION_METHODS, SCHEDULES, SPLITS, accepted
 
 EXIT_USER_ERROR = 2
 GENERATE_SUFFIXES = (".npz", ".npy", ".csv", ".tsv", ".parquet", ".h5ad")
+Subparsers = Any  # argparse's _SubParsersAction, which it does not export
 
 
 def parse_pairs(pairs: Sequence[str], flag: str) -> dict[str, str]:
@@ -34,66 +42,25 @@ class OneLineArgumentParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineArgumentParser(prog="sharedlatent", description="Shared latent space VAEs: train, translate, generate, evaluate.")
+    """The `sharedlatent` parser: one subcommand per entry of COMMANDS."""
+    parser = OneLineArgumentParser(
+        prog="sharedlatent", description="Shared latent space VAEs: train, translate, generate, evaluate."
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=OneLineArgumentParser)
-
-    train = commands.add_parser("train", help="train on a dataset and write a run folder")
-    train.add_argument("dataset", nargs="?", help="registered name or module:function (default: the config's, else digits)")
-    train.add_argument("--config", type=Path, help="TOML file with [model] and [train] tables")
-    train.add_argument("--out", type=Path, help="run folder to create (default: runs/<dataset>-<time>)")
-    train.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
-    train.add_argument("--epochs", type=int, help="train.epochs")
-    train.add_argument("--batch-size", type=int, help="train.batch_size")
-    train.add_argument("--noise", type=float, help="train.noise_level: std of Gaussian input noise (denoising)")
-    train.add_argument("--schedule", choices=["joint", "seed"], help="train.schedule")
-    train.add_argument("--seed", type=int, help="train.seed")
-    train.add_argument("--device", help="train.device: cpu, cuda, mps or auto")
-    train.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any config key, e.g. model.latent_size=8")
-    train.add_argument("--data-option", action="append", default=[], metavar="KEY=VALUE", help="dataset loader option, e.g. path=data/")
-    train.add_argument("--allow-pickle", action="store_true", help="let the 'pickle' dataset unpickle (runs code from the file)")
-    train.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-
-    translate = commands.add_parser("translate", help="translate samples from one domain into another")
-    translate.add_argument("run", type=Path)
-    translate.add_argument("--source", required=True)
-    translate.add_argument("--target", required=True)
-    translate.add_argument("--input", required=True, type=Path, help=".npy, .csv, .tsv, .parquet, .npz or .h5ad")
-    translate.add_argument("--output", required=True, type=Path, help="same formats; columns named by the target domain")
-    translate.add_argument("--cycle", action="store_true", help="translate there and back (output in the source domain)")
-    translate.add_argument("--overwrite", action="store_true", help="replace an existing output file")
-
-    generate = commands.add_parser("generate", help="generate new paired samples")
-    generate.add_argument("run", type=Path)
-    generate.add_argument("-n", "--n-samples", type=int, default=10)
-    generate.add_argument("--output", required=True, type=Path, help="an .npz with one array per domain, or FILE.csv/.npy giving FILE_<domain>.csv")
-    generate.add_argument("--method", choices=["box", "prior"], default="box", help="box: inside the training encodings' range (the original); prior: N(0, I)")
-    generate.add_argument("--seed", type=int, default=0)
-    generate.add_argument("--overwrite", action="store_true")
-
-    info = commands.add_parser("info", help="what a run folder holds")
-    info.add_argument("run", type=Path)
-
-    evaluate = commands.add_parser("evaluate", help="recompute metrics, figures and report.html for a run")
-    evaluate.add_argument("run", type=Path)
-    evaluate.add_argument("--split", choices=["test", "train"], default="test", help="test writes metrics.json and report.html; train writes metrics_train.json and report_train.html")
-
-    compare = commands.add_parser("compare", help="print the metrics of several runs side by side")
-    compare.add_argument("runs", type=Path, nargs="+")
-    compare.add_argument("--split", choices=["test", "train"], default="test", help="which split's metrics to compare")
-
-    commands.add_parser("datasets", help="list available datasets and what each needs")
-
-    fetch = commands.add_parser("fetch", help="download a public dataset into the cache (needs network)")
-    fetch.add_argument("name", choices=["mnist"])
-    fetch.add_argument("--dest", type=Path, help="folder to download into (default: the cache)")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=OneLineArgumentParser
+    )
+    for add_parser, _ in COMMANDS.values():
+        add_parser(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit code (argparse exits by itself on a bad command line)."""
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        with _deprecations_as_notes():
+            return COMMANDS[args.command][1](args)
     except SharedLatentError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
@@ -102,23 +69,57 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+@contextlib.contextmanager
+def _deprecations_as_notes() -> Iterator[None]:
+    """Show sharedlatent's deprecated-name warnings (e.g. schedule "seed") as one `note:` line each."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("always", message=r".* is deprecated; use ", category=DeprecationWarning)
+        show = warnings.showwarning
+
+        def one_line(message, category, filename, lineno, file=None, line=None):
+            if category is DeprecationWarning and " is deprecated; use " in str(message):
+                print(f"note: {message}", file=sys.stderr)
+            else:
+                show(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = one_line
+        yield
+
+
+def add_train_parser(commands: Subparsers) -> None:
+    train = commands.add_parser("train", help="train on a dataset and write a run folder")
+    train.add_argument(
+        "dataset", nargs="?", help="registered name or module:function (default: the config's, else digits)"
+    )
+    train.add_argument("--config", type=Path, help="TOML file with [model] and [train] tables")
+    train.add_argument("--out", type=Path, help="run folder to create (default: runs/<dataset>-<time>)")
+    train.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    train.add_argument("--epochs", type=int, help="train.epochs")
+    train.add_argument("--batch-size", type=int, help="train.batch_size")
+    train.add_argument("--noise", type=float, help="train.noise_level: std of Gaussian input noise (denoising)")
+    train.add_argument(
+        "--schedule", choices=accepted(SCHEDULES), help='train.schedule ("seed" is the deprecated name of original)'
+    )
+    train.add_argument("--seed", type=int, help="train.seed")
+    train.add_argument("--device", choices=DEVICES, help=f"train.device: {', '.join(DEVICES)}")
+    train.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="any config key, e.g. model.latent_size=8"
+    )
+    train.add_argument(
+        "--data-option", action="append", default=[], metavar="KEY=VALUE", help="dataset loader option, e.g. path=data/"
+    )
+    train.add_argument(
+        "--allow-pickle", action="store_true", help="let the 'pickle' dataset unpickle (runs code from the file)"
+    )
+    train.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+
 def run_train(args: argparse.Namespace) -> int:
     from sharedlatent.config import RunConfig, apply_overrides
     from sharedlatent.runs.folder import train_run
 
     config = RunConfig.from_toml(args.config) if args.config else RunConfig()
-    overrides = parse_pairs(args.set, "--set")
-    for flag, key in [("epochs", "train.epochs"), ("batch_size", "train.batch_size"), ("noise", "train.noise_level"), ("seed", "train.seed")]:
-        if getattr(args, flag) is not None:
-            overrides[key] = str(getattr(args, flag))
-    for flag, key in [("schedule", "train.schedule"), ("device", "train.device")]:
-        if getattr(args, flag) is not None:
-            overrides[key] = json.dumps(getattr(args, flag))
-    if args.dataset:
-        overrides["dataset"] = json.dumps(absolute_loader_path(args.dataset))
-    if args.no_progress:
-        overrides["train.progress"] = "false"
-    config = apply_overrides(config, overrides)
+    config = apply_overrides(config, _train_overrides(args))
     data_options: dict[str, Any] = parse_pairs(args.data_option, "--data-option")
     if args.allow_pickle:
         data_options["allow_pickle"] = True
@@ -129,6 +130,38 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_overrides(args: argparse.Namespace) -> dict[str, str]:
+    """The `--set` pairs plus the shortcut flags, as dotted config keys with TOML values."""
+    overrides = parse_pairs(args.set, "--set")
+    numbers = [("epochs", "train.epochs"), ("batch_size", "train.batch_size"), ("noise", "train.noise_level")]
+    for flag, key in [*numbers, ("seed", "train.seed")]:
+        if getattr(args, flag) is not None:
+            overrides[key] = str(getattr(args, flag))
+    for flag, key in [("schedule", "train.schedule"), ("device", "train.device")]:
+        if getattr(args, flag) is not None:
+            overrides[key] = json.dumps(getattr(args, flag))
+    if args.dataset:
+        overrides["dataset"] = json.dumps(absolute_loader_path(args.dataset))
+    if args.no_progress:
+        overrides["train.progress"] = "false"
+    return overrides
+
+
+def add_translate_parser(commands: Subparsers) -> None:
+    translate = commands.add_parser("translate", help="translate samples from one domain into another")
+    translate.add_argument("run", type=Path)
+    translate.add_argument("--source", required=True)
+    translate.add_argument("--target", required=True)
+    translate.add_argument("--input", required=True, type=Path, help=".npy, .csv, .tsv, .parquet, .npz or .h5ad")
+    translate.add_argument(
+        "--output", required=True, type=Path, help="same formats; columns named by the target domain"
+    )
+    translate.add_argument(
+        "--cycle", action="store_true", help="translate there and back (output in the source domain)"
+    )
+    translate.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+
+
 def run_translate(args: argparse.Namespace) -> int:
     from sharedlatent.runs.folder import load_run
     from sharedlatent.runs.sample_files import aligned_values, read_samples, write_samples
@@ -136,7 +169,9 @@ def run_translate(args: argparse.Namespace) -> int:
     _refuse_existing(args.output, args.overwrite)
     model, record = load_run(args.run)
     samples = read_samples(args.input)
-    inputs, note = aligned_values(samples, record.feature_names.get(args.source), f"{args.input} (domain {args.source!r})")
+    inputs, note = aligned_values(
+        samples, record.feature_names.get(args.source), f"{args.input} (domain {args.source!r})"
+    )
     if note:
         print(note, file=sys.stderr)
     if args.cycle:
@@ -148,12 +183,32 @@ def run_translate(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_generate_parser(commands: Subparsers) -> None:
+    generate = commands.add_parser("generate", help="generate new paired samples")
+    generate.add_argument("run", type=Path)
+    generate.add_argument("-n", "--n-samples", type=int, default=10)
+    generate.add_argument(
+        "--output",
+        required=True,
+        type=Path,
+        help="an .npz with one array per domain, or FILE.csv/.npy giving FILE_<domain>.csv",
+    )
+    generate.add_argument(
+        "--method",
+        choices=GENERATION_METHODS,
+        default="box",
+        help="box: inside the training encodings' range (the original); prior: N(0, I)",
+    )
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--overwrite", action="store_true")
+
+
 def run_generate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from sharedlatent.storage import atomic_path
     from sharedlatent.runs.folder import load_run
     from sharedlatent.runs.sample_files import write_samples
+    from sharedlatent.storage import atomic_path
 
     suffix = args.output.suffix.lower()
     if suffix not in GENERATE_SUFFIXES:
@@ -175,29 +230,57 @@ def run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_info_parser(commands: Subparsers) -> None:
+    info = commands.add_parser("info", help="what a run folder holds")
+    info.add_argument("run", type=Path)
+
+
 def run_info(args: argparse.Namespace) -> int:
     print(summary_lines(args.run, list_files=True))
     return 0
 
 
+def add_evaluate_parser(commands: Subparsers) -> None:
+    evaluate = commands.add_parser("evaluate", help="recompute metrics, figures and the HTML report for a run")
+    evaluate.add_argument("run", type=Path)
+    evaluate.add_argument(
+        "--split",
+        choices=SPLITS,
+        default="test",
+        help="test writes metrics.json and the report; train writes the same files suffixed _train",
+    )
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
-    from sharedlatent.storage import METRICS_FILE, split_file
     from sharedlatent.evaluation.tables import metrics_table
+    from sharedlatent.figures.report import REPORT_FILE
     from sharedlatent.runs.folder import evaluate_run
+    from sharedlatent.storage import METRICS_FILE, split_file
 
     metrics = evaluate_run(args.run, args.split)
     print(metrics_table(metrics))
-    print(f"wrote {split_file(METRICS_FILE, args.split)}, figures and {split_file('report.html', args.split)} to {args.run}")
+    written = f"{split_file(METRICS_FILE, args.split)}, figures and {split_file(REPORT_FILE, args.split)}"
+    print(f"wrote {written} to {args.run}")
     return 0
 
 
+def add_compare_parser(commands: Subparsers) -> None:
+    compare = commands.add_parser("compare", help="print the metrics of several runs side by side")
+    compare.add_argument("runs", type=Path, nargs="+")
+    compare.add_argument("--split", choices=SPLITS, default="test", help="which split's metrics to compare")
+
+
 def run_compare(args: argparse.Namespace) -> int:
-    from sharedlatent.storage import METRICS_FILE, read_json, split_file
     from sharedlatent.evaluation.tables import comparison_table
+    from sharedlatent.storage import METRICS_FILE, read_json, split_file
 
     runs = {str(folder): read_json(folder / split_file(METRICS_FILE, args.split)) for folder in args.runs}
     print(comparison_table(runs))
     return 0
+
+
+def add_datasets_parser(commands: Subparsers) -> None:
+    commands.add_parser("datasets", help="list available datasets and what each needs")
 
 
 def run_datasets(args: argparse.Namespace) -> int:
@@ -206,6 +289,12 @@ def run_datasets(args: argparse.Namespace) -> int:
     for name, spec in sorted(available_datasets().items()):
         print(f"{name}\n    {spec.summary}\n    needs: {spec.needs}")
     return 0
+
+
+def add_fetch_parser(commands: Subparsers) -> None:
+    fetch = commands.add_parser("fetch", help="download a public dataset into the cache (needs network)")
+    fetch.add_argument("name", choices=["mnist"])
+    fetch.add_argument("--dest", type=Path, help="folder to download into (default: the cache)")
 
 
 def run_fetch(args: argparse.Namespace) -> int:
@@ -219,8 +308,8 @@ def run_fetch(args: argparse.Namespace) -> int:
 def summary_lines(folder: Path, list_files: bool = False) -> str:
     """A short description of a run folder: dataset, layout, schedule, headline metrics, files."""
     from sharedlatent.config import RunConfig
-    from sharedlatent.storage import CONFIG_FILE, METRICS_FILE, read_json
     from sharedlatent.runs.folder import read_record
+    from sharedlatent.storage import CONFIG_FILE, METRICS_FILE, read_json
 
     folder = Path(folder)
     record = read_record(folder)
@@ -244,7 +333,9 @@ def summary_lines(folder: Path, list_files: bool = False) -> str:
             for direction, values in metrics.get("cycle", {}).items():
                 lines.append(f"cycle     {direction}: MSE {values['mse']:.4g}")
         except (KeyError, TypeError, AttributeError, ValueError):
-            raise SharedLatentError(f"{folder / METRICS_FILE} is not a sharedlatent metrics file; rerun `sharedlatent evaluate {folder}`") from None
+            raise SharedLatentError(
+                f"{folder / METRICS_FILE} is not a sharedlatent metrics file; rerun `sharedlatent evaluate {folder}`"
+            ) from None
     if list_files:
         lines.append("files     " + ", ".join(sorted(p.name for p in folder.iterdir())))
     return "\n".join(lines)
@@ -267,15 +358,16 @@ def _version() -> str:
     return __version__
 
 
-COMMANDS = {
-    "train": run_train,
-    "translate": run_translate,
-    "generate": run_generate,
-    "info": run_info,
-    "evaluate": run_evaluate,
-    "compare": run_compare,
-    "datasets": run_datasets,
-    "fetch": run_fetch,
+# Each command: the function that adds its subparser and the function that runs it.
+COMMANDS: dict[str, tuple[Callable[[Subparsers], None], Callable[[argparse.Namespace], int]]] = {
+    "train": (add_train_parser, run_train),
+    "translate": (add_translate_parser, run_translate),
+    "generate": (add_generate_parser, run_generate),
+    "info": (add_info_parser, run_info),
+    "evaluate": (add_evaluate_parser, run_evaluate),
+    "compare": (add_compare_parser, run_compare),
+    "datasets": (add_datasets_parser, run_datasets),
+    "fetch": (add_fetch_parser, run_fetch),
 }
 
 if __name__ == "__main__":
