@@ -7,7 +7,8 @@ from sharedlatent.api import SharedLatentVAE
 from sharedlatent.config import DomainConfig, ModelConfig, RunConfig, TrainConfig
 from sharedlatent.datasets.registry import load_dataset
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.evaluation.omics import domain_metrics, per_sample_spearman, target_kind, translation_metrics
+from sharedlatent.evaluation.correlation import per_sample_spearman
+from sharedlatent.evaluation.omics import domain_metrics, target_kind, translation_metrics
 
 CORRELATION_KEYS = {
     f"{name}_{kind}_{stat}"
