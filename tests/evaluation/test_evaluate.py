@@ -1,4 +1,4 @@
-"""Known-answer tests for the metrics in sharedlatent.evaluation.metrics."""
+"""Known-answer tests for the metrics in sharedlatent.evaluation.metrics and .correlation."""
 
 import numpy as np
 import pytest
@@ -7,6 +7,7 @@ from scipy.stats import spearmanr
 from sklearn.datasets import make_blobs
 
 from sharedlatent.errors import SharedLatentError
+from sharedlatent.evaluation import correlation
 from sharedlatent.evaluation import metrics as evaluate
 
 
@@ -34,9 +35,9 @@ def test_errors_are_zero_for_identical_arrays_and_known_otherwise():
     [
         evaluate.mean_squared_error,
         evaluate.mean_absolute_error,
-        evaluate.per_feature_pearson,
-        evaluate.per_sample_pearson,
-        evaluate.per_feature_spearman,
+        correlation.per_feature_pearson,
+        correlation.per_sample_pearson,
+        correlation.per_feature_spearman,
         evaluate.foscttm,
         evaluate.paired_distance_ratio,
         evaluate.auroc_auprc,
@@ -70,10 +71,10 @@ def test_mean_predictor_rejects_different_feature_counts():
 def test_pearson_of_linear_map_is_one_and_constant_feature_is_nan():
     x = _random((50, 3))
     x[:, 2] = 7.0
-    correlations = evaluate.per_feature_pearson(x, 2 * x + 1)
+    correlations = correlation.per_feature_pearson(x, 2 * x + 1)
     np.testing.assert_allclose(correlations[:2], 1.0)
     assert np.isnan(correlations[2])
-    summary = evaluate.summarize_correlations(correlations)
+    summary = correlation.summarize_correlations(correlations)
     assert summary.mean == pytest.approx(1.0)
     assert summary.median == pytest.approx(1.0)
     assert (summary.n_defined, summary.n_total) == (2, 3)
@@ -81,19 +82,19 @@ def test_pearson_of_linear_map_is_one_and_constant_feature_is_nan():
 
 def test_per_sample_pearson_of_linear_map_is_one():
     x = _random((10, 6))
-    np.testing.assert_allclose(evaluate.per_sample_pearson(x, 2 * x + 1), 1.0)
-    np.testing.assert_allclose(evaluate.per_sample_pearson(x, -x), -1.0)
+    np.testing.assert_allclose(correlation.per_sample_pearson(x, 2 * x + 1), 1.0)
+    np.testing.assert_allclose(correlation.per_sample_pearson(x, -x), -1.0)
 
 
 def test_spearman_matches_scipy_and_is_one_for_monotone_maps():
     x, y = _random((40, 3), seed=1), _random((40, 3), seed=2)
     expected = [spearmanr(x[:, j], y[:, j]).statistic for j in range(3)]
-    np.testing.assert_allclose(evaluate.per_feature_spearman(x, y), expected)
-    np.testing.assert_allclose(evaluate.per_feature_spearman(x, np.exp(x)), 1.0)
+    np.testing.assert_allclose(correlation.per_feature_spearman(x, y), expected)
+    np.testing.assert_allclose(correlation.per_feature_spearman(x, np.exp(x)), 1.0)
 
 
 def test_summary_of_all_nan_is_nan():
-    summary = evaluate.summarize_correlations(np.array([np.nan, np.nan]))
+    summary = correlation.summarize_correlations(np.array([np.nan, np.nan]))
     assert np.isnan(summary.mean) and np.isnan(summary.median) and summary.n_defined == 0
 
 

@@ -5,13 +5,17 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 
-from sharedlatent.datasets.base import ImageRenderer, ProfileRenderer
-from sharedlatent.datasets.icvl import SkeletonRenderer
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.evaluation.predictions import DomainOutputs, RunOutputs
-from sharedlatent.figures import plots
 from sharedlatent.figures import summary as model_summary
+from sharedlatent.figures.diagram import plot_model_diagram
+from sharedlatent.figures.latent import plot_interpolation, plot_latent_space
+from sharedlatent.figures.losses import plot_loss_curves
+from sharedlatent.figures.renderers import ImageRenderer, ProfileRenderer, SkeletonRenderer
 from sharedlatent.figures.report import metric_tables, write_report
+from sharedlatent.figures.samples import plot_sample_grid, sample_grid_rows
+from sharedlatent.figures.scatter import plot_feature_scatter
+from sharedlatent.names import JOINT_POSTERIORS
 from sharedlatent.nn.model import SharedLatentModule
 from sharedlatent.training.loop import EpochRecord, History
 
@@ -78,12 +82,10 @@ def assert_png(path, min_pixels: int = 100) -> np.ndarray:
 )
 def test_sample_grid_has_five_rows_per_domain(tmp_path, sizes, renderer):
     outputs = fake_outputs(sizes)
-    path = plots.plot_sample_grid(
-        outputs, {name: renderer for name in sizes}, tmp_path / "samples.png", n_samples=6, dpi=DPI
-    )
+    path = plot_sample_grid(outputs, {name: renderer for name in sizes}, tmp_path / "samples.png", n_samples=6, dpi=DPI)
     image = assert_png(path)
     assert image.shape[0] > image.shape[1] * 0.8  # tall: 5 rows per domain, 6 columns
-    labels = [row.label for row in plots.sample_grid_rows(outputs, list(sizes)[-1])]
+    labels = [row.label for row in sample_grid_rows(outputs, list(sizes)[-1])]
     first = list(sizes)[0]
     assert labels[2] == f"{list(sizes)[-1]}: from {first}" and labels[3] == f"{list(sizes)[-1]}: cycle via {first}"
 
@@ -91,7 +93,7 @@ def test_sample_grid_has_five_rows_per_domain(tmp_path, sizes, renderer):
 def test_sample_grid_caps_columns_at_the_number_of_samples(tmp_path):
     outputs = fake_outputs({"left": 64, "right": 64}, n=3)
     assert_png(
-        plots.plot_sample_grid(
+        plot_sample_grid(
             outputs, {"left": ImageRenderer(8, 8), "right": ImageRenderer(8, 8)}, tmp_path / "s.png", dpi=DPI
         )
     )
@@ -99,13 +101,13 @@ def test_sample_grid_caps_columns_at_the_number_of_samples(tmp_path):
 
 @pytest.mark.parametrize("seed_schedule", [False, True])
 def test_loss_curves_one_panel_per_phase(tmp_path, seed_schedule):
-    image = assert_png(plots.plot_loss_curves(fake_history(seed_schedule), tmp_path / "loss.png", dpi=DPI))
+    image = assert_png(plot_loss_curves(fake_history(seed_schedule), tmp_path / "loss.png", dpi=DPI))
     if seed_schedule:
         assert image.shape[1] > 2 * image.shape[0]  # four panels side by side
 
 
 def test_loss_curves_of_an_empty_history(tmp_path):
-    assert_png(plots.plot_loss_curves(History(), tmp_path / "loss.png", dpi=DPI))
+    assert_png(plot_loss_curves(History(), tmp_path / "loss.png", dpi=DPI))
 
 
 def test_describe_model_counts_every_parameter_and_reads_widths():
@@ -134,7 +136,7 @@ def test_describe_model_counts_learned_likelihood_parameters_and_names_the_joint
     assert summary.decoders["a"][-1].activation == ""  # an Identity output is no activation
     text = model_summary.model_text_diagram(summary)
     assert "product of experts" in text and f"[gaussian, {summary.likelihood_parameters['a']} params]" in text
-    assert_png(plots.plot_model_diagram(summary, tmp_path / "model.png", dpi=DPI))
+    assert_png(plot_model_diagram(summary, tmp_path / "model.png", dpi=DPI))
 
 
 def test_model_text_diagram_names_every_block():
@@ -161,32 +163,32 @@ def test_model_text_diagram_names_every_block():
 )
 def test_model_diagram(tmp_path, sizes, shared):
     summary = model_summary.describe_model(small_module(sizes, shared))
-    image = assert_png(plots.plot_model_diagram(summary, tmp_path / "model.png", dpi=DPI))
+    image = assert_png(plot_model_diagram(summary, tmp_path / "model.png", dpi=DPI))
     assert image.shape[1] > image.shape[0]  # the data flows left to right
 
 
 @pytest.mark.parametrize("labels", [True, False])
 def test_latent_space(tmp_path, labels):
     outputs = fake_outputs({"left": 8, "right": 8, "third": 8}, labels=labels)
-    image = assert_png(plots.plot_latent_space(outputs, tmp_path / "latent.png", dpi=DPI))
+    image = assert_png(plot_latent_space(outputs, tmp_path / "latent.png", dpi=DPI))
     assert (image.shape[1] > 1.5 * image.shape[0]) == labels  # two panels only with labels
 
 
 def test_latent_space_with_float_labels_and_one_dimension(tmp_path):
     outputs = fake_outputs({"left": 8, "right": 8}, latent=1)
     outputs.labels = np.linspace(0, 1, 40)
-    assert_png(plots.plot_latent_space(outputs, tmp_path / "latent.png", dpi=DPI))
+    assert_png(plot_latent_space(outputs, tmp_path / "latent.png", dpi=DPI))
 
 
 def test_latent_space_rejects_unknown_method(tmp_path):
     with pytest.raises(SharedLatentError, match="tsne"):
-        plots.plot_latent_space(fake_outputs({"left": 8, "right": 8}), tmp_path / "latent.png", method="tsne")
+        plot_latent_space(fake_outputs({"left": 8, "right": 8}), tmp_path / "latent.png", method="tsne")
     assert not (tmp_path / "latent.png").exists()
 
 
 def test_latent_space_umap_falls_back_or_draws(tmp_path):
     assert_png(
-        plots.plot_latent_space(fake_outputs({"left": 8, "right": 8}), tmp_path / "latent.png", method="umap", dpi=DPI)
+        plot_latent_space(fake_outputs({"left": 8, "right": 8}), tmp_path / "latent.png", method="umap", dpi=DPI)
     )
 
 
@@ -194,7 +196,7 @@ def test_interpolation(tmp_path):
     rng = np.random.default_rng(0)
     decoded = {"left": rng.random((7, 64)), "right": rng.random((7, 64))}
     image = assert_png(
-        plots.plot_interpolation(
+        plot_interpolation(
             decoded, {"left": ImageRenderer(8, 8), "right": ImageRenderer(8, 8)}, tmp_path / "i.png", dpi=DPI
         ),
         60,
@@ -204,7 +206,7 @@ def test_interpolation(tmp_path):
 
 def test_interpolation_needs_equal_steps(tmp_path):
     with pytest.raises(SharedLatentError, match="same number of steps"):
-        plots.plot_interpolation({"a": np.zeros((3, 4)), "b": np.zeros((4, 4))}, {}, tmp_path / "i.png")
+        plot_interpolation({"a": np.zeros((3, 4)), "b": np.zeros((4, 4))}, {}, tmp_path / "i.png")
 
 
 def test_feature_scatter(tmp_path):
@@ -212,8 +214,8 @@ def test_feature_scatter(tmp_path):
     truth = rng.random((50, 8))
     prediction = truth + rng.normal(scale=np.linspace(0.01, 2, 8), size=(50, 8))
     prediction[:, 3] = 0.5  # constant: r undefined, never picked
-    path = plots.plot_feature_scatter(
-        truth, prediction, [f"gene{i}" for i in range(8)], tmp_path / "scatter.png", dpi=DPI
+    path = plot_feature_scatter(
+        truth, prediction, tmp_path / "scatter.png", feature_names=[f"gene{i}" for i in range(8)], dpi=DPI
     )
     assert_png(path)
 
@@ -221,12 +223,12 @@ def test_feature_scatter(tmp_path):
 def test_feature_scatter_with_few_features_does_not_repeat_them(tmp_path):
     rng = np.random.default_rng(1)
     truth = rng.random((30, 3))
-    assert_png(plots.plot_feature_scatter(truth, truth + 0.1 * rng.random((30, 3)), None, tmp_path / "s.png", dpi=DPI))
+    assert_png(plot_feature_scatter(truth, truth + 0.1 * rng.random((30, 3)), tmp_path / "s.png", dpi=DPI))
 
 
 def test_feature_scatter_checks_feature_names(tmp_path):
     with pytest.raises(SharedLatentError, match="2 feature names for 3 features"):
-        plots.plot_feature_scatter(np.random.rand(5, 3), np.random.rand(5, 3), ["a", "b"], tmp_path / "s.png")
+        plot_feature_scatter(np.random.rand(5, 3), np.random.rand(5, 3), tmp_path / "s.png", feature_names=["a", "b"])
 
 
 def exploding_renderer(ax, values):
@@ -237,7 +239,7 @@ def test_failed_drawing_leaves_no_file(tmp_path):
     outputs = fake_outputs({"left": 64, "right": 64})
     target = tmp_path / "samples.png"
     with pytest.raises(RuntimeError, match="renderer failed"):
-        plots.plot_sample_grid(outputs, {"left": exploding_renderer, "right": exploding_renderer}, target, dpi=DPI)
+        plot_sample_grid(outputs, {"left": exploding_renderer, "right": exploding_renderer}, target, dpi=DPI)
     assert not target.exists()
     assert list(tmp_path.iterdir()) == []
 
@@ -253,7 +255,7 @@ def test_failed_save_keeps_the_previous_file_and_no_partial_one(tmp_path, monkey
 
     monkeypatch.setattr(Figure, "savefig", half_written)
     with pytest.raises(OSError, match="disk full"):
-        plots.plot_loss_curves(fake_history(), target)
+        plot_loss_curves(fake_history(), target)
     assert target.read_bytes() == b"previous"
     assert [p.name for p in tmp_path.iterdir()] == ["loss.png"]
 
@@ -284,10 +286,12 @@ def test_report_embeds_figures_metrics_and_config(tmp_path):
     outputs = fake_outputs({"left": 64, "right": 64})
     renderers = {"left": ImageRenderer(8, 8), "right": ImageRenderer(8, 8)}
     figures = [
-        plots.plot_sample_grid(outputs, renderers, tmp_path / "samples.png", n_samples=4, dpi=DPI),
-        plots.plot_loss_curves(fake_history(), tmp_path / "loss_curves.png", dpi=DPI),
+        plot_sample_grid(outputs, renderers, tmp_path / "samples.png", n_samples=4, dpi=DPI),
+        plot_loss_curves(fake_history(), tmp_path / "loss_curves.png", dpi=DPI),
     ]
-    path = write_report(tmp_path, METRICS, figures, "digits <run>", "[train]\nepochs = 60\n")
+    path = write_report(
+        tmp_path, metrics=METRICS, figures=figures, title="digits <run>", config_text="[train]\nepochs = 60\n"
+    )
     html = path.read_text(encoding="utf-8")
     assert path == tmp_path / "report.html"
     assert html.count('<img src="data:image/png;base64,') == len(figures)
@@ -301,5 +305,9 @@ def test_report_embeds_figures_metrics_and_config(tmp_path):
 
 def test_report_refuses_a_missing_figure(tmp_path):
     with pytest.raises(SharedLatentError, match="missing.png"):
-        write_report(tmp_path, {}, [tmp_path / "missing.png"], "run", "")
+        write_report(tmp_path, metrics={}, figures=[tmp_path / "missing.png"], title="run")
     assert not (tmp_path / "report.html").exists()
+
+
+def test_every_joint_posterior_is_described():
+    assert set(model_summary.JOINING) == set(JOINT_POSTERIORS)

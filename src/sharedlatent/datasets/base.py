@@ -2,47 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
 
+from sharedlatent.arrays import as_matrix
 from sharedlatent.errors import SharedLatentError
 
+# Renderers live with the figures; re-exported here, as datasets name them (they import no matplotlib).
+from sharedlatent.figures.renderers import ImageRenderer, ProfileRenderer, Renderer
 
-class Renderer(Protocol):
-    """Draws one sample of a domain into a matplotlib Axes (for the figure grid)."""
-
-    def __call__(self, ax, values: np.ndarray) -> None: ...
-
-
-@dataclass(frozen=True)
-class ImageRenderer:
-    """Shows a flat vector as a (height, width) grey image."""
-
-    height: int
-    width: int
-    cmap: str = "gray"
-    vmin: float | None = 0.0
-    vmax: float | None = 1.0
-
-    def __call__(self, ax, values: np.ndarray) -> None:
-        ax.imshow(np.asarray(values).reshape(self.height, self.width), cmap=self.cmap, vmin=self.vmin, vmax=self.vmax)
-        ax.set_xticks([])
-        ax.set_yticks([])
-
-
-@dataclass(frozen=True)
-class ProfileRenderer:
-    """Shows a flat vector as a bar profile: the fallback for tabular domains."""
-
-    def __call__(self, ax, values: np.ndarray) -> None:
-        values = np.asarray(values).ravel()
-        ax.bar(np.arange(values.size), values, width=1.0, color="#3b6ea8")
-        ax.set_xticks([])
-        ax.set_yticks([])
+__all__ = ["DatasetLoader", "ImageRenderer", "PairedDataset", "ProfileRenderer", "Renderer", "Split"]
 
 
 @dataclass
@@ -59,7 +31,7 @@ class Split:
     present: dict[str, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
-        self.domains = {name: as_float_matrix(values, name) for name, values in self.domains.items()}
+        self.domains = {name: as_matrix(values, name) for name, values in self.domains.items()}
         counts = {name: values.shape[0] for name, values in self.domains.items()}
         if len(set(counts.values())) > 1:
             detail = ", ".join(f"{name} has {n}" for name, n in counts.items())
@@ -191,35 +163,3 @@ class PairedDataset:
 
 
 DatasetLoader = Callable[..., PairedDataset]
-
-
-def as_float_matrix(values: ArrayLike, what: str) -> np.ndarray:
-    """A finite float32 (samples x features) array, or a one-line error naming `what`."""
-    try:
-        array = np.asarray(values, dtype=np.float32)
-    except (TypeError, ValueError) as error:
-        raise SharedLatentError(f"{what}: values are not numeric ({error})") from None
-    if array.ndim != 2:
-        raise SharedLatentError(f"{what}: expected a 2-D array (samples x features), got shape {array.shape}")
-    if not np.isfinite(array).all():
-        bad = int((~np.isfinite(array)).sum())
-        raise SharedLatentError(f"{what}: contains {bad} NaN or infinite values")
-    return array
-
-
-def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Train and test row indices with each label's share kept (fixed by `seed`)."""
-    from sklearn.model_selection import train_test_split
-
-    rows = np.arange(len(labels))
-    train_rows, test_rows = train_test_split(rows, test_size=test_fraction, random_state=seed, stratify=labels)
-    return np.sort(train_rows), np.sort(test_rows)
-
-
-def split_by_label(
-    domains: Mapping[str, np.ndarray], labels: np.ndarray, test_fraction: float, seed: int
-) -> tuple[Split, Split]:
-    """Stratified train/test Splits of aligned domain arrays."""
-    full = Split(dict(domains), labels=np.asarray(labels))
-    train_rows, test_rows = stratified_split(full.labels, test_fraction, seed)
-    return full.subset(train_rows), full.subset(test_rows)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sharedlatent.datasets.base import ImageRenderer, PairedDataset, split_by_label
+from sharedlatent.datasets.base import ImageRenderer, PairedDataset, Split
+from sharedlatent.datasets.splits import split_rows
 
 TEST_FRACTION = 0.2
 SPLIT_SEED = 0
@@ -16,7 +17,9 @@ def load_digits_pair(left: str = "left", right: str = "right") -> PairedDataset:
 
     bunch = load_digits()
     regular = (bunch.data / 16.0).astype(np.float32)
-    train, test = split_by_label({left: regular, right: 1.0 - regular}, bunch.target, TEST_FRACTION, SPLIT_SEED)
+    full = Split({left: regular, right: 1.0 - regular}, labels=bunch.target)
+    train_rows, test_rows, _ = split_rows(full.n_samples, TEST_FRACTION, SPLIT_SEED, full.labels, round_up=True)
+    train, test = full.subset(train_rows), full.subset(test_rows)
     image = ImageRenderer(8, 8)
     return PairedDataset(
         name="digits",

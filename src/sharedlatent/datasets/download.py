@@ -15,7 +15,7 @@ CHUNK_BYTES = 1 << 20
 TIMEOUT_S = 60
 
 
-class NetworkUnavailable(SharedLatentError):
+class NetworkUnavailableError(SharedLatentError):
     """No mirror could be reached: the caller turns this into 'place the files by hand' advice."""
 
 
@@ -39,7 +39,7 @@ def matches(path: Path, md5: str | None, size: int | None) -> bool:
 
 
 def download_file(urls: list[str], dest: Path, md5: str | None = None, size: int | None = None) -> Path:
-    """Fetch `dest` from the first URL that answers; raises NetworkUnavailable when none does."""
+    """Fetch `dest` from the first URL that answers; raises NetworkUnavailableError when none does."""
     dest = Path(dest)
     failures = []
     for url in urls:
@@ -55,4 +55,4 @@ def download_file(urls: list[str], dest: Path, md5: str | None = None, size: int
             return dest
         except (urllib.error.URLError, OSError, TimeoutError) as error:
             failures.append(f"{url} ({getattr(error, 'reason', error)})")
-    raise NetworkUnavailable(f"could not download {dest.name}: " + "; ".join(failures))
+    raise NetworkUnavailableError(f"could not download {dest.name}: " + "; ".join(failures))

@@ -22,18 +22,12 @@ from sharedlatent.datasets.base import ImageRenderer, PairedDataset, Split
 from sharedlatent.datasets.options import as_float, as_int, as_path, require_path
 from sharedlatent.datasets.splits import split_rows
 from sharedlatent.errors import SharedLatentError
+from sharedlatent.figures.renderers import FINGERS, N_JOINTS, SkeletonRenderer
 
 HEIGHT, WIDTH = 60, 80
-N_JOINTS = 16
 DEPTH_MARGIN_MM = 150.0
 LABEL_CANDIDATES = ("labels.txt", "Training/labels.txt")
-FINGERS = (
-    ("thumb", (1, 2, 3), "#d62728"),
-    ("index", (4, 5, 6), "#ff7f0e"),
-    ("middle", (7, 8, 9), "#2ca02c"),
-    ("ring", (10, 11, 12), "#1f77b4"),
-    ("pinky", (13, 14, 15), "#9467bd"),
-)
+__all__ = ["FINGERS", "N_JOINTS", "JointScaling", "SkeletonRenderer", "load_icvl_pair", "read_depth_png"]
 JOINT_NAMES = ["palm"] + [f"{finger}{i}" for finger, _, _ in FINGERS for i in (1, 2, 3)]
 AXES = ("u", "v", "depth")
 
@@ -64,23 +58,6 @@ class JointScaling:
 
     def to_dict(self) -> dict:
         return {"low": self.low, "high": self.high}
-
-
-@dataclass(frozen=True)
-class SkeletonRenderer:
-    """Draws 16 joints (u, v, depth triples) as a hand: palm to each finger tip, one colour per finger."""
-
-    def __call__(self, ax, values: np.ndarray) -> None:
-        joints = np.asarray(values, dtype=float).reshape(N_JOINTS, 3)
-        for _, chain, colour in FINGERS:
-            path = joints[[0, *chain]]
-            ax.plot(path[:, 0], path[:, 1], "-o", color=colour, linewidth=2, markersize=3)
-        ax.plot(joints[0, 0], joints[0, 1], "o", color="black", markersize=5)
-        ax.set_xlim(-0.05, 1.05)
-        ax.set_ylim(1.05, -0.05)  # image rows grow downwards
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
 
 
 @dataclass
@@ -176,6 +153,7 @@ def find_label_file(folder: Path, labels: Path | None) -> Path:
 
 def load_icvl_pair(
     path: str | Path | None = None,
+    *,
     labels: str | Path | None = None,
     test_labels: str | Path | None = None,
     test_fraction: float | str = 0.2,
@@ -190,19 +168,11 @@ def load_icvl_pair(
     folder = require_path(path, "path")
     if not folder.is_dir():
         raise SharedLatentError(f"ICVL folder {folder} does not exist")
-    limit = as_int(limit, "limit", minimum=1)
-    frames = read_frames(find_label_file(folder, as_path(labels, "labels")), folder, limit)
-    if test_labels is not None:
-        test_frames = read_frames(find_label_file(folder, as_path(test_labels, "test_labels")), folder, limit)
-        how = f"test frames from {test_labels}"
-    else:
-        train_rows, test_rows, how = split_rows(
-            len(frames.paths), as_float(test_fraction, "test_fraction", 0.0, 1.0), as_int(seed, "seed")
-        )
-        frames, test_frames = subset(frames, train_rows), subset(frames, test_rows)
+    frames, test_frames, how = find_frames(
+        folder, labels=labels, test_labels=test_labels, test_fraction=test_fraction, seed=seed, limit=limit
+    )
     depths = frames.joints.reshape(-1, N_JOINTS, 3)[:, :, 2]
-    near = as_float(near_mm, "near_mm")
-    far = as_float(far_mm, "far_mm")
+    near, far = as_float(near_mm, "near_mm"), as_float(far_mm, "far_mm")
     near = float(depths.min()) - DEPTH_MARGIN_MM if near is None else near
     far = float(depths.max()) + DEPTH_MARGIN_MM if far is None else far
     scaling = JointScaling.fit(frames.joints)
@@ -213,22 +183,49 @@ def load_icvl_pair(
         )
         for f in (frames, test_frames)
     ]
-    dataset = PairedDataset(
+    description = (
+        f"ICVL hands from {folder}: 60x80 depth in [{near:g}, {far:g}] mm vs 16 joints scaled per axis "
+        f"(low {scaling.low}, high {scaling.high}); {splits[0].n_samples} train / {splits[1].n_samples} test, {how}"
+    )
+    dataset = _icvl_dataset(splits[0], splits[1], left=left, right=right, description=description)
+    dataset.joint_scaling = scaling  # kept so predictions can go back to pixels and millimetres
+    return dataset
+
+
+def find_frames(
+    folder: Path,
+    *,
+    labels: str | Path | None,
+    test_labels: str | Path | None,
+    test_fraction: float | str,
+    seed: int | str,
+    limit: int | str | None,
+) -> tuple[IcvlFrames, IcvlFrames, str]:
+    """Train and test frames as read from the label files, and how the test frames were chosen."""
+    limit = as_int(limit, "limit", minimum=1)
+    frames = read_frames(find_label_file(folder, as_path(labels, "labels")), folder, limit)
+    if test_labels is not None:
+        test_frames = read_frames(find_label_file(folder, as_path(test_labels, "test_labels")), folder, limit)
+        return frames, test_frames, f"test frames from {test_labels}"
+    train_rows, test_rows, how = split_rows(
+        len(frames.paths), as_float(test_fraction, "test_fraction", 0.0, 1.0), as_int(seed, "seed")
+    )
+    return subset(frames, train_rows), subset(frames, test_rows), how
+
+
+def _icvl_dataset(train: Split, test: Split, *, left: str, right: str, description: str) -> PairedDataset:
+    """The assembled splits with ICVL's renderers and feature names."""
+    return PairedDataset(
         name="icvl",
-        train=splits[0],
-        test=splits[1],
+        train=train,
+        test=test,
         renderers={left: ImageRenderer(HEIGHT, WIDTH, cmap="gray"), right: SkeletonRenderer()},
         feature_names={
             left: [f"depth_{r}_{c}" for r in range(HEIGHT) for c in range(WIDTH)],
             right: [f"{joint}_{axis}" for joint in JOINT_NAMES for axis in AXES],
         },
-        description=(
-            f"ICVL hands from {folder}: 60x80 depth in [{near:g}, {far:g}] mm vs 16 joints scaled per axis "
-            f"(low {scaling.low}, high {scaling.high}); {splits[0].n_samples} train / {splits[1].n_samples} test, {how}"
-        ),
+        description=description,
     )
-    dataset.joint_scaling = scaling  # kept so predictions can go back to pixels and millimetres
-    return dataset
 
 
 def subset(frames: IcvlFrames, rows: np.ndarray) -> IcvlFrames:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from sharedlatent.datasets.base import ImageRenderer, PairedDataset, Split
-from sharedlatent.datasets.download import NetworkUnavailable, download_file, matches
+from sharedlatent.datasets.download import NetworkUnavailableError, download_file, matches
 from sharedlatent.datasets.files import dataset_dir
 from sharedlatent.datasets.idx import read_idx
 from sharedlatent.datasets.options import as_int, as_path
@@ -142,7 +142,7 @@ def fetch_mnist(dest: str | Path | None = None) -> list[Path]:
         if not matches(target, md5, size):
             try:
                 download_file([mirror + name for mirror in MIRRORS], target, md5=md5, size=size)
-            except NetworkUnavailable as error:
+            except NetworkUnavailableError as error:
                 raise SharedLatentError(
                     f"could not download MNIST, this machine seems to have no network ({error}); on a machine with "
                     f"network download {', '.join(GZ_CHECKSUMS)} from {MIRRORS[0]} and copy them into {dest}"

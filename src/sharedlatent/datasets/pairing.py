@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-PAIRING_MODES = ("inner", "outer")
-
 from sharedlatent.errors import SharedLatentError
+
+PAIRING_MODES = ("inner", "outer")
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from sharedlatent.datasets.base import PairedDataset, Split
@@ -10,12 +12,20 @@ from sharedlatent.errors import SharedLatentError
 
 
 def split_rows(
-    n_samples: int, test_fraction: float, seed: int, labels: np.ndarray | None = None
+    n_samples: int,
+    test_fraction: float,
+    seed: int,
+    labels: np.ndarray | None = None,
+    *,
+    round_up: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, str]:
-    """Sorted train and test row indices plus a few words saying how they were chosen."""
+    """Sorted train and test row indices plus a few words saying how they were chosen.
+
+    The test split takes `test_fraction` of the samples, rounded to the nearest count (up with `round_up`, as
+    scikit-learn rounds, which the digits split was made with)."""
     from sklearn.model_selection import train_test_split
 
-    n_test = int(round(n_samples * test_fraction))
+    n_test = math.ceil(n_samples * test_fraction) if round_up else int(round(n_samples * test_fraction))
     if n_test < 1 or n_samples - n_test < 1:
         raise SharedLatentError(
             f"cannot split {n_samples} samples with test fraction {test_fraction}: both train and test need at least one sample"

@@ -27,6 +27,7 @@ LIKELIHOOD_OF = {
 
 
 def simulate_omics(
+    *,
     n_samples: int = 600,
     n_domains: int = 2,
     n_genes: int = 200,
@@ -97,6 +98,7 @@ def missing_domains(
 
 
 def load_synthetic_omics(
+    *,
     n_samples: int | str = 600,
     n_domains: int | str = 2,
     fraction_unpaired: float | str = 0.0,

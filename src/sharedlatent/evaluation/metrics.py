@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import rankdata  # scipy is a hard dependency of scikit-learn
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.neighbors import KNeighborsClassifier
@@ -13,18 +12,9 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sharedlatent.errors import SharedLatentError
+from sharedlatent.evaluation.checks import label_vector, matching_pair, matrix
 
 FOSCTTM_BLOCK_ROWS = 1024
-
-
-@dataclass(frozen=True)
-class CorrelationSummary:
-    """Mean and median of per-feature or per-sample correlations, ignoring undefined (NaN) entries."""
-
-    mean: float
-    median: float
-    n_defined: int
-    n_total: int
 
 
 @dataclass(frozen=True)
@@ -38,54 +28,21 @@ class RankingScores:
     n_scored: int
 
 
-def _matrix(array: np.ndarray, name: str) -> np.ndarray:
-    """Return `array` as a finite 2-D float64 matrix with at least one row, or raise a user error."""
-    matrix = np.asarray(array, dtype=np.float64)
-    if matrix.ndim != 2:
-        raise SharedLatentError(f"{name} must be a 2-D array (samples x features), got shape {matrix.shape}.")
-    if matrix.shape[0] == 0 or matrix.shape[1] == 0:
-        raise SharedLatentError(f"{name} must have at least one sample and one feature, got shape {matrix.shape}.")
-    if not np.all(np.isfinite(matrix)):
-        raise SharedLatentError(f"{name} contains NaN or infinite values.")
-    return matrix
-
-
-def _labels(labels: np.ndarray, name: str, n_samples: int) -> np.ndarray:
-    """Return `labels` as a 1-D array of length `n_samples`, or raise a user error."""
-    vector = np.asarray(labels)
-    if vector.ndim != 1 or vector.shape[0] != n_samples:
-        raise SharedLatentError(f"{name} must be a 1-D array of {n_samples} labels, got shape {vector.shape}.")
-    return vector
-
-
-def _same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
-    """Raise a user error unless the two arrays have the same shape."""
-    if a.shape != b.shape:
-        raise SharedLatentError(f"{name_a} has shape {a.shape} but {name_b} has shape {b.shape}; they must match.")
-
-
-def _pair(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> tuple[np.ndarray, np.ndarray]:
-    """Validate two matrices of equal shape and return them as float64."""
-    a_matrix, b_matrix = _matrix(a, name_a), _matrix(b, name_b)
-    _same_shape(a_matrix, b_matrix, name_a, name_b)
-    return a_matrix, b_matrix
-
-
 def mean_squared_error(truth: np.ndarray, prediction: np.ndarray) -> float:
     """Mean of squared differences over all entries."""
-    truth, prediction = _pair(truth, prediction, "truth", "prediction")
+    truth, prediction = matching_pair(truth, prediction, "truth", "prediction")
     return float(np.mean((truth - prediction) ** 2))
 
 
 def mean_absolute_error(truth: np.ndarray, prediction: np.ndarray) -> float:
     """Mean of absolute differences over all entries."""
-    truth, prediction = _pair(truth, prediction, "truth", "prediction")
+    truth, prediction = matching_pair(truth, prediction, "truth", "prediction")
     return float(np.mean(np.abs(truth - prediction)))
 
 
 def mean_predictor_errors(train_target: np.ndarray, test_target: np.ndarray) -> dict[str, float]:
     """MSE and MAE on `test_target` of always predicting each feature's training mean (the baseline row)."""
-    train_target, test_target = _matrix(train_target, "train_target"), _matrix(test_target, "test_target")
+    train_target, test_target = matrix(train_target, "train_target"), matrix(test_target, "test_target")
     if train_target.shape[1] != test_target.shape[1]:
         raise SharedLatentError(
             f"train_target has {train_target.shape[1]} features but test_target has {test_target.shape[1]}."
@@ -97,58 +54,10 @@ def mean_predictor_errors(train_target: np.ndarray, test_target: np.ndarray) -> 
     }
 
 
-def _column_pearson(truth: np.ndarray, prediction: np.ndarray) -> np.ndarray:
-    """Pearson correlation of each column pair; NaN where either column is constant (up to float rounding)."""
-    truth_centred = truth - truth.mean(axis=0)
-    prediction_centred = prediction - prediction.mean(axis=0)
-    covariance = np.sum(truth_centred * prediction_centred, axis=0)
-    truth_spread, prediction_spread = np.sum(truth_centred**2, axis=0), np.sum(prediction_centred**2, axis=0)
-    scale = np.sqrt(truth_spread * prediction_spread)
-    correlation = np.full(truth.shape[1], np.nan)
-    defined = (truth_spread > _rounding_floor(truth)) & (prediction_spread > _rounding_floor(prediction))
-    correlation[defined] = np.clip(covariance[defined] / scale[defined], -1.0, 1.0)
-    return correlation
-
-
-def _rounding_floor(values: np.ndarray) -> np.ndarray:
-    """Sum of squared deviations a constant column can show from float rounding alone."""
-    magnitude = np.max(np.abs(values), axis=0) if values.size else np.zeros(values.shape[1])
-    return values.shape[0] * (1e-12 * np.maximum(magnitude, 1e-30)) ** 2
-
-
-def per_feature_pearson(truth: np.ndarray, prediction: np.ndarray) -> np.ndarray:
-    """Pearson correlation across samples for each feature; NaN for constant features."""
-    truth, prediction = _pair(truth, prediction, "truth", "prediction")
-    return _column_pearson(truth, prediction)
-
-
-def per_sample_pearson(truth: np.ndarray, prediction: np.ndarray) -> np.ndarray:
-    """Pearson correlation across features for each sample; NaN for constant samples."""
-    truth, prediction = _pair(truth, prediction, "truth", "prediction")
-    return _column_pearson(truth.T, prediction.T)
-
-
-def per_feature_spearman(truth: np.ndarray, prediction: np.ndarray) -> np.ndarray:
-    """Spearman rank correlation across samples for each feature (ties get average ranks); NaN for constant features."""
-    truth, prediction = _pair(truth, prediction, "truth", "prediction")
-    return _column_pearson(rankdata(truth, axis=0), rankdata(prediction, axis=0))
-
-
 def _mean_defined(values: np.ndarray) -> float:
     """Mean of the non-NaN entries, or NaN (without a warning) when there are none."""
     defined = values[~np.isnan(values)]
     return float(defined.mean()) if defined.size else float("nan")
-
-
-def summarize_correlations(correlations: np.ndarray) -> CorrelationSummary:
-    """Mean and median of correlations, skipping NaN; both are NaN when none is defined."""
-    values = np.asarray(correlations, dtype=np.float64).ravel()
-    defined = values[~np.isnan(values)]
-    if defined.size == 0:
-        return CorrelationSummary(mean=float("nan"), median=float("nan"), n_defined=0, n_total=values.size)
-    return CorrelationSummary(
-        mean=float(defined.mean()), median=float(np.median(defined)), n_defined=defined.size, n_total=values.size
-    )
 
 
 def _closer_than_match_fractions(queries: np.ndarray, references: np.ndarray, block_rows: int) -> np.ndarray:
@@ -174,7 +83,7 @@ def foscttm(encodings_a: np.ndarray, encodings_b: np.ndarray, block_rows: int = 
 
     Computed in blocks of `block_rows` rows so memory stays at about block_rows x n floats.
     """
-    encodings_a, encodings_b = _pair(encodings_a, encodings_b, "encodings_a", "encodings_b")
+    encodings_a, encodings_b = matching_pair(encodings_a, encodings_b, "encodings_a", "encodings_b")
     if encodings_a.shape[0] < 2:
         raise SharedLatentError(f"foscttm needs at least 2 paired samples, got {encodings_a.shape[0]}.")
     if block_rows < 1:
@@ -186,7 +95,7 @@ def foscttm(encodings_a: np.ndarray, encodings_b: np.ndarray, block_rows: int = 
 
 def paired_distance_ratio(encodings_a: np.ndarray, encodings_b: np.ndarray, seed: int = 0) -> float:
     """Mean paired distance over mean distance after a random re-pairing; ~1 means unaligned, 0 perfect."""
-    encodings_a, encodings_b = _pair(encodings_a, encodings_b, "encodings_a", "encodings_b")
+    encodings_a, encodings_b = matching_pair(encodings_a, encodings_b, "encodings_a", "encodings_b")
     if encodings_a.shape[0] < 2:
         raise SharedLatentError(f"paired_distance_ratio needs at least 2 paired samples, got {encodings_a.shape[0]}.")
     permutation = np.random.default_rng(seed).permutation(encodings_a.shape[0])
@@ -205,10 +114,10 @@ def knn_label_transfer_accuracy(
     k: int = 5,
 ) -> float:
     """Accuracy of a k-nearest-neighbour classifier fitted on one domain's encodings and applied to another's."""
-    train_encodings = _matrix(train_encodings, "train_encodings")
-    query_encodings = _matrix(query_encodings, "query_encodings")
-    train_labels = _labels(train_labels, "train_labels", train_encodings.shape[0])
-    query_labels = _labels(query_labels, "query_labels", query_encodings.shape[0])
+    train_encodings = matrix(train_encodings, "train_encodings")
+    query_encodings = matrix(query_encodings, "query_encodings")
+    train_labels = label_vector(train_labels, "train_labels", train_encodings.shape[0])
+    query_labels = label_vector(query_labels, "query_labels", query_encodings.shape[0])
     if train_encodings.shape[1] != query_encodings.shape[1]:
         raise SharedLatentError(
             f"train_encodings have {train_encodings.shape[1]} dimensions but query_encodings have "
@@ -222,8 +131,8 @@ def knn_label_transfer_accuracy(
 
 def fit_domain_classifier(x: np.ndarray, y: np.ndarray, seed: int = 0) -> Pipeline:
     """Fit a standardised logistic regression on real data of one domain, to judge translated or generated samples."""
-    x = _matrix(x, "classifier training data")
-    y = _labels(y, "classifier training labels", x.shape[0])
+    x = matrix(x, "classifier training data")
+    y = label_vector(y, "classifier training labels", x.shape[0])
     if np.unique(y).size < 2:
         raise SharedLatentError("classifier training labels must contain at least 2 classes, got 1.")
     classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed))
@@ -232,7 +141,7 @@ def fit_domain_classifier(x: np.ndarray, y: np.ndarray, seed: int = 0) -> Pipeli
 
 def _predict(classifier: Pipeline, outputs: np.ndarray, name: str) -> np.ndarray:
     """Predict labels for `outputs`, checking their width matches what the classifier was fitted on."""
-    outputs = _matrix(outputs, name)
+    outputs = matrix(outputs, name)
     expected = classifier.n_features_in_
     if outputs.shape[1] != expected:
         raise SharedLatentError(f"{name} have {outputs.shape[1]} features but the classifier expects {expected}.")
@@ -242,7 +151,7 @@ def _predict(classifier: Pipeline, outputs: np.ndarray, name: str) -> np.ndarray
 def coherence_accuracy(classifier: Pipeline, outputs: np.ndarray, expected_labels: np.ndarray) -> float:
     """Fraction of `outputs` (e.g. translated samples) that the target domain's classifier labels as expected."""
     predicted = _predict(classifier, outputs, "outputs")
-    expected_labels = _labels(expected_labels, "expected_labels", predicted.shape[0])
+    expected_labels = label_vector(expected_labels, "expected_labels", predicted.shape[0])
     return float(np.mean(predicted == expected_labels))
 
 
@@ -262,7 +171,7 @@ def pair_agreement(
 
 def auroc_auprc(truth_binary: np.ndarray, scores: np.ndarray) -> RankingScores:
     """Per-feature AUROC and AUPRC of `scores` against 0/1 `truth_binary`, skipping features with a single class."""
-    truth, scores = _pair(truth_binary, scores, "truth_binary", "scores")
+    truth, scores = matching_pair(truth_binary, scores, "truth_binary", "scores")
     if not np.all((truth == 0) | (truth == 1)):
         raise SharedLatentError("truth_binary must contain only 0 and 1.")
     n_features = truth.shape[1]

@@ -15,30 +15,32 @@ from typing import Any
 import numpy as np
 
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.evaluation.metrics import (
-    auroc_auprc,
+from sharedlatent.evaluation.correlation import (
     per_feature_pearson,
     per_feature_spearman,
     per_sample_pearson,
+    per_sample_spearman,
     summarize_correlations,
 )
+from sharedlatent.evaluation.metrics import auroc_auprc
+from sharedlatent.names import COUNT_LIKELIHOODS, LIKELIHOOD_KINDS, canonical
 
-BINARY_LIKELIHOODS = ("bernoulli",)
-COUNT_LIKELIHOODS = ("negative_binomial", "zinb")
+BINARY_LIKELIHOODS: tuple[str, ...] = tuple(name for name, kind in LIKELIHOOD_KINDS.items() if kind == "binary")
+__all__ = [
+    "BINARY_LIKELIHOODS",
+    "COUNT_LIKELIHOODS",
+    "domain_metrics",
+    "outputs_metrics",
+    "per_sample_spearman",
+    "target_kind",
+    "translation_metrics",
+]
 
 
 def target_kind(likelihood: str) -> str:
-    """ "binary", "counts" or "continuous": how a domain modelled with `likelihood` is scored."""
-    if likelihood in BINARY_LIKELIHOODS:
-        return "binary"
-    if likelihood in COUNT_LIKELIHOODS:
-        return "counts"
-    return "continuous"
-
-
-def per_sample_spearman(truth: np.ndarray, prediction: np.ndarray) -> np.ndarray:
-    """Spearman rank correlation across features for each sample; NaN for constant samples."""
-    return per_feature_spearman(np.asarray(truth).T, np.asarray(prediction).T)
+    """ "binary", "counts" or "continuous": how a domain modelled with `likelihood` is scored (unknown names are
+    continuous)."""
+    return LIKELIHOOD_KINDS.get(canonical(likelihood), "continuous")
 
 
 def domain_metrics(truth: np.ndarray, prediction: np.ndarray, likelihood: str = "gaussian") -> dict[str, float]:

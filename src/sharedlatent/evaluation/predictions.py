@@ -1,13 +1,12 @@
-"""What a trained model makes of one split, per domain: the inputs of every figure and metric."""
+"""What a trained model made of one split, per domain, as plain arrays: the inputs of every figure and metric.
+
+runs.predictions.compute_outputs fills these from a model; metrics and figures read them without torch or the API."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
-
-from sharedlatent.api import SharedLatentVAE
-from sharedlatent.datasets.base import Split
 
 
 @dataclass
@@ -35,24 +34,3 @@ class RunOutputs:
     @property
     def domain_names(self) -> list[str]:
         return list(self.domains)
-
-
-def compute_outputs(
-    model: SharedLatentVAE, split: Split, n_generated: int | None = None, method: str = "box", seed: int = 0
-) -> RunOutputs:
-    """Reconstruct, translate, cycle and encode every domain of `split`, and generate as many new pairs."""
-    names = model.domain_names
-    generated = model.generate(n_generated or split.n_samples, method=method, seed=seed)
-    domains = {}
-    for name in names:
-        truth = split.domains[name]
-        domains[name] = DomainOutputs(
-            truth=truth,
-            reconstruction=model.reconstruct(truth, name),
-            translated={other: model.translate(split.domains[other], other, name) for other in names if other != name},
-            cycled={other: model.cycle(truth, name, other) for other in names if other != name},
-            generated=generated[name],
-            encoding=model.encode(truth, name),
-        )
-    joint = model.encode_joint({name: split.domains[name] for name in names})
-    return RunOutputs(domains, split.labels, joint, method)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from sharedlatent.api import SharedLatentVAE
 from sharedlatent.evaluation import metrics as evaluate
 from sharedlatent.evaluation.omics import outputs_metrics
 from sharedlatent.evaluation.predictions import RunOutputs
@@ -14,7 +13,20 @@ from sharedlatent.evaluation.predictions import RunOutputs
 NOISE_SAMPLES = 1000
 
 
+class TrainedModel(Protocol):
+    """What the run metrics ask of a model (SharedLatentVAE has it): its config, and encode, cycle, generate."""
+
+    config: Any
+
+    def encode(self, values: np.ndarray, domain: str) -> np.ndarray: ...
+
+    def cycle(self, values: np.ndarray, source: str, target: str) -> np.ndarray: ...
+
+    def generate(self, n: int, method: str = "box", seed: int = 0) -> dict[str, np.ndarray]: ...
+
+
 def error_pair(truth: np.ndarray, prediction: np.ndarray) -> dict[str, float]:
+    """MSE and MAE of `prediction` against `truth`."""
     return {
         "mse": evaluate.mean_squared_error(truth, prediction),
         "mae": evaluate.mean_absolute_error(truth, prediction),
@@ -22,7 +34,7 @@ def error_pair(truth: np.ndarray, prediction: np.ndarray) -> dict[str, float]:
 
 
 def noise_cycle_errors(
-    model: SharedLatentVAE, train_domains: dict[str, np.ndarray], seed: int = 0
+    model: TrainedModel, train_domains: dict[str, np.ndarray], seed: int = 0
 ) -> dict[str, dict[str, float]]:
     """The original's check: cycle random inputs (uniform over each feature's training range) there and back."""
     rng = np.random.default_rng(seed)
@@ -37,7 +49,7 @@ def noise_cycle_errors(
 
 
 def compute_run_metrics(
-    model: SharedLatentVAE,
+    model: TrainedModel,
     outputs: RunOutputs,
     train_domains: dict[str, np.ndarray],
     train_labels: np.ndarray | None = None,
@@ -87,7 +99,7 @@ def latent_alignment(outputs: RunOutputs) -> dict[str, dict[str, float]]:
 
 
 def label_metrics(
-    model: SharedLatentVAE, outputs: RunOutputs, train_domains: dict[str, np.ndarray], train_labels: np.ndarray
+    model: TrainedModel, outputs: RunOutputs, train_domains: dict[str, np.ndarray], train_labels: np.ndarray
 ) -> dict[str, Any]:
     """kNN label transfer across domains' encodings and class coherence of translated and generated samples."""
     names = outputs.domain_names

@@ -134,14 +134,33 @@ def figure_html(path: Path) -> str:
 
 def write_report(
     run_folder: Path,
+    *,
     metrics: Mapping[str, Any],
     figures: Sequence[Path],
     title: str,
-    config_text: str,
+    config_text: str = "",
     subtitle: str = "",
     file_name: str = REPORT_FILE,
 ) -> Path:
-    """Write run_folder/report.html (or `file_name`): readable offline, with nothing fetched from elsewhere."""
+    """Write run_folder/report.html (or `file_name`): readable offline, with nothing fetched from elsewhere.
+
+    Parameters
+    ----------
+    run_folder
+        The folder the report is written into.
+    metrics
+        Nested metrics, drawn as one table per top-level key.
+    figures
+        PNG files, embedded in this order.
+    title
+        The page's heading.
+    config_text
+        The run's config.toml, shown verbatim.
+    subtitle
+        A line under the heading; the folder's path when empty.
+    file_name
+        The report's name inside `run_folder`.
+    """
     run_folder = Path(run_folder)
     metric_section = "\n".join(table_html(table) for table in metric_tables(metrics)) or "<p>No metrics.</p>"
     figure_section = "\n".join(figure_html(path) for path in figures) or "<p>No figures.</p>"

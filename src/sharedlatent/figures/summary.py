@@ -6,7 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-JOINING = {  # how each joint posterior combines several domains, in words and as the merge node's label
+from sharedlatent.names import JointPosterior
+
+# How each joint posterior of names.JOINT_POSTERIORS (tests check all are here) combines several domains, in words and as the merge node's label.
+JOINING: dict[JointPosterior, tuple[str, str]] = {
     "mean": ("several domains' branches are averaged before the heads", "mean"),
     "poe": (
         "several domains: product of experts, each branch's Gaussian from the heads times the N(0, I) prior",

@@ -1,0 +1,144 @@
+"""The latent space: every domain's encodings projected to 2-D, and decoded steps of a latent interpolation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from sharedlatent.errors import SharedLatentError
+from sharedlatent.evaluation.predictions import RunOutputs
+from sharedlatent.figures.canvas import DPI, domain_colour, new_figure, save_png
+from sharedlatent.figures.renderers import Renderer
+
+LATENT_METHODS = ("pca", "umap")
+MARKERS = ("o", "^", "s", "D", "v", "P", "X", "*")
+
+
+def project_latent(encodings: np.ndarray, method: str = "pca", seed: int = 0) -> tuple[np.ndarray, str]:
+    """2-D coordinates of latent vectors and a description of the projection (PCA when umap is not installed)."""
+    if method not in LATENT_METHODS:
+        raise SharedLatentError(f"unknown latent projection {method!r}; choose one of {', '.join(LATENT_METHODS)}")
+    encodings = np.asarray(encodings, dtype=np.float64)
+    if method == "umap":
+        try:
+            import umap
+        except ImportError:
+            return _pca(encodings, seed, "PCA, umap not installed")
+        return umap.UMAP(n_components=2, random_state=seed).fit_transform(encodings), "UMAP"
+    return _pca(encodings, seed, "PCA")
+
+
+def _pca(encodings: np.ndarray, seed: int, name: str) -> tuple[np.ndarray, str]:
+    if encodings.shape[1] == 1:
+        return np.column_stack([encodings[:, 0], np.zeros(len(encodings))]), "1-D latent"
+    from sklearn.decomposition import PCA
+
+    pca = PCA(n_components=2, random_state=seed).fit(encodings)
+    shares = pca.explained_variance_ratio_ * 100
+    return pca.transform(encodings), f"{name}: {shares[0]:.0f}% + {shares[1]:.0f}% of variance"
+
+
+def plot_latent_space(
+    outputs: RunOutputs,
+    path: str | Path,
+    *,
+    method: str = "pca",
+    n_links: int = 30,
+    max_points: int = 5000,
+    seed: int = 0,
+    dpi: int = DPI,
+) -> Path:
+    """Each domain's encodings in 2-D: coloured by label (when there are labels) and by domain, with paired links."""
+    names = outputs.domain_names
+    n_total = outputs.domains[names[0]].encoding.shape[0]
+    rng = np.random.default_rng(seed)
+    shown = np.sort(rng.choice(n_total, size=min(n_total, max_points), replace=False))
+    stacked = np.concatenate([outputs.domains[name].encoding[shown] for name in names])
+    points, projection = project_latent(stacked, method, seed)
+    by_domain = {name: points[i * len(shown) : (i + 1) * len(shown)] for i, name in enumerate(names)}
+    labels = None if outputs.labels is None else np.asarray(outputs.labels)[shown]
+
+    n_panels = 2 if labels is not None else 1
+    figure = new_figure(5.6 * n_panels + 0.8, 5.0)
+    figure.set_layout_engine("constrained")
+    axes = figure.subplots(1, n_panels, squeeze=False).ravel()
+    size = float(np.clip(12000 / max(len(stacked), 1), 3, 30))
+    if labels is not None:
+        _draw_by_label(axes[0], by_domain, labels, size)
+    _draw_by_domain(axes[-1], by_domain, rng.choice(len(shown), size=min(n_links, len(shown)), replace=False), size)
+    for ax in axes:
+        ax.set_xlabel("component 1", fontsize=9)
+        ax.set_ylabel("component 2", fontsize=9)
+        ax.tick_params(labelsize=8)
+    figure.suptitle(f"latent space of each domain's encodings ({projection})", fontsize=11)
+    return save_png(figure, path, dpi)
+
+
+def _draw_by_domain(ax, by_domain: dict[str, np.ndarray], links: np.ndarray, size: float) -> None:
+    """Every domain's points in its colour, with lines joining the encodings of the samples in `links`."""
+    for row in links:
+        line = np.array([points[row] for points in by_domain.values()])
+        ax.plot(line[:, 0], line[:, 1], color="black", linewidth=0.8, alpha=0.8, zorder=3)  # above the points
+    for index, (name, points) in enumerate(by_domain.items()):
+        ax.scatter(
+            *points.T, s=size, color=domain_colour(index), alpha=0.6, linewidths=0, label=f"{name} alone", zorder=2
+        )
+    ax.set_title(f"by domain; lines join {len(links)} pairs", fontsize=10)
+    ax.legend(
+        fontsize=8, markerscale=max(1.0, 20 / size) ** 0.5, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False
+    )
+
+
+def _draw_by_label(ax, by_domain: dict[str, np.ndarray], labels: np.ndarray, size: float) -> None:
+    """Every domain's points coloured by label, one marker shape per domain."""
+    values = np.unique(labels)
+    if values.size <= 20:  # a legend entry per label; more read better as a colour scale
+        from matplotlib import colormaps
+
+        palette = colormaps["tab10" if values.size <= 10 else "tab20"]
+        for index, value in enumerate(values):
+            for marker, points in zip(MARKERS, by_domain.values(), strict=False):
+                chosen = labels == value
+                ax.scatter(*points[chosen].T, s=size, color=palette(index), marker=marker, alpha=0.6, linewidths=0)
+            ax.scatter([], [], s=30, color=palette(index), label=str(value))
+        ax.legend(
+            fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, title="label", title_fontsize=8
+        )
+    else:
+        numeric = labels.dtype.kind in "fiu"
+        codes = labels.astype(float) if numeric else np.unique(labels, return_inverse=True)[1].astype(float)
+        for marker, points in zip(MARKERS, by_domain.values(), strict=False):
+            scatter = ax.scatter(*points.T, c=codes, s=size, cmap="viridis", marker=marker, alpha=0.6, linewidths=0)
+        ax.figure.colorbar(scatter, ax=ax, label="label")
+    detail = ", ".join(f"{marker} {name}" for marker, name in zip(MARKERS, by_domain, strict=False))
+    ax.set_title(f"by label (markers: {detail})", fontsize=10)
+
+
+def plot_interpolation(
+    decoded: Mapping[str, np.ndarray], renderers: Mapping[str, Renderer], path: str | Path, *, dpi: int = DPI
+) -> Path:
+    """Decoded steps of a latent interpolation: one row per domain, one column per step."""
+    steps = {name: np.asarray(values).shape[0] for name, values in decoded.items()}
+    if not steps or len(set(steps.values())) != 1:
+        raise SharedLatentError(f"interpolation needs the same number of steps in every domain, got {steps}")
+    n_steps = next(iter(steps.values()))
+    cell = 0.9
+    label_width = 0.3 + 0.08 * max(len(name) for name in decoded)
+    width, height = label_width + n_steps * cell + 0.2, 0.55 + len(decoded) * cell * 1.1 + 0.15
+    figure = new_figure(width, height)
+    margins = dict(left=label_width / width, right=1 - 0.2 / width, top=1 - 0.55 / height, bottom=0.15 / height)
+    grid = figure.add_gridspec(len(decoded), n_steps, wspace=0.08, hspace=0.1, **margins)
+    fractions = np.linspace(0.0, 1.0, n_steps)
+    for row, (name, values) in enumerate(decoded.items()):
+        for column in range(n_steps):
+            ax = figure.add_subplot(grid[row, column])
+            renderers[name](ax, np.asarray(values)[column])
+            if row == 0:
+                ax.set_title(f"t={fractions[column]:.2f}", fontsize=8, pad=3)
+            if column == 0:
+                colour = domain_colour(row)
+                ax.text(-0.12, 0.5, name, transform=ax.transAxes, ha="right", va="center", fontsize=9, color=colour)
+    figure.suptitle("decoded latent interpolation between two samples", fontsize=10, y=1 - 0.1 / height)
+    return save_png(figure, path, dpi)

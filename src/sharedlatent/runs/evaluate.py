@@ -1,0 +1,146 @@
+"""Evaluate a trained model into its run folder: metrics.json, every figure, run.json's figure list, report.html.
+
+The model runs over the split once (`prepare`); metrics and figures all read that one Evaluation."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sharedlatent.datasets import PairedDataset, Split
+from sharedlatent.errors import SharedLatentError
+from sharedlatent.evaluation.predictions import RunOutputs
+from sharedlatent.evaluation.run_metrics import compute_run_metrics
+from sharedlatent.runs.predictions import compute_outputs, interpolate
+from sharedlatent.runs.record import RunRecord, write_record
+from sharedlatent.storage import CONFIG_FILE, METRICS_FILE, split_file, write_json, write_text
+
+if TYPE_CHECKING:
+    from sharedlatent.api import SharedLatentVAE
+    from sharedlatent.figures.renderers import Renderer
+    from sharedlatent.training.loop import History
+
+SPLITS = ("train", "test")
+INTERPOLATION_STEPS = 10
+
+
+@dataclass
+class Evaluation:
+    """What the model made of one split, computed once and read by the metrics and every figure."""
+
+    split: str
+    data: Split  # the split's fully paired samples
+    outputs: RunOutputs
+    interpolation: dict[str, np.ndarray]
+    renderers: dict[str, Renderer]
+    pictured: frozenset[str]  # domains the dataset gives a renderer of their own; the others get feature scatters
+
+
+def prepare(model: SharedLatentVAE, dataset: PairedDataset, split: str) -> Evaluation:
+    """Run the model over the paired samples of `split` (metrics compare domains of the same samples)."""
+    if split not in SPLITS:
+        raise SharedLatentError(f"split must be 'train' or 'test', got {split!r}")
+    data = getattr(dataset, split).paired()
+    return Evaluation(
+        split=split,
+        data=data,
+        outputs=compute_outputs(model, data, seed=model.config.train.seed),
+        interpolation=interpolate(model, data, INTERPOLATION_STEPS),
+        renderers={name: dataset.renderer(name) for name in dataset.domain_names},
+        pictured=frozenset(name for name in dataset.domain_names if dataset.renderers.get(name) is not None),
+    )
+
+
+def write_metrics(
+    folder: Path, model: SharedLatentVAE, dataset: PairedDataset, record: RunRecord, evaluation: Evaluation
+) -> dict[str, Any]:
+    """Compute the split's metrics and write them to metrics.json (metrics_<split>.json for other splits)."""
+    metrics = {
+        "split": evaluation.split,
+        "dataset": record.dataset,
+        "layout": record.layout,
+        "schedule": model.config.train.schedule,
+        "train_seconds": record.train_seconds,
+    }
+    reference = dataset.train.paired()  # absent rows of partially paired data are zero-filled placeholders
+    metrics |= compute_run_metrics(model, evaluation.outputs, reference.domains, reference.labels)
+    write_json(folder / split_file(METRICS_FILE, evaluation.split), metrics)
+    return metrics
+
+
+def write_figures(
+    folder: Path, model: SharedLatentVAE, record: RunRecord, history: History | None, evaluation: Evaluation
+) -> list[Path]:
+    """Draw every figure of the split (and model.txt) into `folder`; returns the figures in report order."""
+    from sharedlatent.figures.diagram import plot_model_diagram
+    from sharedlatent.figures.latent import plot_interpolation, plot_latent_space
+    from sharedlatent.figures.losses import plot_loss_curves
+    from sharedlatent.figures.samples import plot_sample_grid
+    from sharedlatent.figures.summary import describe_model, model_text_diagram
+
+    split, outputs, renderers = evaluation.split, evaluation.outputs, evaluation.renderers
+    figures = [plot_sample_grid(outputs, renderers, folder / f"samples_{record.layout}_{split}.png")]
+    if history is not None and history.records:
+        figures.append(plot_loss_curves(history, folder / "loss_curves.png"))
+    summary = describe_model(model.module)
+    write_text(folder / "model.txt", model_text_diagram(summary))
+    figures.append(plot_model_diagram(summary, folder / "model.png"))
+    projection = "umap" if importlib.util.find_spec("umap") else "pca"
+    figures.append(plot_latent_space(outputs, folder / f"latent_{split}.png", method=projection))
+    figures.append(plot_interpolation(evaluation.interpolation, renderers, folder / f"interpolation_{split}.png"))
+    return figures + _feature_scatters(folder, record, evaluation)
+
+
+def _feature_scatters(folder: Path, record: RunRecord, evaluation: Evaluation) -> list[Path]:
+    """A feature scatter per direction into each domain that has no picture of its own (tables, omics)."""
+    from sharedlatent.figures.scatter import plot_feature_scatter
+
+    figures = []
+    for target, out in evaluation.outputs.domains.items():
+        if target in evaluation.pictured or out.truth.shape[1] <= 1:
+            continue
+        names = record.feature_names.get(target) or [f"feature_{i}" for i in range(out.truth.shape[1])]
+        for source, translated in out.translated.items():
+            path = folder / f"scatter_{source}_to_{target}_{evaluation.split}.png"
+            figures.append(plot_feature_scatter(out.truth, translated, path, feature_names=names))
+    return figures
+
+
+def write_report(folder: Path, record: RunRecord, metrics: dict[str, Any], figures: list[Path], split: str) -> Path:
+    """Write report.html (report_<split>.html for other splits) from the metrics, figures and config."""
+    from sharedlatent.figures import report
+
+    subtitle = f"{record.dataset} {record.data_options or ''}, trained {record.created} in {record.train_seconds:.1f} s"
+    config_text = (folder / CONFIG_FILE).read_text() if (folder / CONFIG_FILE).exists() else ""
+    return report.write_report(
+        folder,
+        metrics=metrics,
+        figures=figures,
+        title=f"sharedlatent run: {record.dataset}, layout {record.layout}, {split} split",
+        config_text=config_text,
+        subtitle=subtitle.replace(" ,", ","),
+        file_name=split_file(report.REPORT_FILE, split),
+    )
+
+
+def evaluate_into(
+    folder: Path,
+    model: SharedLatentVAE,
+    dataset: PairedDataset,
+    record: RunRecord,
+    history: History | None,
+    split: str,
+) -> dict[str, Any]:
+    """Write metrics.json, every figure and report.html for one split of the dataset into `folder`
+    (other splits than test write metrics_<split>.json and report_<split>.html beside them)."""
+    evaluation = prepare(model, dataset, split)
+    metrics = write_metrics(folder, model, dataset, record, evaluation)
+    figures = write_figures(folder, model, record, history, evaluation)
+    record.figures = [path.name for path in figures]
+    write_record(folder, record)
+    write_report(folder, record, metrics, figures, split)
+    return metrics

@@ -1,0 +1,55 @@
+"""Run folders: --overwrite replaces a real run folder, and a failure after training leaves nothing behind."""
+
+from __future__ import annotations
+
+import pytest
+
+from sharedlatent.config import RunConfig
+from sharedlatent.runs import folder as run_folder
+from sharedlatent.runs.cli import main
+
+
+def _train(out, *extra: str) -> int:
+    return main(["train", "digits", "--epochs", "1", "--out", str(out), "--no-progress", *extra])
+
+
+def _staging_left(parent) -> list[str]:
+    return [path.name for path in parent.iterdir() if ".partial-" in path.name or ".old-" in path.name]
+
+
+def test_overwrite_replaces_a_run_folder(tmp_path):
+    out = tmp_path / "run"
+    assert _train(out, "--set", "model.latent_size=3") == 0
+    (out / "stale.txt").write_text("from the old run")
+    assert _train(out, "--overwrite", "--set", "model.latent_size=5") == 0
+    assert RunConfig.from_toml(out / "config.toml").model.latent_size == 5
+    assert not (out / "stale.txt").exists()
+    assert _staging_left(tmp_path) == []
+
+
+class EvaluationError(RuntimeError):
+    pass
+
+
+def _fail(*args, **kwargs):
+    raise EvaluationError("evaluation broke")
+
+
+def test_failure_after_training_leaves_no_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(run_folder, "evaluate_into", _fail)
+    out = tmp_path / "run"
+    with pytest.raises(EvaluationError):
+        run_folder.train_run(RunConfig.from_dict({"train": {"epochs": 1, "progress": False}}), out)
+    assert not out.exists()
+    assert _staging_left(tmp_path) == []
+
+
+def test_failure_after_training_keeps_the_existing_folder(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    assert _train(out, "--set", "model.latent_size=3") == 0
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    monkeypatch.setattr(run_folder, "evaluate_into", _fail)
+    with pytest.raises(EvaluationError):
+        run_folder.train_run(RunConfig.from_dict({"train": {"epochs": 1, "progress": False}}), out, overwrite=True)
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
+    assert _staging_left(tmp_path) == []

@@ -1,0 +1,75 @@
+"""Run metrics on hand-made outputs (no training): known answers for a perfect translator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sharedlatent.evaluation.predictions import DomainOutputs, RunOutputs
+from sharedlatent.evaluation.run_metrics import compute_run_metrics
+
+
+class _Likelihoods:
+    def likelihood_for(self, name: str) -> str:
+        return "gaussian"
+
+
+class _Config:
+    model = _Likelihoods()
+
+
+class PerfectModel:
+    """Encodes every domain of a sample to the same point and translates, cycles and generates exactly."""
+
+    config = _Config()
+
+    def __init__(self, encodings: dict[str, np.ndarray]) -> None:
+        self.encodings = encodings
+
+    def cycle(self, values, source, target):
+        return np.asarray(values)
+
+    def encode(self, values, name):
+        return np.asarray(values)[:, :2].astype(np.float64)
+
+    def generate(self, n, method="box", seed=0):
+        rng = np.random.default_rng(seed)
+        shared = rng.random((n, 4))
+        return {"left": shared, "right": shared}
+
+
+def _outputs() -> tuple[RunOutputs, dict[str, np.ndarray], np.ndarray]:
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 10)
+    truth = rng.random((20, 4)) + labels[:, None]
+    train = rng.random((40, 4)) + np.repeat([0, 1], 20)[:, None]
+    encoding = truth[:, :2]
+    domains = {
+        name: DomainOutputs(
+            truth=truth,
+            reconstruction=truth.copy(),
+            translated={other: truth.copy()},
+            cycled={other: truth.copy()},
+            generated=truth.copy(),
+            encoding=encoding.copy(),
+        )
+        for name, other in (("left", "right"), ("right", "left"))
+    }
+    outputs = RunOutputs(domains, labels=labels, joint_encoding=encoding, generated_method="box")
+    return outputs, {"left": train, "right": train}, np.repeat([0, 1], 20)
+
+
+def test_a_perfect_translator_scores_zero_error():
+    outputs, train_domains, train_labels = _outputs()
+    model = PerfectModel({name: out.encoding for name, out in outputs.domains.items()})
+    metrics = compute_run_metrics(model, outputs, train_domains, train_labels)
+    for direction in ("left->right", "right->left"):
+        assert metrics["translation"][direction]["mse"] == 0.0
+        assert metrics["translation"][direction]["mse_vs_mean_predictor"] == 0.0
+    assert metrics["reconstruction"]["left"]["mse"] == 0.0
+    assert metrics["latent"]["left~right"]["foscttm"] == 0.0
+    assert metrics["latent"]["left~right"]["paired_distance_ratio"] == 0.0
+    assert metrics["translation_scores"]["left->right"]["pearson_feature_mean"] == pytest.approx(1.0)
+    assert "labels" in metrics and "translation_scores" in metrics
+    assert metrics["labels"]["knn_transfer"].keys() == {"left->right", "right->left"}
+    assert metrics["n_samples"] == 20
