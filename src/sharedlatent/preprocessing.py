@@ -11,6 +11,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from sharedlatent import names
+from sharedlatent.arrays import as_matrix as _as_matrix
 from sharedlatent.errors import SharedLatentError
 
 
@@ -29,11 +31,9 @@ class Preprocessor(Protocol):
 
 
 def as_matrix(values: np.ndarray, what: str) -> np.ndarray:
-    """A 2-D float64 array (computations in float64 keep round trips exact enough)."""
-    array = np.asarray(values, dtype=np.float64)
-    if array.ndim != 2:
-        raise SharedLatentError(f"{what}: expected a 2-D array (samples x features), got shape {array.shape}")
-    return array
+    """A 2-D float64 array (float64 keeps round trips exact enough); NaN passes through as before, for the
+    caller's missing-value logic, while infinite values are refused (arrays.as_matrix)."""
+    return _as_matrix(values, what, dtype=np.float64, allow_nan=True)
 
 
 def safe_scale(scale: np.ndarray) -> np.ndarray:
@@ -185,14 +185,8 @@ class Log1pMinMax:
         return {"name": self.name, "offset": self.scaler.offset, "scale": self.scaler.scale}
 
 
-PREPROCESSORS: dict[str, type] = {
-    "none": Identity,
-    "minmax": MinMax,
-    "minmax_per_feature": MinMaxPerFeature,
-    "standardize": Standardize,
-    "log1p": Log1p,
-    "log1p_minmax": Log1pMinMax,
-}
+_CLASSES = (Identity, MinMax, MinMaxPerFeature, Standardize, Log1p, Log1pMinMax)
+PREPROCESSORS: dict[str, type] = {name: next(c for c in _CLASSES if c().name == name) for name in names.PREPROCESSINGS}
 
 
 def make_preprocessor(name: str) -> Preprocessor:
