@@ -20,17 +20,24 @@ from sharedlatent.datasets.base import Split
 from sharedlatent.datasets.partial import PresenceMasks, check_partial
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.nn.model import SharedLatentModule
-from sharedlatent.preprocessing import Preprocessor, fit_preprocessor, make_preprocessor, preprocessor_from_dict
+from sharedlatent.preprocessing import (
+    Preprocessor,
+    fit_preprocessors,
+    make_preprocessor,
+    preprocessor_from_dict,
+    present_rows,
+    transform_all,
+)
 from sharedlatent.storage import load_weights, save_weights
 from sharedlatent.training.holdout import hold_out
 from sharedlatent.training.loop import History, TensorData, fit_module
-from sharedlatent.training.runtime import cpu_threads, resolve_device, thread_count
+from sharedlatent.training.runtime import INFERENCE_CHUNK, cpu_threads, map_chunks, resolve_device, thread_count
 from sharedlatent.training.schedules import build_schedule
 
 ArrayLike = np.ndarray | torch.Tensor
 Masks = PresenceMasks  # version 0.1 name
 FORMAT_VERSION = 1
-INFERENCE_CHUNK = 8192
+__all__ = ["INFERENCE_CHUNK", "Prediction", "SharedLatentVAE"]
 
 
 @dataclasses.dataclass
@@ -60,7 +67,7 @@ class SharedLatentVAE:
         self.config.validate(self.input_sizes)
         self.device = resolve_device(self.config.train.device)
         torch.manual_seed(self.config.train.seed)
-        self.module = self._build_module().to(self.device)
+        self.module = self._module_cls.from_config(self.config.model, self.input_sizes).to(self.device)
         self.module.eval()
         self.latent_box: tuple[np.ndarray, np.ndarray] | None = None
         self.history: History | None = None
@@ -68,18 +75,6 @@ class SharedLatentVAE:
         self.preprocessors: dict[str, Preprocessor] = {
             name: make_preprocessor(self.config.model.preprocessing_for(name)) for name in self.input_sizes
         }
-
-    def _build_module(self) -> SharedLatentModule:
-        model, sizes = self.config.model, self.input_sizes
-        return self._module_cls(
-            sizes,
-            {name: model.widths_for(name) for name in sizes},
-            model.shared_widths,
-            model.latent_size,
-            {name: model.likelihood_for(name) for name in sizes},
-            {name: model.likelihood_options_for(name) for name in sizes},
-            model.joint_posterior,
-        )
 
     @property
     def domain_names(self) -> list[str]:
@@ -112,7 +107,10 @@ class SharedLatentVAE:
         settings = self.config.train
         if validation is not None:
             validation_arrays, validation_present = check_partial(validation, "validation data", self.input_sizes)
-            validation_part = (self._preprocess(validation_arrays, validation_present), validation_present)
+            validation_part = (
+                transform_all(self.preprocessors, validation_arrays, validation_present),
+                validation_present,
+            )
         elif settings.validation_fraction > 0:
             (train_arrays, train_present), validation_part = hold_out(
                 train_arrays, settings.validation_fraction, settings.seed, train_present
@@ -120,10 +118,15 @@ class SharedLatentVAE:
         else:
             validation_part = None
         stages = build_schedule(settings.schedule, self.domain_names, settings.epochs, settings.freeze_phases)
-        validation_data = None if validation_part is None else self._tensor_data(*validation_part)
+        validation_data = None if validation_part is None else TensorData.from_numpy(*validation_part, self.device)
         with cpu_threads(thread_count(self.module, settings.threads)):
             self.history = fit_module(
-                self.module, stages, self._tensor_data(train_arrays, train_present), validation_data, settings, progress
+                self.module,
+                stages,
+                TensorData.from_numpy(train_arrays, train_present, self.device),
+                validation_data,
+                settings,
+                progress,
             )
         encodings = self._encode_masked(train_arrays, train_present)
         self.latent_box = (encodings.min(axis=0), encodings.max(axis=0))
@@ -131,16 +134,13 @@ class SharedLatentVAE:
 
     def _fit_preprocessing(self, arrays: dict[str, np.ndarray], present: Masks | None) -> dict[str, np.ndarray]:
         """Fit preprocessors, check the data against each likelihood and set library sizes on present rows."""
-        self.preprocessors = {
-            name: fit_preprocessor(self.config.model.preprocessing_for(name), _rows_of(values, present, name))
-            for name, values in arrays.items()
-        }
-        arrays = self._preprocess(arrays, present)
-        for name, values in arrays.items():
-            self.module.likelihoods[name].check_data(_rows_of(values, present, name), name)
-        self.module.set_library_sizes(
-            {name: torch.from_numpy(_rows_of(values, present, name)) for name, values in arrays.items()}
-        )
+        methods = {name: self.config.model.preprocessing_for(name) for name in arrays}
+        self.preprocessors = fit_preprocessors(methods, arrays, present)
+        arrays = transform_all(self.preprocessors, arrays, present)
+        rows = {name: present_rows(values, present, name) for name, values in arrays.items()}
+        for name, values in rows.items():
+            self.module.likelihoods[name].check_data(values, name)
+        self.module.set_library_sizes({name: torch.from_numpy(values) for name, values in rows.items()})
         return arrays
 
     def predict(
@@ -164,7 +164,7 @@ class SharedLatentVAE:
             arrays, present = check_partial(inputs, "encoder input", self.input_sizes, allow_subset=True)
         else:
             arrays, present = {name: self._matrix(values, name) for name, values in inputs.items()}, None
-        prepared = self._preprocess(arrays, present)
+        prepared = transform_all(self.preprocessors, arrays, present)
         latent = self._encode_masked(prepared, present)
         decoded = {}
         for target in targets:
@@ -348,22 +348,12 @@ class SharedLatentVAE:
             library = self.module.observed_library(domain, batch["x"]) if "x" in batch else None
             return self.module.reconstruction(domain, self.module.decode(batch["z"], [domain])[domain], library)
 
-        return self.preprocessors[domain].inverse_transform(self._map_chunks(arrays, reconstruct))
-
-    def _preprocess(self, arrays: Mapping[str, np.ndarray], present: Masks | None = None) -> dict[str, np.ndarray]:
-        """Transformed float32 arrays; rows of absent samples (per `present`) stay zero."""
-        out = {}
-        for name, values in arrays.items():
-            transformed = np.ascontiguousarray(self.preprocessors[name].transform(values), dtype=np.float32)
-            if present is not None and name in present:
-                transformed[~present[name]] = 0.0
-            out[name] = transformed
-        return out
+        return self.preprocessors[domain].inverse_transform(map_chunks(self.module, arrays, reconstruct, self.device))
 
     def _encode_masked(self, arrays: Mapping[str, np.ndarray], present: Masks | None) -> np.ndarray:
         """Latent means of preprocessed `arrays`, combining only the present domains of each row."""
         if present is None:
-            return self._map_chunks(arrays, lambda batch: self.module.latent(batch).mean)
+            return map_chunks(self.module, arrays, lambda batch: self.module.latent(batch).mean, self.device)
         domains = list(arrays)
         stacked = {**arrays, **{f"present:{name}": present[name].astype(np.float32) for name in domains}}
 
@@ -371,26 +361,7 @@ class SharedLatentVAE:
             masks = {name: batch[f"present:{name}"] for name in domains}
             return self.module.latent({name: batch[name] for name in domains}, masks).mean
 
-        return self._map_chunks(stacked, encode)
-
-    def _tensor_data(self, arrays: Mapping[str, np.ndarray], present: Masks | None) -> TensorData:
-        """Arrays and presence masks as tensors on the model's device."""
-        values = {name: torch.from_numpy(v).to(self.device) for name, v in arrays.items()}
-        if present is None:
-            return TensorData(values)
-        masks = {name: torch.from_numpy(m.astype(np.float32)).to(self.device) for name, m in present.items()}
-        return TensorData(values, masks)
-
-    @torch.no_grad()
-    def _map_chunks(self, arrays: Mapping[str, np.ndarray], function) -> np.ndarray:
-        """`function` over INFERENCE_CHUNK rows at a time, concatenated as numpy."""
-        self.module.eval()
-        n = next(iter(arrays.values())).shape[0]
-        pieces = []
-        for start in range(0, n, INFERENCE_CHUNK):
-            batch = {k: torch.from_numpy(v[start : start + INFERENCE_CHUNK]).to(self.device) for k, v in arrays.items()}
-            pieces.append(function(batch).cpu().numpy())
-        return np.concatenate(pieces) if pieces else np.zeros((0, 0), dtype=np.float32)
+        return map_chunks(self.module, stacked, encode, self.device)
 
     def _check_domain(self, domain: str) -> None:
         if domain not in self.input_sizes:
@@ -402,8 +373,3 @@ def _like(template: Any, values: np.ndarray) -> ArrayLike:
     if isinstance(template, torch.Tensor):
         return torch.from_numpy(values).to(template.device)
     return values
-
-
-def _rows_of(values: np.ndarray, present: Masks | None, name: str) -> np.ndarray:
-    """The rows of `values` whose sample has domain `name`."""
-    return values if present is None or name not in present else values[present[name]]

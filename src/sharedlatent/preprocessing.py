@@ -6,6 +6,7 @@ folder stores and `preprocessor_from_dict` rebuilds.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -213,3 +214,32 @@ def preprocessor_from_dict(data: dict[str, Any]) -> Preprocessor:
 def fit_preprocessor(name: str, train: np.ndarray) -> Preprocessor:
     """make_preprocessor(name) fitted on `train`."""
     return make_preprocessor(name).fit(train)
+
+
+def present_rows(values: np.ndarray, present: Mapping[str, np.ndarray] | None, name: str) -> np.ndarray:
+    """The rows of `values` whose sample has domain `name` (all rows without presence masks)."""
+    return values if present is None or name not in present else values[present[name]]
+
+
+def fit_preprocessors(
+    methods: Mapping[str, str], arrays: Mapping[str, np.ndarray], present: Mapping[str, np.ndarray] | None
+) -> dict[str, Preprocessor]:
+    """One preprocessor per domain of `arrays`, by its name in `methods`, fitted on the rows present there."""
+    return {
+        name: fit_preprocessor(methods[name], present_rows(values, present, name)) for name, values in arrays.items()
+    }
+
+
+def transform_all(
+    preprocessors: Mapping[str, Preprocessor],
+    arrays: Mapping[str, np.ndarray],
+    present: Mapping[str, np.ndarray] | None = None,
+) -> dict[str, np.ndarray]:
+    """Each domain's transformed float32 array; rows of absent samples (per `present`) stay zero."""
+    out = {}
+    for name, values in arrays.items():
+        transformed = np.ascontiguousarray(preprocessors[name].transform(values), dtype=np.float32)
+        if present is not None and name in present:
+            transformed[~present[name]] = 0.0
+        out[name] = transformed
+    return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -11,6 +12,9 @@ from sharedlatent.names import SHARED_GROUP
 from sharedlatent.nn.likelihoods import Likelihood, make_likelihood
 from sharedlatent.nn.objective import LossTerms, LossWeights, Route, route_losses
 from sharedlatent.nn.posteriors import LatentBatch, make_posterior
+
+if TYPE_CHECKING:
+    from sharedlatent.config import ModelConfig
 
 __all__ = ["SHARED_GROUP", "SharedLatentModule", "dense_stack"]  # SHARED_GROUP: names.SHARED_GROUP, for old imports
 
@@ -70,6 +74,19 @@ class SharedLatentModule(nn.Module):
                 likelihood.output_activation(),
             )
         self.reset_parameters()
+
+    @classmethod
+    def from_config(cls, model: ModelConfig, input_sizes: Mapping[str, int]) -> SharedLatentModule:
+        """The module a run's `model` section describes, for domains of `input_sizes` features."""
+        return cls(
+            input_sizes,
+            {name: model.widths_for(name) for name in input_sizes},
+            model.shared_widths,
+            model.latent_size,
+            {name: model.likelihood_for(name) for name in input_sizes},
+            {name: model.likelihood_options_for(name) for name in input_sizes},
+            model.joint_posterior,
+        )
 
     def reset_parameters(self) -> None:
         """Glorot-uniform weights and zero biases, as the original's Keras Dense layers started."""

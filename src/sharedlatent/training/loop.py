@@ -10,6 +10,7 @@ import math
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from sharedlatent.config import TrainConfig
@@ -34,6 +35,16 @@ class TensorData:
     @property
     def n_samples(self) -> int:
         return next(iter(self.values.values())).shape[0]
+
+    @classmethod
+    def from_numpy(
+        cls, arrays: dict[str, np.ndarray], present: dict[str, np.ndarray] | None, device: torch.device
+    ) -> TensorData:
+        """Float32 arrays and boolean presence masks (or None) as tensors on `device`."""
+        values = {name: torch.from_numpy(v).to(device) for name, v in arrays.items()}
+        if present is None:
+            return cls(values)
+        return cls(values, {name: torch.from_numpy(m.astype(np.float32)).to(device) for name, m in present.items()})
 
     def rows(self, index: torch.Tensor | slice) -> TensorData:
         """The same domains restricted to `index` (a permutation gathers, a slice gives views)."""
