@@ -28,15 +28,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
+import torch.nn.functional as F  # noqa: N812 (the usual torch spelling)
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from sharedlatent.config import TrainConfig
 from sharedlatent.nn.model import SharedLatentModule
+from sharedlatent.nn.objective import LossWeights
 from sharedlatent.training import loop as train
-from sharedlatent.training.loop import TensorData, path_losses, run_epoch
-from sharedlatent.training.schedules import Phase, joint_schedule, seed_schedule
+from sharedlatent.training.loop import TensorData, run_epoch
+from sharedlatent.training.schedules import Phase, build_schedule
 
 # The optimiser fit_module builds: train.make_optimizer where the project has it, else plain Adam.
 project_optimizer = getattr(train, "make_optimizer", lambda module, lr: torch.optim.Adam(module.parameters(), lr=lr))
@@ -178,21 +179,23 @@ def matmul_peak(threads: int, repeats: int) -> float:
 def executed_linears(layout: Layout, phase: Phase, batch: int) -> list[tuple[int, int, int, bool]]:
     """(rows, in, out, needs input gradient) of every Linear one training step of `phase` runs.
 
-    As path_losses does it: each source domain's branch once on `batch` rows; the latent heads, the shared
+    As SharedLatentModule.loss does it: each source domain's branch once on `batch` rows; the latent heads, the shared
     decoder and every decoded domain's decoder on all paths' rows stacked together."""
-    sources = list(dict.fromkeys(s for p in phase.paths for s in p.sources))
-    targets = list(dict.fromkeys(t for p in phase.paths for t in p.targets))
-    stacked = batch * len(phase.paths)
+    sources = list(dict.fromkeys(s for p in phase.routes for s in p.sources))
+    targets = list(dict.fromkeys(t for p in phase.routes for t in p.targets))
+    stacked = batch * len(phase.routes)
     encoder = [FEATURES, *layout.private_widths, *layout.shared_widths]
     shared_decoder = [layout.latent_size, *reversed(layout.shared_widths)]
     private_decoder = [layout.shared_widths[0], *reversed(layout.private_widths), FEATURES]
     linears = []
     for _ in sources:  # the first layer's input is data: no gradient wanted there
-        linears += [(batch, i, o, index > 0) for index, (i, o) in enumerate(zip(encoder[:-1], encoder[1:]))]
+        linears += [
+            (batch, i, o, index > 0) for index, (i, o) in enumerate(zip(encoder[:-1], encoder[1:], strict=False))
+        ]
     linears += [(stacked, layout.shared_widths[-1], layout.latent_size, True)] * 2  # mean and log-sigma heads
-    linears += [(stacked, i, o, True) for i, o in zip(shared_decoder[:-1], shared_decoder[1:])]
+    linears += [(stacked, i, o, True) for i, o in zip(shared_decoder[:-1], shared_decoder[1:], strict=False)]
     for _ in targets:
-        linears += [(stacked, i, o, True) for i, o in zip(private_decoder[:-1], private_decoder[1:])]
+        linears += [(stacked, i, o, True) for i, o in zip(private_decoder[:-1], private_decoder[1:], strict=False)]
     return linears
 
 
@@ -218,8 +221,9 @@ def layer_shape_rate(linears: list[tuple[int, int, int, bool]], repeats: int) ->
 
 
 def dense_stack(widths: list[int]) -> list[nn.Module]:
+    """Linear + ReLU layers: an independent reference written apart from nn.model.dense_stack on purpose."""
     layers: list[nn.Module] = []
-    for width_in, width_out in zip(widths[:-1], widths[1:]):
+    for width_in, width_out in zip(widths[:-1], widths[1:], strict=False):
         layers += [nn.Linear(width_in, width_out), nn.ReLU()]
     return layers
 
@@ -253,7 +257,7 @@ class ReferenceVAE(nn.Module):
         z = mean + log_sigma.exp() * torch.randn(mean.shape, generator=generator)
         shared = self.shared_decoder(z)
         error = torch.zeros(())
-        for decoder, target in zip(self.decoders, (left, right)):
+        for decoder, target in zip(self.decoders, (left, right), strict=False):
             output = decoder(shared).view(paths, *target.shape)
             if self.fused_loss:
                 error = error + F.mse_loss(output, target.expand_as(output), reduction="sum")
@@ -295,35 +299,34 @@ def project_module(layout: Layout) -> SharedLatentModule:
 
 def main_phase(schedule: str) -> Phase:
     """The step the schedule spends its time on: "joint"'s only phase, "seed"'s first (joint) phase."""
-    return (joint_schedule if schedule == "joint" else seed_schedule)(DOMAINS, 1)[0].phases[0]
+    return build_schedule(schedule, DOMAINS, 1)[0].phases[0]
 
 
 def check_reference_math(layout: Layout, schedule: str, data: dict[str, torch.Tensor]) -> float:
-    """Largest relative difference of the reference losses from path_losses on one batch, same weights and noise."""
+    """Largest relative difference of the reference losses from SharedLatentModule.loss on one batch, same weights and noise."""
     module, config = project_module(layout), TrainConfig(batch_size=BATCH)
     batch = {name: values[:BATCH] for name, values in data.items()}
     phase = main_phase(schedule)
-    expected, _ = path_losses(module, batch, batch, phase.paths, config, torch.Generator().manual_seed(3))
+    weights, generator = LossWeights.from_config(config), torch.Generator().manual_seed(3)
+    expected = module.loss(batch, phase.routes, weights, generator=generator).total
     worst = 0.0
     for fused_loss in (False, True):
         reference = ReferenceVAE(layout, fused_loss)
         with torch.no_grad():
             for mine, theirs in zip(reference.parameters(), module.parameters(), strict=True):
                 mine.copy_(theirs)
-        actual = reference.loss(batch["left"], batch["right"], len(phase.paths), torch.Generator().manual_seed(3))
+        actual = reference.loss(batch["left"], batch["right"], len(phase.routes), torch.Generator().manual_seed(3))
         worst = max(worst, abs(actual.item() - expected.item()) / abs(expected.item()))
     return worst
 
 
 def counted_flops(layout: Layout, schedule: str, data: dict[str, torch.Tensor]) -> int:
-    """Matmul FLOPs of one project step (path_losses forward and backward) as torch's FlopCounterMode counts them."""
+    """Matmul FLOPs of one project step (SharedLatentModule.loss forward and backward) as torch's FlopCounterMode counts them."""
     module, phase = project_module(layout), main_phase(schedule)
     batch = {name: values[:BATCH] for name, values in data.items()}
     with FlopCounterMode(display=False) as counter:
-        loss, _ = path_losses(
-            module, batch, batch, phase.paths, TrainConfig(batch_size=BATCH), torch.Generator().manual_seed(3)
-        )
-        loss.backward()
+        weights = LossWeights.from_config(TrainConfig(batch_size=BATCH))
+        module.loss(batch, phase.routes, weights, generator=torch.Generator().manual_seed(3)).total.backward()
     return counter.get_total_flops()
 
 
@@ -344,9 +347,9 @@ def measure_row(layout: Layout, schedule: str, threads: int, data: dict[str, tor
     epochs = {
         "project": lambda: run_epoch(module, optimizer, TensorData(data), phase, config, generators["project"]),
         "reference": lambda: reference_epoch(
-            reference, reference_optimizer, data, len(phase.paths), generators["reference"]
+            reference, reference_optimizer, data, len(phase.routes), generators["reference"]
         ),
-        "tuned": lambda: reference_epoch(tuned, tuned_optimizer, data, len(phase.paths), generators["tuned"]),
+        "tuned": lambda: reference_epoch(tuned, tuned_optimizer, data, len(phase.routes), generators["tuned"]),
     }
     timings: dict[str, list[tuple[float, float]]] = {loop: [] for loop in LOOPS}
     for repeat in range(repeats + 1):  # the first round warms up
@@ -461,7 +464,7 @@ def main() -> None:
         f"torch {torch.__version__}, {cpu_model()}, {os.cpu_count()} CPUs, batch {BATCH}, {samples} samples/epoch, median of {repeats} epochs"
     )
     print("matmul peak (2048^3 float32): " + ", ".join(f"{t} thread(s) {peaks[t]:.1f} GFLOP/s" for t in thread_counts))
-    print(f"reference losses vs path_losses on one batch: relative difference {reference_error:.1e}")
+    print(f"reference losses vs SharedLatentModule.loss on one batch: relative difference {reference_error:.1e}")
     print(
         f"analytic step FLOPs {'match' if flops_agree else 'DIFFER from'} torch.utils.flop_counter on the project's step"
     )

@@ -21,7 +21,9 @@ def test_loss_falls(digits):
     losses = [r.train_loss for r in history.records]
     assert losses[-1] < 0.8 * losses[0]
     assert all(r.validation_loss is not None for r in history.records)
-    assert {"left+right->left", "left->right", "right->left", "kl(left+right)"} <= set(history.records[0].terms)
+    terms = history.records[0].terms
+    assert {(("left", "right"), "left"), (("left",), "right"), (("right",), "left")} <= set(terms.reconstruction)
+    assert ("left", "right") in terms.kl
 
 
 def test_output_shapes_and_types(trained, digits):
@@ -44,7 +46,12 @@ def test_generate_box_and_prior(trained):
         assert set(pairs) == {"left", "right"} and pairs["left"].shape == (7, 64)
     np.testing.assert_array_equal(trained.generate(3, seed=1)["left"], trained.generate(3, seed=1)["left"])
     low, high = trained.latent_box
-    assert (low <= high).all()
+    points = trained.sample_latent_points(500, method="box", seed=3)
+    assert points.shape == (500, 4) and points.dtype == np.float32
+    assert (points >= low).all() and (points <= high).all()
+    assert (points.min(0) < low + 0.1 * (high - low)).all() and (points.max(0) > high - 0.1 * (high - low)).all()
+    expected = trained.decode(trained.sample_latent_points(7, method="box", seed=3))["left"]
+    np.testing.assert_array_equal(trained.generate(7, method="box", seed=3)["left"], expected)
     with pytest.raises(SharedLatentError, match="unknown generation method"):
         trained.generate(3, method="grid")
 
@@ -129,3 +136,12 @@ def test_divergence_is_a_clear_error(digits):
 def test_a_domain_may_not_be_called_shared():
     with pytest.raises(SharedLatentError, match="may not be named 'shared'"):
         SharedLatentVAE({"shared": 4, "other": 4}, small_config())
+
+
+def test_predict_is_the_one_entry_behind_translate_and_encode_joint(trained, digits):
+    left, right = digits.test.domains["left"][:6], digits.test.domains["right"][:6]
+    both = trained.predict({"left": left, "right": right}, ["left", "right"])
+    np.testing.assert_array_equal(both.latent, trained.encode_joint({"left": left, "right": right}))
+    single = trained.predict({"left": left}, ["right"])
+    np.testing.assert_array_equal(single.decoded["right"], trained.translate(left, "left", "right"))
+    assert set(both.decoded) == {"left", "right"} and trained.predict({"left": left}).decoded == {}

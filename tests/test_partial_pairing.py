@@ -13,7 +13,7 @@ from sharedlatent.datasets.registry import load_dataset
 from sharedlatent.datasets.tables import load_table_pair
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.nn.model import SharedLatentModule
-from sharedlatent.training.loop import path_losses
+from sharedlatent.nn.objective import LossWeights
 from sharedlatent.training.schedules import joint_schedule
 
 
@@ -36,23 +36,16 @@ def test_a_missing_sample_contributes_nothing_to_the_loss(posterior):
         {"a": "gaussian", "b": "negative_binomial"},
         joint_posterior=posterior,
     )
-    paths = joint_schedule(["a", "b"], 1)[0].phases[0].paths
+    routes = joint_schedule(["a", "b"], 1)[0].phases[0].routes
     a = torch.randn(6, 5, requires_grad=True)
     b = torch.poisson(torch.full((6, 4), 3.0))
     present = {"a": torch.tensor([1.0, 1, 1, 0, 1, 1]), "b": torch.tensor([1.0, 1, 0, 1, 1, 1])}
     config = TrainConfig(cycle_weight=0.5)
 
     def loss(a_values, b_values, generator_seed=0):
-        total, _ = path_losses(
-            module,
-            {"a": a_values, "b": b_values},
-            {"a": a_values, "b": b_values},
-            paths,
-            config,
-            torch.Generator().manual_seed(generator_seed),
-            present,
-        )
-        return total
+        batch = {"a": a_values, "b": b_values}
+        generator = torch.Generator().manual_seed(generator_seed)
+        return module.loss(batch, routes, LossWeights.from_config(config), present=present, generator=generator).total
 
     total = loss(a, b)
     total.backward()

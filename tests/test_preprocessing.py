@@ -72,3 +72,10 @@ def test_log1p_refuses_negative_values():
 def test_from_dict_rejects_bad_keys():
     with pytest.raises(SharedLatentError, match="expected keys"):
         preprocessor_from_dict({"name": "minmax", "offset": [0.0]})
+
+
+def test_registry_matches_the_declared_names():
+    from sharedlatent import names
+
+    assert tuple(PREPROCESSORS) == names.PREPROCESSINGS
+    assert all(make_preprocessor(name).name == name for name in names.PREPROCESSINGS)

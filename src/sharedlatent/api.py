@@ -1,58 +1,65 @@
-"""The object a user calls: fit, encode, reconstruct, translate, cycle, generate, save and load."""
+"""The object a user calls: fit, encode, predict (translate, reconstruct), cycle, generate, save and load.
+
+Numpy (or torch) in, the same kind out. The torch math lives in nn/, the loop and device policy in training/,
+input validation in arrays.py and datasets/partial.py; this class wires them together and does no math."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 import torch
 
+from sharedlatent import names
+from sharedlatent.arrays import as_matrix
 from sharedlatent.config import RunConfig
 from sharedlatent.datasets.base import Split
+from sharedlatent.datasets.partial import PresenceMasks, check_partial
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.nn.model import SharedLatentModule
-from sharedlatent.preprocessing import Preprocessor, fit_preprocessor, make_preprocessor, preprocessor_from_dict
+from sharedlatent.preprocessing import (
+    Preprocessor,
+    fit_preprocessors,
+    make_preprocessor,
+    preprocessor_from_dict,
+    present_rows,
+    transform_all,
+)
 from sharedlatent.storage import load_weights, save_weights
+from sharedlatent.training.holdout import hold_out
 from sharedlatent.training.loop import History, TensorData, fit_module
+from sharedlatent.training.runtime import INFERENCE_CHUNK, cpu_threads, map_chunks, resolve_device, thread_count
 from sharedlatent.training.schedules import build_schedule
 
-ArrayLike = Union[np.ndarray, torch.Tensor]
-Masks = dict[str, np.ndarray]
+ArrayLike = np.ndarray | torch.Tensor
+Masks = PresenceMasks  # version 0.1 name
 FORMAT_VERSION = 1
-INFERENCE_CHUNK = 8192
-NARROW_LAYOUT_WIDTH = 256  # measured on 2 cores: the 64-96-64-32-16 digits layout trains 1.4x faster on one thread
+__all__ = ["INFERENCE_CHUNK", "Prediction", "SharedLatentVAE"]
 
 
-@contextmanager
-def cpu_threads(count: int) -> Iterator[None]:
-    """Run a block with `count` torch CPU threads, restoring the previous setting after."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+@dataclasses.dataclass
+class Prediction:
+    """What `predict` returns: the latent means and each requested domain's point reconstruction."""
 
-
-def resolve_device(name: str) -> torch.device:
-    """The torch device for a config value; "auto" prefers CUDA, then Apple MPS, then CPU."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise SharedLatentError("train.device is 'cuda' but no CUDA GPU is available")
-    return torch.device(name)
+    latent: ArrayLike
+    decoded: dict[str, ArrayLike]
 
 
 class SharedLatentVAE:
-    """A shared latent space VAE over named domains; numpy (or torch) in, the same kind out."""
+    """A shared latent space VAE over named domains; numpy (or torch) in, the same kind out.
+
+    Parameters
+    ----------
+    input_sizes
+        Features per domain, e.g. ``{"rna": 2000, "protein": 30}``; the order is the domains' order.
+    config
+        Model layout and training settings; the defaults of RunConfig when None.
+    """
+
+    _module_cls = SharedLatentModule
 
     def __init__(self, input_sizes: Mapping[str, int], config: RunConfig | None = None) -> None:
         self.config = config or RunConfig()
@@ -60,22 +67,13 @@ class SharedLatentVAE:
         self.config.validate(self.input_sizes)
         self.device = resolve_device(self.config.train.device)
         torch.manual_seed(self.config.train.seed)
-        model = self.config.model
-        self.module = SharedLatentModule(
-            self.input_sizes,
-            {name: model.widths_for(name) for name in self.input_sizes},
-            model.shared_widths,
-            model.latent_size,
-            {name: model.likelihood_for(name) for name in self.input_sizes},
-            {name: model.likelihood_options_for(name) for name in self.input_sizes},
-            model.joint_posterior,
-        ).to(self.device)
+        self.module = self._module_cls.from_config(self.config.model, self.input_sizes).to(self.device)
         self.module.eval()
         self.latent_box: tuple[np.ndarray, np.ndarray] | None = None
         self.history: History | None = None
         # Inputs go through these before the network and outputs come back through their inverse.
         self.preprocessors: dict[str, Preprocessor] = {
-            name: make_preprocessor(model.preprocessing_for(name)) for name in self.input_sizes
+            name: make_preprocessor(self.config.model.preprocessing_for(name)) for name in self.input_sizes
         }
 
     @property
@@ -91,39 +89,42 @@ class SharedLatentVAE:
     ) -> History:
         """Train with the configured schedule; without `validation`, hold out train.validation_fraction.
 
-        Partially paired data: a sample missing from a domain is an all-NaN row in that domain's array, or False
-        in `present[domain]` (a boolean per sample; a Split carries its own). Such a sample trains the paths of
-        the domains it has, and never a path that needs the missing one."""
-        train_arrays, train_present = self._check_partial(train, "training data", present)
-        self.preprocessors = {
-            name: fit_preprocessor(self.config.model.preprocessing_for(name), _rows_of(values, train_present, name))
-            for name, values in train_arrays.items()
-        }
-        train_arrays = self._preprocess(train_arrays, train_present)
-        for name, values in train_arrays.items():
-            self.module.likelihoods[name].check_data(_rows_of(values, train_present, name), name)
-        self.module.set_library_sizes(
-            {name: torch.from_numpy(_rows_of(v, train_present, name)) for name, v in train_arrays.items()}
-        )
+        Parameters
+        ----------
+        train
+            An array per domain (samples x features, rows aligned across domains), or a Split.
+        validation
+            Samples for the validation loss, in the same form; None holds out part of `train`.
+        progress
+            Show progress bars; None follows train.progress.
+        present
+            Partially paired data: a boolean per sample and domain, False where the sample lacks the domain
+            (an all-NaN row says the same; a Split carries its own). Such a sample trains the routes of the
+            domains it has, and never a route that needs the missing one.
+        """
+        train_arrays, train_present = check_partial(train, "training data", self.input_sizes, present=present)
+        train_arrays = self._fit_preprocessing(train_arrays, train_present)
         settings = self.config.train
-        if validation is None and settings.validation_fraction > 0:
-            (train_arrays, train_present), (validation_arrays, validation_present) = _hold_out(
+        if validation is not None:
+            validation_arrays, validation_present = check_partial(validation, "validation data", self.input_sizes)
+            validation_part = (
+                transform_all(self.preprocessors, validation_arrays, validation_present),
+                validation_present,
+            )
+        elif settings.validation_fraction > 0:
+            (train_arrays, train_present), validation_part = hold_out(
                 train_arrays, settings.validation_fraction, settings.seed, train_present
             )
-        elif validation is None:
-            validation_arrays, validation_present = None, None
         else:
-            validation_arrays, validation_present = self._check_partial(validation, "validation data")
-            validation_arrays = self._preprocess(validation_arrays, validation_present)
+            validation_part = None
         stages = build_schedule(settings.schedule, self.domain_names, settings.epochs, settings.freeze_phases)
-        with cpu_threads(self._thread_count()):
+        validation_data = None if validation_part is None else TensorData.from_numpy(*validation_part, self.device)
+        with cpu_threads(thread_count(self.module, settings.threads)):
             self.history = fit_module(
                 self.module,
                 stages,
-                TensorData(self._tensors(train_arrays), self._mask_tensors(train_present)),
-                None
-                if validation_arrays is None
-                else TensorData(self._tensors(validation_arrays), self._mask_tensors(validation_present)),
+                TensorData.from_numpy(train_arrays, train_present, self.device),
+                validation_data,
                 settings,
                 progress,
             )
@@ -131,62 +132,171 @@ class SharedLatentVAE:
         self.latent_box = (encodings.min(axis=0), encodings.max(axis=0))
         return self.history
 
+    def _fit_preprocessing(self, arrays: dict[str, np.ndarray], present: Masks | None) -> dict[str, np.ndarray]:
+        """Fit preprocessors, check the data against each likelihood and set library sizes on present rows."""
+        methods = {name: self.config.model.preprocessing_for(name) for name in arrays}
+        self.preprocessors = fit_preprocessors(methods, arrays, present)
+        arrays = transform_all(self.preprocessors, arrays, present)
+        rows = {name: present_rows(values, present, name) for name, values in arrays.items()}
+        for name, values in rows.items():
+            self.module.likelihoods[name].check_data(values, name)
+        self.module.set_library_sizes({name: torch.from_numpy(values) for name, values in rows.items()})
+        return arrays
+
+    def predict(
+        self, inputs: Mapping[str, ArrayLike], targets: Sequence[str] = (), *, partial: bool = True
+    ) -> Prediction:
+        """Encode `inputs` (any subset of domains, same samples) jointly and decode each of `targets`.
+
+        Parameters
+        ----------
+        inputs
+            An array per source domain (samples x features), rows aligned across domains.
+        targets
+            Domains to decode from the joint latent means; none gives only the latent means.
+        partial
+            Read all-NaN rows as samples absent from that domain (only present domains are combined); with
+            False every value must be finite.
+        """
+        for target in targets:
+            self._check_domain(target)
+        if partial:
+            arrays, present = check_partial(inputs, "encoder input", self.input_sizes, allow_subset=True)
+        else:
+            arrays, present = {name: self._matrix(values, name) for name, values in inputs.items()}, None
+        prepared = transform_all(self.preprocessors, arrays, present)
+        latent = self._encode_masked(prepared, present)
+        decoded = {}
+        for target in targets:
+            # Reconstructing a count domain from itself keeps each sample's observed library size.
+            own = present is None and target in prepared and self.module.uses_observed_library(target)
+            decoded[target] = self._decode(latent, target, prepared[target] if own else None)
+        template = next(iter(inputs.values()))
+        return Prediction(_like(template, latent), {name: _like(template, values) for name, values in decoded.items()})
+
     def encode(self, x: ArrayLike, domain: str) -> ArrayLike:
-        """Latent means of samples of one domain."""
+        """Latent means of samples of one domain.
+
+        Parameters
+        ----------
+        x
+            Samples x features of `domain`.
+        domain
+            The domain `x` belongs to.
+        """
         return self.encode_joint({domain: x})
 
     def encode_joint(self, inputs: Mapping[str, ArrayLike]) -> ArrayLike:
-        """Latent means from any subset of domains measured on the same samples; an all-NaN row marks a sample
-        that lacks that domain, and only its present domains are combined."""
-        arrays, present = self._check_partial(inputs, "encoder input", allow_subset=True)
-        mean = self._encode_masked(self._preprocess(arrays, present), present)
-        return _like(next(iter(inputs.values())), mean)
+        """Latent means from any subset of domains measured on the same samples.
+
+        Parameters
+        ----------
+        inputs
+            An array per domain; an all-NaN row marks a sample that lacks that domain, and only its present
+            domains are combined.
+        """
+        return self.predict(inputs).latent
 
     def decode(self, z: ArrayLike) -> dict[str, ArrayLike]:
-        """Point reconstructions of every domain from latent points."""
-        latent = _as_numpy(z, "latent points", self.module.latent_size)
-        decoded = {name: self._decode(latent, name) for name in self.domain_names}
-        return {name: _like(z, values) for name, values in decoded.items()}
+        """Point reconstructions of every domain from latent points.
+
+        Parameters
+        ----------
+        z
+            Latent points, samples x latent_size.
+        """
+        latent = as_matrix(z, "latent points", features=self.module.latent_size, promote_vector=True)
+        return {name: _like(z, self._decode(latent, name)) for name in self.domain_names}
 
     def reconstruct(self, x: ArrayLike, domain: str) -> ArrayLike:
-        """Encode one domain and decode it again."""
+        """Encode one domain and decode it again.
+
+        Parameters
+        ----------
+        x
+            Samples x features of `domain`.
+        domain
+            The domain to encode and decode.
+        """
         return self.translate(x, domain, domain)
 
     def translate(self, x: ArrayLike, source: str, target: str) -> ArrayLike:
-        """Encode samples of `source` and decode them as `target`."""
+        """Encode samples of `source` and decode them as `target`.
+
+        Parameters
+        ----------
+        x
+            Samples x features of `source` (finite values).
+        source, target
+            Domain names.
+        """
         self._check_domain(target)
         self._check_domain(source)
-        prepared = self._preprocess({source: _as_numpy(x, f"input for domain {source!r}", self.input_sizes[source])})
-        latent = self._encode_masked(prepared, None)
-        # Reconstructing a count domain from itself keeps each sample's observed library size.
-        observed = prepared[source] if source == target and self.module.uses_observed_library(target) else None
-        return _like(x, self._decode(latent, target, observed))
+        return self.predict({source: x}, (target,), partial=False).decoded[target]
 
     def cycle(self, x: ArrayLike, source: str, target: str) -> ArrayLike:
-        """Translate to `target` and back to `source`."""
+        """Translate to `target` and back to `source`.
+
+        Parameters
+        ----------
+        x
+            Samples x features of `source`.
+        source, target
+            Domain names.
+        """
         self._check_domain(source)
-        there = self.translate(_as_numpy(x, f"input for domain {source!r}", self.input_sizes[source]), source, target)
+        there = self.translate(self._matrix(x, source), source, target)
         return _like(x, self.translate(there, target, source))
 
-    def generate(self, n: int, method: str = "box", seed: int | None = None) -> dict[str, np.ndarray]:
-        """New paired samples decoded from latent points: "box" draws uniformly inside the per-dimension
-        min/max of the training encodings (the original), "prior" draws from N(0, I)."""
+    def sample_latent_points(self, n: int, method: str = "box", seed: int | None = None) -> np.ndarray:
+        """`n` latent points (float32): "box" draws uniformly inside the per-dimension min/max of the training
+        encodings (the original), "prior" draws from N(0, I).
+
+        Parameters
+        ----------
+        n
+            Number of points, at least 1.
+        method
+            One of names.GENERATION_METHODS.
+        seed
+            Random seed; None uses train.seed.
+        """
         if n < 1:
             raise SharedLatentError(f"number of samples to generate must be at least 1, got {n}")
+        if method not in names.GENERATION_METHODS:
+            raise SharedLatentError(
+                f"unknown generation method {method!r}; choose one of {', '.join(names.GENERATION_METHODS)}"
+            )
         rng = np.random.default_rng(self.config.train.seed if seed is None else seed)
-        if method == "box":
-            if self.latent_box is None:
-                raise SharedLatentError("generate(method='box') needs a trained model (the latent box comes from fit)")
-            low, high = self.latent_box
-            latent = rng.uniform(low, high, size=(n, len(low)))
-        elif method == "prior":
-            latent = rng.standard_normal((n, self.module.latent_size))
-        else:
-            raise SharedLatentError(f"unknown generation method {method!r}; choose 'box' or 'prior'")
-        return self.decode(latent.astype(np.float32))
+        if method == "prior":
+            return rng.standard_normal((n, self.module.latent_size)).astype(np.float32)
+        if self.latent_box is None:
+            raise SharedLatentError("generate(method='box') needs a trained model (the latent box comes from fit)")
+        low, high = self.latent_box
+        return rng.uniform(low, high, size=(n, len(low))).astype(np.float32)
+
+    def generate(self, n: int, method: str = "box", seed: int | None = None) -> dict[str, np.ndarray]:
+        """New paired samples decoded from `sample_latent_points(n, method, seed)`.
+
+        Parameters
+        ----------
+        n
+            Number of samples, at least 1.
+        method
+            "box" (inside the training encodings' min/max, the original) or "prior" (N(0, I)).
+        seed
+            Random seed; None uses train.seed.
+        """
+        return self.decode(self.sample_latent_points(n, method, seed))
 
     def save(self, path: str | Path) -> None:
-        """Write weights plus everything needed to rebuild the model to one safetensors file."""
+        """Write weights plus everything needed to rebuild the model to one safetensors file.
+
+        Parameters
+        ----------
+        path
+            The file to write.
+        """
         metadata: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
             "config": self.config.to_dict(),
@@ -198,7 +308,15 @@ class SharedLatentVAE:
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> SharedLatentVAE:
-        """Rebuild a model written by save()."""
+        """Rebuild a model written by save().
+
+        Parameters
+        ----------
+        path
+            A file written by `save`.
+        device
+            Where to put the model: "cpu", "cuda", "mps" or "auto".
+        """
         tensors, metadata = load_weights(path)
         if metadata.get("format_version") != FORMAT_VERSION:
             raise SharedLatentError(
@@ -216,146 +334,38 @@ class SharedLatentVAE:
             model.latent_box = (np.asarray(low, dtype=np.float32), np.asarray(high, dtype=np.float32))
         return model
 
-    def _thread_count(self) -> int:
-        """Configured CPU threads, or 1 when every layer is narrower than NARROW_LAYOUT_WIDTH."""
-        if self.config.train.threads:
-            return self.config.train.threads
-        widest = max(p.shape[0] for p in self.module.parameters() if p.ndim == 2)
-        return 1 if widest < NARROW_LAYOUT_WIDTH else torch.get_num_threads()
+    def _matrix(self, values: ArrayLike, domain: str) -> np.ndarray:
+        """A finite float32 array of `domain`'s width (a single sample may be a vector)."""
+        what = f"input for domain {domain!r}"
+        return as_matrix(values, what, features=self.input_sizes[domain], promote_vector=True)
 
     def _decode(self, latent: np.ndarray, domain: str, observed: np.ndarray | None = None) -> np.ndarray:
-        """Point reconstructions of `domain` in the user's units (`observed`: that domain's preprocessed input, for its library size)."""
+        """Point reconstructions of `domain` in the user's units (`observed`: that domain's preprocessed input,
+        for its library size)."""
         arrays = {"z": latent} if observed is None else {"z": latent, "x": observed}
 
         def reconstruct(batch: dict[str, torch.Tensor]) -> torch.Tensor:
             library = self.module.observed_library(domain, batch["x"]) if "x" in batch else None
             return self.module.reconstruction(domain, self.module.decode(batch["z"], [domain])[domain], library)
 
-        return self.preprocessors[domain].inverse_transform(self._map_chunks(arrays, reconstruct))
-
-    def _preprocess(self, arrays: Mapping[str, np.ndarray], present: Masks | None = None) -> dict[str, np.ndarray]:
-        """Transformed float32 arrays; rows of absent samples (per `present`) stay zero."""
-        out = {}
-        for name, values in arrays.items():
-            transformed = np.ascontiguousarray(self.preprocessors[name].transform(values), dtype=np.float32)
-            if present is not None and name in present:
-                transformed[~present[name]] = 0.0
-            out[name] = transformed
-        return out
+        return self.preprocessors[domain].inverse_transform(map_chunks(self.module, arrays, reconstruct, self.device))
 
     def _encode_masked(self, arrays: Mapping[str, np.ndarray], present: Masks | None) -> np.ndarray:
         """Latent means of preprocessed `arrays`, combining only the present domains of each row."""
         if present is None:
-            return self._map_chunks(arrays, lambda batch: self.module.posterior(batch)[0])
-        names = list(arrays)
-        stacked = {**arrays, **{f"present:{name}": present[name].astype(np.float32) for name in names}}
-        return self._map_chunks(
-            stacked,
-            lambda batch: self.module.posterior(
-                {n: batch[n] for n in names}, {n: batch[f"present:{n}"] for n in names}
-            )[0],
-        )
+            return map_chunks(self.module, arrays, lambda batch: self.module.latent(batch).mean, self.device)
+        domains = list(arrays)
+        stacked = {**arrays, **{f"present:{name}": present[name].astype(np.float32) for name in domains}}
 
-    def _mask_tensors(self, present: Masks | None) -> dict[str, torch.Tensor] | None:
-        return (
-            None
-            if present is None
-            else {name: torch.from_numpy(m.astype(np.float32)).to(self.device) for name, m in present.items()}
-        )
+        def encode(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+            masks = {name: batch[f"present:{name}"] for name in domains}
+            return self.module.latent({name: batch[name] for name in domains}, masks).mean
 
-    @torch.no_grad()
-    def _map_chunks(self, arrays: Mapping[str, np.ndarray], function) -> np.ndarray:
-        self.module.eval()
-        n = next(iter(arrays.values())).shape[0]
-        pieces = []
-        for start in range(0, n, INFERENCE_CHUNK):
-            batch = {k: torch.from_numpy(v[start : start + INFERENCE_CHUNK]).to(self.device) for k, v in arrays.items()}
-            pieces.append(function(batch).cpu().numpy())
-        return np.concatenate(pieces) if pieces else np.zeros((0, 0), dtype=np.float32)
-
-    def _tensors(self, arrays: Mapping[str, np.ndarray]) -> dict[str, torch.Tensor]:
-        return {name: torch.from_numpy(values).to(self.device) for name, values in arrays.items()}
+        return map_chunks(self.module, stacked, encode, self.device)
 
     def _check_domain(self, domain: str) -> None:
         if domain not in self.input_sizes:
             raise SharedLatentError(f"unknown domain {domain!r}; this model has {', '.join(self.domain_names)}")
-
-    def _check_partial(
-        self,
-        inputs: Mapping[str, ArrayLike] | Split,
-        what: str,
-        present: Mapping[str, ArrayLike] | None = None,
-        allow_subset: bool = False,
-    ) -> tuple[dict[str, np.ndarray], Masks | None]:
-        """Arrays with absent rows zeroed, and presence masks (None when every sample has every domain).
-
-        Absence comes from all-NaN rows, from `present`, or from a Split's own masks; a row must be all finite or all NaN."""
-        if isinstance(inputs, Split):
-            if present is not None and inputs.present is not None:
-                raise SharedLatentError(f"{what}: give presence masks either in the Split or as present=, not both")
-            inputs, present = inputs.domains, present if present is not None else inputs.present
-        if not isinstance(inputs, Mapping) or not inputs:
-            raise SharedLatentError(f"{what} must be a non-empty mapping of domain name to array")
-        arrays, masks = {}, {}
-        for name, values in inputs.items():
-            self._check_domain(name)
-            array = _as_numpy(values, f"{what} for domain {name!r}", self.input_sizes[name], allow_nan=True)
-            if np.isinf(array).any():
-                raise SharedLatentError(
-                    f"{what} for domain {name!r}: contains {int(np.isinf(array).sum())} infinite values"
-                )
-            nan = np.isnan(array)
-            missing = nan.all(axis=1)
-            if nan[~missing].any():
-                rows = int(nan[~missing].any(axis=1).sum())
-                raise SharedLatentError(
-                    f"{what} for domain {name!r}: {rows} rows mix NaN with numbers; a row must be all numbers or all NaN (sample absent)"
-                )
-            arrays[name], masks[name] = np.where(missing[:, None], np.float32(0), array), ~missing
-        missing_domains = [name for name in self.domain_names if name not in arrays]
-        if missing_domains and not allow_subset:
-            raise SharedLatentError(f"{what} lacks domains {missing_domains}")
-        counts = {name: values.shape[0] for name, values in arrays.items()}
-        if len(set(counts.values())) > 1:
-            raise SharedLatentError(f"{what}: domains have different sample counts {counts}")
-        n = next(iter(counts.values()))
-        for name, given in (present or {}).items():
-            if name not in arrays:
-                raise SharedLatentError(f"{what}: present names domain {name!r}, which the data does not have")
-            mask = np.asarray(given.detach().cpu().numpy() if isinstance(given, torch.Tensor) else given)
-            if mask.shape != (n,) or mask.dtype != bool:
-                raise SharedLatentError(
-                    f"{what}: present[{name!r}] must be a boolean array of {n} entries, got {mask.dtype} of shape {mask.shape}"
-                )
-            masks[name] = masks[name] & mask
-            arrays[name][~mask] = 0.0
-        nowhere = ~np.any(np.stack(list(masks.values())), axis=0)
-        if nowhere.any():
-            raise SharedLatentError(
-                f"{what}: {int(nowhere.sum())} samples are absent from every domain (e.g. row {int(np.argmax(nowhere))})"
-            )
-        if all(m.all() for m in masks.values()):
-            return arrays, None
-        return arrays, masks
-
-
-def _as_numpy(values: ArrayLike, what: str, features: int, allow_nan: bool = False) -> np.ndarray:
-    """A finite float32 (samples x features) array with the expected feature count (NaN checked by the caller if `allow_nan`)."""
-    if isinstance(values, torch.Tensor):
-        values = values.detach().cpu().numpy()
-    try:
-        array = np.ascontiguousarray(values, dtype=np.float32)
-    except (TypeError, ValueError):
-        raise SharedLatentError(f"{what}: values are not numeric") from None
-    if array.ndim == 1 and array.size == features:
-        array = array[None, :]
-    if array.ndim != 2:
-        raise SharedLatentError(f"{what}: expected a 2-D array (samples x {features}), got shape {array.shape}")
-    if array.shape[1] != features:
-        raise SharedLatentError(f"{what}: expected {features} features per sample, got {array.shape[1]}")
-    if not allow_nan and not np.isfinite(array).all():
-        raise SharedLatentError(f"{what}: contains {int((~np.isfinite(array)).sum())} NaN or infinite values")
-    return array
 
 
 def _like(template: Any, values: np.ndarray) -> ArrayLike:
@@ -363,26 +373,3 @@ def _like(template: Any, values: np.ndarray) -> ArrayLike:
     if isinstance(template, torch.Tensor):
         return torch.from_numpy(values).to(template.device)
     return values
-
-
-def _hold_out(
-    arrays: dict[str, np.ndarray], fraction: float, seed: int, present: Masks | None = None
-) -> tuple[tuple[dict[str, np.ndarray], Masks | None], tuple[dict[str, np.ndarray], Masks | None]]:
-    """Split off a seeded random share of samples (with their presence masks) for the validation loss."""
-    n = next(iter(arrays.values())).shape[0]
-    order = np.random.default_rng(seed).permutation(n)
-    held = max(1, int(round(n * fraction)))
-    if held >= n:
-        raise SharedLatentError(f"validation_fraction {fraction} leaves no training samples out of {n}")
-    keep, hold = np.sort(order[held:]), np.sort(order[:held])
-
-    def part(rows: np.ndarray) -> tuple[dict[str, np.ndarray], Masks | None]:
-        masks = None if present is None else {k: m[rows] for k, m in present.items()}
-        return {k: v[rows] for k, v in arrays.items()}, masks
-
-    return part(keep), part(hold)
-
-
-def _rows_of(values: np.ndarray, present: Masks | None, name: str) -> np.ndarray:
-    """The rows of `values` whose sample has domain `name`."""
-    return values if present is None or name not in present else values[present[name]]

@@ -6,11 +6,14 @@ folder stores and `preprocessor_from_dict` rebuilds.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
+from sharedlatent import names
+from sharedlatent.arrays import as_matrix as _as_matrix
 from sharedlatent.errors import SharedLatentError
 
 
@@ -29,11 +32,9 @@ class Preprocessor(Protocol):
 
 
 def as_matrix(values: np.ndarray, what: str) -> np.ndarray:
-    """A 2-D float64 array (computations in float64 keep round trips exact enough)."""
-    array = np.asarray(values, dtype=np.float64)
-    if array.ndim != 2:
-        raise SharedLatentError(f"{what}: expected a 2-D array (samples x features), got shape {array.shape}")
-    return array
+    """A 2-D float64 array (float64 keeps round trips exact enough); NaN passes through as before, for the
+    caller's missing-value logic, while infinite values are refused (arrays.as_matrix)."""
+    return _as_matrix(values, what, dtype=np.float64, allow_nan=True)
 
 
 def safe_scale(scale: np.ndarray) -> np.ndarray:
@@ -185,14 +186,8 @@ class Log1pMinMax:
         return {"name": self.name, "offset": self.scaler.offset, "scale": self.scaler.scale}
 
 
-PREPROCESSORS: dict[str, type] = {
-    "none": Identity,
-    "minmax": MinMax,
-    "minmax_per_feature": MinMaxPerFeature,
-    "standardize": Standardize,
-    "log1p": Log1p,
-    "log1p_minmax": Log1pMinMax,
-}
+_CLASSES = (Identity, MinMax, MinMaxPerFeature, Standardize, Log1p, Log1pMinMax)
+PREPROCESSORS: dict[str, type] = {name: next(c for c in _CLASSES if c().name == name) for name in names.PREPROCESSINGS}
 
 
 def make_preprocessor(name: str) -> Preprocessor:
@@ -219,3 +214,32 @@ def preprocessor_from_dict(data: dict[str, Any]) -> Preprocessor:
 def fit_preprocessor(name: str, train: np.ndarray) -> Preprocessor:
     """make_preprocessor(name) fitted on `train`."""
     return make_preprocessor(name).fit(train)
+
+
+def present_rows(values: np.ndarray, present: Mapping[str, np.ndarray] | None, name: str) -> np.ndarray:
+    """The rows of `values` whose sample has domain `name` (all rows without presence masks)."""
+    return values if present is None or name not in present else values[present[name]]
+
+
+def fit_preprocessors(
+    methods: Mapping[str, str], arrays: Mapping[str, np.ndarray], present: Mapping[str, np.ndarray] | None
+) -> dict[str, Preprocessor]:
+    """One preprocessor per domain of `arrays`, by its name in `methods`, fitted on the rows present there."""
+    return {
+        name: fit_preprocessor(methods[name], present_rows(values, present, name)) for name, values in arrays.items()
+    }
+
+
+def transform_all(
+    preprocessors: Mapping[str, Preprocessor],
+    arrays: Mapping[str, np.ndarray],
+    present: Mapping[str, np.ndarray] | None = None,
+) -> dict[str, np.ndarray]:
+    """Each domain's transformed float32 array; rows of absent samples (per `present`) stay zero."""
+    out = {}
+    for name, values in arrays.items():
+        transformed = np.ascontiguousarray(preprocessors[name].transform(values), dtype=np.float32)
+        if present is not None and name in present:
+            transformed[~present[name]] = 0.0
+        out[name] = transformed
+    return out

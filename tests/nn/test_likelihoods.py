@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import stats
 
-from sharedlatent.config import LIKELIHOODS as CONFIG_LIKELIHOODS
+from sharedlatent import names
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.nn.likelihoods import LIKELIHOODS, make_likelihood
 
@@ -19,8 +19,13 @@ def counts_and_output(features=6, rows=5, extra=0, seed=0):
     return counts, output
 
 
-def test_config_and_module_name_the_same_likelihoods():
-    assert set(CONFIG_LIKELIHOODS) == set(LIKELIHOODS)
+def test_names_and_module_name_the_same_likelihoods():
+    assert tuple(LIKELIHOODS) == names.LIKELIHOODS
+    for name in names.LIKELIHOODS:
+        likelihood = make_likelihood(name, 3)
+        assert likelihood.kind == names.LIKELIHOOD_KINDS[name]
+        assert likelihood.uses_observed_library == (name in names.COUNT_LIKELIHOODS)
+        likelihood.fit_library(torch.ones(2, 3))  # declared on every likelihood; a no-op where it means nothing
 
 
 def test_sigmoid_mse_keeps_the_original_loss_and_is_a_normal_with_variance_half():
@@ -103,11 +108,11 @@ def test_count_layouts_and_library_modes():
     assert make_likelihood("zinb", 10).output_size(10) == 20
     learned = make_likelihood("negative_binomial", 10, library="learned")
     assert learned.output_size(10) == 11
-    learned.set_mean_library(torch.full((3, 10), 50.0))  # mean total 500
+    learned.fit_library(torch.full((3, 10), 50.0))  # mean total 500
     output = torch.zeros(2, 11)
     assert torch.allclose(learned.params(output)["mu"].sum(1), torch.full((2,), 500.0))
     observed = make_likelihood("negative_binomial", 10)
-    observed.set_mean_library(torch.full((3, 10), 20.0))
+    observed.fit_library(torch.full((3, 10), 20.0))
     assert torch.allclose(observed.params(torch.zeros(2, 10))["mu"].sum(1), torch.full((2,), 200.0))
     assert torch.allclose(observed.encoder_input(torch.tensor([[0.0, math.e - 1]])), torch.tensor([[0.0, 1.0]]))
     with pytest.raises(SharedLatentError, match="library must be one of"):

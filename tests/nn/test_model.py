@@ -1,6 +1,9 @@
 import torch
 
-from sharedlatent.nn.model import SHARED_GROUP, SharedLatentModule, kl_to_standard_normal, sample_latent
+from sharedlatent.names import SHARED_GROUP
+from sharedlatent.nn import model
+from sharedlatent.nn.model import SharedLatentModule
+from sharedlatent.nn.posteriors import kl_to_standard_normal, sample_latent
 
 
 def build(latent=5):
@@ -11,7 +14,8 @@ def test_shapes_of_every_path():
     torch.manual_seed(0)
     module = build()
     a, b = torch.rand(8, 12), torch.rand(8, 7)
-    mean, log_sigma = module.posterior({"a": a, "b": b})
+    latent = module.latent({"a": a, "b": b})
+    mean, log_sigma = latent.mean, latent.log_sigma
     assert mean.shape == log_sigma.shape == (8, 5)
     outputs = module.decode(sample_latent(mean, log_sigma, None))
     assert outputs["a"].shape == (8, 12) and outputs["b"].shape == (8, 7)
@@ -23,8 +27,8 @@ def test_joint_encoding_averages_the_shared_branches():
     module = build()
     a, b = torch.rand(3, 12), torch.rand(3, 7)
     expected = module.heads((module.branch("a", a) + module.branch("b", b)) / 2)
-    joint = module.posterior({"a": a, "b": b})
-    assert torch.allclose(joint[0], expected[0]) and torch.allclose(joint[1], expected[1])
+    joint = module.latent({"a": a, "b": b})
+    assert torch.allclose(joint.mean, expected[0]) and torch.allclose(joint.log_sigma, expected[1])
 
 
 def test_layout_matches_the_original_description():
@@ -41,6 +45,7 @@ def test_parameter_groups_cover_every_parameter_once():
     grouped = [id(p) for group in module.parameter_groups().values() for p in group]
     assert sorted(grouped) == sorted(id(p) for p in module.parameters())
     assert set(module.parameter_groups()) == {SHARED_GROUP, "a", "b"}
+    assert model.SHARED_GROUP is SHARED_GROUP  # still importable from model.py
 
 
 def test_kl_is_zero_at_the_prior_and_positive_elsewhere():

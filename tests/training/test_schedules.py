@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from sharedlatent.config import TrainConfig
-from sharedlatent.nn.model import SHARED_GROUP, SharedLatentModule
+from sharedlatent.names import SHARED_GROUP
+from sharedlatent.nn.model import SharedLatentModule
 from sharedlatent.training.loop import TensorData, make_optimizer, run_epoch
 from sharedlatent.training.schedules import build_schedule, set_trainable
 
@@ -44,19 +45,19 @@ def test_frozen_parameters_are_bit_identical_after_a_phase(phase_index, trained)
     )
     after = snapshot(module)
     for group in before:
-        same = all(torch.equal(b, a) for b, a in zip(before[group], after[group]))
+        same = all(torch.equal(b, a) for b, a in zip(before[group], after[group], strict=False))
         assert same == (group not in trained), f"group {group} {'changed' if not same else 'stayed the same'}"
 
 
-def test_seed_schedule_shape():
+def test_original_schedule_shape():
     stages = build_schedule("seed", ["left", "right"], epochs=4)
     assert [p.name for p in stages[0].phases] == ["joint"] and stages[0].stop_on == "train"
     assert [p.name for p in stages[1].phases] == ["center", "left", "right"] and stages[1].epochs == 4
     assert stages[1].phases[0].trainable == (SHARED_GROUP,)
-    assert stages[1].phases[1].paths[0].sources == ("left",) and stages[1].phases[1].paths[0].targets == ("left",)
+    assert stages[1].phases[1].routes[0].sources == ("left",) and stages[1].phases[1].routes[0].targets == ("left",)
 
 
-def test_seed_schedule_without_freezing_trains_everything():
+def test_original_schedule_without_freezing_trains_everything():
     stages = build_schedule("seed", ["a", "b", "c"], epochs=2, freeze_phases=False)
     assert all(set(p.trainable) == {SHARED_GROUP, "a", "b", "c"} for p in stages[1].phases)
     assert [p.name for p in stages[1].phases] == ["center", "a", "b", "c"]
@@ -64,9 +65,17 @@ def test_seed_schedule_without_freezing_trains_everything():
 
 def test_joint_schedule_trains_joint_and_single_domain_paths():
     (stage,) = build_schedule("joint", ["left", "right"], epochs=5)
-    sources = [path.sources for path in stage.phases[0].paths]
+    sources = [route.sources for route in stage.phases[0].routes]
     assert sources == [("left", "right"), ("left",), ("right",)]
-    assert all(path.targets == ("left", "right") for path in stage.phases[0].paths)
+    assert all(route.targets == ("left", "right") for route in stage.phases[0].routes)
+    assert build_schedule("joint", ["left", "right"], epochs=5, freeze_phases=False) == [stage]  # nothing to freeze
+
+
+def test_unknown_schedule_is_an_error():
+    from sharedlatent.errors import SharedLatentError
+
+    with pytest.raises(SharedLatentError, match="unknown schedule 'grid'; choose one of joint, original"):
+        build_schedule("grid", ["a", "b"], epochs=1)
 
 
 def test_set_trainable_rejects_unknown_groups():
@@ -77,7 +86,7 @@ def test_set_trainable_rejects_unknown_groups():
 
 
 def test_noise_reaches_inputs_not_targets():
-    from sharedlatent.training.loop import add_noise
+    from sharedlatent.nn.objective import add_noise
 
     module = make_module()
     batch = make_data(8)

@@ -14,9 +14,10 @@ import math
 from typing import TYPE_CHECKING
 
 import torch
-import torch.nn.functional as F
+import torch.nn.functional as F  # noqa: N812 (the usual torch spelling)
 from torch import nn
 
+from sharedlatent import names
 from sharedlatent.errors import SharedLatentError
 
 if TYPE_CHECKING:
@@ -25,15 +26,27 @@ if TYPE_CHECKING:
 Params = dict[str, torch.Tensor]
 EPS = 1e-8  # keeps logs of means finite when a softmax entry underflows
 MIN_VARIANCE = 1e-4  # floor of learned Gaussian variances, so a constant feature cannot drive the loss to -inf
-LIBRARY_MODES = ("observed", "learned")
+LIBRARY_MODES = names.LIBRARY_MODES
 
 
 class Likelihood(nn.Module):
     """Shared defaults; subclasses set the math. An nn.Module so learned per-feature parameters save with the model."""
 
     name = "base"
-    kind = "continuous"  # what evaluation treats the target as: "continuous", "binary" or "counts"
     support: tuple[float | None, float | None] = (None, None)  # noisy encoder inputs are clipped into this range
+
+    @property
+    def kind(self) -> str:
+        """What evaluation treats the target as ("continuous", "binary" or "counts"), from names.LIKELIHOOD_KINDS."""
+        return names.LIKELIHOOD_KINDS[self.name]
+
+    @property
+    def uses_observed_library(self) -> bool:
+        """Whether reconstructions scale with each sample's observed total count (count likelihoods only)."""
+        return False
+
+    def fit_library(self, counts: torch.Tensor) -> None:
+        """Learn what the likelihood needs of the training data (the mean library size for counts); else nothing."""
 
     def output_size(self, features: int) -> int:
         """Decoder outputs for `features` data features."""
@@ -159,7 +172,6 @@ class Bernoulli(Likelihood):
     """Binary data (mutation calls, accessibility, binarised pixels) from decoder logits; values in [0, 1] are allowed."""
 
     name = "bernoulli"
-    kind = "binary"
     support = (0.0, 1.0)
 
     def params(self, output: torch.Tensor, library: torch.Tensor | None = None) -> Params:
@@ -191,7 +203,6 @@ class NegativeBinomial(Likelihood):
     the latent point, as an offset around the training mean."""
 
     name = "negative_binomial"
-    kind = "counts"
     support = (0.0, None)
 
     def __init__(self, features: int, library: str = "observed") -> None:
@@ -214,9 +225,14 @@ class NegativeBinomial(Likelihood):
     def observed_library(self, target: torch.Tensor) -> torch.Tensor | None:
         return target.sum(dim=1, keepdim=True) if self.library == "observed" else None
 
-    def set_mean_library(self, counts: torch.Tensor) -> None:
+    @property
+    def uses_observed_library(self) -> bool:
+        return self.library == "observed"
+
+    def fit_library(self, counts: torch.Tensor) -> None:
         """Remember the mean total count of the training samples (the default library when none is observed)."""
-        self.mean_library.fill_(float(counts.sum(dim=1).mean().clamp_min(1.0)))
+        if counts.shape[0]:
+            self.mean_library.fill_(float(counts.sum(dim=1).mean().clamp_min(1.0)))
 
     def split_output(self, output: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """Gene logits, dropout logits (ZINB) and log library (learned mode) from the decoder's columns."""
@@ -297,13 +313,9 @@ def gamma_poisson(mu: torch.Tensor, theta: torch.Tensor, generator: torch.Genera
     return torch.poisson(rate, generator=generator)
 
 
+_CLASSES = (SigmoidSquaredError, Gaussian, GaussianFixed, Bernoulli, NegativeBinomial, ZeroInflatedNegativeBinomial)
 LIKELIHOODS: dict[str, type[Likelihood]] = {
-    "sigmoid_mse": SigmoidSquaredError,
-    "gaussian": Gaussian,
-    "gaussian_fixed": GaussianFixed,
-    "bernoulli": Bernoulli,
-    "negative_binomial": NegativeBinomial,
-    "zinb": ZeroInflatedNegativeBinomial,
+    name: next(c for c in _CLASSES if c.name == name) for name in names.LIKELIHOODS
 }
 NEEDS_FEATURES = ("gaussian", "gaussian_fixed", "negative_binomial", "zinb")
 

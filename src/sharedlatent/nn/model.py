@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
+from sharedlatent.names import SHARED_GROUP
 from sharedlatent.nn.likelihoods import Likelihood, make_likelihood
-from sharedlatent.nn.posteriors import LatentBatch, kl_to_standard_normal, make_posterior, sample_latent
+from sharedlatent.nn.objective import LossTerms, LossWeights, Route, route_losses
+from sharedlatent.nn.posteriors import LatentBatch, make_posterior
 
-SHARED_GROUP = "shared"
-__all__ = ["SHARED_GROUP", "SharedLatentModule", "dense_stack", "kl_to_standard_normal", "sample_latent"]
+if TYPE_CHECKING:
+    from sharedlatent.config import ModelConfig
+
+__all__ = ["SHARED_GROUP", "SharedLatentModule", "dense_stack"]  # SHARED_GROUP: names.SHARED_GROUP, for old imports
 
 
 def dense_stack(widths: list[int]) -> nn.Sequential:
     """Linear + ReLU for each consecutive pair of widths."""
     layers: list[nn.Module] = []
-    for width_in, width_out in zip(widths[:-1], widths[1:]):
+    for width_in, width_out in zip(widths[:-1], widths[1:], strict=False):
         layers += [nn.Linear(width_in, width_out), nn.ReLU()]
     return nn.Sequential(*layers)
 
@@ -70,6 +75,19 @@ class SharedLatentModule(nn.Module):
             )
         self.reset_parameters()
 
+    @classmethod
+    def from_config(cls, model: ModelConfig, input_sizes: Mapping[str, int]) -> SharedLatentModule:
+        """The module a run's `model` section describes, for domains of `input_sizes` features."""
+        return cls(
+            input_sizes,
+            {name: model.widths_for(name) for name in input_sizes},
+            model.shared_widths,
+            model.latent_size,
+            {name: model.likelihood_for(name) for name in input_sizes},
+            {name: model.likelihood_options_for(name) for name in input_sizes},
+            model.joint_posterior,
+        )
+
     def reset_parameters(self) -> None:
         """Glorot-uniform weights and zero biases, as the original's Keras Dense layers started."""
         for layer in self.modules():
@@ -103,20 +121,13 @@ class SharedLatentModule(nn.Module):
         """Latent mean and log-sigma from a (combined) branch output."""
         return self.z_mean(hidden), self.z_log_sigma(hidden)
 
-    def posterior(
-        self, inputs: Mapping[str, torch.Tensor], present: Mapping[str, torch.Tensor] | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and log-sigma from any subset of domains, combined by the joint posterior; `present` masks absent rows."""
-        latent = self.latent(inputs, present)
-        return latent.mean, latent.log_sigma
-
     def latent(
         self, inputs: Mapping[str, torch.Tensor], present: Mapping[str, torch.Tensor] | None = None
     ) -> LatentBatch:
         """The joint posterior of `inputs` (rows where a domain is absent in `present` are left out of the combination)."""
         group = [self.branch(name, x) for name, x in inputs.items()]
         masks = None if present is None else [[present[name] for name in inputs]]
-        return self.joint_posterior.combine(self, [group], masks)
+        return self.joint_posterior.combine(self.heads, [group], masks)
 
     def decode(self, z: torch.Tensor, domains: list[str] | None = None) -> dict[str, torch.Tensor]:
         """Decoder outputs (likelihood parameters) for each requested domain."""
@@ -130,7 +141,7 @@ class SharedLatentModule(nn.Module):
 
     def uses_observed_library(self, domain: str) -> bool:
         """Whether `domain`'s reconstructions scale with each sample's observed total count."""
-        return getattr(self.likelihoods[domain], "library", None) == "observed"
+        return self.likelihoods[domain].uses_observed_library
 
     def observed_library(self, domain: str, x: torch.Tensor) -> torch.Tensor | None:
         """The library size a count domain's reconstruction of `x` conditions on; None for other domains."""
@@ -139,6 +150,20 @@ class SharedLatentModule(nn.Module):
     def set_library_sizes(self, data: Mapping[str, torch.Tensor]) -> None:
         """Store each count domain's training mean total count, its library when none is observed."""
         for name, counts in data.items():
-            setter = getattr(self.likelihoods[name], "set_mean_library", None)
-            if setter is not None and counts.shape[0]:
-                setter(counts)
+            self.likelihoods[name].fit_library(counts)
+
+    def loss(
+        self,
+        batch: Mapping[str, torch.Tensor],
+        routes: tuple[Route, ...],
+        weights: LossWeights,
+        *,
+        inputs: Mapping[str, torch.Tensor] | None = None,
+        present: Mapping[str, torch.Tensor] | None = None,
+        generator: torch.Generator | None = None,
+    ) -> LossTerms:
+        """The objective of `routes` on `batch` (the clean targets), typed; see nn.objective.route_losses.
+
+        `inputs` are what the encoders see (default `batch`), `present` masks absent samples, and generator None
+        decodes the posterior mean instead of a draw."""
+        return route_losses(self, batch, routes, weights, inputs=inputs, present=present, generator=generator)

@@ -1,7 +1,8 @@
 """Joint posteriors: how the encodings of several domains combine into one latent distribution, one class each.
 
-Picked by name from `model.joint_posterior`. Each class's `combine(module, groups, masks)` takes, for every
-encoding path, the shared-branch outputs of its source domains (and optionally per-row presence masks) and
+Picked by name from `model.joint_posterior`. Each class's `combine(heads, groups, masks)` takes the latent heads
+(a callable hidden -> (mean, log_sigma); never the module, so this file does not depend on model.py) and, for every
+encoding route, the shared-branch outputs of its source domains (and optionally per-row presence masks) and
 returns one LatentBatch with the paths' rows stacked in order. A single domain gives the same result under
 "mean" and "moe" (its own Gaussian); "poe" always multiplies in the N(0, I) prior expert, as MVAE does.
 """
@@ -10,16 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import torch
 
+from sharedlatent import names
 from sharedlatent.errors import SharedLatentError
 
-if TYPE_CHECKING:
-    from sharedlatent.nn.model import SharedLatentModule
-
-Masks = list[list[torch.Tensor]] | None
+Heads = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+ExpertMasks = list[list[torch.Tensor]] | None  # per route, per source domain: 0/1 presence of each row
 
 
 def sample_latent(mean: torch.Tensor, log_sigma: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -29,8 +29,9 @@ def sample_latent(mean: torch.Tensor, log_sigma: torch.Tensor, generator: torch.
 
 
 def kl_to_standard_normal(mean: torch.Tensor, log_sigma: torch.Tensor, formula: str = "exact") -> torch.Tensor:
-    """Per-sample KL(q || N(0, I)); formula "seed" is the original's expression (log-sigma where 2 log-sigma belongs)."""
-    log_term = 2 * log_sigma if formula == "exact" else log_sigma
+    """Per-sample KL(q || N(0, I)); formula "original" (or "seed") is the original's expression (log-sigma where
+    2 log-sigma belongs)."""
+    log_term = log_sigma if names.canonical(formula) == "original" else 2 * log_sigma
     return -0.5 * (1 + log_term - mean.square() - (2 * log_sigma).exp()).sum(dim=1)
 
 
@@ -66,9 +67,7 @@ class JointPosterior(Protocol):
 
     name: str
 
-    def combine(
-        self, module: SharedLatentModule, groups: list[list[torch.Tensor]], masks: Masks = None
-    ) -> LatentBatch: ...
+    def combine(self, heads: Heads, groups: list[list[torch.Tensor]], masks: ExpertMasks = None) -> LatentBatch: ...
 
 
 def _weights(group: list[torch.Tensor], mask: list[torch.Tensor] | None) -> torch.Tensor:
@@ -78,10 +77,10 @@ def _weights(group: list[torch.Tensor], mask: list[torch.Tensor] | None) -> torc
     return torch.stack([m.to(group[0].dtype) for m in mask])[..., None]
 
 
-def _experts(module, groups: list[list[torch.Tensor]]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def _experts(heads: Heads, groups: list[list[torch.Tensor]]) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Each group's experts as stacked (experts x rows x latent) means and log-sigmas, from one pass of the heads."""
     flat = torch.cat([branch for group in groups for branch in group])
-    mean, log_sigma = module.heads(flat)
+    mean, log_sigma = heads(flat)
     out, start = [], 0
     for group in groups:
         rows = group[0].shape[0]
@@ -99,7 +98,7 @@ class MeanOfBranches:
 
     name = "mean"
 
-    def combine(self, module: SharedLatentModule, groups: list[list[torch.Tensor]], masks: Masks = None) -> LatentBatch:
+    def combine(self, heads: Heads, groups: list[list[torch.Tensor]], masks: ExpertMasks = None) -> LatentBatch:
         pieces = []
         for index, group in enumerate(groups):
             if len(group) == 1:
@@ -109,7 +108,7 @@ class MeanOfBranches:
             else:
                 weights = _weights(group, masks[index])
                 pieces.append((torch.stack(group) * weights).sum(0) / weights.sum(0).clamp_min(1.0))
-        mean, log_sigma = module.heads(torch.cat(pieces))
+        mean, log_sigma = heads(torch.cat(pieces))
         return gaussian_batch(mean, log_sigma)
 
 
@@ -118,9 +117,9 @@ class ProductOfExperts:
 
     name = "poe"
 
-    def combine(self, module: SharedLatentModule, groups: list[list[torch.Tensor]], masks: Masks = None) -> LatentBatch:
+    def combine(self, heads: Heads, groups: list[list[torch.Tensor]], masks: ExpertMasks = None) -> LatentBatch:
         means, log_sigmas = [], []
-        for index, (mean, log_sigma) in enumerate(_experts(module, groups)):
+        for index, (mean, log_sigma) in enumerate(_experts(heads, groups)):
             weights = _weights(groups[index], None if masks is None else masks[index])
             mean, log_sigma = product_of_experts(mean, log_sigma, weights)
             means.append(mean)
@@ -145,20 +144,22 @@ class MixtureOfExperts:
 
     name = "moe"
 
-    def combine(self, module: SharedLatentModule, groups: list[list[torch.Tensor]], masks: Masks = None) -> LatentBatch:
-        experts = _experts(module, groups)
+    def combine(self, heads: Heads, groups: list[list[torch.Tensor]], masks: ExpertMasks = None) -> LatentBatch:
+        experts = _experts(heads, groups)
         weights = [_weights(groups[i], None if masks is None else masks[i]) for i in range(len(groups))]
-        parts = [mixture_moments(mean, log_sigma, w) for (mean, log_sigma), w in zip(experts, weights)]
+        parts = [mixture_moments(mean, log_sigma, w) for (mean, log_sigma), w in zip(experts, weights, strict=False)]
         mean = torch.cat([p[0] for p in parts])
         log_sigma = torch.cat([p[1] for p in parts])
 
         def draw(generator: torch.Generator | None) -> torch.Tensor:
-            return torch.cat([mixture_sample(e[0], e[1], w, generator) for e, w in zip(experts, weights)])
+            return torch.cat([mixture_sample(e[0], e[1], w, generator) for e, w in zip(experts, weights, strict=False)])
 
         def divergence(formula: str) -> torch.Tensor:
             per_group = []
-            for (expert_mean, expert_log_sigma), w in zip(experts, weights):
-                kls = torch.stack([kl_to_standard_normal(m, s, formula) for m, s in zip(expert_mean, expert_log_sigma)])
+            for (expert_mean, expert_log_sigma), w in zip(experts, weights, strict=False):
+                kls = torch.stack(
+                    [kl_to_standard_normal(m, s, formula) for m, s in zip(expert_mean, expert_log_sigma, strict=False)]
+                )
                 per_group.append((kls * w[..., 0]).sum(0) / w[..., 0].sum(0).clamp_min(1.0))
             return torch.cat(per_group)
 
@@ -193,7 +194,10 @@ def mixture_sample(
     return sample_latent(means[choice, row], log_sigmas[choice, row], generator)
 
 
-POSTERIORS: dict[str, type] = {"mean": MeanOfBranches, "poe": ProductOfExperts, "moe": MixtureOfExperts}
+POSTERIORS: dict[str, type] = {
+    cls.name: cls for cls in (MeanOfBranches, ProductOfExperts, MixtureOfExperts) if cls.name in names.JOINT_POSTERIORS
+}
+assert tuple(POSTERIORS) == names.JOINT_POSTERIORS, "every name in names.JOINT_POSTERIORS needs a class here"
 
 
 def make_posterior(name: str) -> JointPosterior:

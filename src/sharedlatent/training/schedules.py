@@ -1,19 +1,17 @@
-"""Training schedules as data: which paths are trained, with which parameter groups unfrozen, for how long."""
+"""Training schedules as data: which routes are trained, with which parameter groups unfrozen, for how long."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from sharedlatent import names
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.nn.model import SHARED_GROUP, SharedLatentModule
+from sharedlatent.names import SHARED_GROUP
+from sharedlatent.nn.model import SharedLatentModule
+from sharedlatent.nn.objective import Route
 
-
-@dataclass(frozen=True)
-class Path:
-    """Encode from `sources` (combined when several), decode and score `targets`."""
-
-    sources: tuple[str, ...]
-    targets: tuple[str, ...]
+__all__ = ["SCHEDULES", "Phase", "Route", "Stage", "build_schedule", "joint_schedule", "original_schedule"]
 
 
 @dataclass(frozen=True)
@@ -21,7 +19,7 @@ class Phase:
     """One objective with only `trainable` parameter groups unfrozen."""
 
     name: str
-    paths: tuple[Path, ...]
+    routes: tuple[Route, ...]
     trainable: tuple[str, ...]
 
 
@@ -35,36 +33,44 @@ class Stage:
     restore_best: bool = False
 
 
-def joint_schedule(domains: list[str], epochs: int, freeze_phases: bool = True) -> list[Stage]:
-    """Every step trains the joint path and each single-domain path, all decoding every domain (the
-    single-domain paths' cross terms weighted by train.cross_weight, their cycles by train.cycle_weight)."""
+ScheduleBuilder = Callable[..., list[Stage]]  # (domains, epochs, *, freeze_phases) -> stages
+
+
+def joint_schedule(domains: list[str], epochs: int, *, freeze_phases: bool = True) -> list[Stage]:
+    """Every step trains the joint route and each single-domain route, all decoding every domain (the
+    single-domain routes' cross terms weighted by train.cross_weight, their cycles by train.cycle_weight).
+
+    There is one phase training every group, so there is nothing to freeze: `freeze_phases` has no effect here."""
     everything = tuple(domains)
-    paths = (Path(everything, everything),) + tuple(Path((name,), everything) for name in domains)
-    return [Stage((Phase("joint", paths, (SHARED_GROUP, *domains)),), epochs, "validation", restore_best=True)]
+    routes = (Route(everything, everything),) + tuple(Route((name,), everything) for name in domains)
+    return [Stage((Phase("joint", routes, (SHARED_GROUP, *domains)),), epochs, "validation", restore_best=True)]
 
 
-def seed_schedule(domains: list[str], epochs: int, freeze_phases: bool = True) -> list[Stage]:
+def original_schedule(domains: list[str], epochs: int, *, freeze_phases: bool = True) -> list[Stage]:
     """The original: the joint model with early stopping, then rounds of center-only, then each domain alone
     (one phase per domain, however many there are).
 
     With freeze_phases False every phase trains all parameters, which is what the original's code did."""
     everything = tuple(domains)
     all_groups = (SHARED_GROUP, *domains)
-    joint = Phase("joint", (Path(everything, everything),), all_groups)
-    center = Phase("center", (Path(everything, everything),), (SHARED_GROUP,) if freeze_phases else all_groups)
+    joint = Phase("joint", (Route(everything, everything),), all_groups)
+    center = Phase("center", (Route(everything, everything),), (SHARED_GROUP,) if freeze_phases else all_groups)
     singles = tuple(
-        Phase(name, (Path((name,), (name,)),), (name,) if freeze_phases else all_groups) for name in domains
+        Phase(name, (Route((name,), (name,)),), (name,) if freeze_phases else all_groups) for name in domains
     )
     return [Stage((joint,), epochs, "train"), Stage((center, *singles), epochs, None)]
 
 
-SCHEDULES = {"joint": joint_schedule, "seed": seed_schedule}
+SCHEDULES: dict[str, ScheduleBuilder] = {"joint": joint_schedule, "original": original_schedule}
+assert tuple(SCHEDULES) == names.SCHEDULES, "every name in names.SCHEDULES needs a builder here"
 
 
 def build_schedule(name: str, domains: list[str], epochs: int, freeze_phases: bool = True) -> list[Stage]:
-    if name not in SCHEDULES:
+    """The stages of schedule `name` ("joint" or "original"; the version 0.1 name "seed" still works)."""
+    builder = SCHEDULES.get(names.canonical(name))
+    if builder is None:
         raise SharedLatentError(f"unknown schedule {name!r}; choose one of {', '.join(SCHEDULES)}")
-    return SCHEDULES[name](domains, epochs, freeze_phases)
+    return builder(domains, epochs, freeze_phases=freeze_phases)
 
 
 def set_trainable(module: SharedLatentModule, groups: tuple[str, ...]) -> None:

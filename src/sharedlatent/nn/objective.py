@@ -1,0 +1,236 @@
+"""The training objective: reconstruction, cross-reconstruction, cycle and KL terms of a set of routes, typed.
+
+`SharedLatentModule.loss` calls `route_losses` here; the training loop only reads `LossTerms.total`, and history
+reads the typed term dicts. This module sees the model through the small `Autoencoder` protocol, so it imports
+nothing from model.py (model.py imports this)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+import torch
+
+from sharedlatent import names
+
+if TYPE_CHECKING:
+    from sharedlatent.config import TrainConfig
+    from sharedlatent.nn.likelihoods import Likelihood
+    from sharedlatent.nn.posteriors import JointPosterior, LatentBatch
+
+Batch = Mapping[str, torch.Tensor]
+Sources = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Route:
+    """Encode from `sources` (combined when several), decode and score `targets`."""
+
+    sources: Sources
+    targets: Sources
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """How the terms add up: KL weight `beta`, cross-reconstruction and cycle weights, and the KL formula."""
+
+    beta: float = 1.0
+    cross_weight: float = 1.0
+    cycle_weight: float = 0.0
+    kl_formula: str = "exact"  # canonical name: "exact" or "original"
+
+    @classmethod
+    def from_config(cls, config: TrainConfig, beta: float | None = None) -> LossWeights:
+        """The weights of `config` (train section), with `beta` overriding train.beta during a KL warm-up."""
+        return cls(
+            beta=config.beta if beta is None else beta,
+            cross_weight=config.cross_weight,
+            cycle_weight=config.cycle_weight,
+            kl_formula=names.canonical(config.kl_formula),
+        )
+
+    @property
+    def original_kl(self) -> bool:
+        return self.kl_formula == "original"
+
+
+@dataclass
+class LossTerms:
+    """The weighted total and each unweighted term, keyed by structure (domain-name tuples), never by strings.
+
+    reconstruction[(sources, target)] and cycle[(source, other)] are summed over the batch's samples;
+    kl[sources] is the batch mean (the original's weighting)."""
+
+    total: torch.Tensor
+    reconstruction: dict[tuple[Sources, str], torch.Tensor] = field(default_factory=dict)
+    kl: dict[Sources, torch.Tensor] = field(default_factory=dict)
+    cycle: dict[tuple[str, str], torch.Tensor] = field(default_factory=dict)
+
+
+class Autoencoder(Protocol):
+    """What the objective needs of the model."""
+
+    domain_names: list[str]
+    likelihoods: Mapping[str, Likelihood]
+    joint_posterior: JointPosterior
+
+    def branch(self, domain: str, x: torch.Tensor) -> torch.Tensor: ...
+
+    def heads(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def decode(self, z: torch.Tensor, domains: list[str] | None = None) -> dict[str, torch.Tensor]: ...
+
+    def reconstruction(self, domain: str, output: torch.Tensor) -> torch.Tensor: ...
+
+    def latent(self, inputs: Batch) -> LatentBatch: ...
+
+
+@dataclass
+class _Pass:
+    """One stacked forward pass over all routes: latent draws, decoder outputs, per-sample errors and KLs."""
+
+    z: torch.Tensor
+    outputs: dict[str, torch.Tensor]
+    errors: dict[str, torch.Tensor]
+    kl: torch.Tensor
+    batch: int
+
+
+def route_losses(
+    module: Autoencoder,
+    targets: Batch,
+    routes: tuple[Route, ...],
+    weights: LossWeights,
+    *,
+    inputs: Batch | None = None,
+    present: Batch | None = None,
+    generator: torch.Generator | None = None,
+) -> LossTerms:
+    """Summed loss of all routes on one batch, with its unweighted terms; all routes share one stacked decoder pass.
+
+    Reconstruction is each target's negative log-likelihood (squared error for sigmoid_mse) summed over samples
+    and features; the KL is averaged over the batch. `inputs` (default `targets`) are what the encoders see, e.g.
+    noisy. With generator None the posterior mean is decoded (validation). `present` (domain -> 0/1 per row)
+    drops absent samples: a route uses a sample only when all its sources are present, and scores a target only
+    where the target is present."""
+    inputs = targets if inputs is None else inputs
+    if present is not None:
+        # An absent sample's values must not matter at all, not even as NaN or overflow times a zero weight.
+        inputs, targets = _zero_absent(inputs, present), _zero_absent(targets, present)
+    stacked = _forward(module, inputs, targets, routes, weights, present, generator)
+    terms = LossTerms(torch.zeros((), device=stacked.z.device))
+    for index, route in enumerate(routes):
+        rows = slice(index * stacked.batch, (index + 1) * stacked.batch)
+        used = None if present is None else torch.stack([present[s] for s in route.sources]).prod(0)
+        _add_route(module, terms, stacked, route, rows, used, targets, present, weights)
+    return terms
+
+
+def _forward(
+    module: Autoencoder,
+    inputs: Batch,
+    targets: Batch,
+    routes: tuple[Route, ...],
+    weights: LossWeights,
+    present: Batch | None,
+    generator: torch.Generator | None,
+) -> _Pass:
+    """Encode each source once, combine per route, decode every target once for all routes' rows stacked."""
+    sources = dict.fromkeys(s for route in routes for s in route.sources)
+    branches = {name: module.branch(name, inputs[name]) for name in sources}
+    groups = [[branches[s] for s in route.sources] for route in routes]
+    masks = None if present is None else [[present[s] for s in route.sources] for route in routes]
+    latent = module.joint_posterior.combine(module.heads, groups, masks)
+    z = latent.mean if generator is None else latent.sample(generator)
+    decoded = list(dict.fromkeys(t for route in routes for t in route.targets))
+    outputs = module.decode(z, decoded)
+    # Score all stacked rows at once: slicing each route's rows out of a decoder output would make autograd
+    # zero-fill a full-size gradient for every slice and add them up.
+    repeated = {t: targets[t] if len(routes) == 1 else targets[t].repeat(len(routes), 1) for t in decoded}
+    errors = {t: module.likelihoods[t].loss(repeated[t], outputs[t]) for t in decoded}
+    batch = next(iter(inputs.values())).shape[0]
+    return _Pass(z, outputs, errors, latent.kl(weights.kl_formula), batch)
+
+
+def _add_route(
+    module: Autoencoder,
+    terms: LossTerms,
+    stacked: _Pass,
+    route: Route,
+    rows: slice,
+    used: torch.Tensor | None,
+    targets: Batch,
+    present: Batch | None,
+    weights: LossWeights,
+) -> None:
+    """Add one route's reconstruction, cycle and KL terms (and their weighted sum) to `terms`."""
+    for target in route.targets:
+        per_sample = stacked.errors[target][rows]
+        error = per_sample.sum() if used is None else (per_sample * used * present[target]).sum()
+        terms.reconstruction[(route.sources, target)] = error
+        cross = target not in route.sources and weights.cross_weight != 1.0
+        terms.total = terms.total + (weights.cross_weight * error if cross else error)
+    if weights.cycle_weight > 0 and len(route.sources) == 1:
+        decoded = {t: stacked.outputs[t][rows] for t in route.targets}
+        cycles = cycle_terms(module, stacked.z[rows], decoded, route.sources[0], targets, used)
+        terms.cycle.update(cycles)
+        terms.total = terms.total + weights.cycle_weight * sum(
+            cycles.values(), torch.zeros((), device=terms.total.device)
+        )
+    # The original's Keras models added the KL once per decoded output.
+    kl_weight = weights.beta * (len(route.targets) if weights.original_kl else 1)
+    kl = stacked.kl[rows]
+    kl_term = kl.mean() if used is None else (kl * used).sum() / stacked.batch
+    terms.kl[route.sources] = kl_term
+    terms.total = terms.total + kl_weight * kl_term
+
+
+def cycle_terms(
+    module: Autoencoder,
+    z: torch.Tensor,
+    decoded: Batch,
+    source: str,
+    targets: Batch,
+    used: torch.Tensor | None,
+) -> dict[tuple[str, str], torch.Tensor]:
+    """For each other domain B, the loss of source -> B -> source against the source data, keyed (source, B).
+
+    `decoded` holds the decoder outputs the route already made from `z`; other domains are decoded here."""
+    terms = {}
+    for other in module.domain_names:
+        if other == source:
+            continue
+        output = decoded[other] if other in decoded else module.decode(z, [other])[other]
+        there = module.reconstruction(other, output)
+        back = module.latent({other: there}).mean
+        per_sample = module.likelihoods[source].loss(targets[source], module.decode(back, [source])[source])
+        terms[(source, other)] = per_sample.sum() if used is None else (per_sample * used).sum()
+    return terms
+
+
+def _zero_absent(batch: Batch, present: Batch) -> dict[str, torch.Tensor]:
+    """The batch with every absent sample's row set to zero."""
+    return {
+        name: torch.where(present[name][:, None] > 0, x, torch.zeros_like(x)) if name in present else x
+        for name, x in batch.items()
+    }
+
+
+def add_noise(batch: Batch, module: Autoencoder, noise_level: float, generator: torch.Generator) -> Batch:
+    """Inputs with Gaussian noise, clipped into each likelihood's support (e.g. [0, 1], counts >= 0); targets stay clean."""
+    if noise_level <= 0:
+        return batch
+    noisy = {}
+    for name, x in batch.items():
+        x = x + noise_level * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        low, high = module.likelihoods[name].support
+        noisy[name] = x if low is None and high is None else x.clamp(low, high)
+    return noisy
+
+
+def kl_weight_at(config: TrainConfig, epoch: int) -> float:
+    """The KL weight in the `epoch`-th epoch (0-based, counted over all stages): linear warm-up, then train.beta."""
+    if config.beta_warmup_epochs <= 0:
+        return config.beta
+    return config.beta * min(1.0, (epoch + 1) / config.beta_warmup_epochs)

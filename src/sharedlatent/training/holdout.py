@@ -1,0 +1,26 @@
+"""The validation hold-out: a seeded random share of the training samples, with their presence masks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sharedlatent.errors import SharedLatentError
+
+Arrays = dict[str, np.ndarray]
+PresenceMasks = dict[str, np.ndarray]  # domain -> boolean per sample
+Part = tuple[Arrays, PresenceMasks | None]
+
+
+def hold_out(arrays: Arrays, fraction: float, seed: int, present: PresenceMasks | None = None) -> tuple[Part, Part]:
+    """(kept, held out): `fraction` of the samples (at least one) held out in their original order."""
+    n = next(iter(arrays.values())).shape[0]
+    order = np.random.default_rng(seed).permutation(n)
+    held = max(1, int(round(n * fraction)))
+    if held >= n:
+        raise SharedLatentError(f"validation_fraction {fraction} leaves no training samples out of {n}")
+    return _rows(arrays, present, np.sort(order[held:])), _rows(arrays, present, np.sort(order[:held]))
+
+
+def _rows(arrays: Arrays, present: PresenceMasks | None, rows: np.ndarray) -> Part:
+    masks = None if present is None else {name: mask[rows] for name, mask in present.items()}
+    return {name: values[rows] for name, values in arrays.items()}, masks
