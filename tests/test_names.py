@@ -5,7 +5,7 @@ import typing
 import pytest
 
 from sharedlatent import config, names
-from sharedlatent.nn.likelihoods import LIKELIHOODS
+from sharedlatent.nn.likelihoods import LIKELIHOODS, make_likelihood
 from sharedlatent.nn.posteriors import POSTERIORS
 from sharedlatent.preprocessing import PREPROCESSORS
 from sharedlatent.runs.cli import build_parser
@@ -28,7 +28,7 @@ def test_each_names_tuple_matches_the_registry_that_implements_it(declared, regi
 def test_likelihood_kinds_cover_every_likelihood():
     assert set(names.LIKELIHOOD_KINDS) == set(names.LIKELIHOODS)
     assert set(names.LIKELIHOOD_KINDS.values()) <= set(typing.get_args(names.TargetKind))
-    assert {name: LIKELIHOODS[name].kind for name in LIKELIHOODS} == names.LIKELIHOOD_KINDS
+    assert {name: make_likelihood(name, 4).kind for name in LIKELIHOODS} == names.LIKELIHOOD_KINDS
 
 
 def test_deprecated_names_map_onto_current_ones():

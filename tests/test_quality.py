@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sharedlatent.api import SharedLatentVAE
-from sharedlatent.config import RunConfig, seed_config
+from sharedlatent.config import RunConfig, original_config
 
 ORIGINAL_50_EPOCH_MSE = 0.018  # the Keras prototype, left->right, 50 epochs per phase
 
@@ -24,7 +24,7 @@ def errors(model, dataset):
 
 @pytest.mark.slow
 def test_seed_schedule_reproduces_the_original(digits):
-    model = SharedLatentVAE(digits.input_sizes, seed_config(epochs=50, progress=False))
+    model = SharedLatentVAE(digits.input_sizes, original_config(epochs=50, progress=False))
     model.fit(digits.train.domains)
     result = errors(model, digits)
     assert abs(result["left->right"] - ORIGINAL_50_EPOCH_MSE) <= 0.25 * ORIGINAL_50_EPOCH_MSE, result

@@ -82,7 +82,7 @@ def test_three_domains_end_to_end(omics, posterior, tmp_path):
 
 
 def test_seed_schedule_runs_on_three_domains(omics):
-    config = omics_config("mean", schedule="seed", epochs=2)
+    config = omics_config("mean", schedule="original", epochs=2)
     history = SharedLatentVAE(omics.input_sizes, config).fit(omics.train)
     assert history.phases() == ["joint", "center", *NAMES]
 

@@ -59,6 +59,6 @@ def test_loss_terms_are_keyed_by_domain_tuples_and_add_up_to_the_total():
 
 
 def test_loss_weights_read_the_config_and_canonical_names():
-    config = TrainConfig(beta=2.0, cross_weight=0.5, cycle_weight=0.1, kl_formula="seed")
+    config = TrainConfig(beta=2.0, cross_weight=0.5, cycle_weight=0.1, kl_formula="original")
     assert LossWeights.from_config(config) == LossWeights(2.0, 0.5, 0.1, "original")
     assert LossWeights.from_config(config, beta=0.5).beta == 0.5

@@ -27,7 +27,7 @@ def snapshot(module):
 @pytest.mark.parametrize("phase_index, trained", [(0, {SHARED_GROUP}), (1, {"left"}), (2, {"right"})])
 def test_frozen_parameters_are_bit_identical_after_a_phase(phase_index, trained):
     module = make_module()
-    stages = build_schedule("seed", ["left", "right"], epochs=1)
+    stages = build_schedule("original", ["left", "right"], epochs=1)
     phase = stages[1].phases[phase_index]
     optimizer = make_optimizer(module, 1e-2)  # the optimiser training really uses (fused Adam where available)
     # A joint epoch first, so the optimiser holds momentum for every parameter, as in the real schedule.
@@ -50,7 +50,7 @@ def test_frozen_parameters_are_bit_identical_after_a_phase(phase_index, trained)
 
 
 def test_original_schedule_shape():
-    stages = build_schedule("seed", ["left", "right"], epochs=4)
+    stages = build_schedule("original", ["left", "right"], epochs=4)
     assert [p.name for p in stages[0].phases] == ["joint"] and stages[0].stop_on == "train"
     assert [p.name for p in stages[1].phases] == ["center", "left", "right"] and stages[1].epochs == 4
     assert stages[1].phases[0].trainable == (SHARED_GROUP,)
@@ -58,7 +58,7 @@ def test_original_schedule_shape():
 
 
 def test_original_schedule_without_freezing_trains_everything():
-    stages = build_schedule("seed", ["a", "b", "c"], epochs=2, freeze_phases=False)
+    stages = build_schedule("original", ["a", "b", "c"], epochs=2, freeze_phases=False)
     assert all(set(p.trainable) == {SHARED_GROUP, "a", "b", "c"} for p in stages[1].phases)
     assert [p.name for p in stages[1].phases] == ["center", "a", "b", "c"]
 

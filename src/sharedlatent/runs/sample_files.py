@@ -58,7 +58,10 @@ def aligned_values(samples: Samples, expected: list[str] | None, what: str) -> t
         return samples.values, None
     shared = set(names) & set(expected)
     if not shared:
-        return samples.values, f"note: the columns of {what} are not named like the domain's features; taking them in the order given"
+        return (
+            samples.values,
+            f"note: the columns of {what} are not named like the domain's features; taking them in the order given",
+        )
     missing = [name for name in expected if name not in set(names)]
     unexpected = [name for name in names if name not in set(expected)]
     if missing or unexpected or len(names) != len(expected):
@@ -70,7 +73,9 @@ def aligned_values(samples: Samples, expected: list[str] | None, what: str) -> t
     return samples.values[:, [position[name] for name in expected]], None
 
 
-def write_samples(path: str | Path, values: np.ndarray, feature_names: list[str] | None, sample_ids: np.ndarray | None = None) -> Path:
+def write_samples(
+    path: str | Path, values: np.ndarray, feature_names: list[str] | None, sample_ids: np.ndarray | None = None
+) -> Path:
     """Write rows named by the target domain's features (and the input's IDs), atomically, in the suffix's format."""
     path = Path(path)
     names = feature_names or [f"feature_{i}" for i in range(values.shape[1])]
