@@ -1,7 +1,7 @@
 """Training throughput at batch 256 on 784-feature inputs, next to this machine's measured matmul rate.
 
 For each layout (the original 784-96-64-32-16 and a wide 784-512-256-128-32), each schedule's main step
-("joint": the joint path plus both single-domain paths, stacked into one decoder pass; "seed": its joint
+("joint": the joint path plus both single-domain paths, stacked into one decoder pass; "original": its joint
 phase, one path) and each thread count, it times epochs of three loops, interleaved so background load
 hits them alike:
   project    `sharedlatent.training.loop.run_epoch`, with the Adam optimiser fit_module builds;
@@ -298,7 +298,7 @@ def project_module(layout: Layout) -> SharedLatentModule:
 
 
 def main_phase(schedule: str) -> Phase:
-    """The step the schedule spends its time on: "joint"'s only phase, "seed"'s first (joint) phase."""
+    """The step the schedule spends its time on: "joint"'s only phase, "original"'s first (joint) phase."""
     return build_schedule(schedule, DOMAINS, 1)[0].phases[0]
 
 
@@ -434,7 +434,7 @@ def main() -> None:
     plan = [
         (layout, schedule, threads)
         for layout in LAYOUTS.values()
-        for schedule in ("joint", "seed")
+        for schedule in ("joint", "original")
         for threads in thread_counts
     ]
     plan = [
@@ -456,7 +456,7 @@ def main() -> None:
         row.finish(peaks[row.threads])
     torch.set_num_threads(default_threads)
     reference_error = max(
-        check_reference_math(layout, schedule, data) for layout in LAYOUTS.values() for schedule in ("joint", "seed")
+        check_reference_math(layout, schedule, data) for layout in LAYOUTS.values() for schedule in ("joint", "original")
     )
     flops_agree = all(counted_flops(LAYOUTS[row.layout], row.schedule, data) == row.step_flops for row in rows)
 

@@ -3,11 +3,31 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from sharedlatent.runs.cli import main
+
+
+def translate_args(
+    run: Path, source_file: Path, output: Path, *extra: str, source: str = "left", target: str = "right"
+) -> list[str]:
+    """The argv of `sharedlatent translate` from `source` to `target`."""
+    return [
+        "translate",
+        str(run),
+        "--source",
+        source,
+        "--target",
+        target,
+        "--input",
+        str(source_file),
+        "--output",
+        str(output),
+        *extra,
+    ]
 
 
 def one_error_line(capsys) -> str:
@@ -76,18 +96,9 @@ def test_translate_npy_and_csv(run_folder, tmp_path, digits):
     np.save(tmp_path / "in.npy", left)
     assert (
         main(
-            [
-                "translate",
-                str(run_folder),
-                "--source",
-                "left",
-                "--target",
-                "right",
-                "--input",
-                str(tmp_path / "in.npy"),
-                "--output",
-                str(tmp_path / "out.npy"),
-            ]
+            translate_args(
+                run_folder, str(tmp_path / "in.npy"), str(tmp_path / "out.npy"), source="left", target="right"
+            )
         )
         == 0
     )
@@ -95,18 +106,9 @@ def test_translate_npy_and_csv(run_folder, tmp_path, digits):
     np.savetxt(tmp_path / "in.csv", left, delimiter=",")
     assert (
         main(
-            [
-                "translate",
-                str(run_folder),
-                "--source",
-                "left",
-                "--target",
-                "right",
-                "--input",
-                str(tmp_path / "in.csv"),
-                "--output",
-                str(tmp_path / "out.csv"),
-            ]
+            translate_args(
+                run_folder, str(tmp_path / "in.csv"), str(tmp_path / "out.csv"), source="left", target="right"
+            )
         )
         == 0
     )
@@ -188,36 +190,16 @@ def test_translate_errors(run_folder, tmp_path, capsys):
     ]
     for name, message in cases:
         code = main(
-            [
-                "translate",
-                str(run_folder),
-                "--source",
-                "left",
-                "--target",
-                "right",
-                "--input",
-                str(tmp_path / name),
-                "--output",
-                str(tmp_path / "o.npy"),
-            ]
+            translate_args(run_folder, str(tmp_path / name), str(tmp_path / "o.npy"), source="left", target="right")
         )
         assert code == 2 and message in one_error_line(capsys), name
     (tmp_path / "exists.npy").write_bytes(b"keep me")
     np.save(tmp_path / "ok.npy", np.zeros((2, 64)))
     assert (
         main(
-            [
-                "translate",
-                str(run_folder),
-                "--source",
-                "left",
-                "--target",
-                "right",
-                "--input",
-                str(tmp_path / "ok.npy"),
-                "--output",
-                str(tmp_path / "exists.npy"),
-            ]
+            translate_args(
+                run_folder, str(tmp_path / "ok.npy"), str(tmp_path / "exists.npy"), source="left", target="right"
+            )
         )
         == 2
     )
@@ -263,18 +245,9 @@ def test_translate_keeps_sample_ids_and_names_columns(run_folder, tmp_path, digi
     frame.to_csv(tmp_path / "in.csv", index=False)
     assert (
         main(
-            [
-                "translate",
-                str(run_folder),
-                "--source",
-                "left",
-                "--target",
-                "right",
-                "--input",
-                str(tmp_path / "in.csv"),
-                "--output",
-                str(tmp_path / "out.tsv"),
-            ]
+            translate_args(
+                run_folder, str(tmp_path / "in.csv"), str(tmp_path / "out.tsv"), source="left", target="right"
+            )
         )
         == 0
     )
@@ -292,18 +265,13 @@ def test_translate_h5ad_to_a_new_h5ad(run_folder, tmp_path, digits):
     cells.write_h5ad(tmp_path / "cells.h5ad")
     assert (
         main(
-            [
-                "translate",
-                str(run_folder),
-                "--source",
-                "left",
-                "--target",
-                "right",
-                "--input",
+            translate_args(
+                run_folder,
                 str(tmp_path / "cells.h5ad"),
-                "--output",
                 str(tmp_path / "translated.h5ad"),
-            ]
+                source="left",
+                target="right",
+            )
         )
         == 0
     )
@@ -343,18 +311,13 @@ def test_translate_matches_columns_by_name(run_folder, tmp_path, digits, capsys)
     for name in ("ordered", "reversed"):
         assert (
             main(
-                [
-                    "translate",
-                    str(run_folder),
-                    "--source",
-                    "left",
-                    "--target",
-                    "right",
-                    "--input",
+                translate_args(
+                    run_folder,
                     str(tmp_path / f"{name}.csv"),
-                    "--output",
                     str(tmp_path / f"{name}.npy"),
-                ]
+                    source="left",
+                    target="right",
+                )
             )
             == 0
         )
@@ -362,18 +325,9 @@ def test_translate_matches_columns_by_name(run_folder, tmp_path, digits, capsys)
     pandas.DataFrame(left, columns=names[:60] + ["a", "b", "c", "d"]).to_csv(tmp_path / "wrong.csv", index=False)
     assert (
         main(
-            [
-                "translate",
-                str(run_folder),
-                "--source",
-                "left",
-                "--target",
-                "right",
-                "--input",
-                str(tmp_path / "wrong.csv"),
-                "--output",
-                str(tmp_path / "wrong.npy"),
-            ]
+            translate_args(
+                run_folder, str(tmp_path / "wrong.csv"), str(tmp_path / "wrong.npy"), source="left", target="right"
+            )
         )
         == 2
     )

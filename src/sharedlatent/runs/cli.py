@@ -126,6 +126,8 @@ def run_train(args: argparse.Namespace) -> int:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = args.out or Path("runs") / f"{config.dataset.replace(':', '_').replace('.', '_')}-{stamp}"
     folder = train_run(config, out, data_options, overwrite=args.overwrite)
+    from sharedlatent.runs.summary import summary_lines
+
     print(summary_lines(folder))
     return 0
 
@@ -236,6 +238,8 @@ def add_info_parser(commands: Subparsers) -> None:
 
 
 def run_info(args: argparse.Namespace) -> int:
+    from sharedlatent.runs.summary import summary_lines
+
     print(summary_lines(args.run, list_files=True))
     return 0
 
@@ -303,42 +307,6 @@ def run_fetch(args: argparse.Namespace) -> int:
     for path in fetch_mnist(args.dest):
         print(f"have {path}")
     return 0
-
-
-def summary_lines(folder: Path, list_files: bool = False) -> str:
-    """A short description of a run folder: dataset, layout, schedule, headline metrics, files."""
-    from sharedlatent.config import RunConfig
-    from sharedlatent.runs.folder import read_record
-    from sharedlatent.storage import CONFIG_FILE, METRICS_FILE, read_json
-
-    folder = Path(folder)
-    record = read_record(folder)
-    config = RunConfig.from_toml(folder / CONFIG_FILE)
-    lines = [
-        f"run       {folder}",
-        f"dataset   {record.dataset} {record.data_options or ''}".rstrip(),
-        f"domains   {', '.join(f'{n} ({s} features)' for n, s in record.input_sizes.items())}",
-        f"layout    {record.layout}  (latent {config.model.latent_size}, joint posterior {config.model.joint_posterior})",
-        f"training  schedule {config.train.schedule}, {config.train.epochs} epochs max, batch {config.train.batch_size}, "
-        f"noise {config.train.noise_level}, {record.train_seconds:.1f} s",
-    ]
-    if (folder / METRICS_FILE).exists():
-        metrics = read_json(folder / METRICS_FILE)
-        try:
-            for direction, values in metrics.get("translation", {}).items():
-                lines.append(
-                    f"translate {direction}: MSE {values['mse']:.4g} ({values['mse_vs_mean_predictor']:.2f}x the mean predictor) "
-                    f"on the {metrics['split']} split"
-                )
-            for direction, values in metrics.get("cycle", {}).items():
-                lines.append(f"cycle     {direction}: MSE {values['mse']:.4g}")
-        except (KeyError, TypeError, AttributeError, ValueError):
-            raise SharedLatentError(
-                f"{folder / METRICS_FILE} is not a sharedlatent metrics file; rerun `sharedlatent evaluate {folder}`"
-            ) from None
-    if list_files:
-        lines.append("files     " + ", ".join(sorted(p.name for p in folder.iterdir())))
-    return "\n".join(lines)
 
 
 def absolute_loader_path(dataset: str) -> str:

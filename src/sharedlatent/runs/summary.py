@@ -1,0 +1,42 @@
+"""The few lines `train` and `info` print about a run folder: dataset, layout, schedule, headline metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sharedlatent.config import RunConfig
+from sharedlatent.errors import SharedLatentError
+from sharedlatent.runs.record import read_record
+from sharedlatent.storage import CONFIG_FILE, METRICS_FILE, read_json
+
+
+def summary_lines(folder: Path, list_files: bool = False) -> str:
+    """A short description of a run folder: dataset, layout, schedule, headline metrics, files."""
+    folder = Path(folder)
+    record = read_record(folder)
+    config = RunConfig.from_toml(folder / CONFIG_FILE)
+    lines = [
+        f"run       {folder}",
+        f"dataset   {record.dataset} {record.data_options or ''}".rstrip(),
+        f"domains   {', '.join(f'{n} ({s} features)' for n, s in record.input_sizes.items())}",
+        f"layout    {record.layout}  (latent {config.model.latent_size}, joint posterior {config.model.joint_posterior})",
+        f"training  schedule {config.train.schedule}, {config.train.epochs} epochs max, batch {config.train.batch_size}, "
+        f"noise {config.train.noise_level}, {record.train_seconds:.1f} s",
+    ]
+    if (folder / METRICS_FILE).exists():
+        metrics = read_json(folder / METRICS_FILE)
+        try:
+            for direction, values in metrics.get("translation", {}).items():
+                lines.append(
+                    f"translate {direction}: MSE {values['mse']:.4g} ({values['mse_vs_mean_predictor']:.2f}x the mean predictor) "
+                    f"on the {metrics['split']} split"
+                )
+            for direction, values in metrics.get("cycle", {}).items():
+                lines.append(f"cycle     {direction}: MSE {values['mse']:.4g}")
+        except (KeyError, TypeError, AttributeError, ValueError):
+            raise SharedLatentError(
+                f"{folder / METRICS_FILE} is not a sharedlatent metrics file; rerun `sharedlatent evaluate {folder}`"
+            ) from None
+    if list_files:
+        lines.append("files     " + ", ".join(sorted(p.name for p in folder.iterdir())))
+    return "\n".join(lines)
