@@ -136,7 +136,7 @@ def score_prediction(truth: np.ndarray, prediction: np.ndarray, train_truth: np.
     truth, prediction = np.asarray(truth, dtype=float), np.asarray(prediction, dtype=float)
     train_truth = np.asarray(train_truth, dtype=float)
     train_truth = train_truth[observed_rows(train_truth)]
-    centre, scale = train_truth.mean(axis=0), train_truth.std(axis=0)
+    scale = train_truth.std(axis=0)
     scale = np.where(scale > STD_FLOOR, scale, 1.0)
     mse = float(np.mean((truth - prediction) ** 2))
     standardized = float(np.mean(((truth - prediction) / scale) ** 2))
@@ -179,7 +179,7 @@ def score_direction(
     predictors: dict[str, np.ndarray] = dict(baselines.predictions)
     if model_prediction is not None:
         predictors = {"model": np.asarray(model_prediction, dtype=float), **predictors}
-    for name, values in predictors.items():
+    for values in predictors.values():
         keep &= observed_rows(values)
     scores = {
         name: score_prediction(target_test[keep], values[keep], target_train_raw) for name, values in predictors.items()
