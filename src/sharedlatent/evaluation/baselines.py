@@ -1,0 +1,238 @@
+"""Baselines for one translation direction: cross-validated ridge, kNN regression and the mean predictor.
+
+Pure functions of numpy arrays (no torch). The caller passes arrays already in the space the model trains in
+(after its preprocessing) and an inverse that maps predictions back to the data's scale; scores are then on
+the data's scale and on features z-scored by the training target's mean and standard deviation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-3, 4, 15))  # 1e-3 .. 1e4, half a decade apart
+KNN_NEIGHBOURS = (1, 3, 5, 10, 20, 50)  # k is chosen by 5-fold cross-validation among those below the sample count
+CV_FOLDS = 5
+SEARCH_ROWS = 20_000  # above this many training rows, kNN and the ridge penalty search use a seeded subsample
+BASELINES = ("ridge", "knn", "mean")
+STD_FLOOR = 1e-12  # a constant training feature is standardised by 1 instead of 0
+
+Inverse = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass
+class BaselinePredictions:
+    """Predictions of each baseline on the test rows, on the data's scale, with the choices made and notes."""
+
+    predictions: dict[str, np.ndarray]
+    ridge_alpha: float
+    knn_neighbours: int
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Scores:
+    """How well one predictor matches the test truth (all floats; AUROC None unless the target is binary)."""
+
+    mse: float
+    standardized_mse: float
+    pearson: float
+    spearman: float
+    auroc: float | None = None
+
+
+@dataclass
+class DirectionScores:
+    """Scores of the model and every baseline for one direction, JSON-serialisable through to_dict()."""
+
+    direction: str
+    n_train: int
+    n_test: int
+    scores: dict[str, Scores]
+    ridge_alpha: float
+    knn_neighbours: int
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def ratio(self, baseline: str, predictor: str = "model") -> float:
+        """The predictor's standardised MSE divided by the baseline's."""
+        return _ratio(self.scores[predictor].standardized_mse, self.scores[baseline].standardized_mse)
+
+
+def observed_rows(*arrays: np.ndarray) -> np.ndarray:
+    """Rows where no array has a NaN (an absent sample in partially paired data is an all-NaN row)."""
+    keep = np.ones(len(arrays[0]), dtype=bool)
+    for values in arrays:
+        keep &= ~np.isnan(np.asarray(values, dtype=float)).any(axis=1)
+    return keep
+
+
+def fit_baselines(
+    source_train: np.ndarray,
+    target_train: np.ndarray,
+    source_test: np.ndarray,
+    inverse: Inverse | None = None,
+    seed: int = 0,
+    search_rows: int = SEARCH_ROWS,
+) -> BaselinePredictions:
+    """Fit ridge (penalty by CV), kNN (k by CV) and the mean on the training rows; predict the test rows.
+
+    Rows with a NaN in the source or target training arrays are dropped. `inverse` maps predictions from the
+    (preprocessed) training space to the data's scale; identity when None."""
+    from sklearn.linear_model import Ridge, RidgeCV
+    from sklearn.model_selection import GridSearchCV, KFold
+    from sklearn.neighbors import KNeighborsRegressor
+
+    inverse = inverse or (lambda values: values)
+    keep = observed_rows(source_train, target_train)
+    x, y = np.asarray(source_train, dtype=float)[keep], np.asarray(target_train, dtype=float)[keep]
+    x_test = np.asarray(source_test, dtype=float)
+    notes = []
+    if keep.sum() < len(keep):
+        notes.append(f"dropped {len(keep) - int(keep.sum())} training rows missing a domain")
+    search = np.arange(len(x))
+    if len(x) > search_rows:
+        search = np.sort(np.random.default_rng(seed).choice(len(x), search_rows, replace=False))
+        notes.append(
+            f"kNN and the ridge penalty search used {search_rows} of {len(x)} training rows (seeded subsample)"
+        )
+    folds = min(CV_FOLDS, len(search))
+    if folds >= 2:
+        ridge_search = RidgeCV(alphas=RIDGE_ALPHAS, cv=KFold(folds, shuffle=True, random_state=seed))
+        alpha = float(ridge_search.fit(x[search], y[search]).alpha_)
+    else:
+        alpha = 1.0
+    ridge = Ridge(alpha=alpha).fit(x, y)
+    candidates = [k for k in KNN_NEIGHBOURS if k <= len(search) * (folds - 1) // max(folds, 1)] or [1]
+    if folds >= 2 and len(candidates) > 1:
+        grid = GridSearchCV(
+            KNeighborsRegressor(),
+            {"n_neighbors": candidates},
+            cv=KFold(folds, shuffle=True, random_state=seed),
+            scoring="neg_mean_squared_error",
+        )
+        k = int(grid.fit(x[search], y[search]).best_params_["n_neighbors"])
+    else:
+        k = candidates[0]
+    knn = KNeighborsRegressor(n_neighbors=min(k, len(search))).fit(x[search], y[search])
+    mean = np.broadcast_to(y.mean(axis=0), (len(x_test), y.shape[1]))
+    predictions = {
+        "ridge": inverse(ridge.predict(x_test)),
+        "knn": inverse(knn.predict(x_test)),
+        "mean": inverse(np.array(mean)),
+    }
+    return BaselinePredictions({n: np.asarray(p, dtype=float) for n, p in predictions.items()}, alpha, k, notes)
+
+
+def score_prediction(truth: np.ndarray, prediction: np.ndarray, train_truth: np.ndarray) -> Scores:
+    """MSE on the data's scale, MSE z-scored by the training truth, mean per-feature Pearson/Spearman, AUROC if binary."""
+    from scipy.stats import spearmanr
+
+    truth, prediction = np.asarray(truth, dtype=float), np.asarray(prediction, dtype=float)
+    train_truth = np.asarray(train_truth, dtype=float)
+    train_truth = train_truth[observed_rows(train_truth)]
+    scale = train_truth.std(axis=0)
+    scale = np.where(scale > STD_FLOOR, scale, 1.0)
+    mse = float(np.mean((truth - prediction) ** 2))
+    standardized = float(np.mean(((truth - prediction) / scale) ** 2))
+    varying = (truth.std(axis=0) > STD_FLOOR) & (prediction.std(axis=0) > STD_FLOOR)
+    pearson = spearman = float("nan")
+    if varying.any():
+        t, p = truth[:, varying], prediction[:, varying]
+        tc, pc = t - t.mean(axis=0), p - p.mean(axis=0)
+        pearson = float(np.mean((tc * pc).sum(0) / np.sqrt((tc**2).sum(0) * (pc**2).sum(0))))
+        spearman = float(np.mean([spearmanr(t[:, j], p[:, j]).statistic for j in range(t.shape[1])]))
+    return Scores(mse, standardized, pearson, spearman, _auroc(truth, prediction))
+
+
+def _auroc(truth: np.ndarray, prediction: np.ndarray) -> float | None:
+    """Mean AUROC over features with both classes when every target value is 0 or 1, else None."""
+    from sklearn.metrics import roc_auc_score
+
+    if not np.isin(truth, (0.0, 1.0)).all():
+        return None
+    both = [j for j in range(truth.shape[1]) if 0 < truth[:, j].sum() < len(truth)]
+    if not both:
+        return None
+    return float(np.mean([roc_auc_score(truth[:, j], prediction[:, j]) for j in both]))
+
+
+def score_direction(
+    direction: str,
+    target_test: np.ndarray,
+    target_train_raw: np.ndarray,
+    model_prediction: np.ndarray | None,
+    baselines: BaselinePredictions,
+) -> DirectionScores:
+    """Scores of the model (when given) and each baseline on the test rows that have the target (NaN rows dropped).
+
+    `target_train_raw` is the training target on the data's scale (its mean/std standardise the scores)."""
+    target_test = np.asarray(target_test, dtype=float)
+    keep = observed_rows(target_test)
+    if model_prediction is not None:
+        keep &= observed_rows(np.asarray(model_prediction, dtype=float))
+    predictors: dict[str, np.ndarray] = dict(baselines.predictions)
+    if model_prediction is not None:
+        predictors = {"model": np.asarray(model_prediction, dtype=float), **predictors}
+    for values in predictors.values():
+        keep &= observed_rows(values)
+    scores = {
+        name: score_prediction(target_test[keep], values[keep], target_train_raw) for name, values in predictors.items()
+    }
+    notes = list(baselines.notes)
+    if keep.sum() < len(keep):
+        notes.append(f"scored {int(keep.sum())} of {len(keep)} test rows (the rest miss a domain)")
+    n_train = int(observed_rows(np.asarray(target_train_raw, dtype=float)).sum())
+    return DirectionScores(
+        direction, n_train, int(keep.sum()), scores, baselines.ridge_alpha, baselines.knn_neighbours, notes
+    )
+
+
+def compare_direction(
+    direction: str,
+    source_train: np.ndarray,
+    target_train: np.ndarray,
+    source_test: np.ndarray,
+    target_test_raw: np.ndarray,
+    target_train_raw: np.ndarray | None = None,
+    model_prediction: np.ndarray | None = None,
+    inverse: Inverse | None = None,
+    seed: int = 0,
+    search_rows: int = SEARCH_ROWS,
+) -> DirectionScores:
+    """Fit the baselines in the preprocessed space and score them, and the model's prediction, on the data's scale.
+
+    Rows of the source test array with NaN (absent samples) are dropped together with their truth."""
+    source_test = np.asarray(source_test, dtype=float)
+    test_keep = observed_rows(source_test)
+    target_test_raw = np.asarray(target_test_raw, dtype=float)[test_keep]
+    if model_prediction is not None:
+        model_prediction = np.asarray(model_prediction, dtype=float)[test_keep]
+    train_keep = observed_rows(source_train, target_train)
+    baselines = fit_baselines(source_train, target_train, source_test[test_keep], inverse, seed, search_rows)
+    raw = target_train if target_train_raw is None else target_train_raw
+    raw = np.asarray(raw, dtype=float)[train_keep]
+    return score_direction(direction, target_test_raw, raw, model_prediction, baselines)
+
+
+def verdict_line(direction: str, scores: DirectionScores | Mapping[str, Any]) -> str:
+    """One line such as "left->right: 0.62x ridge, 0.80x kNN, 0.41x mean" (ratios of standardised MSE)."""
+    table = scores.scores if isinstance(scores, DirectionScores) else scores["scores"]
+
+    def standardized(name: str) -> float:
+        entry = table[name]
+        return entry.standardized_mse if isinstance(entry, Scores) else float(entry["standardized_mse"])
+
+    model = standardized("model")
+    shown = {"ridge": "ridge", "knn": "kNN", "mean": "mean"}
+    parts = [f"{_ratio(model, standardized(name)):.2f}x {label}" for name, label in shown.items() if name in table]
+    return f"{direction}: " + ", ".join(parts)
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator > 0 else float("inf")

@@ -1,0 +1,100 @@
+import json
+
+import numpy as np
+import pytest
+from sklearn.linear_model import Ridge, RidgeCV
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.neighbors import KNeighborsRegressor
+
+from sharedlatent.evaluation.baselines import (
+    KNN_NEIGHBOURS,
+    RIDGE_ALPHAS,
+    compare_direction,
+    fit_baselines,
+    verdict_line,
+)
+
+
+def linear_problem(n=200, noise=0.01, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 6))
+    y = x @ rng.standard_normal((6, 4)) + noise * rng.standard_normal((n, 4))
+    return x[: n * 3 // 4], y[: n * 3 // 4], x[n * 3 // 4 :], y[n * 3 // 4 :]
+
+
+def test_baselines_match_scikit_learn_fitted_directly():
+    x, y, x_test, _ = linear_problem(noise=0.5)
+    found = fit_baselines(x, y, x_test)
+    alpha = RidgeCV(alphas=RIDGE_ALPHAS, cv=KFold(5, shuffle=True, random_state=0)).fit(x, y).alpha_
+    assert found.ridge_alpha == pytest.approx(alpha)
+    np.testing.assert_allclose(found.predictions["ridge"], Ridge(alpha=alpha).fit(x, y).predict(x_test))
+    grid = GridSearchCV(
+        KNeighborsRegressor(),
+        {"n_neighbors": list(KNN_NEIGHBOURS)},
+        cv=KFold(5, shuffle=True, random_state=0),
+        scoring="neg_mean_squared_error",
+    )
+    k = grid.fit(x, y).best_params_["n_neighbors"]
+    assert found.knn_neighbours == k
+    np.testing.assert_allclose(found.predictions["knn"], KNeighborsRegressor(n_neighbors=k).fit(x, y).predict(x_test))
+    np.testing.assert_allclose(found.predictions["mean"], np.tile(y.mean(0), (len(x_test), 1)))
+
+
+def test_ridge_is_near_perfect_on_a_linear_problem_and_scores_serialise():
+    x, y, x_test, y_test = linear_problem()
+    scores = compare_direction("left->right", x, y, x_test, y_test, model_prediction=y_test + 0.1)
+    assert scores.scores["ridge"].standardized_mse < 1e-3
+    assert scores.scores["mean"].standardized_mse > 0.5
+    assert scores.scores["ridge"].pearson > 0.999
+    json.dumps(scores.to_dict())
+
+
+def test_scores_are_on_the_data_scale_through_the_inverse():
+    x, y, x_test, y_test = linear_problem()
+    scale, shift = 10.0, 3.0
+    scores = compare_direction(
+        "a->b", x, y, x_test, y_test * scale + shift, y * scale + shift, inverse=lambda v: v * scale + shift
+    )
+    assert scores.scores["ridge"].standardized_mse < 1e-3
+    assert scores.scores["mean"].mse == pytest.approx(scale**2 * np.mean((y_test - y.mean(0)) ** 2))
+
+
+def test_verdict_line_gives_ratios_of_standardised_mse():
+    scores = {
+        "scores": {
+            "model": {"standardized_mse": 0.31},
+            "ridge": {"standardized_mse": 0.5},
+            "knn": {"standardized_mse": 0.387},
+            "mean": {"standardized_mse": 0.75},
+        }
+    }
+    assert verdict_line("left->right", scores) == "left->right: 0.62x ridge, 0.80x kNN, 0.41x mean"
+
+
+def test_subsampling_note_appears_above_the_threshold_only():
+    x, y, x_test, _ = linear_problem(n=200)
+    assert fit_baselines(x, y, x_test, search_rows=1000).notes == []
+    notes = fit_baselines(x, y, x_test, search_rows=50).notes
+    assert any("50 of 150" in note for note in notes)
+
+
+def test_rows_missing_a_domain_are_dropped():
+    x, y, x_test, y_test = linear_problem()
+    x, y = x.copy(), y.copy()
+    x[:5] = np.nan
+    y[5:8] = np.nan
+    source_test = x_test.copy()
+    source_test[0] = np.nan
+    scores = compare_direction("left->right", x, y, source_test, y_test)
+    assert scores.n_test == len(y_test) - 1
+    assert scores.n_train == len(y) - 8
+    assert scores.scores["ridge"].standardized_mse < 1e-3
+
+
+def test_auroc_for_binary_targets():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((300, 3))
+    y = (x[:, :2] + 0.3 * rng.standard_normal((300, 2)) > 0).astype(float)
+    scores = compare_direction("a->b", x[:200], y[:200], x[200:], y[200:])
+    assert scores.scores["ridge"].auroc > 0.9
+    assert scores.scores["mean"].auroc == pytest.approx(0.5)
