@@ -86,7 +86,9 @@ def test_preprocessing_is_inverted_on_outputs(digits):
 
 
 def test_sigmoid_outputs_refuse_data_outside_the_unit_interval(digits):
-    model = SharedLatentVAE(digits.input_sizes, small_config(epochs=1))
+    config = small_config(epochs=1)
+    config.model.domains = {"left": DomainConfig(likelihood="sigmoid_mse", preprocessing="none")}
+    model = SharedLatentVAE(digits.input_sizes, config)
     with pytest.raises(SharedLatentError, match=r"domain 'left' has values from 0 to 16.*preprocessing"):
         model.fit({"left": digits.train.domains["left"] * 16, "right": digits.train.domains["right"]})
 
@@ -145,3 +147,23 @@ def test_predict_is_the_one_entry_behind_translate_and_encode_joint(trained, dig
     single = trained.predict({"left": left}, ["right"])
     np.testing.assert_array_equal(single.decoded["right"], trained.translate(left, "left", "right"))
     assert set(both.decoded) == {"left", "right"} and trained.predict({"left": left}).decoded == {}
+
+
+def test_auto_settings_are_chosen_from_the_training_data_and_saved(digits, tmp_path):
+    model = SharedLatentVAE(digits.input_sizes, small_config(epochs=1))
+    scaled = {"left": digits.train.domains["left"] * 16 - 3.5, "right": digits.train.domains["right"]}
+    model.fit(scaled)
+    assert (
+        model.config.model.likelihood_for("left") == "gaussian"
+        and model.config.model.preprocessing_for("left") == "standardize"
+    )
+    assert (
+        model.config.model.likelihood_for("right") == "sigmoid_mse"
+        and model.config.model.preprocessing_for("right") == "none"
+    )
+    assert set(model.auto_choices) == {"left", "right"} and "real values" in model.auto_choices["left"].reason
+    model.save(tmp_path / "m.safetensors")
+    again = SharedLatentVAE.load(tmp_path / "m.safetensors")
+    assert again.config.model.likelihood_for("left") == "gaussian"
+    x = digits.test.domains["right"][:5]
+    assert np.allclose(again.translate(x, "right", "left"), model.translate(x, "right", "left"))

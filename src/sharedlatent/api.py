@@ -6,6 +6,7 @@ input validation in arrays.py and datasets/partial.py; this class wires them tog
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import torch
 
 from sharedlatent import names
 from sharedlatent.arrays import as_matrix
+from sharedlatent.auto_settings import AutoChoice, count_likelihood_warning, provisional, resolve_auto
 from sharedlatent.config import RunConfig
 from sharedlatent.datasets.base import Split
 from sharedlatent.datasets.partial import PresenceMasks, check_partial
@@ -29,7 +31,7 @@ from sharedlatent.preprocessing import (
     transform_all,
 )
 from sharedlatent.storage import load_weights, save_weights
-from sharedlatent.training.holdout import hold_out
+from sharedlatent.training.holdout import hold_out, validation_size
 from sharedlatent.training.loop import History, TensorData, fit_module
 from sharedlatent.training.runtime import INFERENCE_CHUNK, cpu_threads, map_chunks, resolve_device, thread_count
 from sharedlatent.training.schedules import build_schedule
@@ -66,14 +68,20 @@ class SharedLatentVAE:
         self.input_sizes = {str(name): int(size) for name, size in input_sizes.items()}
         self.config.validate(self.input_sizes)
         self.device = resolve_device(self.config.train.device)
-        torch.manual_seed(self.config.train.seed)
-        self.module = self._module_cls.from_config(self.config.model, self.input_sizes).to(self.device)
-        self.module.eval()
         self.latent_box: tuple[np.ndarray, np.ndarray] | None = None
         self.history: History | None = None
+        self.auto_choices: dict[str, AutoChoice] = {}  # what fit chose for "auto" likelihoods and preprocessing
+        self._build()
+
+    def _build(self) -> None:
+        """The untrained module and preprocessors of the config ("auto" read as the image defaults until fit)."""
+        model_config = provisional(self.config.model, self.domain_names)
+        torch.manual_seed(self.config.train.seed)
+        self.module = self._module_cls.from_config(model_config, self.input_sizes).to(self.device)
+        self.module.eval()
         # Inputs go through these before the network and outputs come back through their inverse.
         self.preprocessors: dict[str, Preprocessor] = {
-            name: make_preprocessor(self.config.model.preprocessing_for(name)) for name in self.input_sizes
+            name: make_preprocessor(model_config.preprocessing_for(name)) for name in self.input_sizes
         }
 
     @property
@@ -103,6 +111,7 @@ class SharedLatentVAE:
             domains it has, and never a route that needs the missing one.
         """
         train_arrays, train_present = check_partial(train, "training data", self.input_sizes, present=present)
+        self._choose_auto_settings(train_arrays, train_present)
         train_arrays = self._fit_preprocessing(train_arrays, train_present)
         settings = self.config.train
         if validation is not None:
@@ -111,7 +120,7 @@ class SharedLatentVAE:
                 transform_all(self.preprocessors, validation_arrays, validation_present),
                 validation_present,
             )
-        elif settings.validation_fraction > 0:
+        elif validation_size(len(next(iter(train_arrays.values()))), settings.validation_fraction):
             (train_arrays, train_present), validation_part = hold_out(
                 train_arrays, settings.validation_fraction, settings.seed, train_present
             )
@@ -131,6 +140,19 @@ class SharedLatentVAE:
         encodings = self._encode_masked(train_arrays, train_present)
         self.latent_box = (encodings.min(axis=0), encodings.max(axis=0))
         return self.history
+
+    def _choose_auto_settings(self, arrays: dict[str, np.ndarray], present: Masks | None) -> None:
+        """Replace "auto" likelihoods and preprocessing by what the training data suggest, and rebuild the module."""
+        rows = {name: present_rows(values, present, name) for name, values in arrays.items()}
+        resolved, chosen = resolve_auto(self.config, rows)
+        if chosen:
+            self.config, self.auto_choices = resolved, chosen
+            self._build()
+        for name, values in rows.items():
+            likelihood = self.config.model.likelihood_for(name)
+            warning = likelihood in names.COUNT_LIKELIHOODS and count_likelihood_warning(values, name, likelihood)
+            if warning:
+                warnings.warn(warning, UserWarning, stacklevel=3)
 
     def _fit_preprocessing(self, arrays: dict[str, np.ndarray], present: Masks | None) -> dict[str, np.ndarray]:
         """Fit preprocessors, check the data against each likelihood and set library sizes on present rows."""
@@ -185,6 +207,14 @@ class SharedLatentVAE:
             The domain `x` belongs to.
         """
         return self.encode_joint({domain: x})
+
+    def latent_distribution(self, x: ArrayLike, domain: str) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior means and log-sigmas of samples of one domain (for KL per latent dimension, active units)."""
+        self._check_domain(domain)
+        prepared = self.preprocessors[domain].transform(self._matrix(x, domain)).astype(np.float32)
+        with torch.no_grad():
+            latent = self.module.latent({domain: torch.from_numpy(prepared).to(self.device)})
+        return latent.mean.cpu().numpy(), latent.log_sigma.cpu().numpy()
 
     def encode_joint(self, inputs: Mapping[str, ArrayLike]) -> ArrayLike:
         """Latent means from any subset of domains measured on the same samples.

@@ -10,9 +10,14 @@ Rules, first match wins (rows that are entirely NaN are absent samples and are i
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+
+from sharedlatent.config import DomainConfig, ModelConfig, RunConfig
+from sharedlatent.names import AUTO, LIKELIHOOD_KINDS
 
 INTEGER_TOLERANCE = 1e-6  # float rounding of integers read from text
 # A count test, not a range test. Counts have an unbounded right tail, so their largest value is reached by a
@@ -104,3 +109,68 @@ def count_likelihood_warning(values: np.ndarray, domain: str, likelihood: str) -
         f"domain {domain!r}: likelihood {likelihood!r} expects raw counts (non-negative integers) but the data holds "
         "other values; normalised or log-transformed data fit 'gaussian' on 'standardize' better"
     )
+
+
+def resolve_auto(config: RunConfig, train: Mapping[str, np.ndarray]) -> tuple[RunConfig, dict[str, AutoChoice]]:
+    """A copy of `config` whose "auto" likelihoods and preprocessings are chosen from each domain's training values,
+    with the choice per domain that was made (domains set explicitly keep their settings and are not listed)."""
+    domains = dict(config.model.domains)
+    chosen = {}
+    for name, values in train.items():
+        own = domains.get(name) or DomainConfig()
+        if AUTO not in (own.likelihood, own.preprocessing):
+            continue
+        choice = _complete(choose_domain_settings(values), own, values)
+        domains[name] = dataclasses.replace(own, likelihood=choice.likelihood, preprocessing=choice.preprocessing)
+        chosen[name] = choice
+    model = dataclasses.replace(config.model, domains=domains)
+    return dataclasses.replace(config, model=model), chosen
+
+
+def _complete(suggested: AutoChoice, own: DomainConfig, values: np.ndarray) -> AutoChoice:
+    """The suggestion where the domain says "auto", the domain's own setting elsewhere, kept consistent."""
+    if own.likelihood == AUTO and own.preprocessing == AUTO:
+        return suggested
+    if own.preprocessing == AUTO:
+        likelihood = own.likelihood
+        if likelihood == suggested.likelihood:
+            preprocessing = suggested.preprocessing
+        elif likelihood in ("sigmoid_mse", "bernoulli"):
+            finite = observed(values)
+            preprocessing = "none" if finite.size and np.nanmin(finite) >= 0 and np.nanmax(finite) <= 1 else "minmax"
+        elif LIKELIHOOD_KINDS[likelihood] == "counts":
+            preprocessing = "none"
+        else:
+            preprocessing = "standardize"
+        return AutoChoice(likelihood, preprocessing, f"preprocessing {preprocessing} suits likelihood {likelihood}")
+    preprocessing = own.preprocessing
+    if preprocessing in ("minmax", "minmax_per_feature", "log1p_minmax"):
+        likelihood = "sigmoid_mse"
+    elif preprocessing in ("standardize", "log1p"):
+        likelihood = suggested.likelihood if LIKELIHOOD_KINDS[suggested.likelihood] == "continuous" else "gaussian"
+        likelihood = "gaussian" if likelihood == "sigmoid_mse" else likelihood
+    else:
+        likelihood = suggested.likelihood if suggested.preprocessing == "none" else "gaussian"
+    return AutoChoice(likelihood, preprocessing, f"likelihood {likelihood} suits preprocessing {preprocessing}")
+
+
+def provisional(model: ModelConfig, domain_names: list[str]) -> ModelConfig:
+    """`model` with "auto" read as the image defaults (sigmoid_mse, no preprocessing) until data are seen."""
+    own_settings = {name: model.domains.get(name) or DomainConfig() for name in domain_names}
+    domains = {
+        name: dataclasses.replace(
+            own,
+            likelihood="sigmoid_mse" if own.likelihood == AUTO else own.likelihood,
+            preprocessing="none" if own.preprocessing == AUTO else own.preprocessing,
+        )
+        for name, own in {**model.domains, **own_settings}.items()
+    }
+    return dataclasses.replace(model, domains=domains)
+
+
+def describe_choices(chosen: Mapping[str, AutoChoice]) -> list[str]:
+    """One summary line per domain: what was chosen and why."""
+    return [
+        f"auto      {name}: likelihood {c.likelihood}, preprocessing {c.preprocessing} ({c.reason})"
+        for name, c in chosen.items()
+    ]

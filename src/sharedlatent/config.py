@@ -19,8 +19,8 @@ from sharedlatent.names import (
     JointPosterior,
     KlFormula,
     LibraryMode,
-    Likelihood,
-    Preprocessing,
+    LikelihoodSetting,
+    PreprocessingSetting,
     Schedule,
 )
 
@@ -52,8 +52,9 @@ class DomainConfig:
     private_widths: list[int] | None = field(default=None, metadata=AT_LEAST_1)
     # sigmoid_mse (the original: sigmoid + squared error), gaussian (learned per-feature variance), gaussian_fixed,
     # bernoulli (logits; values in [0, 1]), negative_binomial or zinb (raw counts; the encoder sees log1p(counts))
-    likelihood: Likelihood = "sigmoid_mse"
-    preprocessing: Preprocessing = "none"  # fitted on the training split, inverted on outputs
+    # "auto" (the default): chosen from the training data when the run starts and written out explicitly
+    likelihood: LikelihoodSetting = "auto"
+    preprocessing: PreprocessingSetting = "auto"  # fitted on the training split, inverted on outputs
     input_size: int | None = None  # taken from the data; when set it must match
     variance: float | None = field(default=None, metadata=POSITIVE)  # gaussian_fixed only: fixed variance (unset: 1)
     # negative_binomial / zinb only: "observed" (each sample's total count; unset) or "learned" (decoded from z)
@@ -79,7 +80,7 @@ class DomainConfig:
         )
         check_fields(self, where)
         require(
-            self.likelihood not in COUNT_LIKELIHOODS or self.preprocessing == "none",
+            self.likelihood not in COUNT_LIKELIHOODS or self.preprocessing in ("none", names.AUTO),
             f"{where}.likelihood {self.likelihood!r} scores raw counts, so preprocessing must be 'none' "
             f"(the encoder already sees log1p(counts)), got {self.preprocessing!r}",
         )
@@ -106,12 +107,12 @@ class ModelConfig:
     def likelihood_for(self, domain: str) -> str:
         """The likelihood of `domain` (its own or the default)."""
         own = self.domains.get(domain)
-        return own.likelihood if own else "sigmoid_mse"
+        return own.likelihood if own else names.AUTO
 
     def preprocessing_for(self, domain: str) -> str:
-        """The preprocessing of `domain` (its own or none)."""
+        """The preprocessing of `domain` (its own or "auto")."""
         own = self.domains.get(domain)
-        return own.preprocessing if own else "none"
+        return own.preprocessing if own else names.AUTO
 
     def likelihood_options_for(self, domain: str) -> dict[str, Any]:
         """The keyword options `domain`'s likelihood is built with."""

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.names import canonical
+from sharedlatent.names import DEPRECATED_NAMES, canonical
 
 
 def check_fields(settings: Any, where: str) -> None:
@@ -71,7 +71,8 @@ def _current_name(value: Any, choices: tuple[str, ...], where: str) -> Any:
     """`value`, or the name that replaced it when it is a deprecated one (with a DeprecationWarning)."""
     if not isinstance(value, str) or value in choices or canonical(value) not in choices:
         return value
-    warnings.warn(f"{where} = {value!r} is deprecated; use {canonical(value)!r}", DeprecationWarning, stacklevel=5)
+    if value in DEPRECATED_NAMES:
+        warnings.warn(f"{where} = {value!r} is deprecated; use {canonical(value)!r}", DeprecationWarning, stacklevel=5)
     return canonical(value)
 
 

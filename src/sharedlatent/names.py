@@ -11,6 +11,9 @@ JointPosterior = Literal["mean", "poe", "moe"]
 Likelihood = Literal["sigmoid_mse", "gaussian", "gaussian_fixed", "bernoulli", "negative_binomial", "zinb"]
 LibraryMode = Literal["observed", "learned"]
 Preprocessing = Literal["none", "minmax", "minmax_per_feature", "standardize", "log1p", "log1p_minmax"]
+AUTO = "auto"  # chosen from the training data when a run starts (sharedlatent.auto_settings)
+LikelihoodSetting = Literal[Likelihood, "auto"]
+PreprocessingSetting = Literal[Preprocessing, "auto"]
 GenerationMethod = Literal["box", "prior"]
 Device = Literal["cpu", "cuda", "mps", "auto"]
 TargetKind = Literal["continuous", "binary", "counts"]
@@ -37,16 +40,18 @@ LIKELIHOOD_KINDS: dict[str, str] = {
 }
 COUNT_LIKELIHOODS: tuple[str, ...] = tuple(name for name, kind in LIKELIHOOD_KINDS.items() if kind == "counts")
 
-# Names of version 0.1 that still load, each with the name that replaced it.
+# Names of version 0.1 that still load (with a deprecation warning), each with the name that replaced it.
 DEPRECATED_NAMES: dict[str, str] = {"seed": "original"}
+# Other spellings accepted without a warning: "nb" as scvi-tools spells it.
+ALIASES: dict[str, str] = {"nb": "negative_binomial"}
 
 # The shared layers' parameter group; no domain may take this name.
 SHARED_GROUP = "shared"
 
 
 def canonical(name: str) -> str:
-    """The current name for `name` (a version 0.1 name such as "seed" becomes "original"); others unchanged."""
-    return DEPRECATED_NAMES.get(name, name)
+    """The current name for `name` ("seed" becomes "original", "nb" becomes "negative_binomial"); others unchanged."""
+    return DEPRECATED_NAMES.get(name, ALIASES.get(name, name))
 
 
 def accepted(choices: tuple[str, ...]) -> tuple[str, ...]:

@@ -28,7 +28,7 @@ def omics_config(posterior: str = "poe", schedule: str = "joint", epochs: int = 
             epochs=epochs,
             batch_size=64,
             progress=False,
-            validation_fraction=0.1,
+            validation_fraction=0.2,
             threads=1,
             cycle_weight=0.1,
         ),

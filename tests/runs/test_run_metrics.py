@@ -10,6 +10,8 @@ from sharedlatent.evaluation.run_metrics import compute_run_metrics
 
 
 class _Likelihoods:
+    latent_size = 2
+
     def likelihood_for(self, name: str) -> str:
         return "gaussian"
 
@@ -24,7 +26,14 @@ class PerfectModel:
     config = _Config()
 
     def __init__(self, encodings: dict[str, np.ndarray]) -> None:
+        from sharedlatent.preprocessing import make_preprocessor
+
         self.encodings = encodings
+        self.preprocessors = {name: make_preprocessor("none") for name in ("left", "right")}
+
+    def latent_distribution(self, values, name):
+        mean = np.asarray(values)[:, :2].astype(np.float64)
+        return mean, np.zeros_like(mean)
 
     def cycle(self, values, source, target):
         return np.asarray(values)
@@ -73,3 +82,6 @@ def test_a_perfect_translator_scores_zero_error():
     assert "labels" in metrics and "translation_scores" in metrics
     assert metrics["labels"]["knn_transfer"].keys() == {"left->right", "right->left"}
     assert metrics["n_samples"] == 20
+    assert metrics["baselines"]["left->right"]["standardized_mse"]["model"] == 0.0
+    assert metrics["verdict"][0].startswith("right->left: 0.00x ridge, 0.00x kNN, 0.00x mean")
+    assert metrics["latent_usage"]["active_dimensions"] == {"left": 2, "right": 2}

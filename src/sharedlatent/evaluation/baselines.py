@@ -18,7 +18,8 @@ KNN_NEIGHBOURS = (1, 3, 5, 10, 20, 50)  # k is chosen by 5-fold cross-validation
 CV_FOLDS = 5
 SEARCH_ROWS = 20_000  # above this many training rows, kNN and the ridge penalty search use a seeded subsample
 BASELINES = ("ridge", "knn", "mean")
-STD_FLOOR = 1e-12  # a constant training feature is standardised by 1 instead of 0
+RELATIVE_STD_FLOOR = 0.05  # a feature varying 20x less than the median one counts as constant
+STD_FLOOR = 1e-12  # below this a training feature is constant
 
 Inverse = Callable[[np.ndarray], np.ndarray]
 
@@ -137,9 +138,16 @@ def score_prediction(truth: np.ndarray, prediction: np.ndarray, train_truth: np.
     train_truth = np.asarray(train_truth, dtype=float)
     train_truth = train_truth[observed_rows(train_truth)]
     scale = train_truth.std(axis=0)
-    scale = np.where(scale > STD_FLOOR, scale, 1.0)
+    # Near-constant training features (an image's border pixels) would turn a tiny error into a huge z-score:
+    # they are left out of the standardised MSE (they hold almost nothing to predict).
+    varying_scale = scale[scale > STD_FLOOR]
+    typical = float(np.median(varying_scale)) if varying_scale.size else 0.0
+    informative = scale > max(STD_FLOOR, RELATIVE_STD_FLOOR * typical)
     mse = float(np.mean((truth - prediction) ** 2))
-    standardized = float(np.mean(((truth - prediction) / scale) ** 2))
+    if informative.any():
+        standardized = float(np.mean(((truth - prediction)[:, informative] / scale[informative]) ** 2))
+    else:
+        standardized = float("nan")
     varying = (truth.std(axis=0) > STD_FLOOR) & (prediction.std(axis=0) > STD_FLOOR)
     pearson = spearman = float("nan")
     if varying.any():

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from sharedlatent.evaluation import metrics as evaluate
+from sharedlatent.evaluation.baseline_metrics import baseline_comparison, latent_usage
 from sharedlatent.evaluation.omics import outputs_metrics
 from sharedlatent.evaluation.predictions import RunOutputs
 
@@ -77,6 +78,8 @@ def compute_run_metrics(
     metrics["translation_scores"] = outputs_metrics(
         outputs, {name: model.config.model.likelihood_for(name) for name in names}
     )
+    metrics |= baseline_comparison(model, outputs, train_domains)
+    metrics["latent_usage"] = latent_usage(model, outputs)
     metrics["noise_cycle"] = noise_cycle_errors(model, train_domains)
     metrics["latent"] = latent_alignment(outputs)
     if outputs.labels is not None and train_labels is not None and len(np.unique(train_labels)) > 1:

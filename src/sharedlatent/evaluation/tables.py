@@ -23,13 +23,15 @@ def flatten_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, floa
 def metrics_table(metrics: dict[str, Any]) -> str:
     """One table per section (rows: domain or direction; columns: metrics), errors next to the mean-predictor baseline."""
     baseline = metrics.get(BASELINE_SECTION, {})
-    blocks = [
+    text = [*metrics.get("verdict", []), *metrics.get("baseline_notes", [])]
+    blocks = ["\n".join(f"verdict   {line}" for line in text)] if text else []
+    blocks.append(
         "\n".join(
             f"{key}: {_format(value) if isinstance(value, float) else value}"
             for key, value in metrics.items()
-            if not isinstance(value, dict)
+            if not isinstance(value, (dict, list))
         )
-    ]
+    )
     for section, rows in metrics.items():
         if not isinstance(rows, dict) or section == BASELINE_SECTION:
             continue

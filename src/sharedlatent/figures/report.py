@@ -132,6 +132,9 @@ def figure_html(path: Path) -> str:
     )
 
 
+TEXT_SECTIONS = ("verdict", "baseline_notes")  # lists of sentences, shown as text above the tables
+
+
 def write_report(
     run_folder: Path,
     *,
@@ -162,7 +165,10 @@ def write_report(
         The report's name inside `run_folder`.
     """
     run_folder = Path(run_folder)
-    metric_section = "\n".join(table_html(table) for table in metric_tables(metrics)) or "<p>No metrics.</p>"
+    shown = {key: value for key, value in metrics.items() if key not in TEXT_SECTIONS}
+    metric_section = "\n".join(table_html(table) for table in metric_tables(shown)) or "<p>No metrics.</p>"
+    verdict = "".join(f"<li>{escape(str(line))}</li>" for line in metrics.get("verdict", []))
+    notes = "".join(f"<li>{escape(str(line))}</li>" for line in metrics.get("baseline_notes", []))
     figure_section = "\n".join(figure_html(path) for path in figures) or "<p>No figures.</p>"
     document = f"""<!DOCTYPE html>
 <html lang="en">
@@ -174,6 +180,11 @@ def write_report(
 <body>
 <h1>{escape(title)}</h1>
 <p class="folder">{escape(subtitle or str(run_folder))}</p>
+<h2>Against simple baselines</h2>
+<p>Translation error (standardised MSE) as a multiple of ridge regression, k-nearest neighbours and the
+training mean, all fitted on the same training rows.</p>
+<ul class="verdict">{verdict or "<li>not computed</li>"}</ul>
+{f"<ul>{notes}</ul>" if notes else ""}
 <h2>Metrics</h2>
 {metric_section}
 <h2>Figures</h2>

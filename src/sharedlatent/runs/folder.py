@@ -70,9 +70,13 @@ def train_run(
             train_seconds=history.seconds,
             versions=_versions(),
             command=list(sys.argv),
+            chosen_settings={
+                name: f"likelihood {c.likelihood}, preprocessing {c.preprocessing} ({c.reason})"
+                for name, c in model.auto_choices.items()
+            },
         )
         model.save(staging / WEIGHTS_FILE)
-        write_text(staging / CONFIG_FILE, config.to_toml())
+        write_text(staging / CONFIG_FILE, model.config.to_toml())  # "auto" settings written out as chosen
         write_json(staging / HISTORY_FILE, history.to_dict())
         write_record(staging, record)
         evaluate_into(staging, model, dataset, record, history, "test")

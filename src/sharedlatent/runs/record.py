@@ -27,6 +27,8 @@ class RunRecord:
     versions: dict[str, str]
     command: list[str] = field(default_factory=list)
     figures: list[str] = field(default_factory=list)
+    # domain -> "likelihood L, preprocessing P (why)" for the settings chosen from the data ("auto")
+    chosen_settings: dict[str, str] = field(default_factory=dict)
 
 
 def read_record(folder: str | Path) -> RunRecord:

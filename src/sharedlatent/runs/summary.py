@@ -23,6 +23,7 @@ def summary_lines(folder: Path, list_files: bool = False) -> str:
         f"training  schedule {config.train.schedule}, {config.train.epochs} epochs max, batch {config.train.batch_size}, "
         f"noise {config.train.noise_level}, {record.train_seconds:.1f} s",
     ]
+    lines += [f"auto      {name}: {text}" for name, text in record.chosen_settings.items()]
     if (folder / METRICS_FILE).exists():
         metrics = read_json(folder / METRICS_FILE)
         try:
@@ -33,6 +34,8 @@ def summary_lines(folder: Path, list_files: bool = False) -> str:
                 )
             for direction, values in metrics.get("cycle", {}).items():
                 lines.append(f"cycle     {direction}: MSE {values['mse']:.4g}")
+            lines += [f"baseline  {line}" for line in metrics.get("verdict", [])]
+            lines += uninformative_warnings(metrics)
         except (KeyError, TypeError, AttributeError, ValueError):
             raise SharedLatentError(
                 f"{folder / METRICS_FILE} is not a sharedlatent metrics file; rerun `sharedlatent evaluate {folder}`"
@@ -40,3 +43,16 @@ def summary_lines(folder: Path, list_files: bool = False) -> str:
     if list_files:
         lines.append("files     " + ", ".join(sorted(p.name for p in folder.iterdir())))
     return "\n".join(lines)
+
+
+NO_INFORMATION_RATIO = 0.97  # a translation this close to the training mean's error carries (almost) nothing
+
+
+def uninformative_warnings(metrics: dict) -> list[str]:
+    """A warning per direction whose translation is no better than predicting the training mean."""
+    return [
+        f"warning   {direction}: no better than the training mean ({values['mse_vs_mean_predictor']:.2f}x its MSE): "
+        f"the {direction.split('->')[0]} encoding carries no information about {direction.split('->')[-1]}"
+        for direction, values in metrics.get("translation", {}).items()
+        if values.get("mse_vs_mean_predictor", 0) >= NO_INFORMATION_RATIO
+    ]

@@ -11,6 +11,17 @@ PresenceMasks = dict[str, np.ndarray]  # domain -> boolean per sample
 Part = tuple[Arrays, PresenceMasks | None]
 
 
+# A validation loss from fewer samples is noise: early stopping on it kept near-initial weights on a 30-sample
+# task (the model ended as the mean predictor); with no hold-out, early stopping watches the training loss.
+MIN_VALIDATION_SAMPLES = 30
+
+
+def validation_size(n_samples: int, fraction: float) -> int:
+    """How many of `n_samples` the hold-out takes: `fraction` of them, or none when that is under 30 samples."""
+    held = int(round(n_samples * fraction)) if fraction > 0 else 0
+    return held if held >= MIN_VALIDATION_SAMPLES else 0
+
+
 def hold_out(arrays: Arrays, fraction: float, seed: int, present: PresenceMasks | None = None) -> tuple[Part, Part]:
     """(kept, held out): `fraction` of the samples (at least one) held out in their original order."""
     n = next(iter(arrays.values())).shape[0]

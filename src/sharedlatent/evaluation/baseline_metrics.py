@@ -1,0 +1,78 @@
+"""The run's translations next to ridge, kNN and the mean predictor, fitted on the same training rows in the
+space the model trains in (its preprocessing; log1p for count domains, as its encoder sees them)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+
+from sharedlatent.evaluation.baselines import compare_direction, verdict_line
+from sharedlatent.evaluation.latent_usage import active_latent_dimensions, gaussian_kl_per_dimension
+from sharedlatent.evaluation.predictions import RunOutputs
+from sharedlatent.names import LIKELIHOOD_KINDS, canonical
+
+
+class PreprocessedModel(Protocol):
+    """What the baselines ask of a model: its config, preprocessors and latent distributions."""
+
+    config: Any
+    preprocessors: dict[str, Any]
+
+    def latent_distribution(self, x: np.ndarray, domain: str) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+def model_space(model: PreprocessedModel, domain: str, values: np.ndarray) -> np.ndarray:
+    """`values` as the model's encoder sees them: preprocessed, and log1p for count domains."""
+    transformed = model.preprocessors[domain].transform(np.asarray(values, dtype=np.float64))
+    return np.log1p(np.maximum(transformed, 0)) if _is_counts(model, domain) else transformed
+
+
+def baseline_comparison(
+    model: PreprocessedModel, outputs: RunOutputs, train_domains: dict[str, np.ndarray]
+) -> dict[str, Any]:
+    """Per direction: scores of model, ridge, kNN and mean (standardised MSE first), a one-line verdict, notes."""
+    directions, verdicts, notes = {}, [], []
+    for target, out in outputs.domains.items():
+        for source, translated in out.translated.items():
+            direction = f"{source}->{target}"
+            scores = compare_direction(
+                direction,
+                model_space(model, source, train_domains[source]),
+                model_space(model, target, train_domains[target]),
+                model_space(model, source, outputs.domains[source].truth),
+                target_test_raw=out.truth,
+                target_train_raw=train_domains[target],
+                model_prediction=translated,
+                inverse=lambda values, name=target: _back(model, name, values),
+            )
+            directions[direction] = {
+                "standardized_mse": {name: score.standardized_mse for name, score in scores.scores.items()},
+                "mse": {name: score.mse for name, score in scores.scores.items()},
+                "pearson": {name: score.pearson for name, score in scores.scores.items()},
+                "ridge_alpha": scores.ridge_alpha,
+                "knn_neighbours": scores.knn_neighbours,
+            }
+            verdicts.append(verdict_line(direction, scores))
+            notes += [f"{direction}: {note}" for note in scores.notes]
+    return {"verdict": verdicts, "baselines": directions, "baseline_notes": sorted(set(notes))}
+
+
+def latent_usage(model: PreprocessedModel, outputs: RunOutputs) -> dict[str, Any]:
+    """Active latent dimensions (mean KL above 0.01 nats) of each domain's test encodings."""
+    usage = {}
+    for name, out in outputs.domains.items():
+        rows = out.truth[~np.isnan(out.truth).any(axis=1)]
+        mean, log_sigma = model.latent_distribution(rows, name)
+        usage[name] = active_latent_dimensions(gaussian_kl_per_dimension(mean, log_sigma))
+    return {"active_dimensions": usage, "latent_size": int(model.config.model.latent_size), "threshold_nats": 0.01}
+
+
+def _back(model: PreprocessedModel, domain: str, values: np.ndarray) -> np.ndarray:
+    """Predictions in the model's space back on the data's scale."""
+    values = np.expm1(values) if _is_counts(model, domain) else values
+    return model.preprocessors[domain].inverse_transform(np.asarray(values, dtype=np.float64))
+
+
+def _is_counts(model: PreprocessedModel, domain: str) -> bool:
+    return LIKELIHOOD_KINDS.get(canonical(model.config.model.likelihood_for(domain))) == "counts"
