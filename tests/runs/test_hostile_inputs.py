@@ -277,7 +277,8 @@ def _(tmp, base, mp):
     run = copy_run(base, tmp)
 
     def poison(metadata):
-        metadata["preprocessing"] = {"left": {"name": "minmax", "low": float("nan"), "high": 1.0}}
+        first = sorted(metadata["preprocessors"])[0]
+        metadata["preprocessors"][first] = {"name": "minmax", "offset": [float("nan")], "scale": [1.0]}
 
     edit_model_metadata(run, poison)
     return translate_args(run, good_input(tmp), tmp / "y.npy")
@@ -504,13 +505,14 @@ def _(tmp, base, mp):
 @case("translate-disk-full")
 def _(tmp, base, mp):
     real_save = np.save
+    source = good_input(tmp)  # written before np.save is made to fail
 
     def full(file, *args, **kwargs):
         real_save(file, *args, **kwargs)
         raise OSError(errno.ENOSPC, "No space left on device")
 
     mp.setattr(np, "save", full)
-    return translate_args(base, good_input(tmp), tmp / "y.npy")
+    return translate_args(base, source, tmp / "y.npy")
 
 
 # --- generate ------------------------------------------------------------------------------------------------------

@@ -55,18 +55,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is, so the same clean-up as Ctrl-C runs (staging folders, temporaries)."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code (argparse exits by itself on a bad command line)."""
     args = build_parser().parse_args(argv)
     try:
-        with _deprecations_as_notes():
+        with _deprecations_as_notes(), _sigterm_as_interrupt():
             return COMMANDS[args.command][1](args)
     except SharedLatentError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except OSError as error:  # read-only or full disk, name too long, a path under a file: the system's words
+        print(f"error: {os_error_line(error)}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except Terminated:
+        print("error: terminated (SIGTERM); nothing half-written was left behind", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("error: interrupted; nothing half-written was left behind", file=sys.stderr)
         return 130
+
+
+def os_error_line(error: OSError) -> str:
+    """An OSError as one sentence naming the file, e.g. `cannot write out.npy: No space left on device`."""
+    reason = error.strerror or str(error) or type(error).__name__
+    return f"{reason}: {error.filename}" if error.filename else reason
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into Terminated for the block (main thread only; signals cannot be caught elsewhere)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager
@@ -164,9 +200,11 @@ def add_translate_parser(commands: Subparsers) -> None:
 
 def run_translate(args: argparse.Namespace) -> int:
     from sharedlatent.runs.folder import load_run
+    from sharedlatent.runs.outputs import refuse_existing, refuse_same_file
     from sharedlatent.runs.sample_files import aligned_values, read_samples, write_samples
 
-    _refuse_existing(args.output, args.overwrite)
+    refuse_same_file(args.input, args.output)
+    refuse_existing(args.output, args.overwrite)
     model, record = load_run(args.run)
     samples = read_samples(args.input)
     inputs, note = aligned_values(
@@ -207,27 +245,40 @@ def run_generate(args: argparse.Namespace) -> int:
     import numpy as np
 
     from sharedlatent.runs.folder import load_run
+    from sharedlatent.runs.outputs import check_generation_size, refuse_existing, write_file_set
     from sharedlatent.runs.sample_files import write_samples
-    from sharedlatent.storage import atomic_path
 
     suffix = args.output.suffix.lower()
     if suffix not in GENERATE_SUFFIXES:
         raise SharedLatentError(f"output file {args.output} must end in one of {', '.join(GENERATE_SUFFIXES)}")
+    if suffix == ".npz":
+        targets = {"": args.output}
+    else:
+        targets = {
+            name: args.output.with_name(f"{args.output.stem}_{name}{args.output.suffix}") for name in _domains(args.run)
+        }
+    for path in targets.values():
+        refuse_existing(path, args.overwrite)
     model, record = load_run(args.run)
+    check_generation_size(args.n_samples, model.input_sizes)
     generated = model.generate(args.n_samples, method=args.method, seed=args.seed)
-    if args.output.suffix.lower() == ".npz":
-        _refuse_existing(args.output, args.overwrite)
-        with atomic_path(args.output) as temporary:
-            np.savez(temporary, **generated)
+    if suffix == ".npz":
+        write_file_set(targets, lambda _, path: np.savez(path, **generated))
         print(f"wrote {args.n_samples} generated pairs ({', '.join(generated)}) to {args.output}")
         return 0
-    targets = {name: args.output.with_name(f"{args.output.stem}_{name}{args.output.suffix}") for name in generated}
-    for path in targets.values():
-        _refuse_existing(path, args.overwrite)
+    write_file_set(
+        targets, lambda name, path: write_samples(path, generated[name], record.feature_names.get(name) or None)
+    )
     for name, path in targets.items():
-        write_samples(path, generated[name], record.feature_names.get(name) or None)
         print(f"wrote {args.n_samples} generated {name} samples to {path}")
     return 0
+
+
+def _domains(run: Path) -> list[str]:
+    """The domain names a run folder's record lists (generate names its output files after them)."""
+    from sharedlatent.runs.record import read_record
+
+    return read_record(run).domains
 
 
 def add_info_parser(commands: Subparsers) -> None:
@@ -249,6 +300,12 @@ def add_evaluate_parser(commands: Subparsers) -> None:
         default="test",
         help="test writes metrics.json and the report; train writes the same files suffixed _train",
     )
+    evaluate.add_argument(
+        "--trust-loader", action="store_true", help="run the module:function or file.py:function run.json names"
+    )
+    evaluate.add_argument(
+        "--allow-pickle", action="store_true", help="let a run trained on a pickle unpickle it (runs code from it)"
+    )
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -257,7 +314,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from sharedlatent.runs.folder import evaluate_run
     from sharedlatent.storage import METRICS_FILE, split_file
 
-    metrics = evaluate_run(args.run, args.split)
+    metrics = evaluate_run(args.run, args.split, trust_loader=args.trust_loader, allow_pickle=args.allow_pickle)
     print(metrics_table(metrics))
     written = f"{split_file(METRICS_FILE, args.split)}, figures and {split_file(REPORT_FILE, args.split)}"
     print(f"wrote {written} to {args.run}")
@@ -275,6 +332,9 @@ def run_compare(args: argparse.Namespace) -> int:
     from sharedlatent.storage import METRICS_FILE, read_json, split_file
 
     runs = {str(folder): read_json(folder / split_file(METRICS_FILE, args.split)) for folder in args.runs}
+    broken = [name for name, metrics in runs.items() if not _metrics_shaped(metrics)]
+    if broken:
+        raise SharedLatentError(f"{broken[0]}: not a sharedlatent metrics file; rerun `sharedlatent evaluate` on it")
     print(comparison_table(runs))
     return 0
 
@@ -305,6 +365,14 @@ def run_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _metrics_shaped(metrics: Any) -> bool:
+    """Whether parsed metrics look like evaluate's: a table whose translation entry is a table of tables."""
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("split", ""), str):
+        return False
+    tables = [metrics.get(key, {}) for key in ("translation", "cycle")]
+    return all(isinstance(t, dict) and all(isinstance(v, dict) for v in t.values()) for t in tables)
+
+
 def summary_lines(folder: Path, list_files: bool = False) -> str:
     """A short description of a run folder: dataset, layout, schedule, headline metrics, files."""
     from sharedlatent.config import RunConfig
@@ -321,6 +389,7 @@ def summary_lines(folder: Path, list_files: bool = False) -> str:
         f"layout    {record.layout}  (latent {config.model.latent_size}, joint posterior {config.model.joint_posterior})",
         f"training  schedule {config.train.schedule}, {config.train.epochs} epochs max, batch {config.train.batch_size}, "
         f"noise {config.train.noise_level}, {record.train_seconds:.1f} s",
+        *(f"data      {note}" for note in record.data_notes),
     ]
     if (folder / METRICS_FILE).exists():
         metrics = read_json(folder / METRICS_FILE)
@@ -345,11 +414,6 @@ def absolute_loader_path(dataset: str) -> str:
     """`file.py:function` with the file made absolute, so `evaluate` finds it from any folder."""
     module, _, function = dataset.rpartition(":")
     return f"{Path(module).resolve()}:{function}" if module.endswith(".py") else dataset
-
-
-def _refuse_existing(path: Path, overwrite: bool) -> None:
-    if path.exists() and not overwrite:
-        raise SharedLatentError(f"output file {path} already exists; pass --overwrite to replace it")
 
 
 def _version() -> str:
