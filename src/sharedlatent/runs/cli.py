@@ -6,17 +6,16 @@ so that `--help` and argument errors stay fast."""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as _dt
 import json
 import sys
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.names import DEVICES, GENERATION_METHODS, SCHEDULES, SPLITS, accepted
+from sharedlatent.runs.cli_guards import Terminated, deprecations_as_notes, os_error_line, sigterm_as_interrupt
 
 EXIT_USER_ERROR = 2
 GENERATE_SUFFIXES = (".npz", ".npy", ".csv", ".tsv", ".parquet", ".h5ad")
@@ -55,15 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the process is, so the same clean-up as Ctrl-C runs (staging folders, temporaries)."""
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code (argparse exits by itself on a bad command line)."""
     args = build_parser().parse_args(argv)
     try:
-        with _deprecations_as_notes(), _sigterm_as_interrupt():
+        with deprecations_as_notes(), sigterm_as_interrupt():
             return COMMANDS[args.command][1](args)
     except SharedLatentError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -77,49 +72,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted; nothing half-written was left behind", file=sys.stderr)
         return 130
-
-
-def os_error_line(error: OSError) -> str:
-    """An OSError as one sentence naming the file, e.g. `cannot write out.npy: No space left on device`."""
-    reason = error.strerror or str(error) or type(error).__name__
-    return f"{reason}: {error.filename}" if error.filename else reason
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM into Terminated for the block (main thread only; signals cannot be caught elsewhere)."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def terminate(signum, frame):
-        raise Terminated()
-
-    previous = signal.signal(signal.SIGTERM, terminate)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextlib.contextmanager
-def _deprecations_as_notes() -> Iterator[None]:
-    """Show sharedlatent's deprecated-name warnings (e.g. schedule "seed") as one `note:` line each."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("always", message=r".* is deprecated; use ", category=DeprecationWarning)
-        show = warnings.showwarning
-
-        def one_line(message, category, filename, lineno, file=None, line=None):
-            if category is DeprecationWarning and " is deprecated; use " in str(message):
-                print(f"note: {message}", file=sys.stderr)
-            else:
-                show(message, category, filename, lineno, file, line)
-
-        warnings.showwarning = one_line
-        yield
 
 
 def add_train_parser(commands: Subparsers) -> None:
@@ -153,6 +105,7 @@ def add_train_parser(commands: Subparsers) -> None:
 def run_train(args: argparse.Namespace) -> int:
     from sharedlatent.config import RunConfig, apply_overrides
     from sharedlatent.runs.folder import train_run
+    from sharedlatent.runs.summary import summary_lines
 
     config = RunConfig.from_toml(args.config) if args.config else RunConfig()
     config = apply_overrides(config, _train_overrides(args))
@@ -287,6 +240,8 @@ def add_info_parser(commands: Subparsers) -> None:
 
 
 def run_info(args: argparse.Namespace) -> int:
+    from sharedlatent.runs.summary import summary_lines
+
     print(summary_lines(args.run, list_files=True))
     return 0
 
@@ -329,10 +284,11 @@ def add_compare_parser(commands: Subparsers) -> None:
 
 def run_compare(args: argparse.Namespace) -> int:
     from sharedlatent.evaluation.tables import comparison_table
+    from sharedlatent.runs.summary import metrics_shaped
     from sharedlatent.storage import METRICS_FILE, read_json, split_file
 
     runs = {str(folder): read_json(folder / split_file(METRICS_FILE, args.split)) for folder in args.runs}
-    broken = [name for name, metrics in runs.items() if not _metrics_shaped(metrics)]
+    broken = [name for name, metrics in runs.items() if not metrics_shaped(metrics)]
     if broken:
         raise SharedLatentError(f"{broken[0]}: not a sharedlatent metrics file; rerun `sharedlatent evaluate` on it")
     print(comparison_table(runs))
@@ -363,51 +319,6 @@ def run_fetch(args: argparse.Namespace) -> int:
     for path in fetch_mnist(args.dest):
         print(f"have {path}")
     return 0
-
-
-def _metrics_shaped(metrics: Any) -> bool:
-    """Whether parsed metrics look like evaluate's: a table whose translation entry is a table of tables."""
-    if not isinstance(metrics, dict) or not isinstance(metrics.get("split", ""), str):
-        return False
-    tables = [metrics.get(key, {}) for key in ("translation", "cycle")]
-    return all(isinstance(t, dict) and all(isinstance(v, dict) for v in t.values()) for t in tables)
-
-
-def summary_lines(folder: Path, list_files: bool = False) -> str:
-    """A short description of a run folder: dataset, layout, schedule, headline metrics, files."""
-    from sharedlatent.config import RunConfig
-    from sharedlatent.runs.folder import read_record
-    from sharedlatent.storage import CONFIG_FILE, METRICS_FILE, read_json
-
-    folder = Path(folder)
-    record = read_record(folder)
-    config = RunConfig.from_toml(folder / CONFIG_FILE)
-    lines = [
-        f"run       {folder}",
-        f"dataset   {record.dataset} {record.data_options or ''}".rstrip(),
-        f"domains   {', '.join(f'{n} ({s} features)' for n, s in record.input_sizes.items())}",
-        f"layout    {record.layout}  (latent {config.model.latent_size}, joint posterior {config.model.joint_posterior})",
-        f"training  schedule {config.train.schedule}, {config.train.epochs} epochs max, batch {config.train.batch_size}, "
-        f"noise {config.train.noise_level}, {record.train_seconds:.1f} s",
-        *(f"data      {note}" for note in record.data_notes),
-    ]
-    if (folder / METRICS_FILE).exists():
-        metrics = read_json(folder / METRICS_FILE)
-        try:
-            for direction, values in metrics.get("translation", {}).items():
-                lines.append(
-                    f"translate {direction}: MSE {values['mse']:.4g} ({values['mse_vs_mean_predictor']:.2f}x the mean predictor) "
-                    f"on the {metrics['split']} split"
-                )
-            for direction, values in metrics.get("cycle", {}).items():
-                lines.append(f"cycle     {direction}: MSE {values['mse']:.4g}")
-        except (KeyError, TypeError, AttributeError, ValueError):
-            raise SharedLatentError(
-                f"{folder / METRICS_FILE} is not a sharedlatent metrics file; rerun `sharedlatent evaluate {folder}`"
-            ) from None
-    if list_files:
-        lines.append("files     " + ", ".join(sorted(p.name for p in folder.iterdir())))
-    return "\n".join(lines)
 
 
 def absolute_loader_path(dataset: str) -> str:

@@ -1,0 +1,53 @@
+"""A run folder in a few lines (train's summary, `info`), and whether a metrics file has evaluate's shape."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sharedlatent.errors import SharedLatentError
+
+
+def metrics_shaped(metrics: Any) -> bool:
+    """Whether parsed metrics look like evaluate's: a table whose translation entry is a table of tables."""
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("split", ""), str):
+        return False
+    tables = [metrics.get(key, {}) for key in ("translation", "cycle")]
+    return all(isinstance(t, dict) and all(isinstance(v, dict) for v in t.values()) for t in tables)
+
+
+def summary_lines(folder: Path, list_files: bool = False) -> str:
+    """A short description of a run folder: dataset, layout, schedule, headline metrics, files."""
+    from sharedlatent.config import RunConfig
+    from sharedlatent.runs.folder import read_record
+    from sharedlatent.storage import CONFIG_FILE, METRICS_FILE, read_json
+
+    folder = Path(folder)
+    record = read_record(folder)
+    config = RunConfig.from_toml(folder / CONFIG_FILE)
+    lines = [
+        f"run       {folder}",
+        f"dataset   {record.dataset} {record.data_options or ''}".rstrip(),
+        f"domains   {', '.join(f'{n} ({s} features)' for n, s in record.input_sizes.items())}",
+        f"layout    {record.layout}  (latent {config.model.latent_size}, joint posterior {config.model.joint_posterior})",
+        f"training  schedule {config.train.schedule}, {config.train.epochs} epochs max, batch {config.train.batch_size}, "
+        f"noise {config.train.noise_level}, {record.train_seconds:.1f} s",
+        *(f"data      {note}" for note in record.data_notes),
+    ]
+    if (folder / METRICS_FILE).exists():
+        metrics = read_json(folder / METRICS_FILE)
+        try:
+            for direction, values in metrics.get("translation", {}).items():
+                lines.append(
+                    f"translate {direction}: MSE {values['mse']:.4g} ({values['mse_vs_mean_predictor']:.2f}x the mean predictor) "
+                    f"on the {metrics['split']} split"
+                )
+            for direction, values in metrics.get("cycle", {}).items():
+                lines.append(f"cycle     {direction}: MSE {values['mse']:.4g}")
+        except (KeyError, TypeError, AttributeError, ValueError):
+            raise SharedLatentError(
+                f"{folder / METRICS_FILE} is not a sharedlatent metrics file; rerun `sharedlatent evaluate {folder}`"
+            ) from None
+    if list_files:
+        lines.append("files     " + ", ".join(sorted(p.name for p in folder.iterdir())))
+    return "\n".join(lines)
