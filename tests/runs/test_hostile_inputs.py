@@ -764,6 +764,249 @@ def _(tmp, base, mp):
     return ["train", "digits", "--epocs", "3"]
 
 
+# --- more of each family --------------------------------------------------------------------------------------------
+@case("evaluate-run-json-format-from-the-future")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    edit_run_json(run, lambda r: r.update(format_version=99))
+    return ["evaluate", str(run)]
+
+
+@case("evaluate-run-json-foreign-format-marker")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    edit_run_json(run, lambda r: r.update(format="someone-elses-run"))
+    return ["evaluate", str(run)]
+
+
+@case("evaluate-run-json-unknown-field")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    edit_run_json(run, lambda r: r.update(loader_hook="os:system"))
+    return ["evaluate", str(run)]
+
+
+@case("evaluate-run-json-names-a-stdlib-function")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    edit_run_json(run, lambda r: r.update(dataset="shutil:rmtree", data_options={"path": str(tmp)}))
+    return ["evaluate", str(run)]
+
+
+@case("evaluate-run-json-allow-pickle-as-a-string")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    (tmp / "data.pkl").write_bytes(b"not even a pickle")
+    edit_run_json(
+        run, lambda r: r.update(dataset="pickle", data_options={"path": str(tmp / "data.pkl"), "allow_pickle": "yes"})
+    )
+    return ["evaluate", str(run)]
+
+
+@case("evaluate-data-file-gone")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    edit_run_json(run, lambda r: r.update(data_files={str(tmp / "gone.csv"): {"size": 3, "sha256": "0" * 64}}))
+    return ["evaluate", str(run)]
+
+
+@case("evaluate-data-file-same-size-other-content")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    (tmp / "d.csv").write_text("abc")
+    edit_run_json(run, lambda r: r.update(data_files={str(tmp / "d.csv"): {"size": 3, "sha256": "0" * 64}}))
+    return ["evaluate", str(run)]
+
+
+@case("info-run-json-wrong-types")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    edit_run_json(run, lambda r: r.update(input_sizes={"left": "64"}))
+    return ["info", str(run)]
+
+
+@case("translate-metadata-not-json")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    path = run / "model.safetensors"
+    raw = path.read_bytes()
+    length = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8 : 8 + length])
+    header["__metadata__"]["sharedlatent"] = "{oops"
+    encoded = json.dumps(header).encode()
+    encoded += b" " * (-len(encoded) % 8)
+    path.write_bytes(struct.pack("<Q", len(encoded)) + encoded + raw[8 + length :])
+    return translate_args(run, good_input(tmp), tmp / "y.npy")
+
+
+@case("translate-metadata-negative-input-size")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    edit_model_metadata(run, lambda m: m["input_sizes"].update(left=-64))
+    return translate_args(run, good_input(tmp), tmp / "y.npy")
+
+
+@case("translate-metadata-unknown-key")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    edit_model_metadata(run, lambda m: m.update(on_load="os.system"))
+    return translate_args(run, good_input(tmp), tmp / "y.npy")
+
+
+@case("translate-metadata-huge-shared-widths")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    edit_model_metadata(run, lambda m: m["config"]["model"].update(shared_widths=[10**9]))
+    return translate_args(run, good_input(tmp), tmp / "y.npy")
+
+
+@case("generate-latent-box-wrong-length")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    edit_model_metadata(run, lambda m: m.update(latent_box=[[0.0], [1.0]]))
+    return ["generate", str(run), "-n", "5", "--output", str(tmp / "g.npz")]
+
+
+@case("generate-latent-box-low-above-high")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    edit_model_metadata(run, lambda m: m.update(latent_box=[m["latent_box"][1], [v - 1 for v in m["latent_box"][0]]]))
+    return ["generate", str(run), "-n", "5", "--output", str(tmp / "g.npz")]
+
+
+@case("translate-preprocessors-missing-a-domain")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    edit_model_metadata(run, lambda m: m["preprocessors"].pop(sorted(m["preprocessors"])[0]))
+    return translate_args(run, good_input(tmp), tmp / "y.npy")
+
+
+@case("translate-preprocessing-infinite-scale")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    edit_model_metadata(
+        run, lambda m: m["preprocessors"].update(left={"name": "minmax", "offset": [0.0], "scale": [float("inf")]})
+    )
+    return translate_args(run, good_input(tmp), tmp / "y.npy")
+
+
+@case("translate-infinite-weights")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+
+    def poison(tensors):
+        name = sorted(tensors)[-1]
+        tensors[name] = tensors[name].copy()
+        tensors[name].flat[0] = np.inf
+
+    edit_tensors(run, poison)
+    return translate_args(run, good_input(tmp), tmp / "y.npy")
+
+
+@case("translate-extra-tensor")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    edit_tensors(run, lambda tensors: tensors.update(smuggled=np.zeros(4, np.float32)))
+    return translate_args(run, good_input(tmp), tmp / "y.npy")
+
+
+@case("translate-tensor-wrong-shape")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+
+    def reshape(tensors):
+        name = next(n for n in sorted(tensors) if tensors[n].ndim == 2)
+        tensors[name] = np.ascontiguousarray(tensors[name].T)
+
+    edit_tensors(run, reshape)
+    return translate_args(run, good_input(tmp), tmp / "y.npy")
+
+
+@case("translate-safetensors-header-length-huge")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    raw = (run / "model.safetensors").read_bytes()
+    (run / "model.safetensors").write_bytes(struct.pack("<Q", 2**60) + raw[8:])
+    return translate_args(run, good_input(tmp), tmp / "y.npy")
+
+
+@case("translate-npy-truncated-data")
+def _(tmp, base, mp):
+    raw = good_input(tmp).read_bytes()
+    (tmp / "x.npy").write_bytes(raw[: len(raw) - 100])
+    return translate_args(base, tmp / "x.npy", tmp / "y.npy")
+
+
+@case("translate-input-is-output-by-a-hard-link")
+def _(tmp, base, mp):
+    source = good_input(tmp)
+    os.link(source, tmp / "hard.npy")
+    return translate_args(base, source, tmp / "hard.npy", "--overwrite")
+
+
+@case("translate-npz-labels-length-differs")
+def _(tmp, base, mp):
+    np.savez(tmp / "x.npz", values=np.zeros((5, 64), np.float32), labels=np.arange(7))
+    return translate_args(base, tmp / "x.npz", tmp / "y.npy")
+
+
+@case("generate-hundred-million-samples")
+def _(tmp, base, mp):
+    return ["generate", str(base), "-n", "100000000", "--output", str(tmp / "g.npz")]
+
+
+@case("generate-output-is-a-folder")
+def _(tmp, base, mp):
+    (tmp / "g.npz").mkdir()
+    return ["generate", str(base), "--output", str(tmp / "g.npz"), "--overwrite"]
+
+
+@case("generate-read-only-filesystem")
+def _(tmp, base, mp):
+    def refuse(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    mp.setattr(np, "savez", refuse)
+    return ["generate", str(base), "-n", "3", "--output", str(tmp / "g.npz")]
+
+
+@case("train-overwrite-a-folder-with-an-old-run-json-and-a-fake-model")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    edit_run_json(run, lambda r: [r.pop(k) for k in ("format", "format_version")])
+    (run / "model.safetensors").write_bytes(b"my notes, not a model")
+    return ["train", "digits", "--epochs", "1", "--out", str(run), "--overwrite", "--no-progress"]
+
+
+@case("train-overwrite-a-folder-whose-run-json-is-a-list")
+def _(tmp, base, mp):
+    (tmp / "precious").mkdir()
+    (tmp / "precious" / "run.json").write_text("[]")
+    (tmp / "precious" / "model.safetensors").write_text("x")
+    return ["train", "digits", "--epochs", "1", "--out", str(tmp / "precious"), "--overwrite", "--no-progress"]
+
+
+@case("train-overwrite-a-run-folder-without-its-model")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    (run / "model.safetensors").unlink()
+    return ["train", "digits", "--epochs", "1", "--out", str(run), "--overwrite", "--no-progress"]
+
+
+@case("compare-metrics-translation-a-list")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    (run / "metrics.json").write_text('{"split": "test", "translation": [1, 2]}')
+    return ["compare", str(run), str(base)]
+
+
+@case("evaluate-trust-loader-still-needs-a-real-function")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    edit_run_json(run, lambda r: r.update(dataset=f"{tmp / 'absent.py'}:load"))
+    return ["evaluate", str(run), "--trust-loader"]
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_bad_input_gives_one_error_line_and_changes_nothing(name, base_run, tmp_path, capsys, monkeypatch):
     work = tmp_path / "work"
