@@ -13,7 +13,7 @@ class Terminated(KeyboardInterrupt):
 
 
 def os_error_line(error: OSError) -> str:
-    """An OSError as one sentence naming the file, e.g. `cannot write out.npy: No space left on device`."""
+    """An OSError as one line naming the file, e.g. `No space left on device: out.npy`."""
     reason = error.strerror or str(error) or type(error).__name__
     return f"{reason}: {error.filename}" if error.filename else reason
 
