@@ -172,9 +172,11 @@ def load_h5ad_pair(
         modalities[domain] = choose_matrix(anndata.read_h5ad(path), str(path), *choices[domain])
     full, summary = pair_modalities(modalities, label_column, pairing=pairing)
     what = f"AnnData {paths[left].name} ({left}) and {paths[right].name} ({right}): {summary}"
-    return split_into_dataset(
+    dataset = split_into_dataset(
         "h5ad", full, {d: m.feature_names for d, m in modalities.items()}, what, test_fraction, seed
     )
+    dataset.notes.append(f"h5ad: {summary}")
+    return dataset
 
 
 def load_h5mu_pair(
@@ -217,9 +219,11 @@ def load_h5mu_pair(
         modalities[domain] = choose_matrix(mdata.mod[mod], f"{path}, modality {mod!r}", *choices[mod])
     full, summary = pair_modalities(modalities, label_column, extra_obs=mdata.obs, pairing=pairing)
     what = f"MuData {path.name}, modalities {left_mod!r} and {right_mod!r}: {summary}"
-    return split_into_dataset(
+    dataset = split_into_dataset(
         "h5mu", full, {d: m.feature_names for d, m in modalities.items()}, what, test_fraction, seed
     )
+    dataset.notes.append(f"h5mu: {summary}")
+    return dataset
 
 
 def write_h5ad(

@@ -128,6 +128,8 @@ class PairedDataset:
     # Suggested model settings per domain (e.g. {"rna": {"likelihood": "negative_binomial"}}), used for any
     # domain the run's config leaves unset, so `sharedlatent train NAME` fits the data's kind out of the box.
     domain_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # What the loader did to the data that a user should hear of, e.g. rows dropped while pairing by ID.
+    notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if list(self.train.domains) != list(self.test.domains):

@@ -94,6 +94,8 @@ def read_frame(path: Path, id_column: str | None, label_column: str | None) -> p
             raise SharedLatentError(
                 f"{path}: reading Parquet needs pyarrow: pip install 'sharedlatent[tables]'"
             ) from None
+        except (ValueError, OSError) as error:  # pyarrow's ArrowInvalid is a ValueError
+            raise SharedLatentError(f"{path} cannot be read as Parquet: {str(error).strip()[:200]}") from None
         if frame.shape[0] == 0:
             raise SharedLatentError(f"{path} has columns but no data rows")
         return frame
@@ -145,12 +147,12 @@ def _is_number(text: object) -> bool:
 def load_numbers(path: Path, key: str | None = None) -> np.ndarray:
     """The array in a .npy file (or `key` of an .npz archive), refusing pickled objects instead of unpickling them."""
     try:
-        if key is None:
-            return np.load(path, allow_pickle=False)
+        if key is None:  # memory-mapped first, so a header claiming more rows than the file holds is refused
+            return np.array(np.load(path, allow_pickle=False, mmap_mode="r"))
         with np.load(path, allow_pickle=False) as archive:
             return archive[key]
     except ValueError as error:
-        if "pickle" in str(error) or "Object arrays" in str(error):
+        if "pickle" in str(error) or "Object arrays" in str(error) or "Python objects" in str(error):
             raise SharedLatentError(
                 f"{path} holds Python objects, not numbers; sharedlatent never unpickles {path.suffix} files"
             ) from None
@@ -176,6 +178,9 @@ def frame_from_npz(path: Path, id_column: str | None, label_column: str | None) 
     names = [str(n) for n in arrays.get("feature_names", [f"feature_{i}" for i in range(values.shape[1])])]
     if len(names) != values.shape[1]:
         raise SharedLatentError(f"{path}: {len(names)} feature_names for {values.shape[1]} columns of 'values'")
+    for key in ("labels", "sample_ids"):
+        if key in arrays and len(arrays[key]) != values.shape[0]:
+            raise SharedLatentError(f"{path}: {len(arrays[key])} {key} for {values.shape[0]} rows of 'values'")
     frame = pd.DataFrame(values, columns=names)
     if "labels" in arrays:
         frame.insert(0, label_column or "label", arrays["labels"])
@@ -321,9 +326,11 @@ def load_table_pair(
         present=presence_of(rows),
     )
     what = f"tables {paths[left].name} ({left}) and {paths[right].name} ({right}): {report.summary()}"
-    return split_into_dataset(
+    dataset = split_into_dataset(
         "tables", full, {d: t.feature_names for d, t in tables.items()}, what, test_fraction, seed
     )
+    dataset.notes.append(f"tables: {report.summary()}")
+    return dataset
 
 
 def write_table(

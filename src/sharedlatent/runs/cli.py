@@ -6,17 +6,16 @@ so that `--help` and argument errors stay fast."""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime as _dt
 import json
 import sys
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.names import DEVICES, GENERATION_METHODS, SCHEDULES, SPLITS, accepted
+from sharedlatent.runs.cli_guards import Terminated, deprecations_as_notes, os_error_line, sigterm_as_interrupt
 
 EXIT_USER_ERROR = 2
 GENERATE_SUFFIXES = (".npz", ".npy", ".csv", ".tsv", ".parquet", ".h5ad")
@@ -59,31 +58,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code (argparse exits by itself on a bad command line)."""
     args = build_parser().parse_args(argv)
     try:
-        with _deprecations_as_notes():
+        with deprecations_as_notes(), sigterm_as_interrupt():
             return COMMANDS[args.command][1](args)
     except SharedLatentError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except OSError as error:  # read-only or full disk, name too long, a path under a file: the system's words
+        print(f"error: {os_error_line(error)}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except Terminated:
+        print("error: terminated (SIGTERM); nothing half-written was left behind", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("error: interrupted; nothing half-written was left behind", file=sys.stderr)
         return 130
-
-
-@contextlib.contextmanager
-def _deprecations_as_notes() -> Iterator[None]:
-    """Show sharedlatent's deprecated-name warnings (e.g. schedule "seed") as one `note:` line each."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("always", message=r".* is deprecated; use ", category=DeprecationWarning)
-        show = warnings.showwarning
-
-        def one_line(message, category, filename, lineno, file=None, line=None):
-            if category is DeprecationWarning and " is deprecated; use " in str(message):
-                print(f"note: {message}", file=sys.stderr)
-            else:
-                show(message, category, filename, lineno, file, line)
-
-        warnings.showwarning = one_line
-        yield
 
 
 def add_train_parser(commands: Subparsers) -> None:
@@ -117,6 +105,7 @@ def add_train_parser(commands: Subparsers) -> None:
 def run_train(args: argparse.Namespace) -> int:
     from sharedlatent.config import RunConfig, apply_overrides
     from sharedlatent.runs.folder import train_run
+    from sharedlatent.runs.summary import summary_lines
 
     config = RunConfig.from_toml(args.config) if args.config else RunConfig()
     config = apply_overrides(config, _train_overrides(args))
@@ -126,7 +115,6 @@ def run_train(args: argparse.Namespace) -> int:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = args.out or Path("runs") / f"{config.dataset.replace(':', '_').replace('.', '_')}-{stamp}"
     folder = train_run(config, out, data_options, overwrite=args.overwrite)
-    from sharedlatent.runs.summary import summary_lines
 
     print(summary_lines(folder))
     return 0
@@ -166,9 +154,11 @@ def add_translate_parser(commands: Subparsers) -> None:
 
 def run_translate(args: argparse.Namespace) -> int:
     from sharedlatent.runs.folder import load_run
+    from sharedlatent.runs.outputs import refuse_existing, refuse_same_file
     from sharedlatent.runs.sample_files import aligned_values, read_samples, write_samples
 
-    _refuse_existing(args.output, args.overwrite)
+    refuse_same_file(args.input, args.output)
+    refuse_existing(args.output, args.overwrite)
     model, record = load_run(args.run)
     samples = read_samples(args.input)
     inputs, note = aligned_values(
@@ -209,27 +199,40 @@ def run_generate(args: argparse.Namespace) -> int:
     import numpy as np
 
     from sharedlatent.runs.folder import load_run
+    from sharedlatent.runs.outputs import check_generation_size, refuse_existing, write_file_set
     from sharedlatent.runs.sample_files import write_samples
-    from sharedlatent.storage import atomic_path
 
     suffix = args.output.suffix.lower()
     if suffix not in GENERATE_SUFFIXES:
         raise SharedLatentError(f"output file {args.output} must end in one of {', '.join(GENERATE_SUFFIXES)}")
+    if suffix == ".npz":
+        targets = {"": args.output}
+    else:
+        targets = {
+            name: args.output.with_name(f"{args.output.stem}_{name}{args.output.suffix}") for name in _domains(args.run)
+        }
+    for path in targets.values():
+        refuse_existing(path, args.overwrite)
     model, record = load_run(args.run)
+    check_generation_size(args.n_samples, model.input_sizes)
     generated = model.generate(args.n_samples, method=args.method, seed=args.seed)
-    if args.output.suffix.lower() == ".npz":
-        _refuse_existing(args.output, args.overwrite)
-        with atomic_path(args.output) as temporary:
-            np.savez(temporary, **generated)
+    if suffix == ".npz":
+        write_file_set(targets, lambda _, path: np.savez(path, **generated))
         print(f"wrote {args.n_samples} generated pairs ({', '.join(generated)}) to {args.output}")
         return 0
-    targets = {name: args.output.with_name(f"{args.output.stem}_{name}{args.output.suffix}") for name in generated}
-    for path in targets.values():
-        _refuse_existing(path, args.overwrite)
+    write_file_set(
+        targets, lambda name, path: write_samples(path, generated[name], record.feature_names.get(name) or None)
+    )
     for name, path in targets.items():
-        write_samples(path, generated[name], record.feature_names.get(name) or None)
         print(f"wrote {args.n_samples} generated {name} samples to {path}")
     return 0
+
+
+def _domains(run: Path) -> list[str]:
+    """The domain names a run folder's record lists (generate names its output files after them)."""
+    from sharedlatent.runs.record import read_record
+
+    return read_record(run).domains
 
 
 def add_info_parser(commands: Subparsers) -> None:
@@ -253,6 +256,12 @@ def add_evaluate_parser(commands: Subparsers) -> None:
         default="test",
         help="test writes metrics.json and the report; train writes the same files suffixed _train",
     )
+    evaluate.add_argument(
+        "--trust-loader", action="store_true", help="run the module:function or file.py:function run.json names"
+    )
+    evaluate.add_argument(
+        "--allow-pickle", action="store_true", help="let a run trained on a pickle unpickle it (runs code from it)"
+    )
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -261,7 +270,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from sharedlatent.runs.folder import evaluate_run
     from sharedlatent.storage import METRICS_FILE, split_file
 
-    metrics = evaluate_run(args.run, args.split)
+    metrics = evaluate_run(args.run, args.split, trust_loader=args.trust_loader, allow_pickle=args.allow_pickle)
     print(metrics_table(metrics))
     written = f"{split_file(METRICS_FILE, args.split)}, figures and {split_file(REPORT_FILE, args.split)}"
     print(f"wrote {written} to {args.run}")
@@ -276,9 +285,13 @@ def add_compare_parser(commands: Subparsers) -> None:
 
 def run_compare(args: argparse.Namespace) -> int:
     from sharedlatent.evaluation.tables import comparison_table
+    from sharedlatent.runs.summary import metrics_shaped
     from sharedlatent.storage import METRICS_FILE, read_json, split_file
 
     runs = {str(folder): read_json(folder / split_file(METRICS_FILE, args.split)) for folder in args.runs}
+    broken = [name for name, metrics in runs.items() if not metrics_shaped(metrics)]
+    if broken:
+        raise SharedLatentError(f"{broken[0]}: not a sharedlatent metrics file; rerun `sharedlatent evaluate` on it")
     print(comparison_table(runs))
     return 0
 
@@ -313,11 +326,6 @@ def absolute_loader_path(dataset: str) -> str:
     """`file.py:function` with the file made absolute, so `evaluate` finds it from any folder."""
     module, _, function = dataset.rpartition(":")
     return f"{Path(module).resolve()}:{function}" if module.endswith(".py") else dataset
-
-
-def _refuse_existing(path: Path, overwrite: bool) -> None:
-    if path.exists() and not overwrite:
-        raise SharedLatentError(f"output file {path} already exists; pass --overwrite to replace it")
 
 
 def _version() -> str:

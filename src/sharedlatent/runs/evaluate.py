@@ -115,6 +115,8 @@ def write_report(folder: Path, record: RunRecord, metrics: dict[str, Any], figur
     from sharedlatent.figures import report
 
     subtitle = f"{record.dataset} {record.data_options or ''}, trained {record.created} in {record.train_seconds:.1f} s"
+    if record.data_notes:
+        subtitle += "; data: " + "; ".join(record.data_notes)
     config_text = (folder / CONFIG_FILE).read_text() if (folder / CONFIG_FILE).exists() else ""
     return report.write_report(
         folder,

@@ -16,7 +16,10 @@ from sharedlatent.config import RunConfig
 from sharedlatent.datasets import PairedDataset, load_dataset
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.runs.evaluate import evaluate_into
+from sharedlatent.runs.model_file import check_model_file
 from sharedlatent.runs.record import RUN_FILE, RunRecord, read_record, write_record
+from sharedlatent.runs.reload import absolute_data_options, check_data_files, fingerprint_data_files, reload_options
+from sharedlatent.runs.target import check_target, staging_folder, sweep_stale_staging
 from sharedlatent.storage import CONFIG_FILE, HISTORY_FILE, WEIGHTS_FILE, read_json, write_json, write_text
 from sharedlatent.training.loop import History
 
@@ -44,8 +47,11 @@ def train_run(
 ) -> Path:
     """Train on `config.dataset`, then write the whole run folder at once (nothing appears until it is complete)."""
     out = Path(out).resolve()
-    _check_target(out, overwrite)
-    data_options = dict(data_options or {})
+    check_target(out, overwrite)
+    check_device(config.train.device)
+    sweep_stale_staging(out)
+    data_options = absolute_data_options(dict(data_options or {}))
+    data_files = fingerprint_data_files(data_options)
     dataset = dataset or load_dataset(config.dataset, **data_options)
     if dataset.test.n_samples < MIN_TEST_SAMPLES:
         raise SharedLatentError(
@@ -54,7 +60,7 @@ def train_run(
     config = with_dataset_settings(config, dataset)
     model = SharedLatentVAE(dataset.input_sizes, config)
     history = model.fit(dataset.train)
-    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
+    staging = staging_folder(out)
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
@@ -74,6 +80,8 @@ def train_run(
                 name: f"likelihood {c.likelihood}, preprocessing {c.preprocessing} ({c.reason})"
                 for name, c in model.auto_choices.items()
             },
+            data_files=data_files,
+            data_notes=list(dataset.notes),
         )
         model.save(staging / WEIGHTS_FILE)
         write_text(staging / CONFIG_FILE, model.config.to_toml())  # "auto" settings written out as chosen
@@ -98,30 +106,9 @@ def with_dataset_settings(config: RunConfig, dataset: PairedDataset) -> RunConfi
     return RunConfig.from_dict(values)
 
 
-def _check_target(out: Path, overwrite: bool) -> None:
-    """Refuse an output path that would lose the user's files: a file, a non-empty folder (unless --overwrite and
-    it is a run folder), the current folder or one of its parents, or a path under a file."""
-    for parent in out.parents:
-        if parent.exists() and not parent.is_dir():
-            raise SharedLatentError(f"output folder {out} cannot be created: {parent} is a file")
-    if out.exists() and not out.is_dir():
-        raise SharedLatentError(f"output path {out} exists and is not a folder")
-    if out == Path.cwd().resolve() or out in Path.cwd().resolve().parents:
-        raise SharedLatentError(f"output folder {out} is the current folder or holds it; name a new folder with --out")
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise SharedLatentError(
-                f"output folder {out} already exists and is not empty; pass --overwrite to replace it"
-            )
-        if not (out / RUN_FILE).is_file():
-            raise SharedLatentError(
-                f"output folder {out} is not a sharedlatent run folder (no {RUN_FILE}); --overwrite replaces run folders only"
-            )
-
-
 def _replace_folder(staging: Path, out: Path, overwrite: bool) -> None:
     """Move the finished run into place; an old folder is removed only once the new one is complete."""
-    _check_target(out, overwrite)
+    check_target(out, overwrite)
     if out.exists():
         retired = out.parent / f".{out.name}.old-{os.getpid()}"
         os.replace(out, retired)
@@ -129,6 +116,17 @@ def _replace_folder(staging: Path, out: Path, overwrite: bool) -> None:
         shutil.rmtree(retired)
     else:
         os.replace(staging, out)
+
+
+def check_device(name: str) -> None:
+    """Refuse a device this machine lacks before any data is loaded or any training starts."""
+    import torch
+
+    mps = getattr(torch.backends, "mps", None)
+    if name == "mps" and not (mps and mps.is_available()):
+        raise SharedLatentError("train.device is 'mps' but Apple MPS is not available on this machine")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SharedLatentError("train.device is 'cuda' but no CUDA GPU is available")
 
 
 def _versions() -> dict[str, str]:
@@ -147,14 +145,21 @@ def _versions() -> dict[str, str]:
 def load_run(folder: str | Path) -> tuple[SharedLatentVAE, RunRecord]:
     """The trained model and the record of a run folder."""
     record = read_record(folder)
+    check_model_file(Path(folder) / WEIGHTS_FILE)  # before load() allocates what the metadata asks for
     return SharedLatentVAE.load(Path(folder) / WEIGHTS_FILE), record
 
 
-def evaluate_run(folder: str | Path, split: str = "test") -> dict[str, Any]:
-    """Reload a run and its dataset, recompute metrics, figures and the report for `split`."""
+def evaluate_run(
+    folder: str | Path, split: str = "test", trust_loader: bool = False, allow_pickle: bool = False
+) -> dict[str, Any]:
+    """Reload a run and its dataset, recompute metrics, figures and the report for `split`.
+
+    A run folder is data, never code: a `module:function` loader needs `trust_loader`, a pickle `allow_pickle`."""
     folder = Path(folder)
     model, record = load_run(folder)
-    dataset = load_dataset(record.dataset, **record.data_options)
+    options = reload_options(record, trust_loader, allow_pickle)
+    check_data_files(record)
+    dataset = load_dataset(record.dataset, **options)
     if dataset.input_sizes != model.input_sizes:
         raise SharedLatentError(
             f"dataset {record.dataset!r} now has sizes {dataset.input_sizes}, the run was trained on {model.input_sizes}"

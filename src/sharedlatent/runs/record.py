@@ -10,6 +10,26 @@ from sharedlatent.errors import SharedLatentError
 from sharedlatent.storage import read_json, write_json
 
 RUN_FILE = "run.json"
+RUN_FORMAT = "sharedlatent-run"
+RUN_FORMAT_VERSION = 1
+FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "format": str,
+    "format_version": int,
+    "dataset": str,
+    "data_options": dict,
+    "domains": list,
+    "input_sizes": dict,
+    "feature_names": dict,
+    "layout": str,
+    "created": str,
+    "train_seconds": (int, float),
+    "versions": dict,
+    "command": list,
+    "figures": list,
+    "data_files": dict,
+    "data_notes": list,
+    "chosen_settings": dict,
+}
 
 
 @dataclass
@@ -29,6 +49,12 @@ class RunRecord:
     figures: list[str] = field(default_factory=list)
     # domain -> "likelihood L, preprocessing P (why)" for the settings chosen from the data ("auto")
     chosen_settings: dict[str, str] = field(default_factory=dict)
+    # What the data files were at train time: absolute path -> {"size", "sha256"}; evaluate refuses changed data.
+    data_files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    data_notes: list[str] = field(default_factory=list)  # e.g. rows the loader dropped while pairing
+    # Marks the folder as a run folder, so --overwrite never deletes a folder that merely holds a run.json.
+    format: str = RUN_FORMAT
+    format_version: int = RUN_FORMAT_VERSION
 
 
 def read_record(folder: str | Path) -> RunRecord:
@@ -36,11 +62,33 @@ def read_record(folder: str | Path) -> RunRecord:
     folder = Path(folder)
     if not folder.is_dir():
         raise SharedLatentError(f"run folder {folder} does not exist")
-    values = read_json(folder / RUN_FILE)
+    return record_from_values(read_json(folder / RUN_FILE), folder / RUN_FILE)
+
+
+def record_from_values(values: Any, path: Path) -> RunRecord:
+    """A RunRecord from run.json's parsed content, checking every field's type and the format marker."""
+    if not isinstance(values, dict):
+        raise SharedLatentError(f"{path} is not a sharedlatent run record (not a JSON object)")
+    unknown = sorted(set(values) - set(FIELD_TYPES))
+    wrong = [key for key, kind in FIELD_TYPES.items() if key in values and not isinstance(values[key], kind)]
+    if unknown or wrong:
+        raise SharedLatentError(
+            f"{path} is not a sharedlatent run record: unknown fields {unknown}, wrong types {wrong}"
+        )
+    if values.get("format", RUN_FORMAT) != RUN_FORMAT or values.get("format_version", 1) > RUN_FORMAT_VERSION:
+        raise SharedLatentError(
+            f"{path} has format {values.get('format')!r} version {values.get('format_version')!r}; "
+            f"this sharedlatent reads {RUN_FORMAT!r} up to version {RUN_FORMAT_VERSION}"
+        )
+    sizes = values.get("input_sizes", {})
+    if not all(type(n) is int and n > 0 for n in sizes.values()) or not all(
+        isinstance(d, str) for d in values.get("domains", [])
+    ):
+        raise SharedLatentError(f"{path}: input_sizes must be positive integers and domains names")
     try:
         return RunRecord(**values)
     except TypeError as error:
-        raise SharedLatentError(f"{folder / RUN_FILE} is not a sharedlatent run record: {error}") from None
+        raise SharedLatentError(f"{path} is not a sharedlatent run record: {error}") from None
 
 
 def write_record(folder: Path, record: RunRecord) -> Path:

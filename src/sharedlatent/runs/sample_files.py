@@ -37,15 +37,20 @@ def read_samples(path: str | Path) -> Samples:
         values = dense_rows(modality.matrix, np.arange(adata.n_obs))
         return Samples(values, np.asarray(adata.obs_names).astype(str), list(map(str, adata.var_names)))
     if path.suffix.lower() == ".npy":
-        try:
-            values = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as error:
-            raise SharedLatentError(f"cannot read {path} as .npy: {error}") from None
-        return Samples(np.atleast_2d(values))
+        return Samples(np.atleast_2d(read_npy(path)))
     from sharedlatent.datasets.tables import read_table
 
     table = read_table(path)
     return Samples(table.values, table.sample_ids, table.feature_names)
+
+
+def read_npy(path: Path) -> np.ndarray:
+    """An .npy file's array; memory-mapped first, so a header claiming more rows than the file holds is refused."""
+    try:
+        mapped = np.load(path, allow_pickle=False, mmap_mode="r")
+        return np.array(mapped)
+    except (OSError, ValueError, EOFError) as error:
+        raise SharedLatentError(f"cannot read {path} as .npy: {error}") from None
 
 
 def aligned_values(samples: Samples, expected: list[str] | None, what: str) -> tuple[np.ndarray, str | None]:

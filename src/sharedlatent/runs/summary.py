@@ -1,13 +1,22 @@
-"""The few lines `train` and `info` print about a run folder: dataset, layout, schedule, headline metrics."""
+"""A run folder in a few lines (train's summary, `info`), and whether a metrics file has evaluate's shape."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sharedlatent.config import RunConfig
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.runs.record import read_record
 from sharedlatent.storage import CONFIG_FILE, METRICS_FILE, read_json
+
+
+def metrics_shaped(metrics: Any) -> bool:
+    """Whether parsed metrics look like evaluate's: a table whose translation entry is a table of tables."""
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("split", ""), str):
+        return False
+    tables = [metrics.get(key, {}) for key in ("translation", "cycle")]
+    return all(isinstance(t, dict) and all(isinstance(v, dict) for v in t.values()) for t in tables)
 
 
 def summary_lines(folder: Path, list_files: bool = False) -> str:
@@ -22,6 +31,7 @@ def summary_lines(folder: Path, list_files: bool = False) -> str:
         f"layout    {record.layout}  (latent {config.model.latent_size}, joint posterior {config.model.joint_posterior})",
         f"training  schedule {config.train.schedule}, {config.train.epochs} epochs max, batch {config.train.batch_size}, "
         f"noise {config.train.noise_level}, {record.train_seconds:.1f} s",
+        *(f"data      {note}" for note in record.data_notes),
     ]
     lines += [f"auto      {name}: {text}" for name, text in record.chosen_settings.items()]
     if (folder / METRICS_FILE).exists():

@@ -1,0 +1,186 @@
+"""Check a model file before anything is built from it: metadata against tensor shapes, and every number finite.
+
+SharedLatentVAE.load trusts its metadata (a width of 40,000 allocates gigabytes); this reads only the safetensors
+header first, so a lying or damaged file is refused with one sentence before any memory is spent on it."""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from pathlib import Path
+from typing import Any
+
+from sharedlatent.errors import SharedLatentError
+from sharedlatent.storage import METADATA_KEY
+
+DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
+METADATA_KEYS = {"format_version", "config", "input_sizes", "latent_box", "preprocessors"}
+MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit
+
+
+def check_model_file(path: str | Path) -> dict[str, Any]:
+    """The metadata of a model file once it is proven consistent with the tensors and finite; else an error."""
+    path = Path(path)
+    if not path.is_file():
+        raise SharedLatentError(f"model file {path} does not exist")
+    shapes, metadata = read_header(path)
+    config = _checked_config(path, metadata)
+    _check_shapes(path, config, metadata["input_sizes"], shapes)
+    _check_finite_tensors(path)
+    _check_preprocessors(path, metadata["preprocessors"], metadata["input_sizes"])
+    _check_latent_box(path, metadata["latent_box"], config.model.latent_size)
+    return metadata
+
+
+def read_header(path: Path) -> tuple[dict[str, tuple[int, ...]], dict[str, Any]]:
+    """Tensor shapes and our metadata record from a safetensors header, with offsets checked against the file size."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        prefix = handle.read(8)
+        length = struct.unpack("<Q", prefix)[0] if len(prefix) == 8 else -1
+        if length < 2 or length > min(MAX_HEADER_BYTES, size - 8):
+            raise SharedLatentError(f"{path} is not a readable safetensors model file (bad header length)")
+        try:
+            header = json.loads(handle.read(length))
+        except (ValueError, UnicodeDecodeError):
+            raise SharedLatentError(f"{path} is not a readable safetensors model file (header is not JSON)") from None
+    if not isinstance(header, dict):
+        raise SharedLatentError(f"{path} is not a readable safetensors model file (header is not a table)")
+    extra = header.pop("__metadata__", None) or {}
+    shapes = _tensor_shapes(path, header, size - 8 - length)
+    if not isinstance(extra, dict) or METADATA_KEY not in extra:
+        raise SharedLatentError(f"{path} has no sharedlatent metadata; was it written by sharedlatent?")
+    try:
+        metadata = json.loads(extra[METADATA_KEY])
+    except (TypeError, ValueError):
+        raise SharedLatentError(f"{path}: the sharedlatent metadata is not JSON") from None
+    if not isinstance(metadata, dict):
+        raise SharedLatentError(f"{path}: the sharedlatent metadata is not a table")
+    return shapes, metadata
+
+
+def _tensor_shapes(path: Path, header: dict[str, Any], data_bytes: int) -> dict[str, tuple[int, ...]]:
+    """Each tensor's shape, checking dtype, shape and byte offsets agree and stay inside the file."""
+    shapes = {}
+    for name, entry in header.items():
+        try:
+            shape = tuple(int(n) for n in entry["shape"])
+            begin, end = (int(n) for n in entry["data_offsets"])
+            width = DTYPE_BYTES[entry["dtype"]]
+        except (KeyError, TypeError, ValueError):
+            raise SharedLatentError(f"{path}: tensor {name!r} has a malformed header entry") from None
+        if min(shape, default=0) < 0 or not 0 <= begin <= end <= data_bytes or end - begin != math.prod(shape) * width:
+            raise SharedLatentError(f"{path}: tensor {name!r} does not fit its shape {list(shape)} or the file")
+        shapes[name] = shape
+    return shapes
+
+
+def _checked_config(path: Path, metadata: dict[str, Any]) -> Any:
+    """The RunConfig the metadata describes, after checking its keys, version and input sizes."""
+    from sharedlatent.api import FORMAT_VERSION
+    from sharedlatent.config import RunConfig
+
+    if metadata.get("format_version") != FORMAT_VERSION:
+        raise SharedLatentError(
+            f"{path} has format version {metadata.get('format_version')!r}, this sharedlatent reads {FORMAT_VERSION}"
+        )
+    missing, unknown = sorted(METADATA_KEYS - set(metadata)), sorted(set(metadata) - METADATA_KEYS)
+    if missing or unknown:
+        raise SharedLatentError(f"{path}: model metadata lacks keys {missing} or has unknown keys {unknown}")
+    sizes = metadata["input_sizes"]
+    if not isinstance(sizes, dict) or not all(type(n) is int and n > 0 for n in sizes.values()):
+        raise SharedLatentError(f"{path}: input_sizes must map domain names to positive integers, got {sizes!r}")
+    if not isinstance(metadata["config"], dict):
+        raise SharedLatentError(f"{path}: the model config is not a table")
+    try:
+        config = RunConfig.from_dict(metadata["config"])
+        config.validate(sizes)
+    except SharedLatentError as error:
+        raise SharedLatentError(f"{path}: {error}") from None
+    except (TypeError, ValueError, KeyError, AttributeError) as error:
+        raise SharedLatentError(f"{path}: the model config is malformed: {error}") from None
+    return config
+
+
+def _check_shapes(path: Path, config: Any, input_sizes: dict[str, int], shapes: dict[str, tuple[int, ...]]) -> None:
+    """The network the metadata describes must have exactly the file's tensors; built on torch's meta device."""
+    import torch
+
+    from sharedlatent.nn.model import SharedLatentModule
+
+    model = config.model
+    widths = [model.latent_size, *model.shared_widths, *input_sizes.values()]
+    widths += [w for name in input_sizes for w in model.widths_for(name)]
+    stored = sum(math.prod(shape) for shape in shapes.values())
+    if max(widths) > stored:  # every layer width costs at least that many parameters
+        raise SharedLatentError(f"{path}: the metadata describes layers wider ({max(widths)}) than the file's tensors")
+    with torch.device("meta"):
+        module = SharedLatentModule(
+            input_sizes,
+            {name: model.widths_for(name) for name in input_sizes},
+            model.shared_widths,
+            model.latent_size,
+            {name: model.likelihood_for(name) for name in input_sizes},
+            {name: model.likelihood_options_for(name) for name in input_sizes},
+            model.joint_posterior,
+        )
+    expected = {name: tuple(tensor.shape) for name, tensor in module.state_dict().items()}
+    for name in sorted(set(expected) | set(shapes)):
+        if expected.get(name) != shapes.get(name):
+            raise SharedLatentError(
+                f"{path}: tensor {name!r} has shape {shapes.get(name)}, its metadata implies {expected.get(name)}"
+            )
+
+
+def _check_finite_tensors(path: Path) -> None:
+    """Refuse NaN or infinite weights, which would turn every output into NaN without a word."""
+    import torch
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            for name in handle.keys():  # noqa: SIM118 (safe_open is no dict)
+                tensor = handle.get_tensor(name)
+                if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                    raise SharedLatentError(f"{path}: tensor {name!r} holds NaN or infinite values")
+    except (SafetensorError, OSError, ValueError) as error:
+        raise SharedLatentError(f"{path} is not a readable safetensors model file: {error}") from None
+
+
+def _check_preprocessors(path: Path, stored: Any, input_sizes: dict[str, int]) -> None:
+    """One preprocessor per domain, readable, with finite parameters of a per-feature or global length."""
+    from sharedlatent.preprocessing import preprocessor_from_dict
+
+    if not isinstance(stored, dict) or set(stored) != set(input_sizes):
+        raise SharedLatentError(f"{path}: preprocessors must name the domains {sorted(input_sizes)}")
+    for name, values in stored.items():
+        where = f"{path}: preprocessing of domain {name!r}"
+        if not isinstance(values, dict):
+            raise SharedLatentError(f"{where} is not a table")
+        for key, numbers in values.items():
+            if key == "name" or numbers is None:
+                continue
+            if not _finite_list(numbers) or len(numbers) not in (1, input_sizes[name]):
+                raise SharedLatentError(f"{where}: {key} must be 1 or {input_sizes[name]} finite numbers")
+        try:
+            preprocessor_from_dict(values)
+        except SharedLatentError as error:
+            raise SharedLatentError(f"{where}: {error}") from None
+
+
+def _check_latent_box(path: Path, box: Any, latent_size: int) -> None:
+    """None, or two lists of `latent_size` finite numbers with low <= high."""
+    if box is None:
+        return
+    if not (isinstance(box, list) and len(box) == 2 and all(_finite_list(side) for side in box)):
+        raise SharedLatentError(f"{path}: latent_box must be two lists of finite numbers")
+    low, high = box
+    if len(low) != latent_size or len(high) != latent_size or any(a > b for a, b in zip(low, high, strict=True)):
+        raise SharedLatentError(f"{path}: latent_box must be {latent_size} lows and {latent_size} highs, low <= high")
+
+
+def _finite_list(values: Any) -> bool:
+    return isinstance(values, list) and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values
+    )

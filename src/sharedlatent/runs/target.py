@@ -1,0 +1,88 @@
+"""Where a run folder may be written: overwrite only folders that prove to be runs; sweep crashed runs' staging."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from sharedlatent.errors import SharedLatentError
+from sharedlatent.runs.record import RUN_FILE, RUN_FORMAT, record_from_values
+from sharedlatent.storage import WEIGHTS_FILE, read_json
+
+STAGING_MARK = ".partial-"
+
+
+def staging_folder(out: Path) -> Path:
+    """The hidden folder a run is written into before it is renamed to `out`."""
+    return out.parent / f".{out.name}{STAGING_MARK}{os.getpid()}"
+
+
+def check_target(out: Path, overwrite: bool) -> None:
+    """Refuse an output path that would lose the user's files: a file, a non-empty folder (unless --overwrite and
+    it is a run folder), the current folder or one of its parents, or a path under a file."""
+    for parent in out.parents:
+        if parent.exists() and not parent.is_dir():
+            raise SharedLatentError(f"output folder {out} cannot be created: {parent} is a file")
+    if out.exists() and not out.is_dir():
+        raise SharedLatentError(f"output path {out} exists and is not a folder")
+    if out == Path.cwd().resolve() or out in Path.cwd().resolve().parents:
+        raise SharedLatentError(f"output folder {out} is the current folder or holds it; name a new folder with --out")
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise SharedLatentError(
+                f"output folder {out} already exists and is not empty; pass --overwrite to replace it"
+            )
+        if not is_run_folder(out):
+            raise SharedLatentError(
+                f"output folder {out} is not a sharedlatent run folder (no valid {RUN_FILE} and {WEIGHTS_FILE}); "
+                "--overwrite replaces run folders only"
+            )
+
+
+def is_run_folder(folder: Path) -> bool:
+    """Whether `folder` proves to be a run: a run.json with our format marker and a model file; a run.json from
+    before the marker counts only as a complete record beside a safetensors file carrying our metadata."""
+    from sharedlatent.runs.model_file import read_header
+
+    try:
+        values = read_json(folder / RUN_FILE)
+        record_from_values(values, folder / RUN_FILE)
+    except SharedLatentError:
+        return False
+    if not (folder / WEIGHTS_FILE).is_file():
+        return False
+    if values.get("format") == RUN_FORMAT:
+        return True
+    try:
+        read_header(folder / WEIGHTS_FILE)
+    except (SharedLatentError, OSError):
+        return False
+    return True
+
+
+def sweep_stale_staging(out: Path) -> list[Path]:
+    """Remove staging folders of earlier runs into `out` whose process is gone (killed, power cut)."""
+    removed = []
+    if not out.parent.is_dir():
+        return removed
+    prefix = f".{out.name}{STAGING_MARK}"
+    for candidate in [p for p in out.parent.iterdir() if p.name.startswith(prefix)]:
+        pid = candidate.name.rpartition(STAGING_MARK)[2]
+        if candidate.is_dir() and pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(candidate, ignore_errors=True)
+            removed.append(candidate)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether a process with this id exists (signal 0 checks without sending anything)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's process, or an id we cannot check: leave its folder alone
+    return True
