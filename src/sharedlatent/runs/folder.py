@@ -17,6 +17,7 @@ from sharedlatent.datasets import PairedDataset, load_dataset
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.runs.evaluate import evaluate_into
 from sharedlatent.runs.record import RUN_FILE, RunRecord, read_record, write_record
+from sharedlatent.runs.resume import run_checkpoint
 from sharedlatent.storage import CONFIG_FILE, HISTORY_FILE, WEIGHTS_FILE, read_json, write_json, write_text
 from sharedlatent.training.loop import History
 
@@ -41,11 +42,15 @@ def train_run(
     data_options: dict[str, Any] | None = None,
     overwrite: bool = False,
     dataset: PairedDataset | None = None,
+    resume: bool = False,
 ) -> Path:
-    """Train on `config.dataset`, then write the whole run folder at once (nothing appears until it is complete)."""
+    """Train on `config.dataset`, then write the whole run folder at once (nothing appears until it is complete).
+
+    Training saves checkpoints beside `out`; `resume` continues from them (runs/resume.py)."""
     out = Path(out).resolve()
     _check_target(out, overwrite)
     data_options = dict(data_options or {})
+    checkpoint = run_checkpoint(out, config, data_options, resume, overwrite)
     dataset = dataset or load_dataset(config.dataset, **data_options)
     if dataset.test.n_samples < MIN_TEST_SAMPLES:
         raise SharedLatentError(
@@ -53,7 +58,7 @@ def train_run(
         )
     config = with_dataset_settings(config, dataset)
     model = SharedLatentVAE(dataset.input_sizes, config)
-    history = model.fit(dataset.train)
+    history = model.fit(dataset.train, checkpoint=checkpoint, resume=resume)
     staging = out.parent / f".{out.name}.partial-{os.getpid()}"
     if staging.exists():
         shutil.rmtree(staging)
@@ -77,6 +82,7 @@ def train_run(
         write_record(staging, record)
         evaluate_into(staging, model, dataset, record, history, "test")
         _replace_folder(staging, out, overwrite)
+        checkpoint.remove()
     finally:
         if staging.exists():
             shutil.rmtree(staging)
