@@ -31,6 +31,7 @@ from sharedlatent.preprocessing import (
     transform_all,
 )
 from sharedlatent.storage import load_weights, save_weights
+from sharedlatent.training.checkpoint import Checkpoint, as_checkpoint
 from sharedlatent.training.holdout import hold_out, validation_size
 from sharedlatent.training.loop import History, TensorData, fit_module
 from sharedlatent.training.runtime import INFERENCE_CHUNK, cpu_threads, map_chunks, resolve_device, thread_count
@@ -94,6 +95,8 @@ class SharedLatentVAE:
         validation: Mapping[str, ArrayLike] | Split | None = None,
         progress: bool | None = None,
         present: Mapping[str, ArrayLike] | None = None,
+        checkpoint: str | Path | Checkpoint | None = None,
+        resume: bool = False,
     ) -> History:
         """Train with the configured schedule; without `validation`, hold out train.validation_fraction.
 
@@ -109,6 +112,10 @@ class SharedLatentVAE:
             Partially paired data: a boolean per sample and domain, False where the sample lacks the domain
             (an all-NaN row says the same; a Split carries its own). Such a sample trains the routes of the
             domains it has, and never a route that needs the missing one.
+        checkpoint
+            A folder where training saves its state (train.checkpoint_every, train.checkpoint_minutes).
+        resume
+            Continue from `checkpoint`'s saved state: the result equals an uninterrupted fit's.
         """
         train_arrays, train_present = check_partial(train, "training data", self.input_sizes, present=present)
         self._choose_auto_settings(train_arrays, train_present)
@@ -136,6 +143,8 @@ class SharedLatentVAE:
                 validation_data,
                 settings,
                 progress,
+                as_checkpoint(checkpoint, self.config),
+                resume,
             )
         encodings = self._encode_masked(train_arrays, train_present)
         self.latent_box = (encodings.min(axis=0), encodings.max(axis=0))

@@ -82,6 +82,7 @@ def add_train_parser(commands: Subparsers) -> None:
     train.add_argument("--config", type=Path, help="TOML file with [model] and [train] tables")
     train.add_argument("--out", type=Path, help="run folder to create (default: runs/<dataset>-<time>)")
     train.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
+    train.add_argument("--resume", action="store_true", help="continue the interrupted run writing --out")
     train.add_argument("--epochs", type=int, help="train.epochs")
     train.add_argument("--batch-size", type=int, help="train.batch_size")
     train.add_argument("--noise", type=float, help="train.noise_level: std of Gaussian input noise (denoising)")
@@ -105,6 +106,7 @@ def add_train_parser(commands: Subparsers) -> None:
 def run_train(args: argparse.Namespace) -> int:
     from sharedlatent.config import RunConfig, apply_overrides
     from sharedlatent.runs.folder import train_run
+    from sharedlatent.runs.resume import interrupts_keep_checkpoint
     from sharedlatent.runs.summary import summary_lines
 
     config = RunConfig.from_toml(args.config) if args.config else RunConfig()
@@ -114,7 +116,10 @@ def run_train(args: argparse.Namespace) -> int:
         data_options["allow_pickle"] = True
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = args.out or Path("runs") / f"{config.dataset.replace(':', '_').replace('.', '_')}-{stamp}"
-    folder = train_run(config, out, data_options, overwrite=args.overwrite)
+    if args.resume and not args.out:
+        raise SharedLatentError("--resume needs --out: the folder the interrupted run was writing")
+    with interrupts_keep_checkpoint(out):
+        folder = train_run(config, out, data_options, overwrite=args.overwrite, resume=args.resume)
 
     print(summary_lines(folder))
     return 0

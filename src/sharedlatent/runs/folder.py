@@ -19,6 +19,7 @@ from sharedlatent.runs.evaluate import evaluate_into
 from sharedlatent.runs.model_file import check_model_file
 from sharedlatent.runs.record import RUN_FILE, RunRecord, read_record, write_record
 from sharedlatent.runs.reload import absolute_data_options, check_data_files, fingerprint_data_files, reload_options
+from sharedlatent.runs.resume import run_checkpoint
 from sharedlatent.runs.target import check_target, staging_folder, sweep_stale_staging
 from sharedlatent.storage import CONFIG_FILE, HISTORY_FILE, WEIGHTS_FILE, read_json, write_json, write_text
 from sharedlatent.training.loop import History
@@ -44,14 +45,18 @@ def train_run(
     data_options: dict[str, Any] | None = None,
     overwrite: bool = False,
     dataset: PairedDataset | None = None,
+    resume: bool = False,
 ) -> Path:
-    """Train on `config.dataset`, then write the whole run folder at once (nothing appears until it is complete)."""
+    """Train on `config.dataset`, then write the whole run folder at once (nothing appears until it is complete).
+
+    Training saves checkpoints beside `out`; `resume` continues from them (runs/resume.py)."""
     out = Path(out).resolve()
     check_target(out, overwrite)
     check_device(config.train.device)
     sweep_stale_staging(out)
     data_options = absolute_data_options(dict(data_options or {}))
     data_files = fingerprint_data_files(data_options)
+    checkpoint = run_checkpoint(out, config, data_options, resume, overwrite)
     dataset = dataset or load_dataset(config.dataset, **data_options)
     if dataset.test.n_samples < MIN_TEST_SAMPLES:
         raise SharedLatentError(
@@ -59,7 +64,7 @@ def train_run(
         )
     config = with_dataset_settings(config, dataset)
     model = SharedLatentVAE(dataset.input_sizes, config)
-    history = model.fit(dataset.train)
+    history = model.fit(dataset.train, checkpoint=checkpoint, resume=resume)
     staging = staging_folder(out)
     if staging.exists():
         shutil.rmtree(staging)
@@ -89,6 +94,7 @@ def train_run(
         write_record(staging, record)
         evaluate_into(staging, model, dataset, record, history, "test")
         _replace_folder(staging, out, overwrite)
+        checkpoint.remove()
     finally:
         if staging.exists():
             shutil.rmtree(staging)

@@ -6,6 +6,7 @@ lives on the module (nn/objective.py) and history reads its typed terms (trainin
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from sharedlatent.config import TrainConfig
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.nn.model import SharedLatentModule
 from sharedlatent.nn.objective import LossWeights, add_noise, kl_weight_at
+from sharedlatent.training.checkpoint import Checkpoint, Position
 from sharedlatent.training.history import EpochRecord, History, TermValues
 from sharedlatent.training.schedules import Phase, Stage, set_trainable
 
@@ -133,6 +135,8 @@ class _Run:
     history: History
     show: bool
     epochs_run: int = 0  # over all stages, for the KL warm-up
+    checkpoint: Checkpoint | None = None
+    started: float = 0.0  # perf_counter at the start, less the seconds a resumed run had already trained
 
 
 def fit_module(
@@ -142,11 +146,15 @@ def fit_module(
     validation_data: TensorData | None,
     config: TrainConfig,
     progress: bool | None = None,
+    checkpoint: Checkpoint | None = None,
+    resume: bool = False,
 ) -> History:
-    """Run every stage of a schedule on in-memory tensors and return the history."""
+    """Run every stage of a schedule on in-memory tensors and return the history.
+
+    With `checkpoint`, save the training state there as it asks; with `resume`, continue from its saved state
+    (the result is the one an uninterrupted fit gives)."""
     device = next(module.parameters()).device
     generator = torch.Generator(device="cpu" if device.type == "cpu" else device).manual_seed(config.seed + 1)
-    started = time.perf_counter()
     run = _Run(
         module,
         make_optimizer(module, config.learning_rate),
@@ -156,17 +164,62 @@ def fit_module(
         generator,
         History(),
         config.progress if progress is None else progress,
+        checkpoint=checkpoint,
+        started=time.perf_counter(),
     )
+    saved = _restore_run(run, checkpoint.load()) if resume and checkpoint else None
     for stage_index, stage in enumerate(stages):
-        _run_stage(run, stage_index, stage)
+        if saved is None or stage_index >= saved["position"]["stage"]:
+            resumed = saved if saved and stage_index == saved["position"]["stage"] else None
+            _run_stage(run, stage_index, stage, resumed)
     set_trainable(module, tuple(module.parameter_groups()))
     module.eval()
-    run.history.seconds = time.perf_counter() - started
+    run.history.seconds = time.perf_counter() - run.started
     return run.history
 
 
-def _run_stage(run: _Run, stage_index: int, stage: Stage) -> None:
-    """Epochs of one stage, with its early stopping and learning-rate decay; restores the best weights if asked."""
+def _restore_run(run: _Run, state: dict) -> dict:
+    """Put a checkpoint's module, optimiser, random and history state into `run`; returns the state."""
+    run.module.load_state_dict(state["module"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.generator.set_state(state["generator"])
+    torch.set_rng_state(state["torch_rng"])
+    run.history = History.from_dict(state["history"])
+    run.started -= run.history.seconds
+    run.epochs_run = state["position"]["epochs_run"]
+    return state
+
+
+def _save_checkpoint(
+    run: _Run,
+    position: Position,
+    stopper: EarlyStopping | None,
+    plateau: torch.optim.lr_scheduler.ReduceLROnPlateau | None,
+) -> None:
+    """Everything the remaining epochs depend on, if a checkpoint is due."""
+    if run.checkpoint is None or not run.checkpoint.due(run.epochs_run):
+        return
+    run.history.seconds = time.perf_counter() - run.started
+    stopping = (
+        None if stopper is None else {"best": stopper.best, "waited": stopper.waited, "best_state": stopper.best_state}
+    )
+    state = {
+        "position": dataclasses.asdict(position),
+        "module": run.module.state_dict(),
+        "optimizer": run.optimizer.state_dict(),
+        "plateau": None if plateau is None else plateau.state_dict(),
+        "stopper": stopping,
+        "generator": run.generator.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "history": run.history.to_dict(),
+    }
+    run.checkpoint.save(state)
+
+
+def _run_stage(run: _Run, stage_index: int, stage: Stage, resumed: dict | None = None) -> None:
+    """Epochs of one stage, with its early stopping and learning-rate decay; restores the best weights if asked.
+
+    `resumed`: a checkpoint taken inside this stage, to continue from."""
     from tqdm.auto import tqdm
 
     config = run.config
@@ -176,21 +229,38 @@ def _run_stage(run: _Run, stage_index: int, stage: Stage) -> None:
         plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
             run.optimizer, factor=config.lr_decay, patience=config.lr_decay_patience
         )
+    first, stopped = _restore_stage(resumed, stopper, plateau) if resumed else (0, False)
     label = "+".join(phase.name for phase in stage.phases)
-    bar = tqdm(range(stage.epochs), desc=f"{label:>12}", disable=not run.show, leave=True, dynamic_ncols=True)
+    epochs = range(first, first if stopped else stage.epochs)
+    bar = tqdm(epochs, desc=f"{label:>12}", disable=not run.show, leave=True, dynamic_ncols=True)
     for epoch in bar:
         monitored = _run_phases(run, stage_index, stage, epoch)
         bar.set_postfix(_postfix(run.history.records[-len(stage.phases) :]), refresh=False)
         if plateau:
             plateau.step(monitored[stage.stop_on])
-        if stopper and stopper.should_stop(monitored[stage.stop_on], run.module):
+        stopped = bool(stopper and stopper.should_stop(monitored[stage.stop_on], run.module))
+        if stopped:
             run.history.stopped_early.append(f"{label} stopped after epoch {epoch + 1} of {stage.epochs}")
+        _save_checkpoint(run, Position(stage_index, epoch + 1, stopped, run.epochs_run), stopper, plateau)
+        if stopped:
             break
     bar.close()
     if stopper and stopper.best_state is not None:
         run.module.load_state_dict(stopper.best_state)
     for group in run.optimizer.param_groups:
         group["lr"] = config.learning_rate
+
+
+def _restore_stage(
+    state: dict, stopper: EarlyStopping | None, plateau: torch.optim.lr_scheduler.ReduceLROnPlateau | None
+) -> tuple[int, bool]:
+    """Load a checkpoint's early-stopping and learning-rate-decay state; returns (next epoch, stopped)."""
+    if stopper is not None and state["stopper"] is not None:
+        stopper.best, stopper.waited = state["stopper"]["best"], state["stopper"]["waited"]
+        stopper.best_state = state["stopper"]["best_state"]
+    if plateau is not None and state["plateau"] is not None:
+        plateau.load_state_dict(state["plateau"])
+    return state["position"]["epoch"], state["position"]["stopped"]
 
 
 def _run_phases(run: _Run, stage_index: int, stage: Stage, epoch: int) -> dict[str, float]:

@@ -1,0 +1,72 @@
+"""Interrupted runs: the checkpoint folder beside a run's output, resuming from it, SIGTERM handled like Ctrl-C.
+
+The checkpoint lives outside the staging folder (`.<out>.checkpoint/` beside `<out>`), so it survives the process;
+train_run removes it once the run folder is complete."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sharedlatent.config import RunConfig
+from sharedlatent.errors import SharedLatentError
+from sharedlatent.training.checkpoint import Checkpoint, config_identity
+
+__all__ = ["checkpoint_folder", "interrupts_keep_checkpoint", "run_checkpoint"]
+
+
+def checkpoint_folder(out: str | Path) -> Path:
+    """Where the run that writes `out` keeps its checkpoint."""
+    out = Path(out).resolve()
+    return out.parent / f".{out.name}.checkpoint"
+
+
+def run_checkpoint(
+    out: Path, config: RunConfig, data_options: dict[str, Any], resume: bool, overwrite: bool
+) -> Checkpoint:
+    """The checkpoint of the run writing `out`, identified by its config and dataset.
+
+    Without `resume`, an interrupted run's checkpoint is kept unless `overwrite` says to start over."""
+    identity = {
+        "config": config_identity(config.to_dict()),
+        "data_options": json.dumps(data_options, sort_keys=True, default=str),
+    }
+    train = config.train
+    checkpoint = Checkpoint(checkpoint_folder(out), train.checkpoint_every, train.checkpoint_minutes, identity)
+    if resume and not checkpoint.exists():
+        raise SharedLatentError(f"there is no checkpoint to resume from for {out} (looked in {checkpoint.folder})")
+    if not resume and checkpoint.exists():
+        if not overwrite:
+            raise SharedLatentError(
+                f"{checkpoint.folder} holds the checkpoint of an interrupted run of {out}; "
+                "pass --resume to continue it or --overwrite to start over"
+            )
+        checkpoint.remove()
+    return checkpoint
+
+
+@contextlib.contextmanager
+def interrupts_keep_checkpoint(out: Path) -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt like Ctrl-C (so staging is cleaned up); either says how to resume."""
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    except KeyboardInterrupt:
+        if (checkpoint_folder(out) / "state.pt").is_file():
+            print(f"checkpoint kept in {checkpoint_folder(out)}; continue with --resume", file=sys.stderr)
+        raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

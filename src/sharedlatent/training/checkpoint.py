@@ -1,0 +1,134 @@
+"""Checkpoints of an unfinished fit: every piece of state the remaining epochs depend on, on disk.
+
+A checkpoint is data, never code: torch.save of tensors and plain containers, read back with weights_only=True."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sharedlatent.errors import SharedLatentError
+from sharedlatent.storage import atomic_path
+
+CHECKPOINT_FILE = "state.pt"
+FORMAT_VERSION = 1
+# Settings that may change between the interrupted run and its resumption: they do not change the result.
+VOLATILE_KEYS = ("train.progress", "train.checkpoint_every", "train.checkpoint_minutes")
+
+__all__ = ["CHECKPOINT_FILE", "Checkpoint", "Position", "config_identity"]
+
+
+@dataclass
+class Position:
+    """Where in the schedule a checkpoint was taken."""
+
+    stage: int
+    epoch: int  # the next epoch of `stage` to run
+    stopped: bool  # the stage's early stopping fired: no more epochs of it, only its end
+    epochs_run: int  # over all stages, for the KL warm-up
+
+
+class Checkpoint:
+    """Where and how often a fit saves its state, and what a resumed fit must match (`identity`).
+
+    Parameters
+    ----------
+    folder
+        The checkpoint folder; it holds one file, replaced atomically at each save.
+    every
+        Save after every `every` epochs (over all stages); 0 = only by time.
+    minutes
+        Also save when this many minutes passed since the last save; 0 = only by epochs.
+    identity
+        Plain values (config, dataset) that must equal the checkpoint's for it to be resumed.
+    """
+
+    def __init__(
+        self, folder: str | Path, every: int = 1, minutes: float = 0.0, identity: dict[str, Any] | None = None
+    ) -> None:
+        self.folder, self.every, self.minutes = Path(folder), every, minutes
+        self.identity = dict(identity or {})
+        self._last_save = time.monotonic()
+
+    @property
+    def file(self) -> Path:
+        return self.folder / CHECKPOINT_FILE
+
+    def exists(self) -> bool:
+        return self.file.is_file()
+
+    def due(self, epochs_run: int) -> bool:
+        """Whether a save is due after `epochs_run` epochs."""
+        if self.every and epochs_run % self.every == 0:
+            return True
+        return self.minutes > 0 and time.monotonic() - self._last_save >= self.minutes * 60
+
+    def save(self, state: dict[str, Any]) -> None:
+        """Write `state` with this checkpoint's identity; a kill mid-write leaves the previous checkpoint intact."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.file) as temporary, open(temporary, "wb") as handle:
+            torch.save({"format_version": FORMAT_VERSION, "identity": self.identity, **state}, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        self._last_save = time.monotonic()
+
+    def load(self) -> dict[str, Any]:
+        """The saved state (tensors on the CPU), after checking that it belongs to this run."""
+        if not self.exists():
+            raise SharedLatentError(f"there is no checkpoint to resume from in {self.folder}; run without --resume")
+        try:
+            state = torch.load(self.file, map_location="cpu", weights_only=True)
+        except Exception as error:  # a truncated or foreign file fails in many ways (struct, pickle, zip errors)
+            raise SharedLatentError(f"checkpoint {self.file} cannot be read: {error}") from None
+        if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
+            raise SharedLatentError(f"checkpoint {self.file} is not a version {FORMAT_VERSION} sharedlatent checkpoint")
+        differences = _differences(state.get("identity", {}), self.identity)
+        if differences:
+            raise SharedLatentError(
+                f"the checkpoint in {self.folder} belongs to a different run ({differences}); "
+                "resume with the same config and dataset, or run without --resume to start over"
+            )
+        return state
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def config_identity(config_values: dict[str, Any]) -> dict[str, Any]:
+    """A config's nested values without the settings a resumed run may change."""
+    values = _flatten(config_values)
+    return {key: value for key, value in values.items() if key not in VOLATILE_KEYS}
+
+
+def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as one dict with dotted keys."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _differences(saved: dict[str, Any], current: dict[str, Any]) -> str:
+    """The first few keys whose values differ, as `key: saved in the checkpoint, current now`."""
+    saved, current = _flatten(saved), _flatten(current)
+    keys = sorted(key for key in set(saved) | set(current) if saved.get(key) != current.get(key))
+    shown = [f"{key}: {saved.get(key)!r} in the checkpoint, {current.get(key)!r} now" for key in keys[:3]]
+    return "; ".join(shown) + (f"; and {len(keys) - 3} more" if len(keys) > 3 else "")
+
+
+def as_checkpoint(where: str | Path | Checkpoint | None, config: Any) -> Checkpoint | None:
+    """A Checkpoint from a folder path, saving as `config.train` says and identified by `config` (a RunConfig)."""
+    if where is None or isinstance(where, Checkpoint):
+        return where
+    train = config.train
+    identity = {"config": config_identity(config.to_dict())}
+    return Checkpoint(where, train.checkpoint_every, train.checkpoint_minutes, identity)

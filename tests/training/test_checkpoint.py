@@ -1,0 +1,124 @@
+"""Checkpoints: a fit stopped after any epoch and resumed ends with the weights of an uninterrupted fit."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sharedlatent.api import SharedLatentVAE
+from sharedlatent.config import ModelConfig, RunConfig, TrainConfig
+from sharedlatent.errors import SharedLatentError
+from sharedlatent.training import loop
+from sharedlatent.training.checkpoint import Checkpoint, as_checkpoint
+
+# Scripted validation losses: improve, stall (the learning rate decays), stall again (early stopping fires).
+LOSSES = [5.0, 4.0, 4.5, 4.4, 3.0, 3.5, 3.6, 3.7, 3.8, 3.9, 4.0, 4.1]
+
+
+class SimulatedKillError(Exception):
+    pass
+
+
+class StopAfter(Checkpoint):
+    """A checkpoint that interrupts the fit right after its `saves`-th save, like a kill between epochs."""
+
+    def __init__(self, folder, saves: int, identity: dict) -> None:
+        super().__init__(folder, identity=identity)
+        self.left = saves
+
+    def save(self, state: dict) -> None:
+        super().save(state)
+        self.left -= 1
+        if self.left == 0:
+            raise SimulatedKillError
+
+
+def tiny_config(**train) -> RunConfig:
+    settings = dict(epochs=len(LOSSES), batch_size=32, progress=False, patience=3, lr_decay_patience=1, seed=3)
+    settings.update(train)
+    model = ModelConfig(private_widths=[12], shared_widths=[8], latent_size=3)
+    return RunConfig(model=model, train=TrainConfig(**settings))
+
+
+@pytest.fixture
+def scripted_validation(monkeypatch):
+    """Validation losses from LOSSES in call order; returns a function that restarts the script."""
+    calls = []
+
+    def validation_loss(module, data, phase, config):
+        calls.append(1)
+        return LOSSES[len(calls) - 1]
+
+    monkeypatch.setattr(loop, "evaluate_loss", validation_loss)
+    return calls.clear
+
+
+@pytest.fixture(scope="module")
+def pairs(digits):
+    return {name: values[:200] for name, values in digits.train.domains.items()}
+
+
+def fitted(config: RunConfig, pairs, **fit) -> SharedLatentVAE:
+    model = SharedLatentVAE({name: v.shape[1] for name, v in pairs.items()}, config)
+    model.fit(pairs, **fit)
+    return model
+
+
+def assert_same_weights(a: SharedLatentVAE, b: SharedLatentVAE) -> None:
+    first, second = a.module.state_dict(), b.module.state_dict()
+    assert first.keys() == second.keys()
+    for key in first:
+        assert torch.equal(first[key], second[key]), key
+
+
+def interrupted_then_resumed(config: RunConfig, pairs, folder, saves: int) -> SharedLatentVAE:
+    identity = as_checkpoint(folder, config).identity
+    with pytest.raises(SimulatedKillError):
+        fitted(config, pairs, checkpoint=StopAfter(folder, saves, identity))
+    return fitted(config, pairs, checkpoint=folder, resume=True)
+
+
+@pytest.mark.parametrize("saves", [1, 2, 5, 6])
+def test_joint_schedule_resumes_to_the_same_weights(tmp_path, pairs, scripted_validation, saves):
+    config = tiny_config()
+    reference = fitted(config, pairs)
+    assert reference.history.stopped_early and len(reference.history.records) == 8
+    scripted_validation()
+    resumed = interrupted_then_resumed(config, pairs, tmp_path / "checkpoint", saves)
+    assert_same_weights(reference, resumed)
+    assert resumed.history.stopped_early == reference.history.stopped_early
+    assert [r.train_loss for r in resumed.history.records] == [r.train_loss for r in reference.history.records]
+
+
+@pytest.mark.parametrize("saves", [1, 3, 4, 6])
+def test_original_schedule_resumes_to_the_same_weights(tmp_path, pairs, saves):
+    config = tiny_config(schedule="original", epochs=4, validation_fraction=0.0, noise_level=0.1, freeze_phases=True)
+    reference = fitted(config, pairs)
+    assert reference.history.phases() == ["joint", "center", "left", "right"]
+    resumed = interrupted_then_resumed(config, pairs, tmp_path / "checkpoint", saves)
+    assert_same_weights(reference, resumed)
+    assert len(resumed.history.records) == len(reference.history.records)
+
+
+def test_resume_refuses_a_missing_checkpoint_or_a_different_config(tmp_path, pairs):
+    config = tiny_config(epochs=2, validation_fraction=0.0)
+    with pytest.raises(SharedLatentError, match="no checkpoint to resume from"):
+        fitted(config, pairs, checkpoint=tmp_path / "none", resume=True)
+    with pytest.raises(SimulatedKillError):
+        fitted(config, pairs, checkpoint=StopAfter(tmp_path / "c", 1, as_checkpoint(tmp_path, config).identity))
+    with pytest.raises(SharedLatentError, match=r"different run \(config.train.seed: 3 in the checkpoint, 4 now\)"):
+        fitted(tiny_config(epochs=2, validation_fraction=0.0, seed=4), pairs, checkpoint=tmp_path / "c", resume=True)
+    resumed = fitted(
+        tiny_config(epochs=2, validation_fraction=0.0, checkpoint_every=5),
+        pairs,
+        checkpoint=tmp_path / "c",
+        resume=True,
+    )
+    assert len(resumed.history.records) == 2
+
+
+def test_a_corrupt_checkpoint_is_refused_with_one_sentence(tmp_path, pairs):
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "state.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(SharedLatentError, match="cannot be read"):
+        fitted(tiny_config(epochs=2), pairs, checkpoint=tmp_path / "c", resume=True)
