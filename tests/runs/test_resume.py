@@ -75,7 +75,7 @@ def test_sigterm_exits_cleanly_and_keeps_the_checkpoint(tmp_path):
     wait_for_checkpoint(process, out)
     process.terminate()
     _, err = process.communicate(timeout=60)
-    assert process.returncode == 130, err
+    assert process.returncode == 143, err
     assert "Traceback" not in err and "continue with --resume" in err
     assert not out.exists() and not list(tmp_path.glob(".run.partial-*"))
     state = torch.load(checkpoint_folder(out) / "state.pt", weights_only=True)

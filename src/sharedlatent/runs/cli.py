@@ -66,12 +66,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as error:  # read-only or full disk, name too long, a path under a file: the system's words
         print(f"error: {os_error_line(error)}", file=sys.stderr)
         return EXIT_USER_ERROR
-    except Terminated:
-        print("error: terminated (SIGTERM); nothing half-written was left behind", file=sys.stderr)
+    except Terminated as stop:
+        print(f"error: terminated (SIGTERM); nothing half-written was left behind{_hint(stop)}", file=sys.stderr)
         return 143
-    except KeyboardInterrupt:
-        print("error: interrupted; nothing half-written was left behind", file=sys.stderr)
+    except KeyboardInterrupt as stop:
+        print(f"error: interrupted; nothing half-written was left behind{_hint(stop)}", file=sys.stderr)
         return 130
+
+
+def _hint(stop: BaseException) -> str:
+    """What an interrupt says beyond itself (where the checkpoint is), as the tail of one line."""
+    return f"; {stop}" if str(stop) else ""
 
 
 def add_train_parser(commands: Subparsers) -> None:

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import signal
-import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -53,20 +50,10 @@ def run_checkpoint(
 
 @contextlib.contextmanager
 def interrupts_keep_checkpoint(out: Path) -> Iterator[None]:
-    """SIGTERM raises KeyboardInterrupt like Ctrl-C (so staging is cleaned up); either says how to resume."""
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    """Ctrl-C or SIGTERM (the CLI turns it into an interrupt) keeps the checkpoint; the message says how to resume."""
     try:
         yield
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         if (checkpoint_folder(out) / "state.pt").is_file():
-            print(f"checkpoint kept in {checkpoint_folder(out)}; continue with --resume", file=sys.stderr)
+            raise type(interrupt)(f"checkpoint kept in {checkpoint_folder(out)}; continue with --resume") from None
         raise
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
