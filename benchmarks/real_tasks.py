@@ -17,11 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sharedlatent.auto_settings import choose_domain_settings
 from sharedlatent.datasets.tables import load_table_pair
 from sharedlatent.evaluation.baselines import compare_direction, verdict_line
 from sharedlatent.runs.cli import main as cli_main
-from sharedlatent.runs.folder import load_run
+from sharedlatent.runs.folder import load_run, read_record
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -85,14 +84,7 @@ def run_task(name: str, folder: Path) -> dict:
     write_csv(paths["right"], right)
     options = {"left_path": str(paths["left"]), "right_path": str(paths["right"]), "id_column": "sample_id"}
     dataset = load_table_pair(**options)
-    overrides = []
-    # TEMPORARY until the integrator wires auto_settings into the CLI: pass the auto-chosen settings with --set.
-    chosen = {}
-    for domain in ("left", "right"):
-        choice = choose_domain_settings(dataset.train.domains[domain])
-        chosen[domain] = choice.reason
-        overrides += ["--set", f"model.domains.{domain}.likelihood={json.dumps(choice.likelihood)}"]
-        overrides += ["--set", f"model.domains.{domain}.preprocessing={json.dumps(choice.preprocessing)}"]
+    overrides: list[str] = []  # default settings: the CLI chooses likelihoods and preprocessing from the data
     run = folder / f"{name}_run"
     argv = ["train", "tables", "--out", str(run), "--overwrite", "--no-progress"]
     argv += [item for key, value in options.items() for item in ("--data-option", f"{key}={value}")]
@@ -127,7 +119,7 @@ def run_task(name: str, folder: Path) -> dict:
             d: model.config.model.domains[d].likelihood + "/" + model.config.model.domains[d].preprocessing
             for d in ("left", "right")
         },
-        "auto_reasons": chosen,
+        "auto_reasons": read_record(run).chosen_settings,
         "seconds": round(seconds, 1),
         "directions": directions,
     }
