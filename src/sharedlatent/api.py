@@ -118,6 +118,7 @@ class SharedLatentVAE:
             Continue from `checkpoint`'s saved state: the result equals an uninterrupted fit's.
         """
         train_arrays, train_present = check_partial(train, "training data", self.input_sizes, present=present)
+        checkpoint = as_checkpoint(checkpoint, self.config)  # identified by the config as given, "auto" and all
         self._choose_auto_settings(train_arrays, train_present)
         train_arrays = self._fit_preprocessing(train_arrays, train_present)
         settings = self.config.train
@@ -143,7 +144,7 @@ class SharedLatentVAE:
                 validation_data,
                 settings,
                 progress,
-                as_checkpoint(checkpoint, self.config),
+                checkpoint,
                 resume,
             )
         encodings = self._encode_masked(train_arrays, train_present)

@@ -35,6 +35,7 @@ class StopAfter(Checkpoint):
 
 def tiny_config(**train) -> RunConfig:
     settings = dict(epochs=len(LOSSES), batch_size=32, progress=False, patience=3, lr_decay_patience=1, seed=3)
+    settings["validation_fraction"] = 0.25  # 30+ samples, so the hold-out (and the scripted loss) is used
     settings.update(train)
     model = ModelConfig(private_widths=[12], shared_widths=[8], latent_size=3)
     return RunConfig(model=model, train=TrainConfig(**settings))
