@@ -107,6 +107,7 @@ def _check_shapes(path: Path, config: Any, input_sizes: dict[str, int], shapes: 
     """The network the metadata describes must have exactly the file's tensors; built on torch's meta device."""
     import torch
 
+    from sharedlatent.auto_settings import provisional
     from sharedlatent.nn.model import SharedLatentModule
 
     model = config.model
@@ -116,15 +117,8 @@ def _check_shapes(path: Path, config: Any, input_sizes: dict[str, int], shapes: 
     if max(widths) > stored:  # every layer width costs at least that many parameters
         raise SharedLatentError(f"{path}: the metadata describes layers wider ({max(widths)}) than the file's tensors")
     with torch.device("meta"):
-        module = SharedLatentModule(
-            input_sizes,
-            {name: model.widths_for(name) for name in input_sizes},
-            model.shared_widths,
-            model.latent_size,
-            {name: model.likelihood_for(name) for name in input_sizes},
-            {name: model.likelihood_options_for(name) for name in input_sizes},
-            model.joint_posterior,
-        )
+        # The same constructor SharedLatentVAE uses, so the expected shapes cannot drift from the real ones.
+        module = SharedLatentModule.from_config(provisional(model, list(input_sizes)), input_sizes)
     expected = {name: tuple(tensor.shape) for name, tensor in module.state_dict().items()}
     for name in sorted(set(expected) | set(shapes)):
         if expected.get(name) != shapes.get(name):
