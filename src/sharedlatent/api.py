@@ -17,7 +17,7 @@ import torch
 from sharedlatent import names
 from sharedlatent.arrays import as_matrix
 from sharedlatent.auto_settings import AutoChoice, count_likelihood_warning, provisional, resolve_auto
-from sharedlatent.config import RunConfig
+from sharedlatent.config import RunConfig, TrainConfig
 from sharedlatent.datasets.base import Split
 from sharedlatent.datasets.partial import PresenceMasks, check_partial
 from sharedlatent.errors import SharedLatentError
@@ -32,6 +32,7 @@ from sharedlatent.preprocessing import (
 )
 from sharedlatent.storage import load_weights, save_weights
 from sharedlatent.training.checkpoint import Checkpoint, as_checkpoint
+from sharedlatent.training.epoch_search import CV_FOLDS, EpochSearch, search_epochs
 from sharedlatent.training.holdout import hold_out, validation_size
 from sharedlatent.training.loop import History, TensorData, fit_module
 from sharedlatent.training.runtime import INFERENCE_CHUNK, cpu_threads, map_chunks, resolve_device, thread_count
@@ -72,6 +73,7 @@ class SharedLatentVAE:
         self.latent_box: tuple[np.ndarray, np.ndarray] | None = None
         self.history: History | None = None
         self.auto_choices: dict[str, AutoChoice] = {}  # what fit chose for "auto" likelihoods and preprocessing
+        self.epoch_search: EpochSearch | None = None  # set by fit when a tiny hold-out gave way to k-fold CV
         self._build()
 
     def _build(self) -> None:
@@ -120,8 +122,8 @@ class SharedLatentVAE:
         train_arrays, train_present = check_partial(train, "training data", self.input_sizes, present=present)
         checkpoint = as_checkpoint(checkpoint, self.config)  # identified by the config as given, "auto" and all
         self._choose_auto_settings(train_arrays, train_present)
+        settings = self._trained_length(train_arrays, train_present, validation)
         train_arrays = self._fit_preprocessing(train_arrays, train_present)
-        settings = self.config.train
         if validation is not None:
             validation_arrays, validation_present = check_partial(validation, "validation data", self.input_sizes)
             validation_part = (
@@ -150,6 +152,33 @@ class SharedLatentVAE:
         encodings = self._encode_masked(train_arrays, train_present)
         self.latent_box = (encodings.min(axis=0), encodings.max(axis=0))
         return self.history
+
+    def _trained_length(self, arrays: dict[str, np.ndarray], present: Masks | None, validation: Any) -> TrainConfig:
+        """The training settings, with the epoch count chosen by k-fold CV when the hold-out would be under 30
+        samples (joint schedule; training/epoch_search.py says why)."""
+        settings = self.config.train
+        n = len(next(iter(arrays.values())))
+        if (
+            validation is not None
+            or settings.validation_fraction == 0
+            or validation_size(n, settings.validation_fraction)
+        ):
+            return settings
+        if names.canonical(settings.schedule) != "joint" or n < 2 * CV_FOLDS:
+            return settings
+        fold_config = dataclasses.replace(self.config, train=dataclasses.replace(settings, progress=False))
+
+        def validation_losses(kept: np.ndarray, held_out: np.ndarray) -> list[float]:
+            def rows(index: np.ndarray) -> Split:
+                masks = None if present is None else {name: mask[index] for name, mask in present.items()}
+                return Split({name: values[index] for name, values in arrays.items()}, present=masks)
+
+            fold = SharedLatentVAE(self.input_sizes, fold_config)
+            return [r.validation_loss for r in fold.fit(rows(kept), validation=rows(held_out)).records]
+
+        self.epoch_search = search_epochs(n, settings.seed, validation_losses)
+        epochs = self.epoch_search.epochs
+        return dataclasses.replace(settings, epochs=epochs, patience=epochs + 1)
 
     def _choose_auto_settings(self, arrays: dict[str, np.ndarray], present: Masks | None) -> None:
         """Replace "auto" likelihoods and preprocessing by what the training data suggest, and rebuild the module."""

@@ -1,0 +1,110 @@
+"""Defaults on data that is not digits: k-fold epochs for tiny data, collapse detection, beating ridge where it
+should, and "auto" settings resolved next to explicit ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sharedlatent.api import SharedLatentVAE
+from sharedlatent.auto_settings import resolve_auto
+from sharedlatent.config import DomainConfig, RunConfig
+from sharedlatent.evaluation.baselines import compare_direction
+from sharedlatent.evaluation.latent_usage import active_latent_dimensions, gaussian_kl_per_dimension
+from sharedlatent.runs.summary import uninformative_warnings
+from sharedlatent.training.epoch_search import CV_FOLDS, search_epochs
+
+
+def quick_config(**train) -> RunConfig:
+    config = RunConfig()
+    config.train.progress = False
+    for key, value in train.items():
+        setattr(config.train, key, value)
+    return config
+
+
+def low_rank_pair(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two wide views of 3 shared factors with noise (120 and 21 features)."""
+    rng = np.random.default_rng(seed)
+    factors = rng.normal(size=(n, 3))
+    left = factors @ rng.normal(size=(3, 120)) + 0.5 * rng.normal(size=(n, 120))
+    right = factors @ rng.normal(size=(3, 21)) + 0.5 * rng.normal(size=(n, 21))
+    return left.astype(np.float32), right.astype(np.float32)
+
+
+def test_search_epochs_picks_each_folds_minimum_and_their_median():
+    minima = iter([3, 9, 5, 7, 1])
+
+    def losses(kept: np.ndarray, held_out: np.ndarray) -> list[float]:
+        assert len(np.intersect1d(kept, held_out)) == 0 and len(kept) + len(held_out) == 50
+        best = next(minima)
+        return [abs(epoch - best) for epoch in range(1, 12)]
+
+    search = search_epochs(50, seed=0, validation_losses=losses)
+    assert search.per_fold == [3, 9, 5, 7, 1] and search.epochs == 5
+
+
+def test_thirty_samples_train_for_a_cross_validated_length_and_beat_the_mean():
+    left, right = low_rank_pair(40)
+    train, test = slice(0, 30), slice(30, None)
+    model = SharedLatentVAE({"left": 120, "right": 21}, quick_config(epochs=60))
+    model.fit({"left": left[train], "right": right[train]})
+    assert model.epoch_search is not None and len(model.epoch_search.per_fold) == CV_FOLDS
+    prediction = model.translate(left[test], "left", "right")
+    mean = right[train].mean(axis=0)
+    assert np.mean((prediction - right[test]) ** 2) < 0.8 * np.mean((mean - right[test]) ** 2)
+
+
+def test_a_model_forced_to_collapse_has_no_active_latent_dimension():
+    left, right = low_rank_pair(300)
+    collapsed = SharedLatentVAE({"left": 120, "right": 21}, quick_config(epochs=15, beta=1e5))
+    collapsed.fit({"left": left, "right": right})
+    mean, log_sigma = collapsed.latent_distribution(left[:100], "left")
+    assert active_latent_dimensions(gaussian_kl_per_dimension(mean, log_sigma)) == 0
+    working = SharedLatentVAE({"left": 120, "right": 21}, quick_config(epochs=15))
+    working.fit({"left": left, "right": right})
+    mean, log_sigma = working.latent_distribution(left[:100], "left")
+    assert active_latent_dimensions(gaussian_kl_per_dimension(mean, log_sigma)) >= 2
+
+
+def test_the_summary_warns_when_a_translation_is_the_mean():
+    metrics = {"translation": {"a->b": {"mse_vs_mean_predictor": 1.0}, "b->a": {"mse_vs_mean_predictor": 0.4}}}
+    (warning,) = uninformative_warnings(metrics)
+    assert warning.startswith("warning   a->b") and "a encoding carries no information about b" in warning
+
+
+def test_a_nonlinear_task_is_won_against_ridge_by_a_margin():
+    rng = np.random.default_rng(0)
+    angle, radius = rng.uniform(0, 2 * np.pi, 400), rng.uniform(0.5, 1.5, 400)
+    circle = np.stack([radius * np.cos(angle), radius * np.sin(angle)], 1)
+    left = circle @ rng.normal(size=(2, 6)) + 0.05 * rng.normal(size=(400, 6))
+    harmonics = np.stack([np.cos(2 * angle), np.sin(2 * angle), radius**2, np.cos(3 * angle)], 1)
+    right = harmonics @ rng.normal(size=(4, 5)) + 0.05 * rng.normal(size=(400, 5))
+    train, test = slice(0, 320), slice(320, None)
+    model = SharedLatentVAE({"left": 6, "right": 5}, quick_config(epochs=60))
+    model.fit({"left": left[train].astype(np.float32), "right": right[train].astype(np.float32)})
+    prediction = model.translate(left[test].astype(np.float32), "left", "right")
+    scores = compare_direction(
+        "left->right", left[train], right[train], left[test], right[test], model_prediction=prediction
+    )
+    assert scores.scores["model"].standardized_mse < 0.5 * scores.scores["ridge"].standardized_mse
+
+
+@pytest.mark.parametrize(
+    "own, expected",
+    [
+        (DomainConfig(likelihood="gaussian_fixed"), ("gaussian_fixed", "standardize")),
+        (DomainConfig(preprocessing="minmax"), ("sigmoid_mse", "minmax")),
+        (DomainConfig(likelihood="nb"), ("negative_binomial", "none")),
+        (DomainConfig(likelihood="bernoulli", preprocessing="none"), None),
+    ],
+)
+def test_auto_fills_only_what_the_domain_leaves_unset(own, expected):
+    config = RunConfig.from_dict({"model": {"domains": {"left": own.__dict__ | {"private_widths": None}}}})
+    values = np.random.default_rng(0).poisson(3.0, size=(50, 4)).astype(float) * 1.5
+    resolved, chosen = resolve_auto(config, {"left": values})
+    if expected is None:
+        assert "left" not in chosen
+    else:
+        domain = resolved.model.domains["left"]
+        assert (domain.likelihood, domain.preprocessing) == expected
