@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from sharedlatent.errors import SharedLatentError
+from sharedlatent.training.distributed import local_device
 
 INFERENCE_CHUNK = 8192  # rows per forward pass at inference: bounded memory, few kernel launches
 NARROW_LAYOUT_WIDTH = 256  # measured on 2 cores: the 64-96-64-32-16 digits layout trains 1.4x faster on one thread
@@ -18,13 +19,13 @@ def resolve_device(name: str) -> torch.device:
     """The torch device for a config value; "auto" prefers CUDA, then Apple MPS, then CPU."""
     if name == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda")
+            return local_device(torch.device("cuda"))
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
     if name == "cuda" and not torch.cuda.is_available():
         raise SharedLatentError("train.device is 'cuda' but no CUDA GPU is available")
-    return torch.device(name)
+    return local_device(torch.device(name))  # under torchrun, each rank on a node takes its own GPU
 
 
 def thread_count(module: torch.nn.Module, configured: int) -> int:
