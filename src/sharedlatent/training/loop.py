@@ -21,6 +21,7 @@ from sharedlatent.nn.objective import LossWeights, add_noise, kl_weight_at
 from sharedlatent.training import distributed
 from sharedlatent.training.checkpoint import Checkpoint, Position
 from sharedlatent.training.history import EpochRecord, History, TermValues
+from sharedlatent.training.runtime import autocast
 from sharedlatent.training.schedules import Phase, Stage, set_trainable
 
 __all__ = ["EarlyStopping", "EpochRecord", "History", "TensorData", "evaluate_loss", "fit_module", "run_epoch"]
@@ -78,7 +79,10 @@ def run_epoch(
         batch = shuffled.rows(part.rows)
         inputs = add_noise(batch.values, module, config.noise_level, generator)
         weighted = distributed.shard_weights(weights, part)
-        terms = loss_of(batch.values, phase.routes, weighted, inputs=inputs, present=batch.present, generator=generator)
+        with autocast(order.device, config.precision):
+            terms = loss_of(
+                batch.values, phase.routes, weighted, inputs=inputs, present=batch.present, generator=generator
+            )
         optimizer.zero_grad(set_to_none=True)
         (terms.total if part.loss_scale == 1 else terms.total * part.loss_scale).backward()
         optimizer.step()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 import numpy as np
 import torch
@@ -34,6 +34,13 @@ def thread_count(module: torch.nn.Module, configured: int) -> int:
         return configured
     widest = max(p.shape[0] for p in module.parameters() if p.ndim == 2)
     return 1 if widest < NARROW_LAYOUT_WIDTH else torch.get_num_threads()
+
+
+def autocast(device: torch.device, precision: str) -> AbstractContextManager:
+    """bfloat16 autocast on `device` for "bf16", else nothing (float32 runs exactly as without autocast)."""
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return nullcontext()
 
 
 @contextmanager
