@@ -20,6 +20,7 @@ from sharedlatent.names import (
     KlFormula,
     LibraryMode,
     LikelihoodSetting,
+    Precision,
     PreprocessingSetting,
     Schedule,
 )
@@ -177,6 +178,8 @@ class TrainConfig:
     validation_fraction: float = field(default=0.1, metadata={"min": 0, "max_exclusive": 1})
     seed: int = 0
     device: Device = "cpu"
+    # "bf16": the training forward pass under bfloat16 autocast (faster on recent GPUs; weights and Adam stay float32)
+    precision: Precision = "float32"
     # CPU threads; 0 picks 1 for narrow layouts (threads cost more than they gain there), else torch's default
     threads: int = field(default=0, metadata=NON_NEGATIVE)
     progress: bool = True

@@ -16,6 +16,7 @@ LikelihoodSetting = Literal[Likelihood, "auto"]
 PreprocessingSetting = Literal[Preprocessing, "auto"]
 GenerationMethod = Literal["box", "prior"]
 Device = Literal["cpu", "cuda", "mps", "auto"]
+Precision = Literal["float32", "bf16"]  # "bf16": bfloat16 autocast for the training forward pass
 TargetKind = Literal["continuous", "binary", "counts"]
 Split = Literal["test", "train"]
 
@@ -27,6 +28,7 @@ LIBRARY_MODES: tuple[str, ...] = get_args(LibraryMode)
 PREPROCESSINGS: tuple[str, ...] = get_args(Preprocessing)
 GENERATION_METHODS: tuple[str, ...] = get_args(GenerationMethod)
 DEVICES: tuple[str, ...] = get_args(Device)
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 SPLITS: tuple[str, ...] = get_args(Split)
 
 # What evaluation treats each likelihood's target as; the likelihood classes expose the same as `.kind`.

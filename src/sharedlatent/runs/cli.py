@@ -106,6 +106,11 @@ def add_train_parser(commands: Subparsers) -> None:
         "--allow-pickle", action="store_true", help="let the 'pickle' dataset unpickle (runs code from the file)"
     )
     train.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    train.add_argument(
+        "--no-evaluate",
+        action="store_true",
+        help="skip metrics, figures and report (`sharedlatent evaluate` adds them)",
+    )
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -113,6 +118,7 @@ def run_train(args: argparse.Namespace) -> int:
     from sharedlatent.runs.folder import train_run
     from sharedlatent.runs.resume import interrupts_keep_checkpoint
     from sharedlatent.runs.summary import summary_lines
+    from sharedlatent.training.distributed import is_main
 
     config = RunConfig.from_toml(args.config) if args.config else RunConfig()
     config = apply_overrides(config, _train_overrides(args))
@@ -124,9 +130,11 @@ def run_train(args: argparse.Namespace) -> int:
     if args.resume and not args.out:
         raise SharedLatentError("--resume needs --out: the folder the interrupted run was writing")
     with interrupts_keep_checkpoint(out):
-        folder = train_run(config, out, data_options, overwrite=args.overwrite, resume=args.resume)
-
-    print(summary_lines(folder))
+        folder = train_run(
+            config, out, data_options, overwrite=args.overwrite, resume=args.resume, evaluate=not args.no_evaluate
+        )
+    if is_main():  # under torchrun, rank 0 wrote the folder and speaks for all
+        print(summary_lines(folder))
     return 0
 
 

@@ -22,6 +22,7 @@ from sharedlatent.runs.reload import absolute_data_options, check_data_files, fi
 from sharedlatent.runs.resume import run_checkpoint
 from sharedlatent.runs.target import check_target, staging_folder, sweep_stale_staging
 from sharedlatent.storage import CONFIG_FILE, HISTORY_FILE, WEIGHTS_FILE, read_json, write_json, write_text
+from sharedlatent.training import distributed
 from sharedlatent.training.loop import History
 
 __all__ = ["RUN_FILE", "RunRecord", "evaluate_into", "evaluate_run", "load_run", "read_record", "train_run"]
@@ -46,17 +47,23 @@ def train_run(
     overwrite: bool = False,
     dataset: PairedDataset | None = None,
     resume: bool = False,
+    evaluate: bool = True,
 ) -> Path:
     """Train on `config.dataset`, then write the whole run folder at once (nothing appears until it is complete).
 
-    Training saves checkpoints beside `out`; `resume` continues from them (runs/resume.py)."""
+    Training saves checkpoints beside `out`; `resume` continues from them (runs/resume.py). Without `evaluate`
+    the folder has the model, config, history and run.json only (`evaluate_run` adds the rest later). Under
+    torchrun every rank trains its shard and only rank 0 writes the folder; the others return after training."""
     out = Path(out).resolve()
+    main = distributed.is_main()
     check_target(out, overwrite)
     check_device(config.train.device)
-    sweep_stale_staging(out)
+    if main:
+        sweep_stale_staging(out)
     data_options = absolute_data_options(dict(data_options or {}))
     data_files = fingerprint_data_files(data_options)
-    checkpoint = run_checkpoint(out, config, data_options, resume, overwrite)
+    # Only rank 0 saves (or clears) checkpoints; the others read one when resuming.
+    checkpoint = run_checkpoint(out, config, data_options, resume, overwrite) if main or resume else None
     dataset = dataset or load_dataset(config.dataset, **data_options)
     if dataset.test.n_samples < MIN_TEST_SAMPLES:
         raise SharedLatentError(
@@ -65,6 +72,8 @@ def train_run(
     config = with_dataset_settings(config, dataset)
     model = SharedLatentVAE(dataset.input_sizes, config)
     history = model.fit(dataset.train, checkpoint=checkpoint, resume=resume)
+    if not main:
+        return out
     staging = staging_folder(out)
     if staging.exists():
         shutil.rmtree(staging)
@@ -92,7 +101,8 @@ def train_run(
         write_text(staging / CONFIG_FILE, model.config.to_toml())  # "auto" settings written out as chosen
         write_json(staging / HISTORY_FILE, history.to_dict())
         write_record(staging, record)
-        evaluate_into(staging, model, dataset, record, history, "test")
+        if evaluate:
+            evaluate_into(staging, model, dataset, record, history, "test")
         _replace_folder(staging, out, overwrite)
         checkpoint.remove()
     finally:

@@ -50,6 +50,8 @@ def summary_lines(folder: Path, list_files: bool = False) -> str:
             raise SharedLatentError(
                 f"{folder / METRICS_FILE} is not a sharedlatent metrics file; rerun `sharedlatent evaluate {folder}`"
             ) from None
+    else:
+        lines.append(f"metrics   not computed yet: `sharedlatent evaluate {folder}` writes metrics, figures and report")
     if list_files:
         lines.append("files     " + ", ".join(sorted(p.name for p in folder.iterdir())))
     return "\n".join(lines)

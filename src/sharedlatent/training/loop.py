@@ -18,8 +18,10 @@ from sharedlatent.config import TrainConfig
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.nn.model import SharedLatentModule
 from sharedlatent.nn.objective import LossWeights, add_noise, kl_weight_at
+from sharedlatent.training import distributed
 from sharedlatent.training.checkpoint import Checkpoint, Position
 from sharedlatent.training.history import EpochRecord, History, TermValues
+from sharedlatent.training.runtime import autocast
 from sharedlatent.training.schedules import Phase, Stage, set_trainable
 
 __all__ = ["EarlyStopping", "EpochRecord", "History", "TensorData", "evaluate_loss", "fit_module", "run_epoch"]
@@ -67,22 +69,43 @@ def run_epoch(
     set_trainable(module, phase.trainable)
     module.train()
     weights = LossWeights.from_config(config, beta)
+    loss_of = distributed.objective(module)  # module.loss, or DDP around it in a process group
     n = data.n_samples
     order = torch.randperm(n, generator=generator, device="cpu").to(next(iter(data.values.values())).device)
     shuffled = data.rows(order)  # one gather per epoch; batches are views
     total, sums = 0.0, TermValues()
     for start in range(0, n, config.batch_size):
-        batch = shuffled.rows(slice(start, start + config.batch_size))
+        part = distributed.shard(start, min(start + config.batch_size, n))
+        batch = shuffled.rows(part.rows)
         inputs = add_noise(batch.values, module, config.noise_level, generator)
-        terms = module.loss(
-            batch.values, phase.routes, weights, inputs=inputs, present=batch.present, generator=generator
-        )
+        weighted = distributed.shard_weights(weights, part)
+        with autocast(order.device, config.precision):
+            terms = loss_of(
+                batch.values, phase.routes, weighted, inputs=inputs, present=batch.present, generator=generator
+            )
         optimizer.zero_grad(set_to_none=True)
-        terms.total.backward()
+        (terms.total if part.loss_scale == 1 else terms.total * part.loss_scale).backward()
         optimizer.step()
-        total += terms.total.item()
-        sums.add(terms, batch.n_samples)
+        if part.loss_scale:
+            total += terms.total.item()
+            sums.add(terms, batch.n_samples)
+    if distributed.world_size() > 1:
+        total, sums = _summed_over_ranks(total, sums, order.device)
     return total / n, sums.scaled(1 / n)
+
+
+def _summed_over_ranks(total: float, sums: TermValues, device: torch.device) -> tuple[float, TermValues]:
+    """The epoch's loss and terms over every rank's rows (the same on every rank)."""
+    groups = (sums.reconstruction, sums.kl, sums.cycle)
+    keys = [sorted(group, key=repr) for group in groups]
+    values = distributed.sum_floats(
+        [total] + [group[key] for group, ks in zip(groups, keys, strict=True) for key in ks], device
+    )
+    summed, index = TermValues(), 1
+    for group, ks in zip((summed.reconstruction, summed.kl, summed.cycle), keys, strict=True):
+        for key in ks:
+            group[key], index = values[index], index + 1
+    return values[0], summed
 
 
 @torch.no_grad()
@@ -92,9 +115,13 @@ def evaluate_loss(module: SharedLatentModule, data: TensorData, phase: Phase, co
     weights = LossWeights.from_config(config)
     total = 0.0
     for start in range(0, data.n_samples, config.batch_size):
-        batch = data.rows(slice(start, start + config.batch_size))
-        total += module.loss(batch.values, phase.routes, weights, present=batch.present).total.item()
-    return total / data.n_samples
+        part = distributed.shard(start, min(start + config.batch_size, data.n_samples))
+        if part.loss_scale:
+            batch = data.rows(part.rows)
+            weighted = distributed.shard_weights(weights, part)
+            total += module.loss(batch.values, phase.routes, weighted, present=batch.present).total.item()
+    device = next(iter(data.values.values())).device
+    return distributed.sum_floats([total], device)[0] / data.n_samples  # every rank decides the same
 
 
 class EarlyStopping:
@@ -168,10 +195,11 @@ def fit_module(
         started=time.perf_counter(),
     )
     saved = _restore_run(run, checkpoint.load()) if resume and checkpoint else None
-    for stage_index, stage in enumerate(stages):
-        if saved is None or stage_index >= saved["position"]["stage"]:
-            resumed = saved if saved and stage_index == saved["position"]["stage"] else None
-            _run_stage(run, stage_index, stage, resumed)
+    with distributed.process_group(device):
+        for stage_index, stage in enumerate(stages):
+            if saved is None or stage_index >= saved["position"]["stage"]:
+                resumed = saved if saved and stage_index == saved["position"]["stage"] else None
+                _run_stage(run, stage_index, stage, resumed)
     set_trainable(module, tuple(module.parameter_groups()))
     module.eval()
     run.history.seconds = time.perf_counter() - run.started
@@ -197,7 +225,7 @@ def _save_checkpoint(
     plateau: torch.optim.lr_scheduler.ReduceLROnPlateau | None,
 ) -> None:
     """Everything the remaining epochs depend on, if a checkpoint is due."""
-    if run.checkpoint is None or not run.checkpoint.due(run.epochs_run):
+    if run.checkpoint is None or not run.checkpoint.due(run.epochs_run) or not distributed.is_main():
         return
     run.history.seconds = time.perf_counter() - run.started
     stopping = (
@@ -232,7 +260,8 @@ def _run_stage(run: _Run, stage_index: int, stage: Stage, resumed: dict | None =
     first, stopped = _restore_stage(resumed, stopper, plateau) if resumed else (0, False)
     label = "+".join(phase.name for phase in stage.phases)
     epochs = range(first, first if stopped else stage.epochs)
-    bar = tqdm(epochs, desc=f"{label:>12}", disable=not run.show, leave=True, dynamic_ncols=True)
+    show = run.show and distributed.is_main()
+    bar = tqdm(epochs, desc=f"{label:>12}", disable=not show, leave=True, dynamic_ncols=True)
     for epoch in bar:
         monitored = _run_phases(run, stage_index, stage, epoch)
         bar.set_postfix(_postfix(run.history.records[-len(stage.phases) :]), refresh=False)
