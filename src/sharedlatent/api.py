@@ -313,6 +313,8 @@ class SharedLatentVAE:
         self._check_domain(source)
         if kind_of(x):
             return translate_object(self, x, source, target, library_size=library_size, **options)
+        if options:
+            raise SharedLatentError(f"{', '.join(options)} apply to AnnData / MuData input, not to arrays")
         if library_size is None:
             return self.predict({source: x}, (target,), partial=False).decoded[target]
         latent = self.predict({source: x}, partial=False).latent

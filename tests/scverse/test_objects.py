@@ -97,3 +97,26 @@ def test_log_normalised_x_given_to_a_count_model_warns(trained):
     model, mdata = trained
     with pytest.warns(UserWarning, match="raw counts"):
         model.translate({"rna": mdata.mod["rna"]}, "rna", "protein", layer="X")
+
+
+def test_library_size_sets_each_translated_cells_total(trained):
+    model, mdata = trained
+    counts = mdata.mod["rna"].layers["counts"][:5].toarray()
+    constant = model.translate(counts, "rna", "protein").sum(axis=1)
+    np.testing.assert_allclose(constant, constant[0], rtol=1e-4)  # the training mean, one constant
+    totals = np.array([100.0, 200.0, 300.0, 400.0, 500.0])
+    np.testing.assert_allclose(
+        model.translate(counts, "rna", "protein", library_size=totals).sum(axis=1), totals, rtol=1e-4
+    )
+    with pytest.raises(SharedLatentError, match="one positive number or 5"):
+        model.translate(counts, "rna", "protein", library_size=totals[:3])
+
+
+def test_sparse_matrices_train_like_dense_arrays():
+    mdata = cite_seq()
+    paired = mdata.mod["protein"].n_obs
+    data = {"rna": mdata.mod["rna"].layers["counts"][:paired], "protein": mdata.mod["protein"].X}
+    model = SharedLatentVAE({"rna": GENES, "protein": PROTEINS}, config())
+    model.fit(data)
+    assert model.registration is None
+    assert model.get_latent(data).shape == (paired, 4)
