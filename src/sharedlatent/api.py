@@ -225,6 +225,8 @@ class SharedLatentVAE:
             Read all-NaN rows as samples absent from that domain (only present domains are combined); with
             False every value must be finite.
         """
+        if kind_of(inputs):
+            raise SharedLatentError("AnnData / MuData input: use get_latent (latents) or translate (an AnnData)")
         for target in targets:
             self._check_domain(target)
         warn_unless_counts({name: self.config.model.likelihood_for(name) for name in inputs}, inputs)
