@@ -18,6 +18,7 @@ from sharedlatent import names
 from sharedlatent.arrays import as_matrix
 from sharedlatent.auto_settings import AutoChoice, count_likelihood_warning, provisional, resolve_auto
 from sharedlatent.config import RunConfig, TrainConfig
+from sharedlatent.count_inputs import library_column, warn_unless_counts
 from sharedlatent.datasets.base import Split
 from sharedlatent.datasets.partial import PresenceMasks, check_partial
 from sharedlatent.errors import SharedLatentError
@@ -30,6 +31,10 @@ from sharedlatent.preprocessing import (
     present_rows,
     transform_all,
 )
+from sharedlatent.scverse import latent as scverse_latent
+from sharedlatent.scverse.objects import kind_of, register, training_arrays
+from sharedlatent.scverse.registration import Registration
+from sharedlatent.scverse.translation import translate_object
 from sharedlatent.storage import load_weights, save_weights
 from sharedlatent.training.checkpoint import Checkpoint, as_checkpoint
 from sharedlatent.training.epoch_search import CV_FOLDS, EpochSearch, search_epochs
@@ -74,7 +79,35 @@ class SharedLatentVAE:
         self.history: History | None = None
         self.auto_choices: dict[str, AutoChoice] = {}  # what fit chose for "auto" likelihoods and preprocessing
         self.epoch_search: EpochSearch | None = None  # set by fit when a tiny hold-out gave way to k-fold CV
+        self.registration: Registration | None = None  # where AnnData / MuData input is read (scverse/)
+        self.loaded_from: str | None = None
         self._build()
+
+    @classmethod
+    def from_data(
+        cls,
+        data: Any,
+        config: RunConfig | None = None,
+        *,
+        layer: str | Mapping[str, str] | None = None,
+        obsm: str | Mapping[str, str] | None = None,
+        modalities: Mapping[str, str] | None = None,
+    ) -> SharedLatentVAE:
+        """A model registered on a MuData (a domain per modality) or a mapping of domain name to AnnData.
+
+        Parameters
+        ----------
+        data
+            The cells the model will train on; only their feature names and matrix choices are read here.
+        layer, obsm
+            Where each domain's values are (one name for all domains or a mapping domain -> name); X otherwise.
+        modalities
+            Domain name -> MuData modality, to train on some modalities or rename them (default: all, as named).
+        """
+        registration = register(data, list(modalities or []) or None, layer, obsm, modalities)
+        model = cls(registration.input_sizes, config)
+        model.registration = registration
+        return model
 
     def _build(self) -> None:
         """The untrained module and preprocessors of the config ("auto" read as the image defaults until fit)."""
@@ -119,6 +152,8 @@ class SharedLatentVAE:
         resume
             Continue from `checkpoint`'s saved state: the result equals an uninterrupted fit's.
         """
+        if kind_of(train):  # AnnData, MuData or sparse: cells paired by obs_names (scverse/objects.py)
+            train, present = training_arrays(self, train, present)
         train_arrays, train_present = check_partial(train, "training data", self.input_sizes, present=present)
         checkpoint = as_checkpoint(checkpoint, self.config)  # identified by the config as given, "auto" and all
         self._choose_auto_settings(train_arrays, train_present)
@@ -219,8 +254,11 @@ class SharedLatentVAE:
             Read all-NaN rows as samples absent from that domain (only present domains are combined); with
             False every value must be finite.
         """
+        if kind_of(inputs):
+            raise SharedLatentError("AnnData / MuData input: use get_latent (latents) or translate (an AnnData)")
         for target in targets:
             self._check_domain(target)
+        warn_unless_counts({name: self.config.model.likelihood_for(name) for name in inputs}, inputs)
         if partial:
             arrays, present = check_partial(inputs, "encoder input", self.input_sizes, allow_subset=True)
         else:
@@ -289,19 +327,41 @@ class SharedLatentVAE:
         """
         return self.translate(x, domain, domain)
 
-    def translate(self, x: ArrayLike, source: str, target: str) -> ArrayLike:
+    def translate(self, x: Any, source: str, target: str, *, library_size: Any = None, **options: Any) -> Any:
         """Encode samples of `source` and decode them as `target`.
 
         Parameters
         ----------
         x
-            Samples x features of `source` (finite values).
+            Samples x features of `source` (finite values); or an AnnData / MuData, which gives an AnnData
+            (scverse/translation.py; options: layer, obsm, model_name).
         source, target
             Domain names.
+        library_size
+            A count target's total count per sample (or one for all) instead of the training mean.
         """
         self._check_domain(target)
         self._check_domain(source)
-        return self.predict({source: x}, (target,), partial=False).decoded[target]
+        if kind_of(x):
+            return translate_object(self, x, source, target, library_size=library_size, **options)
+        if options:
+            raise SharedLatentError(f"{', '.join(options)} apply to AnnData / MuData input, not to arrays")
+        if library_size is None:
+            return self.predict({source: x}, (target,), partial=False).decoded[target]
+        latent = self.predict({source: x}, partial=False).latent
+        library = library_column(
+            library_size, len(latent), target, self.config.model.likelihood_for(target), self._library_mode(target)
+        )
+        return _like(x, self._decode(np.asarray(latent), target, library=library))
+
+    def get_latent(self, data: Any, **options: Any) -> Any:
+        """Latent means of AnnData / MuData cells as a frame aligned to obs_names (joint over the domains a cell
+        has); options: domain (for a lone AnnData), layer, obsm. See scverse/latent.py."""
+        return scverse_latent.get_latent(self, data, **options)
+
+    def write_latent(self, data: Any, key: str = scverse_latent.LATENT_KEY, **options: Any) -> Any:
+        """Write get_latent's coordinates into `data.obsm[key]` (a MuData's own obsm) and return them."""
+        return scverse_latent.write_latent(self, data, key, **options)
 
     def cycle(self, x: ArrayLike, source: str, target: str) -> ArrayLike:
         """Translate to `target` and back to `source`.
@@ -372,6 +432,7 @@ class SharedLatentVAE:
             "input_sizes": self.input_sizes,
             "latent_box": None if self.latent_box is None else [a.tolist() for a in self.latent_box],
             "preprocessors": {name: p.to_dict() for name, p in self.preprocessors.items()},
+            "registration": None if self.registration is None else self.registration.to_dict(),
         }
         save_weights(path, self.module.state_dict(), metadata)
 
@@ -398,6 +459,8 @@ class SharedLatentVAE:
         model.preprocessors = {
             name: preprocessor_from_dict(values) for name, values in metadata["preprocessors"].items()
         }
+        model.registration = Registration.from_dict(metadata.get("registration"))
+        model.loaded_from = str(path)
         if metadata.get("latent_box") is not None:
             low, high = metadata["latent_box"]
             model.latent_box = (np.asarray(low, dtype=np.float32), np.asarray(high, dtype=np.float32))
@@ -408,13 +471,18 @@ class SharedLatentVAE:
         what = f"input for domain {domain!r}"
         return as_matrix(values, what, features=self.input_sizes[domain], promote_vector=True)
 
-    def _decode(self, latent: np.ndarray, domain: str, observed: np.ndarray | None = None) -> np.ndarray:
+    def _decode(
+        self, latent: np.ndarray, domain: str, observed: np.ndarray | None = None, library: np.ndarray | None = None
+    ) -> np.ndarray:
         """Point reconstructions of `domain` in the user's units (`observed`: that domain's preprocessed input,
-        for its library size)."""
-        arrays = {"z": latent} if observed is None else {"z": latent, "x": observed}
+        for its library size; `library`: a library size column given instead)."""
+        arrays = {"z": latent, **({} if observed is None else {"x": observed})}
+        arrays.update({} if library is None else {"library": library})
 
         def reconstruct(batch: dict[str, torch.Tensor]) -> torch.Tensor:
-            library = self.module.observed_library(domain, batch["x"]) if "x" in batch else None
+            library = batch.get("library")
+            if "x" in batch:
+                library = self.module.observed_library(domain, batch["x"])
             return self.module.reconstruction(domain, self.module.decode(batch["z"], [domain])[domain], library)
 
         return self.preprocessors[domain].inverse_transform(map_chunks(self.module, arrays, reconstruct, self.device))
@@ -431,6 +499,9 @@ class SharedLatentVAE:
             return self.module.latent({name: batch[name] for name in domains}, masks).mean
 
         return map_chunks(self.module, stacked, encode, self.device)
+
+    def _library_mode(self, domain: str) -> str | None:
+        return getattr(self.module.likelihoods[domain], "library", None)
 
     def _check_domain(self, domain: str) -> None:
         if domain not in self.input_sizes:

@@ -66,9 +66,19 @@ def split_into_dataset(
     test_fraction: float | str,
     seed: int | str,
 ) -> PairedDataset:
-    """`full` split by `split_samples` and wrapped as a PairedDataset described as "{description}; {how it was split}"."""
-    test_fraction, seed = as_float(test_fraction, "test_fraction", 0.0, 1.0), as_int(seed, "seed")
-    train, test, how = split_samples(full, test_fraction, seed)
+    """`full` split by `split_samples` and wrapped as a PairedDataset described as "{description}; {how it was split}".
+
+    test_fraction 0 trains on every sample (a final model) and leaves the test split empty."""
+    seed = as_int(seed, "seed")
+    if as_float(test_fraction, "test_fraction", -1.0, 1.0) == 0.0:
+        train, test, how = (
+            full,
+            full.subset(np.zeros(0, dtype=int)),
+            "no test split (test_fraction 0): every sample trains",
+        )
+    else:
+        test_fraction = as_float(test_fraction, "test_fraction", 0.0, 1.0)
+        train, test, how = split_samples(full, test_fraction, seed)
     return PairedDataset(
         name=name, train=train, test=test, feature_names=feature_names, description=f"{description}; {how}"
     )

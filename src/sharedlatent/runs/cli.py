@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.names import DEVICES, GENERATION_METHODS, SCHEDULES, SPLITS, accepted
 from sharedlatent.runs.cli_guards import Terminated, deprecations_as_notes, os_error_line, sigterm_as_interrupt
+from sharedlatent.runs.cli_objects import add_encode_parser, add_matrix_options, run_encode, translate_objects
 
 EXIT_USER_ERROR = 2
 GENERATE_SUFFIXES = (".npz", ".npy", ".csv", ".tsv", ".parquet", ".h5ad")
@@ -168,6 +169,7 @@ def add_translate_parser(commands: Subparsers) -> None:
         "--cycle", action="store_true", help="translate there and back (output in the source domain)"
     )
     translate.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    add_matrix_options(translate)
 
 
 def run_translate(args: argparse.Namespace) -> int:
@@ -178,6 +180,8 @@ def run_translate(args: argparse.Namespace) -> int:
     refuse_same_file(args.input, args.output)
     refuse_existing(args.output, args.overwrite)
     model, record = load_run(args.run)
+    if (done := translate_objects(args, model, record)) is not None:
+        return done
     samples = read_samples(args.input)
     inputs, note = aligned_values(
         samples, record.feature_names.get(args.source), f"{args.input} (domain {args.source!r})"
@@ -356,6 +360,7 @@ def _version() -> str:
 COMMANDS: dict[str, tuple[Callable[[Subparsers], None], Callable[[argparse.Namespace], int]]] = {
     "train": (add_train_parser, run_train),
     "translate": (add_translate_parser, run_translate),
+    "encode": (add_encode_parser, run_encode),
     "generate": (add_generate_parser, run_generate),
     "info": (add_info_parser, run_info),
     "evaluate": (add_evaluate_parser, run_evaluate),

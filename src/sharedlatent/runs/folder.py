@@ -28,6 +28,7 @@ from sharedlatent.training.loop import History
 __all__ = ["RUN_FILE", "RunRecord", "evaluate_into", "evaluate_run", "load_run", "read_record", "train_run"]
 
 MIN_TEST_SAMPLES = 2  # latent alignment compares each test sample with the others
+NO_TEST_NOTE = "no test split (test_fraction=0): evaluation skipped, no metrics.json or report"
 
 
 def layout_name(model: SharedLatentVAE) -> str:
@@ -65,7 +66,7 @@ def train_run(
     # Only rank 0 saves (or clears) checkpoints; the others read one when resuming.
     checkpoint = run_checkpoint(out, config, data_options, resume, overwrite) if main or resume else None
     dataset = dataset or load_dataset(config.dataset, **data_options)
-    if dataset.test.n_samples < MIN_TEST_SAMPLES:
+    if 0 < dataset.test.n_samples < MIN_TEST_SAMPLES:
         raise SharedLatentError(
             f"dataset {config.dataset!r} has {dataset.test.n_samples} test samples; evaluation needs at least {MIN_TEST_SAMPLES}"
         )
@@ -100,8 +101,10 @@ def train_run(
         model.save(staging / WEIGHTS_FILE)
         write_text(staging / CONFIG_FILE, model.config.to_toml())  # "auto" settings written out as chosen
         write_json(staging / HISTORY_FILE, history.to_dict())
+        if not dataset.test.n_samples:  # a final model trained on every sample: nothing is left to evaluate on
+            record.data_notes.append(NO_TEST_NOTE)
         write_record(staging, record)
-        if evaluate:
+        if evaluate and dataset.test.n_samples:
             evaluate_into(staging, model, dataset, record, history, "test")
         _replace_folder(staging, out, overwrite)
         checkpoint.remove()
@@ -180,5 +183,7 @@ def evaluate_run(
         raise SharedLatentError(
             f"dataset {record.dataset!r} now has sizes {dataset.input_sizes}, the run was trained on {model.input_sizes}"
         )
+    if split == "test" and not dataset.test.n_samples:
+        raise SharedLatentError(f"{folder} was trained with test_fraction=0 and has no test split; use --split train")
     history = History.from_dict(read_json(folder / HISTORY_FILE)) if (folder / HISTORY_FILE).exists() else None
     return evaluate_into(folder, model, dataset, record, history, split)

@@ -16,6 +16,7 @@ from sharedlatent.storage import METADATA_KEY
 
 DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
 METADATA_KEYS = {"format_version", "config", "input_sizes", "latent_box", "preprocessors"}
+OPTIONAL_KEYS = {"registration"}  # where AnnData / MuData input is read; files written before it lack it
 MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit
 
 
@@ -85,7 +86,7 @@ def _checked_config(path: Path, metadata: dict[str, Any]) -> Any:
         raise SharedLatentError(
             f"{path} has format version {metadata.get('format_version')!r}, this sharedlatent reads {FORMAT_VERSION}"
         )
-    missing, unknown = sorted(METADATA_KEYS - set(metadata)), sorted(set(metadata) - METADATA_KEYS)
+    missing, unknown = sorted(METADATA_KEYS - set(metadata)), sorted(set(metadata) - METADATA_KEYS - OPTIONAL_KEYS)
     if missing or unknown:
         raise SharedLatentError(f"{path}: model metadata lacks keys {missing} or has unknown keys {unknown}")
     sizes = metadata["input_sizes"]

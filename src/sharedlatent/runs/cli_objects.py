@@ -1,0 +1,150 @@
+"""The CLI on .h5ad / .h5mu cells: `encode` (latent coordinates per cell) and translate's object path
+(--layer / --obsm, obs and provenance kept); both read each domain where the model was trained, unless told."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from sharedlatent.errors import SharedLatentError
+from sharedlatent.runs.record import RunRecord
+
+OBJECT_SUFFIXES = (".h5ad", ".h5mu")
+ENCODE_OUTPUTS = (".h5ad", ".csv")
+ANNDATA_LOADERS = ("h5ad", "h5mu")
+
+
+def add_encode_parser(commands: Any) -> None:
+    encode = commands.add_parser("encode", help="write the latent coordinates of .h5ad / .h5mu cells")
+    encode.add_argument("run", type=Path)
+    encode.add_argument("--input", required=True, type=Path, help=".h5mu (a modality per domain) or .h5ad")
+    encode.add_argument("--output", required=True, type=Path, help=".h5ad (input's obs, obsm X_sharedlatent) or .csv")
+    encode.add_argument("--domain", help="the domain an .h5ad holds (default: recognised by its var_names)")
+    add_matrix_options(encode)
+    encode.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+
+
+def add_matrix_options(parser: argparse.ArgumentParser) -> None:
+    """--layer / --obsm: where each domain's values are, when not where the model was trained on them."""
+    parser.add_argument("--layer", help="read this layer (X for X itself) instead of the one the model was trained on")
+    parser.add_argument("--obsm", help="read this obsm key instead of the matrix the model was trained on")
+
+
+def run_encode(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from sharedlatent.runs.folder import load_run
+    from sharedlatent.runs.outputs import refuse_existing, refuse_same_file
+    from sharedlatent.scverse.latent import LATENT_KEY
+
+    suffix = args.output.suffix.lower()
+    if suffix not in ENCODE_OUTPUTS:
+        raise SharedLatentError(f"output file {args.output} must end in one of {', '.join(ENCODE_OUTPUTS)}")
+    refuse_same_file(args.input, args.output)
+    refuse_existing(args.output, args.overwrite)
+    model, record = load_run(args.run)
+    attach_registration(model, record)
+    data = read_object(args.input)
+    frame = model.get_latent(data, domain=args.domain, **matrix_choice(args))
+    unmeasured = int(np.isnan(frame.to_numpy()).any(axis=1).sum())
+    if suffix == ".csv":
+        write_csv(args.output, frame)
+    else:
+        write_latent_h5ad(args.output, data.obs.reindex(frame.index), frame.to_numpy(), provenance(args, "encode"))
+    note = f"; {unmeasured} cells measured in none of the model's domains are NaN" if unmeasured else ""
+    print(f"wrote {LATENT_KEY} ({frame.shape[0]} cells x {frame.shape[1]}) to {args.output}{note}")
+    return 0
+
+
+def translate_objects(args: argparse.Namespace, model: Any, record: RunRecord) -> int | None:
+    """Translate .h5ad / .h5mu cells as objects (None when the input is not one or the run has no registration
+    to read it by and no --layer / --obsm is given: the array path then reads X)."""
+    if args.input.suffix.lower() not in OBJECT_SUFFIXES:
+        if args.layer or args.obsm:
+            raise SharedLatentError(f"--layer and --obsm apply to .h5ad / .h5mu input, not {args.input.name}")
+        return None
+    attach_registration(model, record)
+    if args.cycle or (model.registration is None and not (args.layer or args.obsm)):
+        if args.layer or args.obsm:
+            raise SharedLatentError("--cycle reads X; drop --layer / --obsm")
+        return None
+    import numpy as np
+
+    data = read_object(args.input)
+    result = model.translate(data, args.source, args.target, model_name=str(args.run), **matrix_choice(args))
+    result.uns["sharedlatent"].update(provenance(args, "translate"))
+    if args.output.suffix.lower() == ".h5ad":
+        from sharedlatent.storage import atomic_path
+
+        with atomic_path(args.output) as temporary:
+            result.write_h5ad(temporary)
+    else:
+        from sharedlatent.runs.sample_files import write_samples
+
+        write_samples(args.output, result.X, list(result.var_names), np.asarray(result.obs_names))
+    flagged = int(result.obs["sharedlatent_imputed"].sum())
+    print(f"wrote {result.n_obs} x {result.n_vars} to {args.output} ({flagged} cells without a measured {args.target})")
+    return 0
+
+
+def attach_registration(model: Any, record: RunRecord) -> None:
+    """A run trained by the h5ad / h5mu loaders reads new cells as they were read: the same modality, layer or
+    obsm key, and feature names (models saved from the Python API carry their own registration)."""
+    if model.registration is not None or record.dataset not in ANNDATA_LOADERS:
+        return
+    from sharedlatent.scverse.registration import DomainRegistration, Registration
+
+    options = record.data_options
+    specs = {}
+    for side, domain in zip(("left", "right"), record.domains, strict=True):
+        modality = options.get(f"{side}_mod") if record.dataset == "h5mu" else None
+        layer = options.get(f"{side}_layer") or options.get("layer")
+        obsm = options.get(f"{side}_obsm") or options.get("obsm")
+        specs[domain] = DomainRegistration(modality, layer, obsm, list(record.feature_names.get(domain) or []) or None)
+    model.registration = Registration(specs)
+
+
+def matrix_choice(args: argparse.Namespace) -> dict[str, Any]:
+    """--layer / --obsm as get_latent / translate options (for an .h5mu they apply to every domain read)."""
+    return {"layer": args.layer, "obsm": args.obsm}
+
+
+def read_object(path: Path) -> Any:
+    """An .h5mu as MuData or an .h5ad as AnnData, or one line saying why not."""
+    from sharedlatent.datasets.anndata_files import import_anndata, import_mudata
+
+    if not path.is_file():
+        raise SharedLatentError(f"input file {path} does not exist")
+    suffix = path.suffix.lower()
+    if suffix not in OBJECT_SUFFIXES:
+        raise SharedLatentError(f"input file {path} must be .h5mu or .h5ad")
+    try:
+        return import_mudata().read_h5mu(path) if suffix == ".h5mu" else import_anndata().read_h5ad(path)
+    except (OSError, ValueError, KeyError) as error:
+        raise SharedLatentError(f"cannot read {path}: {error}") from None
+
+
+def provenance(args: argparse.Namespace, command: str) -> dict[str, str]:
+    from sharedlatent import __version__
+
+    return {"command": command, "run": str(args.run), "input": str(args.input), "sharedlatent_version": __version__}
+
+
+def write_csv(path: Path, frame: Any) -> None:
+    from sharedlatent.storage import atomic_path
+
+    with atomic_path(path) as temporary:
+        frame.to_csv(temporary, index_label="obs_names")
+
+
+def write_latent_h5ad(path: Path, obs: Any, latent: Any, uns: dict[str, str]) -> None:
+    """An .h5ad with the input's obs, no X, and the latent coordinates in obsm."""
+    import anndata
+
+    from sharedlatent.scverse.latent import LATENT_KEY
+    from sharedlatent.storage import atomic_path
+
+    adata = anndata.AnnData(obs=obs.copy(), obsm={LATENT_KEY: latent}, uns={"sharedlatent": uns})
+    with atomic_path(path) as temporary:
+        adata.write_h5ad(temporary)

@@ -1,0 +1,116 @@
+"""Translate the cells of an AnnData / MuData into another domain, as an AnnData that keeps the input's obs,
+names its features like the target's, flags the cells whose target was never measured and says where it came from."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from sharedlatent.scverse.latent import cell_table
+from sharedlatent.scverse.objects import kind_of
+
+IMPUTED_COLUMN = "sharedlatent_imputed"  # True where the input holds no measurement of the target
+PROVENANCE_KEY = "sharedlatent"
+
+
+def translate_object(
+    model: Any,
+    data: Any,
+    source: str,
+    target: str,
+    *,
+    layer: str | None = None,
+    obsm: str | None = None,
+    library_size: Any = None,
+    model_name: str | None = None,
+) -> Any:
+    """An AnnData of `source`'s cells translated into `target` (cells without `source` are left out).
+
+    library_size: per cell (aligned to the source's cells) or one number, for a count target; see api.translate."""
+    import anndata
+
+    domain = source if kind_of(data) == "anndata" else None
+    table = cell_table(model, data, domain, _only(source, layer), _only(source, obsm), [source])
+    cells = np.flatnonzero(table.present(source))
+    libraries = _per_cell(library_size, table.n_cells, cells)
+    values = np.zeros((len(cells), model.input_sizes[target]), dtype=np.float32)
+    done = 0
+    for block in table.chunks(cells):
+        inputs = table.dense(block)[source]
+        library = None if libraries is None else libraries[done : done + len(block)]
+        values[done : done + len(block)] = model.translate(inputs, source, target, library_size=library)
+        done += len(block)
+    obs = _obs(data, table, source, cells)
+    obs[IMPUTED_COLUMN] = ~_measured(model, data, target, obs.index)
+    result = anndata.AnnData(X=values, obs=obs, var=_var(model, target))
+    spec = model.registration.spec(source) if model.registration else None
+    result.uns[PROVENANCE_KEY] = {
+        "source": source,
+        "target": target,
+        "layer": layer or (spec.layer if spec and not obsm else None) or "",
+        "obsm": obsm or (spec.obsm if spec and not layer else None) or "",
+        "model": model_name or getattr(model, "loaded_from", None) or "in-memory model",
+        "library_size": "given per cell" if library_size is not None else _library_mode(model, target),
+    }
+    return result
+
+
+def _only(source: str, choice: str | None) -> Mapping[str, str] | None:
+    return None if choice is None else {source: choice}
+
+
+def _per_cell(library_size: Any, n_cells: int, cells: np.ndarray) -> np.ndarray | None:
+    """The library sizes of the translated cells: one number for all, or one per input cell."""
+    if library_size is None:
+        return None
+    values = np.asarray(getattr(library_size, "to_numpy", lambda: library_size)(), dtype=np.float32).ravel()
+    if values.size == 1:
+        return np.full(len(cells), values[0], dtype=np.float32)
+    if values.size != n_cells:
+        from sharedlatent.errors import SharedLatentError
+
+        raise SharedLatentError(f"library_size has {values.size} entries for {n_cells} cells")
+    return values[cells]
+
+
+def _obs(data: Any, table: Any, source: str, cells: np.ndarray) -> Any:
+    """The source's obs for the translated cells, plus a MuData's own obs columns."""
+    import pandas as pd
+
+    names = table.cells[cells]
+    obs = table.sources[source].obs.reindex(names).copy()
+    if kind_of(data) == "mudata":
+        extra = data.obs.reindex(names)
+        obs = pd.concat([obs, extra[[c for c in extra.columns if c not in obs.columns]]], axis=1)
+    return obs
+
+
+def _measured(model: Any, data: Any, target: str, names: Any) -> np.ndarray:
+    """Whether each cell's target was measured in the input (a MuData holding the target modality, or a mapping
+    holding the target domain); a lone AnnData measures none."""
+    kind = kind_of(data)
+    modality = model.registration.spec(target).modality if model.registration else target
+    if kind == "mudata" and (modality or target) in data.mod:
+        return names.isin(data.mod[modality or target].obs_names)
+    if kind == "mapping" and target in data and hasattr(data[target], "obs_names"):
+        return names.isin(data[target].obs_names)
+    return np.zeros(len(names), dtype=bool)
+
+
+def _var(model: Any, target: str) -> Any:
+    import pandas as pd
+
+    spec = model.registration.spec(target) if model.registration else None
+    names = spec.var_names if spec and spec.var_names else [f"{target}_{i}" for i in range(model.input_sizes[target])]
+    return pd.DataFrame(index=pd.Index(names, dtype=str))
+
+
+def _library_mode(model: Any, target: str) -> str:
+    """How the target's library size was set when no library_size was given (count targets)."""
+    likelihood = model.module.likelihoods[target]
+    mode = getattr(likelihood, "library", None)
+    if mode is None:
+        return "not a count domain"
+    return "predicted per cell (library learned)" if mode == "learned" else "training mean (one constant)"

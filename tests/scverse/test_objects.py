@@ -1,0 +1,122 @@
+"""AnnData / MuData through the Python API end to end: a sparse CITE-seq-like MuData with a counts layer, a batch
+column and RNA-only cells; latents into obsm, translation with obs and flags, a saved registration on reload."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+anndata = pytest.importorskip("anndata")
+mudata = pytest.importorskip("mudata")
+scipy_sparse = pytest.importorskip("scipy.sparse")
+
+from sharedlatent.api import SharedLatentVAE  # noqa: E402
+from sharedlatent.config import DomainConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
+from sharedlatent.errors import SharedLatentError  # noqa: E402
+from sharedlatent.scverse.translation import IMPUTED_COLUMN  # noqa: E402
+
+GENES, PROTEINS, CELLS, RNA_ONLY = 40, 20, 240, 30
+
+pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")  # mudata announces a change to MuData.update()
+
+
+def cite_seq(seed: int = 0):
+    """Counts from 3 cell types; RNA X log-normalised, raw counts in layers['counts']; the last cells RNA-only."""
+    rng = np.random.default_rng(seed)
+    types = rng.integers(0, 3, CELLS)
+    gene_programs, protein_programs = rng.gamma(1.0, 1.0, (3, GENES)), rng.gamma(1.0, 1.0, (3, PROTEINS))
+    names = pd.Index([f"cell{i:04d}" for i in range(CELLS)])
+    rna_counts = scipy_sparse.csr_matrix(rng.poisson(gene_programs[types] * 2).astype(np.float32))
+    normalised = rna_counts.multiply(1e4 / np.maximum(rna_counts.sum(axis=1), 1)).log1p().tocsr()
+    obs = pd.DataFrame(
+        {"cell_type": [f"type{t}" for t in types], "batch": rng.choice(["b1", "b2"], CELLS)}, index=names
+    )
+    rna = anndata.AnnData(X=normalised.astype(np.float32), obs=obs, layers={"counts": rna_counts})
+    rna.var_names = [f"gene{i}" for i in range(GENES)]
+    paired = names[: CELLS - RNA_ONLY]
+    proteins = rng.poisson(protein_programs[types[: len(paired)]] * 20).astype(np.float32)
+    prot = anndata.AnnData(X=scipy_sparse.csr_matrix(proteins), obs=pd.DataFrame(index=paired))
+    prot.var_names = [f"CD{i}" for i in range(PROTEINS)]
+    return mudata.MuData({"rna": rna, "protein": prot})
+
+
+def config():
+    counts = DomainConfig(likelihood="nb", preprocessing="none")
+    return RunConfig(
+        model=ModelConfig(
+            private_widths=[32], shared_widths=[16], latent_size=4, domains={"rna": counts, "protein": counts}
+        ),
+        train=TrainConfig(epochs=3, batch_size=64, progress=False, validation_fraction=0.1),
+    )
+
+
+@pytest.fixture(scope="module")
+def trained():
+    mdata = cite_seq()
+    model = SharedLatentVAE.from_data(mdata, config(), layer={"rna": "counts"})
+    model.fit(mdata)
+    return model, mdata
+
+
+def test_latent_written_for_every_cell_paired_or_not(trained):
+    model, mdata = trained
+    frame = model.write_latent(mdata)
+    assert mdata.obsm["X_sharedlatent"].shape == (mdata.n_obs, 4)
+    assert np.isfinite(mdata.obsm["X_sharedlatent"]).all()
+    assert list(frame.index) == list(mdata.obs_names)
+    rna_only = mdata.obs_names[-1]
+    alone = model.encode(mdata.mod["rna"].layers["counts"][-1:].toarray(), "rna")
+    np.testing.assert_allclose(frame.loc[rna_only].to_numpy(), alone[0], rtol=1e-5, atol=1e-6)
+
+
+def test_translation_keeps_obs_flags_imputed_cells_and_says_where_it_came_from(trained):
+    model, mdata = trained
+    result = model.translate(mdata, "rna", "protein")
+    assert result.shape == (CELLS, PROTEINS)
+    assert list(result.var_names) == [f"CD{i}" for i in range(PROTEINS)]
+    assert list(result.obs["cell_type"]) == list(mdata.mod["rna"].obs["cell_type"])
+    assert result.obs[IMPUTED_COLUMN].sum() == RNA_ONLY and result.obs[IMPUTED_COLUMN].iloc[-1]
+    assert result.uns["sharedlatent"]["layer"] == "counts"
+    assert result.uns["sharedlatent"]["source"] == "rna"
+
+
+def test_reloaded_model_matches_genes_by_name_and_refuses_missing_ones(trained, tmp_path):
+    model, mdata = trained
+    model.save(tmp_path / "model.safetensors")
+    again = SharedLatentVAE.load(tmp_path / "model.safetensors")
+    rna = mdata.mod["rna"]
+    expected = again.translate(rna, "rna", "protein").X
+    permuted = rna[:, np.random.default_rng(1).permutation(GENES)].copy()
+    np.testing.assert_allclose(again.translate(permuted, "rna", "protein").X, expected, rtol=1e-5)
+    np.testing.assert_allclose(model.translate(rna, "rna", "protein").X, expected, rtol=1e-5)
+    with pytest.raises(SharedLatentError, match=r"lacks 2 of the 40 features .*: gene3, gene7$") as error:
+        again.translate(rna[:, [g for g in rna.var_names if g not in ("gene3", "gene7")]].copy(), "rna", "protein")
+    assert "\n" not in str(error.value)
+
+
+def test_log_normalised_x_given_to_a_count_model_warns(trained):
+    model, mdata = trained
+    with pytest.warns(UserWarning, match="raw counts"):
+        model.translate({"rna": mdata.mod["rna"]}, "rna", "protein", layer="X")
+
+
+def test_library_size_sets_each_translated_cells_total(trained):
+    model, mdata = trained
+    counts = mdata.mod["rna"].layers["counts"][:5].toarray()
+    constant = model.translate(counts, "rna", "protein").sum(axis=1)
+    np.testing.assert_allclose(constant, constant[0], rtol=1e-4)  # the training mean, one constant
+    totals = np.array([100.0, 200.0, 300.0, 400.0, 500.0])
+    np.testing.assert_allclose(
+        model.translate(counts, "rna", "protein", library_size=totals).sum(axis=1), totals, rtol=1e-4
+    )
+    with pytest.raises(SharedLatentError, match="one positive number or 5"):
+        model.translate(counts, "rna", "protein", library_size=totals[:3])
+
+
+def test_sparse_matrices_train_like_dense_arrays():
+    mdata = cite_seq()
+    paired = mdata.mod["protein"].n_obs
+    data = {"rna": mdata.mod["rna"].layers["counts"][:paired], "protein": mdata.mod["protein"].X}
+    model = SharedLatentVAE({"rna": GENES, "protein": PROTEINS}, config())
+    model.fit(data)
+    assert model.registration is None
+    assert model.get_latent(data).shape == (paired, 4)
