@@ -6,7 +6,6 @@ input validation in arrays.py and datasets/partial.py; this class wires them tog
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,38 +13,35 @@ from typing import Any
 import numpy as np
 import torch
 
-from sharedlatent import names
 from sharedlatent.arrays import as_matrix
-from sharedlatent.auto_settings import AutoChoice, count_likelihood_warning, provisional, resolve_auto
-from sharedlatent.config import RunConfig, TrainConfig
+from sharedlatent.auto_settings import AutoChoice, provisional
+from sharedlatent.config import RunConfig
 from sharedlatent.count_inputs import library_column, warn_unless_counts
 from sharedlatent.datasets.base import Split
 from sharedlatent.datasets.partial import PresenceMasks, check_partial
 from sharedlatent.errors import SharedLatentError
+from sharedlatent.fitting import choose_auto_settings, fit_preprocessing, split_validation, trained_length
+from sharedlatent.generation import latent_points
+from sharedlatent.inference import decode_points, encode_means
+from sharedlatent.model_io import load_model, save_model
 from sharedlatent.nn.model import SharedLatentModule
 from sharedlatent.preprocessing import (
     Preprocessor,
-    fit_preprocessors,
     make_preprocessor,
-    preprocessor_from_dict,
-    present_rows,
     transform_all,
 )
 from sharedlatent.scverse import latent as scverse_latent
 from sharedlatent.scverse.objects import kind_of, register, training_arrays
 from sharedlatent.scverse.registration import Registration
 from sharedlatent.scverse.translation import translate_object
-from sharedlatent.storage import load_weights, save_weights
 from sharedlatent.training.checkpoint import Checkpoint, as_checkpoint
-from sharedlatent.training.epoch_search import CV_FOLDS, EpochSearch, search_epochs
-from sharedlatent.training.holdout import hold_out, validation_size
+from sharedlatent.training.epoch_search import EpochSearch
 from sharedlatent.training.loop import History, TensorData, fit_module
-from sharedlatent.training.runtime import INFERENCE_CHUNK, cpu_threads, map_chunks, resolve_device, thread_count
+from sharedlatent.training.runtime import INFERENCE_CHUNK, cpu_threads, resolve_device, thread_count
 from sharedlatent.training.schedules import build_schedule
 
 ArrayLike = np.ndarray | torch.Tensor
 Masks = PresenceMasks  # version 0.1 name
-FORMAT_VERSION = 1
 __all__ = ["INFERENCE_CHUNK", "Prediction", "SharedLatentVAE"]
 
 
@@ -81,7 +77,7 @@ class SharedLatentVAE:
         self.epoch_search: EpochSearch | None = None  # set by fit when a tiny hold-out gave way to k-fold CV
         self.registration: Registration | None = None  # where AnnData / MuData input is read (scverse/)
         self.loaded_from: str | None = None
-        self._build()
+        self.build_module()
 
     @classmethod
     def from_data(
@@ -109,7 +105,7 @@ class SharedLatentVAE:
         model.registration = registration
         return model
 
-    def _build(self) -> None:
+    def build_module(self) -> None:
         """The untrained module and preprocessors of the config ("auto" read as the image defaults until fit)."""
         model_config = provisional(self.config.model, self.domain_names)
         torch.manual_seed(self.config.train.seed)
@@ -156,21 +152,12 @@ class SharedLatentVAE:
             train, present = training_arrays(self, train, present)
         train_arrays, train_present = check_partial(train, "training data", self.input_sizes, present=present)
         checkpoint = as_checkpoint(checkpoint, self.config)  # identified by the config as given, "auto" and all
-        self._choose_auto_settings(train_arrays, train_present)
-        settings = self._trained_length(train_arrays, train_present, validation)
-        train_arrays = self._fit_preprocessing(train_arrays, train_present)
-        if validation is not None:
-            validation_arrays, validation_present = check_partial(validation, "validation data", self.input_sizes)
-            validation_part = (
-                transform_all(self.preprocessors, validation_arrays, validation_present),
-                validation_present,
-            )
-        elif validation_size(len(next(iter(train_arrays.values()))), settings.validation_fraction):
-            (train_arrays, train_present), validation_part = hold_out(
-                train_arrays, settings.validation_fraction, settings.seed, train_present
-            )
-        else:
-            validation_part = None
+        choose_auto_settings(self, train_arrays, train_present)
+        settings = trained_length(self, train_arrays, train_present, validation)
+        train_arrays = fit_preprocessing(self, train_arrays, train_present)
+        (train_arrays, train_present), validation_part = split_validation(
+            self, train_arrays, train_present, validation, settings
+        )
         stages = build_schedule(settings.schedule, self.domain_names, settings.epochs, settings.freeze_phases)
         validation_data = None if validation_part is None else TensorData.from_numpy(*validation_part, self.device)
         with cpu_threads(thread_count(self.module, settings.threads)):
@@ -187,57 +174,6 @@ class SharedLatentVAE:
         encodings = self._encode_masked(train_arrays, train_present)
         self.latent_box = (encodings.min(axis=0), encodings.max(axis=0))
         return self.history
-
-    def _trained_length(self, arrays: dict[str, np.ndarray], present: Masks | None, validation: Any) -> TrainConfig:
-        """The training settings, with the epoch count chosen by k-fold CV when the hold-out would be under 30
-        samples (joint schedule; training/epoch_search.py says why)."""
-        settings = self.config.train
-        n = len(next(iter(arrays.values())))
-        if (
-            validation is not None
-            or settings.validation_fraction == 0
-            or validation_size(n, settings.validation_fraction)
-        ):
-            return settings
-        if names.canonical(settings.schedule) != "joint" or n < 2 * CV_FOLDS:
-            return settings
-        fold_config = dataclasses.replace(self.config, train=dataclasses.replace(settings, progress=False))
-
-        def validation_losses(kept: np.ndarray, held_out: np.ndarray) -> list[float]:
-            def rows(index: np.ndarray) -> Split:
-                masks = None if present is None else {name: mask[index] for name, mask in present.items()}
-                return Split({name: values[index] for name, values in arrays.items()}, present=masks)
-
-            fold = SharedLatentVAE(self.input_sizes, fold_config)
-            return [r.validation_loss for r in fold.fit(rows(kept), validation=rows(held_out)).records]
-
-        self.epoch_search = search_epochs(n, settings.seed, validation_losses)
-        epochs = self.epoch_search.epochs
-        return dataclasses.replace(settings, epochs=epochs, patience=epochs + 1)
-
-    def _choose_auto_settings(self, arrays: dict[str, np.ndarray], present: Masks | None) -> None:
-        """Replace "auto" likelihoods and preprocessing by what the training data suggest, and rebuild the module."""
-        rows = {name: present_rows(values, present, name) for name, values in arrays.items()}
-        resolved, chosen = resolve_auto(self.config, rows)
-        if chosen:
-            self.config, self.auto_choices = resolved, chosen
-            self._build()
-        for name, values in rows.items():
-            likelihood = self.config.model.likelihood_for(name)
-            warning = likelihood in names.COUNT_LIKELIHOODS and count_likelihood_warning(values, name, likelihood)
-            if warning:
-                warnings.warn(warning, UserWarning, stacklevel=3)
-
-    def _fit_preprocessing(self, arrays: dict[str, np.ndarray], present: Masks | None) -> dict[str, np.ndarray]:
-        """Fit preprocessors, check the data against each likelihood and set library sizes on present rows."""
-        methods = {name: self.config.model.preprocessing_for(name) for name in arrays}
-        self.preprocessors = fit_preprocessors(methods, arrays, present)
-        arrays = transform_all(self.preprocessors, arrays, present)
-        rows = {name: present_rows(values, present, name) for name, values in arrays.items()}
-        for name, values in rows.items():
-            self.module.likelihoods[name].check_data(values, name)
-        self.module.set_library_sizes({name: torch.from_numpy(values) for name, values in rows.items()})
-        return arrays
 
     def predict(
         self, inputs: Mapping[str, ArrayLike], targets: Sequence[str] = (), *, partial: bool = True
@@ -378,31 +314,10 @@ class SharedLatentVAE:
         return _like(x, self.translate(there, target, source))
 
     def sample_latent_points(self, n: int, method: str = "box", seed: int | None = None) -> np.ndarray:
-        """`n` latent points (float32): "box" draws uniformly inside the per-dimension min/max of the training
-        encodings (the original), "prior" draws from N(0, I).
-
-        Parameters
-        ----------
-        n
-            Number of points, at least 1.
-        method
-            One of names.GENERATION_METHODS.
-        seed
-            Random seed; None uses train.seed.
-        """
-        if n < 1:
-            raise SharedLatentError(f"number of samples to generate must be at least 1, got {n}")
-        if method not in names.GENERATION_METHODS:
-            raise SharedLatentError(
-                f"unknown generation method {method!r}; choose one of {', '.join(names.GENERATION_METHODS)}"
-            )
-        rng = np.random.default_rng(self.config.train.seed if seed is None else seed)
-        if method == "prior":
-            return rng.standard_normal((n, self.module.latent_size)).astype(np.float32)
-        if self.latent_box is None:
-            raise SharedLatentError("generate(method='box') needs a trained model (the latent box comes from fit)")
-        low, high = self.latent_box
-        return rng.uniform(low, high, size=(n, len(low))).astype(np.float32)
+        """`n` latent points: "box" inside the training encodings' min/max (the original), "prior" from N(0, I);
+        seed None uses train.seed."""
+        seed = self.config.train.seed if seed is None else seed
+        return latent_points(n, method, seed, self.module.latent_size, self.latent_box)
 
     def generate(self, n: int, method: str = "box", seed: int | None = None) -> dict[str, np.ndarray]:
         """New paired samples decoded from `sample_latent_points(n, method, seed)`.
@@ -419,52 +334,14 @@ class SharedLatentVAE:
         return self.decode(self.sample_latent_points(n, method, seed))
 
     def save(self, path: str | Path) -> None:
-        """Write weights plus everything needed to rebuild the model to one safetensors file.
-
-        Parameters
-        ----------
-        path
-            The file to write.
-        """
-        metadata: dict[str, Any] = {
-            "format_version": FORMAT_VERSION,
-            "config": self.config.to_dict(),
-            "input_sizes": self.input_sizes,
-            "latent_box": None if self.latent_box is None else [a.tolist() for a in self.latent_box],
-            "preprocessors": {name: p.to_dict() for name, p in self.preprocessors.items()},
-            "registration": None if self.registration is None else self.registration.to_dict(),
-        }
-        save_weights(path, self.module.state_dict(), metadata)
+        """Write weights plus everything needed to rebuild the model to one safetensors file at `path`."""
+        save_model(self, path)
 
     @classmethod
     def load(cls, path: str | Path, device: str = "cpu") -> SharedLatentVAE:
-        """Rebuild a model written by save().
-
-        Parameters
-        ----------
-        path
-            A file written by `save`.
-        device
-            Where to put the model: "cpu", "cuda", "mps" or "auto".
-        """
-        tensors, metadata = load_weights(path)
-        if metadata.get("format_version") != FORMAT_VERSION:
-            raise SharedLatentError(
-                f"{path} has format version {metadata.get('format_version')}, expected {FORMAT_VERSION}"
-            )
-        config = RunConfig.from_dict(metadata["config"])
-        config.train = dataclasses.replace(config.train, device=device)
-        model = cls(metadata["input_sizes"], config)
-        model.module.load_state_dict(tensors)
-        model.preprocessors = {
-            name: preprocessor_from_dict(values) for name, values in metadata["preprocessors"].items()
-        }
-        model.registration = Registration.from_dict(metadata.get("registration"))
-        model.loaded_from = str(path)
-        if metadata.get("latent_box") is not None:
-            low, high = metadata["latent_box"]
-            model.latent_box = (np.asarray(low, dtype=np.float32), np.asarray(high, dtype=np.float32))
-        return model
+        """Rebuild a model written by save(), onto `device` ("cpu", "cuda", "mps" or "auto"); the file is checked
+        before anything is built (model_file.py: shapes, non-finite values, unknown keys)."""
+        return load_model(cls, path, device)
 
     def _matrix(self, values: ArrayLike, domain: str) -> np.ndarray:
         """A finite float32 array of `domain`'s width (a single sample may be a vector)."""
@@ -474,31 +351,10 @@ class SharedLatentVAE:
     def _decode(
         self, latent: np.ndarray, domain: str, observed: np.ndarray | None = None, library: np.ndarray | None = None
     ) -> np.ndarray:
-        """Point reconstructions of `domain` in the user's units (`observed`: that domain's preprocessed input,
-        for its library size; `library`: a library size column given instead)."""
-        arrays = {"z": latent, **({} if observed is None else {"x": observed})}
-        arrays.update({} if library is None else {"library": library})
-
-        def reconstruct(batch: dict[str, torch.Tensor]) -> torch.Tensor:
-            library = batch.get("library")
-            if "x" in batch:
-                library = self.module.observed_library(domain, batch["x"])
-            return self.module.reconstruction(domain, self.module.decode(batch["z"], [domain])[domain], library)
-
-        return self.preprocessors[domain].inverse_transform(map_chunks(self.module, arrays, reconstruct, self.device))
+        return decode_points(self.module, self.preprocessors[domain], latent, domain, self.device, observed, library)
 
     def _encode_masked(self, arrays: Mapping[str, np.ndarray], present: Masks | None) -> np.ndarray:
-        """Latent means of preprocessed `arrays`, combining only the present domains of each row."""
-        if present is None:
-            return map_chunks(self.module, arrays, lambda batch: self.module.latent(batch).mean, self.device)
-        domains = list(arrays)
-        stacked = {**arrays, **{f"present:{name}": present[name].astype(np.float32) for name in domains}}
-
-        def encode(batch: dict[str, torch.Tensor]) -> torch.Tensor:
-            masks = {name: batch[f"present:{name}"] for name in domains}
-            return self.module.latent({name: batch[name] for name in domains}, masks).mean
-
-        return map_chunks(self.module, stacked, encode, self.device)
+        return encode_means(self.module, arrays, present, self.device)
 
     def _library_mode(self, domain: str) -> str | None:
         return getattr(self.module.likelihoods[domain], "library", None)

@@ -16,7 +16,6 @@ from sharedlatent.config import RunConfig
 from sharedlatent.datasets import PairedDataset, load_dataset
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.runs.evaluate import evaluate_into
-from sharedlatent.runs.model_file import check_model_file
 from sharedlatent.runs.record import RUN_FILE, RunRecord, read_record, write_record
 from sharedlatent.runs.reload import absolute_data_options, check_data_files, fingerprint_data_files, reload_options
 from sharedlatent.runs.resume import run_checkpoint
@@ -162,9 +161,8 @@ def _versions() -> dict[str, str]:
 
 
 def load_run(folder: str | Path) -> tuple[SharedLatentVAE, RunRecord]:
-    """The trained model and the record of a run folder."""
+    """The trained model (its file checked before anything is built) and the record of a run folder."""
     record = read_record(folder)
-    check_model_file(Path(folder) / WEIGHTS_FILE)  # before load() allocates what the metadata asks for
     return SharedLatentVAE.load(Path(folder) / WEIGHTS_FILE), record
 
 

@@ -43,7 +43,7 @@ def check_target(out: Path, overwrite: bool) -> None:
 def is_run_folder(folder: Path) -> bool:
     """Whether `folder` proves to be a run: a run.json with our format marker and a model file; a run.json from
     before the marker counts only as a complete record beside a safetensors file carrying our metadata."""
-    from sharedlatent.runs.model_file import read_header
+    from sharedlatent.model_file import read_header
 
     try:
         values = read_json(folder / RUN_FILE)

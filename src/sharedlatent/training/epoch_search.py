@@ -8,8 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from sharedlatent.datasets.base import Split
+from sharedlatent.names import canonical
+from sharedlatent.training.holdout import validation_size
 
 CV_FOLDS = 5
 
@@ -36,3 +41,27 @@ def search_epochs(
         losses = validation_losses(np.setdiff1d(np.arange(n_samples), held_out), np.sort(held_out))
         best.append(int(np.argmin(losses)) + 1)
     return EpochSearch(best, int(np.median(best)))
+
+
+def needs_epoch_search(n_samples: int, settings: Any) -> bool:
+    """Whether a fit of `n_samples` should search its epoch count: the joint schedule, a hold-out asked for but
+    under 30 samples, and enough samples for the folds."""
+    if settings.validation_fraction == 0 or validation_size(n_samples, settings.validation_fraction):
+        return False
+    return canonical(settings.schedule) == "joint" and n_samples >= 2 * CV_FOLDS
+
+
+def search_epochs_on(
+    arrays: dict[str, np.ndarray],
+    present: dict[str, np.ndarray] | None,
+    seed: int,
+    fold_losses: Callable[[Split, Split], list[float]],
+) -> EpochSearch:
+    """`search_epochs` over the rows of `arrays` (with presence masks), each fold given as two Splits."""
+
+    def rows(index: np.ndarray) -> Split:
+        masks = None if present is None else {name: mask[index] for name, mask in present.items()}
+        return Split({name: values[index] for name, values in arrays.items()}, present=masks)
+
+    n_samples = len(next(iter(arrays.values())))
+    return search_epochs(n_samples, seed, lambda kept, held_out: fold_losses(rows(kept), rows(held_out)))

@@ -14,6 +14,8 @@ from typing import Any
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.storage import METADATA_KEY
 
+FORMAT_VERSION = 1  # of the metadata record a model file carries
+
 DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
 METADATA_KEYS = {"format_version", "config", "input_sizes", "latent_box", "preprocessors"}
 OPTIONAL_KEYS = {"registration"}  # where AnnData / MuData input is read; files written before it lack it
@@ -79,7 +81,6 @@ def _tensor_shapes(path: Path, header: dict[str, Any], data_bytes: int) -> dict[
 
 def _checked_config(path: Path, metadata: dict[str, Any]) -> Any:
     """The RunConfig the metadata describes, after checking its keys, version and input sizes."""
-    from sharedlatent.api import FORMAT_VERSION
     from sharedlatent.config import RunConfig
 
     if metadata.get("format_version") != FORMAT_VERSION:

@@ -1,0 +1,80 @@
+"""What `SharedLatentVAE.fit` settles before the training loop runs: settings chosen from the data, how long
+to train, the fitted preprocessing, and the validation samples. Each step reads and updates the model."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+
+from sharedlatent import names
+from sharedlatent.auto_settings import count_likelihood_warning, resolve_auto
+from sharedlatent.config import TrainConfig
+from sharedlatent.datasets.base import Split
+from sharedlatent.datasets.partial import check_partial
+from sharedlatent.preprocessing import fit_preprocessors, present_rows, transform_all
+from sharedlatent.training.epoch_search import needs_epoch_search, search_epochs_on
+from sharedlatent.training.holdout import hold_out, validation_size
+
+Arrays = dict[str, np.ndarray]
+Masks = dict[str, np.ndarray] | None
+Part = tuple[Arrays, Masks]
+
+
+def choose_auto_settings(model: Any, arrays: Arrays, present: Masks) -> None:
+    """Replace "auto" likelihoods and preprocessing by what the training data suggest (rebuilding the module),
+    and warn when a count likelihood meets values that are not counts."""
+    rows = {name: present_rows(values, present, name) for name, values in arrays.items()}
+    resolved, chosen = resolve_auto(model.config, rows)
+    if chosen:
+        model.config, model.auto_choices = resolved, chosen
+        model.build_module()
+    for name, values in rows.items():
+        likelihood = model.config.model.likelihood_for(name)
+        warning = likelihood in names.COUNT_LIKELIHOODS and count_likelihood_warning(values, name, likelihood)
+        if warning:
+            warnings.warn(warning, UserWarning, stacklevel=4)
+
+
+def trained_length(model: Any, arrays: Arrays, present: Masks, validation: Any) -> TrainConfig:
+    """The training settings, with the epoch count chosen by k-fold CV when the hold-out would be too small."""
+    settings = model.config.train
+    if validation is not None or not needs_epoch_search(len(next(iter(arrays.values()))), settings):
+        return settings
+    fold_config = dataclasses.replace(model.config, train=dataclasses.replace(settings, progress=False))
+
+    def fold_losses(kept: Split, held_out: Split) -> list[float]:
+        history = type(model)(model.input_sizes, fold_config).fit(kept, validation=held_out)
+        return [record.validation_loss for record in history.records]
+
+    model.epoch_search = search_epochs_on(arrays, present, settings.seed, fold_losses)
+    epochs = model.epoch_search.epochs
+    return dataclasses.replace(settings, epochs=epochs, patience=epochs + 1)
+
+
+def fit_preprocessing(model: Any, arrays: Arrays, present: Masks) -> Arrays:
+    """Fit preprocessors, check the data against each likelihood and set library sizes on present rows."""
+    methods = {name: model.config.model.preprocessing_for(name) for name in arrays}
+    model.preprocessors = fit_preprocessors(methods, arrays, present)
+    arrays = transform_all(model.preprocessors, arrays, present)
+    rows = {name: present_rows(values, present, name) for name, values in arrays.items()}
+    for name, values in rows.items():
+        model.module.likelihoods[name].check_data(values, name)
+    model.module.set_library_sizes({name: torch.from_numpy(values) for name, values in rows.items()})
+    return arrays
+
+
+def split_validation(
+    model: Any, arrays: Arrays, present: Masks, validation: Any, settings: TrainConfig
+) -> tuple[Part, Part | None]:
+    """(training part, validation part or None): the given validation samples preprocessed, else a seeded
+    hold-out of train.validation_fraction when that is 30 samples or more."""
+    if validation is not None:
+        values, masks = check_partial(validation, "validation data", model.input_sizes)
+        return (arrays, present), (transform_all(model.preprocessors, values, masks), masks)
+    if validation_size(len(next(iter(arrays.values()))), settings.validation_fraction):
+        return hold_out(arrays, settings.validation_fraction, settings.seed, present)
+    return (arrays, present), None

@@ -1,0 +1,46 @@
+"""A model in one safetensors file: its weights plus the metadata that rebuilds it (config, input sizes, latent
+box, fitted preprocessing, AnnData registration). Loading checks the file first: it is data, never trusted."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sharedlatent.config import RunConfig
+from sharedlatent.model_file import FORMAT_VERSION, check_model_file
+from sharedlatent.preprocessing import preprocessor_from_dict
+from sharedlatent.scverse.registration import Registration
+from sharedlatent.storage import load_weights, save_weights
+
+
+def save_model(model: Any, path: str | Path) -> None:
+    """Write `model`'s weights and the metadata that rebuilds it to `path`, atomically."""
+    metadata: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "config": model.config.to_dict(),
+        "input_sizes": model.input_sizes,
+        "latent_box": None if model.latent_box is None else [a.tolist() for a in model.latent_box],
+        "preprocessors": {name: p.to_dict() for name, p in model.preprocessors.items()},
+        "registration": None if model.registration is None else model.registration.to_dict(),
+    }
+    save_weights(path, model.module.state_dict(), metadata)
+
+
+def load_model(cls: type, path: str | Path, device: str = "cpu") -> Any:
+    """An instance of `cls` (SharedLatentVAE) rebuilt from a file `save_model` wrote, after checking the file."""
+    check_model_file(path)
+    tensors, metadata = load_weights(path)
+    config = RunConfig.from_dict(metadata["config"])
+    config.train = dataclasses.replace(config.train, device=device)
+    model = cls(metadata["input_sizes"], config)
+    model.module.load_state_dict(tensors)
+    model.preprocessors = {name: preprocessor_from_dict(values) for name, values in metadata["preprocessors"].items()}
+    model.registration = Registration.from_dict(metadata.get("registration"))
+    model.loaded_from = str(path)
+    if metadata.get("latent_box") is not None:
+        low, high = metadata["latent_box"]
+        model.latent_box = (np.asarray(low, dtype=np.float32), np.asarray(high, dtype=np.float32))
+    return model
