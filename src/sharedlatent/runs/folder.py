@@ -90,10 +90,7 @@ def train_run(
             train_seconds=history.seconds,
             versions=_versions(),
             command=list(sys.argv),
-            chosen_settings={
-                name: f"likelihood {c.likelihood}, preprocessing {c.preprocessing} ({c.reason})"
-                for name, c in model.auto_choices.items()
-            },
+            chosen_settings=chosen_settings(model),
             data_files=data_files,
             data_notes=list(dataset.notes),
         )
@@ -111,6 +108,21 @@ def train_run(
         if staging.exists():
             shutil.rmtree(staging)
     return out
+
+
+def chosen_settings(model: SharedLatentVAE) -> dict[str, str]:
+    """What fit chose from the data, as one sentence per domain (and for the epoch count, when it searched it)."""
+    chosen = {
+        name: f"likelihood {c.likelihood}, preprocessing {c.preprocessing} ({c.reason})"
+        for name, c in model.auto_choices.items()
+    }
+    if model.epoch_search is not None:
+        search = model.epoch_search
+        chosen["train.epochs"] = (
+            f"{search.epochs}, the lowest validation loss averaged over {len(search.per_fold)}-fold cross-validation "
+            f"(folds' own best: {search.per_fold}); a validation hold-out would have had under 30 samples"
+        )
+    return chosen
 
 
 def with_dataset_settings(config: RunConfig, dataset: PairedDataset) -> RunConfig:

@@ -2,7 +2,8 @@
 
 Early stopping on a hold-out of a handful of samples stops at noise (on 30 samples it kept near-initial
 weights); training to the end without one overfits tiny data (Linnerud, 16 samples, ended far worse than the
-mean). Each fold trains with its own hold-out, and the full data then trains for the median best epoch."""
+mean). Each fold trains with its own hold-out, and the full data then trains for the epoch with the lowest
+validation loss averaged over the folds."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ CV_FOLDS = 5
 
 @dataclass(frozen=True)
 class EpochSearch:
-    """The best epoch of each fold (1-based) and the epoch count chosen from them."""
+    """The best epoch of each fold (1-based) and the epoch count chosen from their average curve."""
 
     per_fold: list[int]
     epochs: int
@@ -35,12 +36,17 @@ def fold_rows(n_samples: int, seed: int, folds: int = CV_FOLDS) -> list[np.ndarr
 def search_epochs(
     n_samples: int, seed: int, validation_losses: Callable[[np.ndarray, np.ndarray], list[float]]
 ) -> EpochSearch:
-    """Run `validation_losses(train_rows, held_out_rows)` per fold; choose the median of the folds' best epochs."""
-    best = []
+    """Run `validation_losses(train_rows, held_out_rows)` per fold and choose the epoch whose validation loss,
+    averaged over the folds, is lowest (over the epochs every fold ran: early stopping ends some sooner).
+
+    The average curve is steadier than any one fold's: on 16 samples the folds' own best epochs ranged from 1
+    to 142."""
+    curves = []
     for held_out in fold_rows(n_samples, seed):
-        losses = validation_losses(np.setdiff1d(np.arange(n_samples), held_out), np.sort(held_out))
-        best.append(int(np.argmin(losses)) + 1)
-    return EpochSearch(best, int(np.median(best)))
+        curves.append(np.asarray(validation_losses(np.setdiff1d(np.arange(n_samples), held_out), np.sort(held_out))))
+    common = min(len(curve) for curve in curves)
+    average = np.mean([curve[:common] for curve in curves], axis=0)
+    return EpochSearch([int(np.argmin(curve)) + 1 for curve in curves], int(np.argmin(average)) + 1)
 
 
 def needs_epoch_search(n_samples: int, settings: Any) -> bool:
