@@ -19,8 +19,8 @@ from sharedlatent.config import RunConfig
 from sharedlatent.count_inputs import library_column, warn_unless_counts
 from sharedlatent.datasets.base import Split
 from sharedlatent.datasets.partial import PresenceMasks, check_partial
-from sharedlatent.errors import SharedLatentError
 from sharedlatent.datasets.streaming import StreamedSplit
+from sharedlatent.errors import SharedLatentError
 from sharedlatent.fitting import choose_auto_settings, fit_preprocessing, split_validation, trained_length
 from sharedlatent.fitting_streamed import fit_from_disk
 from sharedlatent.generation import latent_points

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sharedlatent.datasets.base import Split
 from sharedlatent.errors import SharedLatentError
 
 CHUNK_ROWS = 4096  # rows per read when a whole split is streamed (statistics, encodings)
@@ -118,6 +119,16 @@ class StreamedSplit:
     @property
     def input_sizes(self) -> dict[str, int]:
         return {name: reader.shape[1] for name, reader in self.domains.items()}
+
+    def pairing_counts(self) -> dict[str, int]:
+        return {"paired": self.n_samples}  # streamed splits pair cells with pairing=inner only
+
+    def paired(self) -> StreamedSplit:
+        return self
+
+    def in_memory(self) -> Split:
+        """Every sample read into an in-memory Split (for bounded subsets only)."""
+        return Split(self.read(np.arange(self.n_samples)))
 
     def subset(self, samples: np.ndarray) -> StreamedSplit:
         """The samples at `samples` (indices into this split): index arrays only."""
