@@ -72,7 +72,7 @@ class H5Rows(RowReader):
     def __init__(self, path: str | Path, key: str = "X") -> None:
         import h5py
 
-        self.file = h5py.File(path, "r")
+        self.file = h5py.File(path, "r", rdcc_nbytes=0)  # no chunk cache: every read comes from the file as it is
         if key not in self.file:
             raise SharedLatentError(f"{path}: no matrix at {key!r}")
         self.node = self.file[key]
@@ -100,6 +100,8 @@ class H5Rows(RowReader):
         for run in np.split(np.arange(rows.size), breaks):
             low, high = starts[run[0]], ends[run[-1]]
             values, columns = self.data[low:high], self.indices[low:high]
+            if columns.size and (columns.min() < 0 or columns.max() >= self.shape[1]):
+                raise ValueError(f"column indices outside 0..{self.shape[1] - 1}: the file is damaged")
             counts = ends[run] - starts[run]
             out[np.repeat(run, counts), columns] = values
         return out
