@@ -33,7 +33,7 @@ def wants_backed(backed: bool | str, paths: dict[str, Path], obsm: bool, pairing
     for path in paths.values():
         with h5py.File(path, "r") as file:
             node = file["X"]
-            shape = node.attrs.get("shape", node.shape)
+            shape = node.attrs["shape"] if "shape" in node.attrs else node.shape  # noqa: SIM401 (a Group has no .shape)
             total += int(shape[0]) * int(shape[1]) * 4
     return total > BACKED_ABOVE_BYTES
 
