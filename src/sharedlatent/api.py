@@ -19,8 +19,10 @@ from sharedlatent.config import RunConfig
 from sharedlatent.count_inputs import library_column, warn_unless_counts
 from sharedlatent.datasets.base import Split
 from sharedlatent.datasets.partial import PresenceMasks, check_partial
+from sharedlatent.datasets.streaming import StreamedSplit
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.fitting import choose_auto_settings, fit_preprocessing, split_validation, trained_length
+from sharedlatent.fitting_streamed import fit_from_disk
 from sharedlatent.generation import latent_points
 from sharedlatent.inference import decode_points, encode_means
 from sharedlatent.model_io import load_model, save_model
@@ -122,7 +124,7 @@ class SharedLatentVAE:
 
     def fit(
         self,
-        train: Mapping[str, ArrayLike] | Split,
+        train: Mapping[str, ArrayLike] | Split | StreamedSplit,
         validation: Mapping[str, ArrayLike] | Split | None = None,
         progress: bool | None = None,
         present: Mapping[str, ArrayLike] | None = None,
@@ -134,7 +136,8 @@ class SharedLatentVAE:
         Parameters
         ----------
         train
-            An array per domain (samples x features, rows aligned across domains), or a Split.
+            An array per domain (samples x features, rows aligned across domains), a Split, or a StreamedSplit
+            (datasets/streaming.py: files read batch by batch, never whole).
         validation
             Samples for the validation loss, in the same form; None holds out part of `train`.
         progress
@@ -148,6 +151,8 @@ class SharedLatentVAE:
         resume
             Continue from `checkpoint`'s saved state: the result equals an uninterrupted fit's.
         """
+        if isinstance(train, StreamedSplit):  # rows stay on disk, read batch by batch
+            return fit_from_disk(self, train, validation, progress, checkpoint, resume)
         if kind_of(train):  # AnnData, MuData or sparse: cells paired by obs_names (scverse/objects.py)
             train, present = training_arrays(self, train, present)
         train_arrays, train_present = check_partial(train, "training data", self.input_sizes, present=present)

@@ -6,7 +6,7 @@ folder stores and `preprocessor_from_dict` rebuilds.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -243,3 +243,49 @@ def transform_all(
             transformed[~present[name]] = 0.0
         out[name] = transformed
     return out
+
+
+class RunningStatistics:
+    """Per-feature count, mean, sum of squared deviations, min and max, merged chunk by chunk (Chan et al.)."""
+
+    def __init__(self) -> None:
+        self.n, self.mean, self.squares, self.low, self.high = 0, None, None, None, None
+
+    def add(self, chunk: np.ndarray) -> None:
+        if chunk.shape[0] == 0:
+            return
+        n, mean = chunk.shape[0], chunk.mean(axis=0)
+        squares = ((chunk - mean) ** 2).sum(axis=0)
+        low, high = chunk.min(axis=0), chunk.max(axis=0)
+        if self.n == 0:
+            self.n, self.mean, self.squares, self.low, self.high = n, mean, squares, low, high
+            return
+        total, delta = self.n + n, mean - self.mean
+        self.squares = self.squares + squares + delta**2 * self.n * n / total
+        self.mean = self.mean + delta * n / total
+        self.n, self.low, self.high = total, np.minimum(self.low, low), np.maximum(self.high, high)
+
+    def affine(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(offset, scale) of the Affine preprocessor `name` from these statistics."""
+        if name == "minmax":
+            return np.array([self.low.min()]), np.array([self.high.max() - self.low.min()])
+        if name == "standardize":
+            return self.mean, np.sqrt(self.squares / self.n)
+        return self.low, self.high - self.low
+
+
+def fit_streamed(name: str, chunks: Iterable[np.ndarray]) -> Preprocessor:
+    """make_preprocessor(name) fitted in one pass over row chunks of the training data: the same min and max as
+    `fit` on the whole array, and mean and spread equal up to float rounding."""
+    preprocessor = make_preprocessor(name)
+    statistics = RunningStatistics()
+    for chunk in chunks:
+        chunk = as_matrix(chunk, f"{name}: training data")
+        statistics.add(np.log1p(Log1p().check(chunk)) if name in ("log1p", "log1p_minmax") else chunk)
+    if statistics.n == 0:
+        raise SharedLatentError(f"{name}: cannot fit on an empty training array")
+    target = preprocessor.scaler if isinstance(preprocessor, Log1pMinMax) else preprocessor
+    if isinstance(target, Affine):
+        offset, scale = statistics.affine(target.name)
+        target.offset, target.scale = np.ravel(offset).tolist(), np.ravel(safe_scale(scale)).tolist()
+    return preprocessor

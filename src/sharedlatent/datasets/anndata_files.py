@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sharedlatent.datasets.backed_files import load_backed_pair, wants_backed
 from sharedlatent.datasets.base import PairedDataset, Split
 from sharedlatent.datasets.options import require_path
 from sharedlatent.datasets.pairing import pair_by_ids, presence_of
@@ -159,16 +160,22 @@ def load_h5ad_pair(
     left: str = "left",
     right: str = "right",
     pairing: str = "inner",
+    backed: bool | str = "auto",
 ) -> PairedDataset:
     """Two .h5ad files, one per domain; `layer`/`obsm` apply to both unless `left_*`/`right_*` say otherwise.
-    pairing "outer" also keeps cells only one file has."""
+    pairing "outer" also keeps cells only one file has. backed=true keeps the matrices on disk (backed_files.py)."""
     anndata = import_anndata()
     paths = {left: require_path(left_path, "left_path"), right: require_path(right_path, "right_path")}
     choices = {left: (left_layer or layer, left_obsm or obsm), right: (right_layer or layer, right_obsm or obsm)}
-    modalities = {}
     for domain, path in paths.items():
         if not path.is_file():
             raise SharedLatentError(f"AnnData file {path} (domain {domain!r}) does not exist")
+    if wants_backed(backed, paths, any(c[1] for c in choices.values()), pairing):
+        if any(c[1] for c in choices.values()) or label_column:
+            raise SharedLatentError("backed=true reads X or a layer, without obsm or label_column")
+        return load_backed_pair(paths, {d: c[0] for d, c in choices.items()}, test_fraction, seed, pairing)
+    modalities = {}
+    for domain, path in paths.items():
         modalities[domain] = choose_matrix(anndata.read_h5ad(path), str(path), *choices[domain])
     full, summary = pair_modalities(modalities, label_column, pairing=pairing)
     what = f"AnnData {paths[left].name} ({left}) and {paths[right].name} ({right}): {summary}"

@@ -14,6 +14,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from sharedlatent.datasets import PairedDataset, Split
+from sharedlatent.datasets.streaming import StreamedSplit
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.evaluation.predictions import RunOutputs
 from sharedlatent.evaluation.run_metrics import compute_run_metrics
@@ -64,10 +65,11 @@ def prepare(model: SharedLatentVAE, dataset: PairedDataset, split: str) -> Evalu
 
 
 def seeded_rows(data: Split, limit: int) -> Split:
-    """`data` itself when it has at most `limit` samples, else `limit` of them drawn with EVALUATION_SEED (in order)."""
-    if data.n_samples <= limit:
-        return data
-    return data.subset(np.sort(np.random.default_rng(EVALUATION_SEED).choice(data.n_samples, limit, replace=False)))
+    """`data` itself when it has at most `limit` samples, else `limit` of them drawn with EVALUATION_SEED (in order);
+    a split on disk (StreamedSplit) is read into memory after subsampling."""
+    if data.n_samples > limit:
+        data = data.subset(np.sort(np.random.default_rng(EVALUATION_SEED).choice(data.n_samples, limit, replace=False)))
+    return data.in_memory() if isinstance(data, StreamedSplit) else data
 
 
 def sample_note(evaluation: Evaluation) -> str:

@@ -24,12 +24,17 @@ def validation_size(n_samples: int, fraction: float) -> int:
 
 def hold_out(arrays: Arrays, fraction: float, seed: int, present: PresenceMasks | None = None) -> tuple[Part, Part]:
     """(kept, held out): `fraction` of the samples (at least one) held out in their original order."""
-    n = next(iter(arrays.values())).shape[0]
+    kept, held = hold_out_rows(next(iter(arrays.values())).shape[0], fraction, seed)
+    return _rows(arrays, present, kept), _rows(arrays, present, held)
+
+
+def hold_out_rows(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted (kept, held out) sample indices: a seeded `fraction` of `n` samples (at least one) held out."""
     order = np.random.default_rng(seed).permutation(n)
     held = max(1, int(round(n * fraction)))
     if held >= n:
         raise SharedLatentError(f"validation_fraction {fraction} leaves no training samples out of {n}")
-    return _rows(arrays, present, np.sort(order[held:])), _rows(arrays, present, np.sort(order[:held]))
+    return np.sort(order[held:]), np.sort(order[:held])
 
 
 def _rows(arrays: Arrays, present: PresenceMasks | None, rows: np.ndarray) -> Part:

@@ -40,6 +40,10 @@ class TensorData:
     def n_samples(self) -> int:
         return next(iter(self.values.values())).shape[0]
 
+    @property
+    def device(self) -> torch.device:
+        return next(iter(self.values.values())).device
+
     @classmethod
     def from_numpy(
         cls, arrays: dict[str, np.ndarray], present: dict[str, np.ndarray] | None, device: torch.device
@@ -54,6 +58,10 @@ class TensorData:
         """The same domains restricted to `index` (a permutation gathers, a slice gives views)."""
         present = None if self.present is None else {name: mask[index] for name, mask in self.present.items()}
         return TensorData({name: values[index] for name, values in self.values.items()}, present)
+
+    def shuffled(self, order: torch.Tensor) -> TensorData:
+        """The samples in `order`: one gather per epoch, so that the epoch's batches are views."""
+        return self.rows(order)
 
 
 def run_epoch(
@@ -71,8 +79,8 @@ def run_epoch(
     weights = LossWeights.from_config(config, beta)
     loss_of = distributed.objective(module)  # module.loss, or DDP around it in a process group
     n = data.n_samples
-    order = torch.randperm(n, generator=generator, device="cpu").to(next(iter(data.values.values())).device)
-    shuffled = data.rows(order)  # one gather per epoch; batches are views
+    order = torch.randperm(n, generator=generator, device="cpu").to(data.device)
+    shuffled = data.shuffled(order)  # in memory one gather per epoch; on disk (training/sources.py) a lazy order
     total, sums = 0.0, TermValues()
     for start in range(0, n, config.batch_size):
         part = distributed.shard(start, min(start + config.batch_size, n))
@@ -120,8 +128,7 @@ def evaluate_loss(module: SharedLatentModule, data: TensorData, phase: Phase, co
             batch = data.rows(part.rows)
             weighted = distributed.shard_weights(weights, part)
             total += module.loss(batch.values, phase.routes, weighted, present=batch.present).total.item()
-    device = next(iter(data.values.values())).device
-    return distributed.sum_floats([total], device)[0] / data.n_samples  # every rank decides the same
+    return distributed.sum_floats([total], data.device)[0] / data.n_samples  # every rank decides the same
 
 
 class EarlyStopping:

@@ -1,0 +1,167 @@
+"""Matrices that stay on disk: rows read by index from a backed .h5ad (h5py on X or a layer, CSR or dense) or a
+memory-mapped .npy, densified to float32 one batch at a time. A StreamedSplit is such a matrix per domain plus the
+file rows of its samples: splits and hold-outs are index arrays, never copies."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sharedlatent.datasets.base import Split
+from sharedlatent.errors import SharedLatentError
+
+CHUNK_ROWS = 4096  # rows per read when a whole split is streamed (statistics, encodings)
+
+
+class RowReader:
+    """A samples x features matrix in a file; `read(rows)` gives those rows (any order, repeats allowed) as float32."""
+
+    def __init__(self, path: str | Path, shape: tuple[int, int]) -> None:
+        self.path, self.shape = Path(path), shape
+        self.stamp = _stamp(self.path)
+
+    def read(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        unique, inverse = np.unique(rows, return_inverse=True)  # files read fastest in increasing row order
+        try:
+            block = self._read_sorted(unique)
+        except (OSError, ValueError, KeyError, IndexError) as error:
+            raise SharedLatentError(f"{self.path}: could not read rows {unique[0]}..{unique[-1]}: {error}") from None
+        if not np.isfinite(block).all():
+            raise SharedLatentError(f"{self.path}: NaN or infinite values in rows {unique[0]}..{unique[-1]}")
+        return block[inverse]
+
+    def check_unchanged(self) -> None:
+        """Raise when the file's size or modification time differs from when it was opened."""
+        if _stamp(self.path) != self.stamp:
+            raise SharedLatentError(f"{self.path} changed on disk during training; train again on the finished file")
+
+    def _read_sorted(self, rows: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        status = os.stat(path)
+    except OSError as error:
+        raise SharedLatentError(f"{path}: cannot be read any more ({error.strerror})") from None
+    return status.st_size, status.st_mtime_ns
+
+
+class NpyRows(RowReader):
+    """A 2-D .npy file through a read-only memory map."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.array = np.load(path, mmap_mode="r")
+        if self.array.ndim != 2:
+            raise SharedLatentError(f"{path}: expected a 2-D array, got shape {self.array.shape}")
+        super().__init__(path, self.array.shape)
+
+    def _read_sorted(self, rows: np.ndarray) -> np.ndarray:
+        return np.asarray(self.array[rows], dtype=np.float32)
+
+
+class H5Rows(RowReader):
+    """X or a layer of an .h5ad through h5py: a CSR group (indptr held in memory, data and indices read per row)
+    or a dense dataset."""
+
+    def __init__(self, path: str | Path, key: str = "X") -> None:
+        import h5py
+
+        self.file = h5py.File(path, "r", rdcc_nbytes=0)  # no chunk cache: every read comes from the file as it is
+        if key not in self.file:
+            raise SharedLatentError(f"{path}: no matrix at {key!r}")
+        self.node = self.file[key]
+        self.indptr = None
+        if isinstance(self.node, h5py.Group):
+            encoding = str(self.node.attrs.get("encoding-type", ""))
+            if encoding != "csr_matrix":
+                raise SharedLatentError(
+                    f"{path}: {key} is stored as {encoding or 'an unknown group'}; backed reading needs CSR"
+                )
+            self.indptr = self.node["indptr"][:].astype(np.int64)
+            self.data, self.indices = self.node["data"], self.node["indices"]
+            shape = tuple(int(s) for s in self.node.attrs["shape"])
+        else:
+            shape = self.node.shape
+        super().__init__(path, shape)
+
+    def _read_sorted(self, rows: np.ndarray) -> np.ndarray:
+        if self.indptr is None:
+            return np.asarray(self.node[rows], dtype=np.float32)
+        out = np.zeros((rows.size, self.shape[1]), dtype=np.float32)
+        starts, ends = self.indptr[rows], self.indptr[rows + 1]
+        # runs of consecutive rows are one read
+        breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+        for run in np.split(np.arange(rows.size), breaks):
+            low, high = starts[run[0]], ends[run[-1]]
+            values, columns = self.data[low:high], self.indices[low:high]
+            if columns.size and (columns.min() < 0 or columns.max() >= self.shape[1]):
+                raise ValueError(f"column indices outside 0..{self.shape[1] - 1}: the file is damaged")
+            counts = ends[run] - starts[run]
+            out[np.repeat(run, counts), columns] = values
+        return out
+
+
+@dataclass
+class StreamedSplit:
+    """One split kept on disk: a reader per domain and, per domain, the file row of each sample (rows aligned)."""
+
+    domains: dict[str, RowReader]
+    rows: dict[str, np.ndarray]
+
+    @property
+    def n_samples(self) -> int:
+        return len(next(iter(self.rows.values())))
+
+    @property
+    def input_sizes(self) -> dict[str, int]:
+        return {name: reader.shape[1] for name, reader in self.domains.items()}
+
+    def pairing_counts(self) -> dict[str, int]:
+        return {"paired": self.n_samples}  # streamed splits pair cells with pairing=inner only
+
+    def paired(self) -> StreamedSplit:
+        return self
+
+    def in_memory(self) -> Split:
+        """Every sample read into an in-memory Split (for bounded subsets only)."""
+        return Split(self.read(np.arange(self.n_samples)))
+
+    def subset(self, samples: np.ndarray) -> StreamedSplit:
+        """The samples at `samples` (indices into this split): index arrays only."""
+        return StreamedSplit(self.domains, {name: rows[samples] for name, rows in self.rows.items()})
+
+    def read(self, samples: np.ndarray) -> dict[str, np.ndarray]:
+        """Each domain's float32 rows for the samples at `samples`, in that order."""
+        return {name: reader.read(self.rows[name][samples]) for name, reader in self.domains.items()}
+
+    def read_domain(self, name: str, samples: np.ndarray) -> np.ndarray:
+        return self.domains[name].read(self.rows[name][samples])
+
+    def chunk_rows(self, chunk_rows: int = CHUNK_ROWS) -> Iterator[np.ndarray]:
+        """Sample indices covering the split in order, `chunk_rows` at a time."""
+        for start in range(0, self.n_samples, chunk_rows):
+            yield np.arange(start, min(start + chunk_rows, self.n_samples))
+
+    def chunks(self, chunk_rows: int = CHUNK_ROWS) -> Iterator[dict[str, np.ndarray]]:
+        """The whole split in order, `chunk_rows` samples at a time."""
+        for rows in self.chunk_rows(chunk_rows):
+            yield self.read(rows)
+
+    def check_unchanged(self) -> None:
+        for reader in self.domains.values():
+            reader.check_unchanged()
+
+
+def npy_split(paths: dict[str, str | Path]) -> StreamedSplit:
+    """A StreamedSplit over one .npy file per domain, rows paired by position."""
+    readers = {name: NpyRows(path) for name, path in paths.items()}
+    counts = {reader.shape[0] for reader in readers.values()}
+    if len(counts) != 1:
+        raise SharedLatentError(f"the .npy files have different row counts: {sorted(counts)}")
+    return StreamedSplit(readers, {name: np.arange(counts.pop()) for name in readers})
