@@ -456,7 +456,9 @@ def main() -> None:
         row.finish(peaks[row.threads])
     torch.set_num_threads(default_threads)
     reference_error = max(
-        check_reference_math(layout, schedule, data) for layout in LAYOUTS.values() for schedule in ("joint", "original")
+        check_reference_math(layout, schedule, data)
+        for layout in LAYOUTS.values()
+        for schedule in ("joint", "original")
     )
     flops_agree = all(counted_flops(LAYOUTS[row.layout], row.schedule, data) == row.step_flops for row in rows)
 

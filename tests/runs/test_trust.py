@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sharedlatent.runs.cli import main
 from sharedlatent.model_file import check_model_file
+from sharedlatent.runs.cli import main
 from sharedlatent.runs.record import RUN_FORMAT, read_record
 from sharedlatent.runs.target import is_run_folder, sweep_stale_staging
 
