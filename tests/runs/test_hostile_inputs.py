@@ -613,34 +613,24 @@ def _(tmp, base, mp):
     return ["train", "digits", "--epochs", "1", "--device", "cuda", "--out", str(tmp / "r"), "--no-progress"]
 
 
-@case("train-device-unknown")
-def _(tmp, base, mp):
-    return ["train", "digits", "--epochs", "1", "--device", "tpu9", "--out", str(tmp / "r"), "--no-progress"]
+# Bad settings for `train digits`: each is the options between the dataset and `--out`.
+BAD_TRAIN_OPTIONS = {
+    "train-device-unknown": ["--epochs", "1", "--device", "tpu9"],
+    "train-negative-epochs": ["--epochs", "-1"],
+    "train-zero-batch": ["--batch-size", "0"],
+    "train-nan-learning-rate": ["--set", "train.learning_rate=nan"],
+    "train-unknown-config-key": ["--set", "train.epochz=3"],
+    "train-set-without-equals": ["--set", "train.epochs"],
+    "train-data-option-malformed": ["--data-option", "nonsense"],
+}
 
 
-@case("train-negative-epochs")
-def _(tmp, base, mp):
-    return ["train", "digits", "--epochs", "-1", "--out", str(tmp / "r"), "--no-progress"]
+def _bad_train_options(options: list[str]) -> Case:
+    return lambda tmp, base, mp: ["train", "digits", *options, "--out", str(tmp / "r"), "--no-progress"]
 
 
-@case("train-zero-batch")
-def _(tmp, base, mp):
-    return ["train", "digits", "--batch-size", "0", "--out", str(tmp / "r"), "--no-progress"]
-
-
-@case("train-nan-learning-rate")
-def _(tmp, base, mp):
-    return ["train", "digits", "--set", "train.learning_rate=nan", "--out", str(tmp / "r"), "--no-progress"]
-
-
-@case("train-unknown-config-key")
-def _(tmp, base, mp):
-    return ["train", "digits", "--set", "train.epochz=3", "--out", str(tmp / "r"), "--no-progress"]
-
-
-@case("train-set-without-equals")
-def _(tmp, base, mp):
-    return ["train", "digits", "--set", "train.epochs", "--out", str(tmp / "r"), "--no-progress"]
+for _name, _options in BAD_TRAIN_OPTIONS.items():
+    CASES[_name] = _bad_train_options(_options)
 
 
 @case("train-config-missing")
@@ -679,11 +669,6 @@ def _(tmp, base, mp):
 @case("train-dataset-file-missing")
 def _(tmp, base, mp):
     return ["train", f"{tmp / 'absent.py'}:load", "--out", str(tmp / "r"), "--no-progress"]
-
-
-@case("train-data-option-malformed")
-def _(tmp, base, mp):
-    return ["train", "digits", "--data-option", "nonsense", "--out", str(tmp / "r"), "--no-progress"]
 
 
 @case("train-tables-file-missing")
