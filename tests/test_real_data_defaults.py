@@ -108,3 +108,31 @@ def test_auto_fills_only_what_the_domain_leaves_unset(own, expected):
     else:
         domain = resolved.model.domains["left"]
         assert (domain.likelihood, domain.preprocessing) == expected
+
+
+def test_cycling_counts_warns_about_the_users_input_only():
+    import warnings
+
+    from sharedlatent.count_inputs import CountInputWarning
+
+    rng = np.random.default_rng(0)
+    counts = rng.poisson(5.0, size=(200, 12)).astype(np.float32)
+    values = (counts[:, :4] @ rng.normal(size=(4, 3))).astype(np.float32)
+    config = quick_config(epochs=2)
+    config.model.domains = {"counts": DomainConfig(likelihood="nb")}
+    model = SharedLatentVAE({"counts": 12, "scores": 3}, config)
+    model.fit({"counts": counts, "scores": values})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.cycle(counts[:10], "counts", "scores")
+        model.cycle(values[:10], "scores", "counts")
+    assert not [w for w in caught if issubclass(w.category, CountInputWarning)]
+    with pytest.warns(CountInputWarning, match="did you pass X"):
+        model.translate(np.log1p(counts[:10]), "counts", "scores")
+
+
+def test_a_domain_named_like_a_module_dict_method_is_refused_in_one_line():
+    from sharedlatent.errors import SharedLatentError
+
+    with pytest.raises(SharedLatentError, match="domain name 'values' is taken"):
+        SharedLatentVAE({"values": 3, "other": 4}, quick_config())

@@ -6,6 +6,7 @@ input validation in arrays.py and datasets/partial.py; this class wires them tog
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import torch
 from sharedlatent.arrays import as_matrix
 from sharedlatent.auto_settings import AutoChoice, provisional
 from sharedlatent.config import RunConfig
-from sharedlatent.count_inputs import library_column, warn_unless_counts
+from sharedlatent.count_inputs import CountInputWarning, library_column, warn_unless_counts
 from sharedlatent.datasets.base import Split
 from sharedlatent.datasets.partial import PresenceMasks, check_partial
 from sharedlatent.datasets.streaming import StreamedSplit
@@ -316,7 +317,9 @@ class SharedLatentVAE:
         """
         self._check_domain(source)
         there = self.translate(self._matrix(x, source), source, target)
-        return _like(x, self.translate(there, target, source))
+        with warnings.catch_warnings():  # the way back reads the model's own (non-integer) count means
+            warnings.simplefilter("ignore", CountInputWarning)
+            return _like(x, self.translate(there, target, source))
 
     def sample_latent_points(self, n: int, method: str = "box", seed: int | None = None) -> np.ndarray:
         """`n` latent points: "box" inside the training encodings' min/max (the original), "prior" from N(0, I);

@@ -16,6 +16,11 @@ from sharedlatent.auto_settings import count_likelihood_warning
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.names import COUNT_LIKELIHOODS
 
+
+class CountInputWarning(UserWarning):
+    """A count domain was given values that are not raw counts."""
+
+
 CHECKED_ROWS = 2000  # rows a prediction's raw-count check reads (the check at fit reads every row)
 
 
@@ -29,7 +34,7 @@ def warn_unless_counts(likelihoods: Mapping[str, str], inputs: Mapping[str, Any]
         array = values.detach().cpu().numpy() if hasattr(values, "detach") else np.asarray(values)
         message = count_likelihood_warning(array[:CHECKED_ROWS], name, likelihood)
         if message:
-            warnings.warn(f"{message}; did you pass X instead of the counts layer?", UserWarning, stacklevel=4)
+            warnings.warn(f"{message}; did you pass X instead of the counts layer?", CountInputWarning, stacklevel=4)
 
 
 def library_column(library_size: Any, n_samples: int, target: str, likelihood: str, mode: str | None) -> np.ndarray:

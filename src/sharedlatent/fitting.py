@@ -52,7 +52,10 @@ def trained_length(model: Any, arrays: Arrays, present: Masks, validation: Any) 
 
     model.epoch_search = search_epochs_on(arrays, present, settings.seed, fold_losses)
     epochs = model.epoch_search.epochs
-    return dataclasses.replace(settings, epochs=epochs, patience=epochs + 1)
+    # Written out as trained (config.toml shows the epoch count used); a rerun searches again from the data.
+    chosen = dataclasses.replace(settings, epochs=epochs, patience=epochs + 1)
+    model.config = dataclasses.replace(model.config, train=chosen)
+    return chosen
 
 
 def fit_preprocessing(model: Any, arrays: Arrays, present: Masks) -> Arrays:

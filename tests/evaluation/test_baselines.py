@@ -68,7 +68,7 @@ def test_verdict_line_gives_ratios_of_standardised_mse():
             "mean": {"standardized_mse": 0.75},
         }
     }
-    assert verdict_line("left->right", scores) == "left->right: 0.62x ridge, 0.80x kNN, 0.41x mean"
+    assert verdict_line("left->right", scores) == "left->right: 0.62x ridge, 0.80x kNN, 0.41x mean (standardised MSE)"
 
 
 def test_subsampling_note_appears_above_the_threshold_only():
@@ -98,3 +98,21 @@ def test_auroc_for_binary_targets():
     scores = compare_direction("a->b", x[:200], y[:200], x[200:], y[200:])
     assert scores.scores["ridge"].auroc > 0.9
     assert scores.scores["mean"].auroc == pytest.approx(0.5)
+
+
+def test_a_one_feature_target_gets_two_dimensional_predictions():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 4))
+    y = x[:, :1] * 2 + 0.1 * rng.normal(size=(60, 1))
+    predictions = fit_baselines(x[:50], y[:50], x[50:]).predictions
+    assert all(values.shape == (10, 1) for values in predictions.values())
+
+
+def test_a_near_exact_baseline_is_named_instead_of_divided_by():
+    scores = {
+        "model": {"standardized_mse": 0.3},
+        "ridge": {"standardized_mse": 1e-9},
+        "mean": {"standardized_mse": 1.0},
+    }
+    line = verdict_line("a->b", {"scores": scores})
+    assert "ridge near-exact" in line and "0.30x mean" in line and line.endswith("(standardised MSE)")

@@ -18,6 +18,7 @@ KNN_NEIGHBOURS = (1, 3, 5, 10, 20, 50)  # k is chosen by 5-fold cross-validation
 CV_FOLDS = 5
 SEARCH_ROWS = 20_000  # above this many training rows, kNN and the ridge penalty search use a seeded subsample
 BASELINES = ("ridge", "knn", "mean")
+NEAR_EXACT = 1e-4  # a standardised MSE below this is an exact fit, not a baseline to divide by
 RELATIVE_STD_FLOOR = 0.05  # a feature varying 20x less than the median one counts as constant
 STD_FLOOR = 1e-12  # below this a training feature is constant
 
@@ -122,9 +123,10 @@ def fit_baselines(
         k = candidates[0]
     knn = KNeighborsRegressor(n_neighbors=min(k, len(search))).fit(x[search], y[search])
     mean = np.broadcast_to(y.mean(axis=0), (len(x_test), y.shape[1]))
+    shape = (len(x_test), y.shape[1])  # scikit-learn gives 1-D predictions for a one-feature target
     predictions = {
-        "ridge": inverse(ridge.predict(x_test)),
-        "knn": inverse(knn.predict(x_test)),
+        "ridge": inverse(ridge.predict(x_test).reshape(shape)),
+        "knn": inverse(knn.predict(x_test).reshape(shape)),
         "mean": inverse(np.array(mean)),
     }
     return BaselinePredictions({n: np.asarray(p, dtype=float) for n, p in predictions.items()}, alpha, k, notes)
@@ -238,8 +240,15 @@ def verdict_line(direction: str, scores: DirectionScores | Mapping[str, Any]) ->
 
     model = standardized("model")
     shown = {"ridge": "ridge", "knn": "kNN", "mean": "mean"}
-    parts = [f"{_ratio(model, standardized(name)):.2f}x {label}" for name, label in shown.items() if name in table]
-    return f"{direction}: " + ", ".join(parts)
+    parts = [_ratio_text(model, standardized(name), label) for name, label in shown.items() if name in table]
+    return f"{direction}: " + ", ".join(parts) + " (standardised MSE)"
+
+
+def _ratio_text(model: float, baseline: float, label: str) -> str:
+    """ "0.62x ridge", or a plain word where the baseline is (near) exact and a ratio would be meaningless."""
+    if baseline < NEAR_EXACT:
+        return f"{label} near-exact ({baseline:.1e}; the relation is {'linear' if label == 'ridge' else 'simple'})"
+    return f"{_ratio(model, baseline):.2f}x {label}"
 
 
 def _ratio(numerator: float, denominator: float) -> float:

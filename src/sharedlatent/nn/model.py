@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from sharedlatent.errors import SharedLatentError
 from sharedlatent.names import SHARED_GROUP
 from sharedlatent.nn.likelihoods import Likelihood, make_likelihood
 from sharedlatent.nn.objective import LossTerms, LossWeights, Route, route_losses
@@ -41,6 +42,9 @@ class SharedLatentModule(nn.Module):
         joint_posterior: str = "mean",
     ) -> None:
         super().__init__()
+        clashing = [name for name in input_sizes if hasattr(nn.ModuleDict, name)]
+        if clashing:  # the per-domain layers live in ModuleDicts keyed by domain name
+            raise SharedLatentError(f"domain name {clashing[0]!r} is taken by torch's ModuleDict; rename that domain")
         self.domain_names = list(input_sizes)
         self.input_sizes = dict(input_sizes)
         self.latent_size = latent_size

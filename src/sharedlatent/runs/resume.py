@@ -41,8 +41,8 @@ def run_checkpoint(
     if not resume and checkpoint.exists():
         if not overwrite:
             raise SharedLatentError(
-                f"{checkpoint.folder} holds the checkpoint of an interrupted run of {out}; "
-                "pass --resume to continue it or --overwrite to start over"
+                f"{checkpoint.folder} holds the checkpoint of an unfinished run of {out} (interrupted, or failed after "
+                "training); pass --resume to continue it or --overwrite to start over"
             )
         checkpoint.remove()
     return checkpoint

@@ -39,7 +39,7 @@ def summary_lines(folder: Path, list_files: bool = False) -> str:
         try:
             for direction, values in metrics.get("translation", {}).items():
                 lines.append(
-                    f"translate {direction}: MSE {values['mse']:.4g} ({values['mse_vs_mean_predictor']:.2f}x the mean predictor) "
+                    f"translate {direction}: MSE {values['mse']:.4g} ({values['mse_vs_mean_predictor']:.2f}x the mean predictor's MSE) "
                     f"on the {metrics['split']} split"
                 )
             for direction, values in metrics.get("cycle", {}).items():
@@ -51,7 +51,10 @@ def summary_lines(folder: Path, list_files: bool = False) -> str:
                 f"{folder / METRICS_FILE} is not a sharedlatent metrics file; rerun `sharedlatent evaluate {folder}`"
             ) from None
     else:
-        lines.append(f"metrics   not computed yet: `sharedlatent evaluate {folder}` writes metrics, figures and report")
+        split = " --split train" if any("no test split" in note for note in record.data_notes) else ""
+        lines.append(
+            f"metrics   not computed yet: `sharedlatent evaluate {folder}{split}` writes metrics, figures and report"
+        )
     if list_files:
         lines.append("files     " + ", ".join(sorted(p.name for p in folder.iterdir())))
     return "\n".join(lines)

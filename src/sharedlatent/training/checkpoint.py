@@ -92,7 +92,7 @@ class Checkpoint:
         if differences:
             raise SharedLatentError(
                 f"the checkpoint in {self.folder} belongs to a different run ({differences}); "
-                "resume with the same config and dataset, or run without --resume to start over"
+                "resume with the same config and dataset, or pass --overwrite instead of --resume to start over"
             )
         return state
 

@@ -7,6 +7,9 @@ validation loss averaged over the folds."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +29,7 @@ class EpochSearch:
 
     per_fold: list[int]
     epochs: int
+    seconds: float = 0.0  # spent on the fold fits, before the final one
 
 
 def fold_rows(n_samples: int, seed: int, folds: int = CV_FOLDS) -> list[np.ndarray]:
@@ -54,6 +58,8 @@ def needs_epoch_search(n_samples: int, settings: Any) -> bool:
     under 30 samples, and enough samples for the folds."""
     if settings.validation_fraction == 0 or validation_size(n_samples, settings.validation_fraction):
         return False
+    if os.environ.get("WORLD_SIZE", "1") != "1":  # under torchrun every rank would have to run the same folds
+        return False
     return canonical(settings.schedule) == "joint" and n_samples >= 2 * CV_FOLDS
 
 
@@ -70,4 +76,6 @@ def search_epochs_on(
         return Split({name: values[index] for name, values in arrays.items()}, present=masks)
 
     n_samples = len(next(iter(arrays.values())))
-    return search_epochs(n_samples, seed, lambda kept, held_out: fold_losses(rows(kept), rows(held_out)))
+    started = time.perf_counter()
+    search = search_epochs(n_samples, seed, lambda kept, held_out: fold_losses(rows(kept), rows(held_out)))
+    return dataclasses.replace(search, seconds=time.perf_counter() - started)
