@@ -79,3 +79,14 @@ def test_registry_matches_the_declared_names():
 
     assert tuple(PREPROCESSORS) == names.PREPROCESSINGS
     assert all(make_preprocessor(name).name == name for name in names.PREPROCESSINGS)
+
+
+def test_a_near_constant_feature_is_not_blown_up_by_standardising():
+    from sharedlatent.preprocessing import make_preprocessor
+
+    rng = np.random.default_rng(0)
+    train = np.column_stack([rng.normal(0, 10, 500), rng.normal(0, 10, 500), np.r_[np.zeros(499), 1.0]])
+    scaler = make_preprocessor("standardize").fit(train)
+    # A test value of 100 in the almost-always-zero feature stays within a few tens of units, not thousands.
+    assert abs(scaler.transform(np.array([[0.0, 0.0, 100.0]]))[0, 2]) < 25
+    assert np.allclose(scaler.inverse_transform(scaler.transform(train)), train, atol=1e-4)

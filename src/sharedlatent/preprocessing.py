@@ -37,9 +37,17 @@ def as_matrix(values: np.ndarray, what: str) -> np.ndarray:
     return _as_matrix(values, what, dtype=np.float64, allow_nan=True)
 
 
+RELATIVE_SCALE_FLOOR = 0.05  # no feature's spread counts as less than this share of the median feature's
+
+
 def safe_scale(scale: np.ndarray) -> np.ndarray:
-    """Replace zero spreads (constant features) by 1 so nothing divides by zero."""
-    return np.where(scale > 0, scale, 1.0)
+    """Spreads to divide by: zero (constant features) becomes 1, and a spread far below the median feature's is
+    raised to 5% of it, so a rare nonzero value in a near-constant feature (an image's border pixel) does not
+    become an input hundreds of units large."""
+    scale = np.asarray(scale, dtype=np.float64)
+    positive = scale[scale > 0]
+    floor = RELATIVE_SCALE_FLOOR * float(np.median(positive)) if positive.size else 0.0
+    return np.where(scale > 0, np.maximum(scale, floor), 1.0)
 
 
 def output(values: np.ndarray) -> np.ndarray:
