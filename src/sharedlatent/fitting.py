@@ -13,11 +13,13 @@ import torch
 from sharedlatent import names
 from sharedlatent.auto_settings import count_likelihood_warning, resolve_auto
 from sharedlatent.config import TrainConfig
+from sharedlatent.covariates import BatchEncoder
 from sharedlatent.datasets.base import Split
 from sharedlatent.datasets.partial import check_partial
+from sharedlatent.errors import SharedLatentError
 from sharedlatent.preprocessing import fit_preprocessors, present_rows, transform_all
 from sharedlatent.training.epoch_search import needs_epoch_search, search_epochs_on
-from sharedlatent.training.holdout import hold_out, validation_size
+from sharedlatent.training.holdout import hold_out, hold_out_rows, validation_size
 
 Arrays = dict[str, np.ndarray]
 Masks = dict[str, np.ndarray] | None
@@ -81,3 +83,41 @@ def split_validation(
     if validation_size(len(next(iter(arrays.values()))), settings.validation_fraction):
         return hold_out(arrays, settings.validation_fraction, settings.seed, present)
     return (arrays, present), None
+
+
+def fit_batch_covariate(model: Any, labels: Any, n_samples: int, validation: Any) -> np.ndarray | None:
+    """One-hot batch rows of the training samples, with the label encoder set on `model` (and model.batch_categories
+    set to the label count when it was 0, rebuilding the module); None without labels."""
+    width = model.config.model.batch_categories
+    if labels is None:
+        if width:
+            raise SharedLatentError(f"model.batch_categories is {width}: give fit one batch label per sample (batch=)")
+        model.batch_encoder = None
+        return None
+    encoder = BatchEncoder.fit(labels, n_samples, width)
+    if validation is not None:
+        raise SharedLatentError("with batch labels, leave validation out: fit holds out train.validation_fraction")
+    if needs_epoch_search(n_samples, model.config.train):  # its fold models would train without the labels
+        raise SharedLatentError("with batch labels, set train.validation_fraction to hold out 30 samples or more, or 0")
+    model.batch_encoder = encoder
+    if model.batch_encoder.width != width:
+        layout = dataclasses.replace(model.config.model, batch_categories=model.batch_encoder.width)
+        model.config = dataclasses.replace(model.config, model=layout)
+        model.build_module()
+    return model.batch_encoder.one_hot(labels, n_samples, "fit")
+
+
+def settle_kl_reduction(model: Any) -> None:
+    """Write out train.kl_reduction "auto": "sum" (the ELBO) with a batch covariate, else "mean" (the original's)."""
+    if model.config.train.kl_reduction != names.AUTO:
+        return
+    chosen = "sum" if model.config.model.batch_categories else "mean"
+    model.config = dataclasses.replace(model.config, train=dataclasses.replace(model.config.train, kl_reduction=chosen))
+
+
+def split_covariates(covariates: np.ndarray | None, settings: TrainConfig) -> tuple[Any, Any]:
+    """(training rows, validation rows) of `covariates`, split as split_validation splits the samples."""
+    if covariates is None or not validation_size(len(covariates), settings.validation_fraction):
+        return covariates, None
+    kept, held = hold_out_rows(len(covariates), settings.validation_fraction, settings.seed)
+    return covariates[kept], covariates[held]
