@@ -3,6 +3,9 @@ checked, saved and restored."""
 
 from __future__ import annotations
 
+import json
+import struct
+
 import numpy as np
 import pytest
 
@@ -107,3 +110,45 @@ def test_a_model_without_batches_has_no_batch_weights():
     without = SharedLatentVAE({"rna": 30, "protein": 10}, config)
     assert without.module.decoders["rna"][0].in_features == 16 and without.module.encoders["rna"][0].in_features == 30
     assert without.config.model.batch_categories == 0
+
+
+@pytest.fixture(scope="module")
+def saved_batch_model(tmp_path_factory) -> bytes:
+    arrays, _, labels = shifted_batches(n=400)
+    vae = SharedLatentVAE({name: v.shape[1] for name, v in arrays.items()}, small_config(epochs=1))
+    vae.fit(arrays, batch=labels)
+    path = tmp_path_factory.mktemp("batch") / "model.safetensors"
+    vae.save(path)
+    return path.read_bytes()
+
+
+def rewrite_batch_record(path, batch: object) -> None:
+    """Replace the batch record inside a model file's JSON metadata, keeping the tensors."""
+    raw = path.read_bytes()
+    length = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8 : 8 + length])
+    metadata = json.loads(header["__metadata__"]["sharedlatent"])
+    metadata["batch"] = batch
+    header["__metadata__"]["sharedlatent"] = json.dumps(metadata)
+    encoded = json.dumps(header).encode()
+    encoded += b" " * (-len(encoded) % 8)
+    path.write_bytes(struct.pack("<Q", len(encoded)) + encoded + raw[8 + length :])
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        (None, "2 batch categories but no batch labels"),
+        ({"labels": ["a", "b", "c"], "obs_key": None}, "at most batch_categories"),
+        ({"labels": ["a", "a"], "obs_key": None}, "distinct"),
+        ({"labels": [1, 2], "obs_key": None}, "list of strings"),
+        ({"labels": ["a", "b"]}, "exactly labels and obs_key"),
+        ({"labels": ["a", "b"], "obs_key": 3}, "column name or null"),
+    ],
+)
+def test_a_model_file_with_a_bad_batch_record_is_refused(saved_batch_model, tmp_path, record, message):
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(saved_batch_model)
+    rewrite_batch_record(path, record)
+    with pytest.raises(SharedLatentError, match=message):
+        SharedLatentVAE.load(path)

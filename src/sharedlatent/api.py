@@ -173,17 +173,19 @@ class SharedLatentVAE:
             return fit_from_disk(self, train, validation, progress, checkpoint, resume)
         if kind_of(train):  # AnnData, MuData or sparse: cells paired by obs_names (scverse/objects.py)
             train, present, batch = training_arrays(self, train, present, batch)
+        batch = train.batches if batch is None and isinstance(train, Split) else batch
         train_arrays, train_present = check_partial(train, "training data", self.input_sizes, present=present)
-        covariates = fit_batch_covariate(self, batch, len(next(iter(train_arrays.values()))), validation)
+        n_samples = len(next(iter(train_arrays.values())))
+        covariates, validation_covariates = fit_batch_covariate(self, batch, n_samples, validation)
         settle_kl_reduction(self)
         checkpoint = as_checkpoint(checkpoint, self.config)  # identified by the config as given, "auto" and all
         choose_auto_settings(self, train_arrays, train_present)
-        settings = trained_length(self, train_arrays, train_present, validation)
+        settings = trained_length(self, train_arrays, train_present, validation, batch)
         train_arrays = fit_preprocessing(self, train_arrays, train_present)
         (train_arrays, train_present), validation_part = split_validation(
             self, train_arrays, train_present, validation, settings
         )
-        covariates, validation_covariates = split_covariates(covariates, settings)
+        covariates, validation_covariates = split_covariates(covariates, validation_covariates, settings)
         stages = build_schedule(settings.schedule, self.domain_names, settings.epochs, settings.freeze_phases)
         validation_data = None
         if validation_part is not None:

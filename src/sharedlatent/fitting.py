@@ -13,7 +13,7 @@ import torch
 from sharedlatent import names
 from sharedlatent.auto_settings import count_likelihood_warning, resolve_auto
 from sharedlatent.config import TrainConfig
-from sharedlatent.covariates import BatchEncoder
+from sharedlatent.covariates import BatchEncoder, label_array
 from sharedlatent.datasets.base import Split
 from sharedlatent.datasets.partial import check_partial
 from sharedlatent.errors import SharedLatentError
@@ -41,7 +41,9 @@ def choose_auto_settings(model: Any, arrays: Arrays, present: Masks) -> None:
             warnings.warn(warning, UserWarning, stacklevel=4)
 
 
-def trained_length(model: Any, arrays: Arrays, present: Masks, validation: Any) -> TrainConfig:
+def trained_length(
+    model: Any, arrays: Arrays, present: Masks, validation: Any, batches: np.ndarray | None = None
+) -> TrainConfig:
     """The training settings, with the epoch count chosen by k-fold CV when the hold-out would be too small."""
     settings = model.config.train
     if validation is not None or not needs_epoch_search(len(next(iter(arrays.values()))), settings):
@@ -49,10 +51,14 @@ def trained_length(model: Any, arrays: Arrays, present: Masks, validation: Any) 
     fold_config = dataclasses.replace(model.config, train=dataclasses.replace(settings, progress=False))
 
     def fold_losses(kept: Split, held_out: Split) -> list[float]:
-        history = type(model)(model.input_sizes, fold_config).fit(kept, validation=held_out)
+        fold = type(model)(model.input_sizes, fold_config)
+        fold.batch_encoder = model.batch_encoder  # the same codes, even for a batch that one fold lacks
+        history = fold.fit(kept, validation=held_out)
         return [record.validation_loss for record in history.records]
 
-    model.epoch_search = search_epochs_on(arrays, present, settings.seed, fold_losses)
+    n_samples = len(next(iter(arrays.values())))
+    labels = None if batches is None else np.asarray(label_array(batches, n_samples, "fit"))
+    model.epoch_search = search_epochs_on(arrays, present, settings.seed, fold_losses, labels)
     epochs = model.epoch_search.epochs
     # Written out as trained (config.toml shows the epoch count used); a rerun searches again from the data.
     chosen = dataclasses.replace(settings, epochs=epochs, patience=epochs + 1)
@@ -85,26 +91,28 @@ def split_validation(
     return (arrays, present), None
 
 
-def fit_batch_covariate(model: Any, labels: Any, n_samples: int, validation: Any) -> np.ndarray | None:
-    """One-hot batch rows of the training samples, with the label encoder set on `model` (and model.batch_categories
-    set to the label count when it was 0, rebuilding the module); None without labels."""
+def fit_batch_covariate(model: Any, labels: Any, n_samples: int, validation: Any) -> tuple[Any, Any]:
+    """(training rows, validation rows) of one-hot batch labels, or (None, None) without labels. Sets the model's
+    label encoder (kept when it already knows every label, as a fold model's or a refit's) and model.batch_categories
+    to the label count when it was 0, rebuilding the module."""
     width = model.config.model.batch_categories
     if labels is None:
         if width:
             raise SharedLatentError(f"model.batch_categories is {width}: give fit one batch label per sample (batch=)")
-        model.batch_encoder = None
-        return None
-    encoder = BatchEncoder.fit(labels, n_samples, width)
-    if validation is not None:
-        raise SharedLatentError("with batch labels, leave validation out: fit holds out train.validation_fraction")
-    if needs_epoch_search(n_samples, model.config.train):  # its fold models would train without the labels
-        raise SharedLatentError("with batch labels, set train.validation_fraction to hold out 30 samples or more, or 0")
+        return None, None
+    values = label_array(labels, n_samples, "fit")
+    known = model.batch_encoder
+    encoder = known if known and set(values) <= set(known.categories) else BatchEncoder.fit(values, n_samples, width)
+    held = None if validation is None else getattr(validation, "batches", None)
+    if validation is not None and held is None:
+        raise SharedLatentError("with batch labels, give validation as a Split with batches, or leave it out")
     model.batch_encoder = encoder
-    if model.batch_encoder.width != width:
-        layout = dataclasses.replace(model.config.model, batch_categories=model.batch_encoder.width)
+    if encoder.width != width:
+        layout = dataclasses.replace(model.config.model, batch_categories=encoder.width)
         model.config = dataclasses.replace(model.config, model=layout)
         model.build_module()
-    return model.batch_encoder.one_hot(labels, n_samples, "fit")
+    rows = encoder.one_hot(values, n_samples, "fit")
+    return rows, None if held is None else encoder.one_hot(held, len(held), "validation")
 
 
 def settle_kl_reduction(model: Any) -> None:
@@ -115,9 +123,12 @@ def settle_kl_reduction(model: Any) -> None:
     model.config = dataclasses.replace(model.config, train=dataclasses.replace(model.config.train, kl_reduction=chosen))
 
 
-def split_covariates(covariates: np.ndarray | None, settings: TrainConfig) -> tuple[Any, Any]:
-    """(training rows, validation rows) of `covariates`, split as split_validation splits the samples."""
-    if covariates is None or not validation_size(len(covariates), settings.validation_fraction):
+def split_covariates(covariates: Any, validation_rows: Any, settings: TrainConfig) -> tuple[Any, Any]:
+    """(training rows, validation rows) of the one-hot batch rows: the given validation's, else split as
+    split_validation holds out samples."""
+    if covariates is None or validation_rows is not None:
+        return covariates, validation_rows
+    if not validation_size(len(covariates), settings.validation_fraction):
         return covariates, None
     kept, held = hold_out_rows(len(covariates), settings.validation_fraction, settings.seed)
     return covariates[kept], covariates[held]
