@@ -175,10 +175,10 @@ class SharedLatentVAE:
             train, present, batch = training_arrays(self, train, present, batch)
         batch = train.batches if batch is None and isinstance(train, Split) else batch
         train_arrays, train_present = check_partial(train, "training data", self.input_sizes, present=present)
+        checkpoint = as_checkpoint(checkpoint, self.config)  # identified by the config as given, "auto" and all
         n_samples = len(next(iter(train_arrays.values())))
         covariates, validation_covariates = fit_batch_covariate(self, batch, n_samples, validation)
         settle_kl_reduction(self)
-        checkpoint = as_checkpoint(checkpoint, self.config)  # identified by the config as given, "auto" and all
         choose_auto_settings(self, train_arrays, train_present)
         settings = trained_length(self, train_arrays, train_present, validation, batch)
         train_arrays = fit_preprocessing(self, train_arrays, train_present)
