@@ -18,11 +18,20 @@ from sharedlatent.arrays import as_matrix
 from sharedlatent.auto_settings import AutoChoice, provisional
 from sharedlatent.config import RunConfig
 from sharedlatent.count_inputs import CountInputWarning, library_column, warn_unless_counts
+from sharedlatent.covariates import BatchEncoder, decoder_rows, encoder_rows
 from sharedlatent.datasets.base import Split
 from sharedlatent.datasets.partial import PresenceMasks, check_partial
 from sharedlatent.datasets.streaming import StreamedSplit
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.fitting import choose_auto_settings, fit_preprocessing, split_validation, trained_length
+from sharedlatent.fitting import (
+    choose_auto_settings,
+    fit_batch_covariate,
+    fit_preprocessing,
+    settle_kl_reduction,
+    split_covariates,
+    split_validation,
+    trained_length,
+)
 from sharedlatent.fitting_streamed import fit_from_disk
 from sharedlatent.generation import latent_points
 from sharedlatent.inference import decode_points, encode_means
@@ -79,6 +88,7 @@ class SharedLatentVAE:
         self.auto_choices: dict[str, AutoChoice] = {}  # what fit chose for "auto" likelihoods and preprocessing
         self.epoch_search: EpochSearch | None = None  # set by fit when a tiny hold-out gave way to k-fold CV
         self.registration: Registration | None = None  # where AnnData / MuData input is read (scverse/)
+        self.batch_encoder: BatchEncoder | None = None  # the batch labels fit saw (covariates.py)
         self.loaded_from: str | None = None
         self.build_module()
 
@@ -91,6 +101,7 @@ class SharedLatentVAE:
         layer: str | Mapping[str, str] | None = None,
         obsm: str | Mapping[str, str] | None = None,
         modalities: Mapping[str, str] | None = None,
+        batch_key: str | None = None,
     ) -> SharedLatentVAE:
         """A model registered on a MuData (a domain per modality) or a mapping of domain name to AnnData.
 
@@ -102,8 +113,10 @@ class SharedLatentVAE:
             Where each domain's values are (one name for all domains or a mapping domain -> name); X otherwise.
         modalities
             Domain name -> MuData modality, to train on some modalities or rename them (default: all, as named).
+        batch_key
+            The obs column of each cell's batch label (scVI's batch_key): fit, get_latent and translate read it.
         """
-        registration = register(data, list(modalities or []) or None, layer, obsm, modalities)
+        registration = register(data, list(modalities or []) or None, layer, obsm, modalities, batch_key)
         model = cls(registration.input_sizes, config)
         model.registration = registration
         return model
@@ -131,6 +144,7 @@ class SharedLatentVAE:
         present: Mapping[str, ArrayLike] | None = None,
         checkpoint: str | Path | Checkpoint | None = None,
         resume: bool = False,
+        batch: Any = None,
     ) -> History:
         """Train with the configured schedule; without `validation`, hold out train.validation_fraction.
 
@@ -151,38 +165,54 @@ class SharedLatentVAE:
             A folder where training saves its state (train.checkpoint_every, train.checkpoint_minutes).
         resume
             Continue from `checkpoint`'s saved state: the result equals an uninterrupted fit's.
+        batch
+            A batch label per sample (AnnData / MuData: read from the registered batch_key): one-hot into every
+            decoder (and encoder with model.batch_in_encoders), so the latent need not hold the batch.
         """
         if isinstance(train, StreamedSplit):  # rows stay on disk, read batch by batch
             return fit_from_disk(self, train, validation, progress, checkpoint, resume)
         if kind_of(train):  # AnnData, MuData or sparse: cells paired by obs_names (scverse/objects.py)
-            train, present = training_arrays(self, train, present)
+            train, present, batch = training_arrays(self, train, present, batch)
+        batch = train.batches if batch is None and isinstance(train, Split) else batch
         train_arrays, train_present = check_partial(train, "training data", self.input_sizes, present=present)
         checkpoint = as_checkpoint(checkpoint, self.config)  # identified by the config as given, "auto" and all
+        n_samples = len(next(iter(train_arrays.values())))
+        covariates, validation_covariates = fit_batch_covariate(self, batch, n_samples, validation)
+        settle_kl_reduction(self)
         choose_auto_settings(self, train_arrays, train_present)
-        settings = trained_length(self, train_arrays, train_present, validation)
+        settings = trained_length(self, train_arrays, train_present, validation, batch)
         train_arrays = fit_preprocessing(self, train_arrays, train_present)
         (train_arrays, train_present), validation_part = split_validation(
             self, train_arrays, train_present, validation, settings
         )
+        covariates, validation_covariates = split_covariates(covariates, validation_covariates, settings)
         stages = build_schedule(settings.schedule, self.domain_names, settings.epochs, settings.freeze_phases)
-        validation_data = None if validation_part is None else TensorData.from_numpy(*validation_part, self.device)
+        validation_data = None
+        if validation_part is not None:
+            validation_data = TensorData.from_numpy(*validation_part, self.device, validation_covariates)
         with cpu_threads(thread_count(self.module, settings.threads)):
             self.history = fit_module(
                 self.module,
                 stages,
-                TensorData.from_numpy(train_arrays, train_present, self.device),
+                TensorData.from_numpy(train_arrays, train_present, self.device, covariates),
                 validation_data,
                 settings,
                 progress,
                 checkpoint,
                 resume,
             )
-        encodings = self._encode_masked(train_arrays, train_present)
+        encodings = encode_means(self.module, train_arrays, train_present, self.device, covariates)
         self.latent_box = (encodings.min(axis=0), encodings.max(axis=0))
         return self.history
 
     def predict(
-        self, inputs: Mapping[str, ArrayLike], targets: Sequence[str] = (), *, partial: bool = True
+        self,
+        inputs: Mapping[str, ArrayLike],
+        targets: Sequence[str] = (),
+        *,
+        partial: bool = True,
+        batch: Any = None,
+        transform_batch: Any = None,
     ) -> Prediction:
         """Encode `inputs` (any subset of domains, same samples) jointly and decode each of `targets`.
 
@@ -195,6 +225,9 @@ class SharedLatentVAE:
         partial
             Read all-NaN rows as samples absent from that domain (only present domains are combined); with
             False every value must be finite.
+        batch, transform_batch
+            For a model fitted with batch labels: the samples' batch (one label, or one per sample), and the batch
+            to decode them as (default `batch`): "as if measured in batch B".
         """
         if kind_of(inputs):
             raise SharedLatentError("AnnData / MuData input: use get_latent (latents) or translate (an AnnData)")
@@ -206,16 +239,19 @@ class SharedLatentVAE:
         else:
             arrays, present = {name: self._matrix(values, name) for name, values in inputs.items()}, None
         prepared = transform_all(self.preprocessors, arrays, present)
-        latent = self._encode_masked(prepared, present)
+        n_samples = len(next(iter(prepared.values())))
+        encoded_as = encoder_rows(self, batch, n_samples, "predict")
+        latent = encode_means(self.module, prepared, present, self.device, encoded_as)
+        decoded_as = decoder_rows(self, batch, transform_batch, n_samples, "predict") if targets else None
         decoded = {}
         for target in targets:
             # Reconstructing a count domain from itself keeps each sample's observed library size.
             own = present is None and target in prepared and self.module.uses_observed_library(target)
-            decoded[target] = self._decode(latent, target, prepared[target] if own else None)
+            decoded[target] = self._decode(latent, target, prepared[target] if own else None, batch=decoded_as)
         template = next(iter(inputs.values()))
         return Prediction(_like(template, latent), {name: _like(template, values) for name, values in decoded.items()})
 
-    def encode(self, x: ArrayLike, domain: str) -> ArrayLike:
+    def encode(self, x: ArrayLike, domain: str, *, batch: Any = None) -> ArrayLike:
         """Latent means of samples of one domain.
 
         Parameters
@@ -224,18 +260,22 @@ class SharedLatentVAE:
             Samples x features of `domain`.
         domain
             The domain `x` belongs to.
+        batch
+            The samples' batch labels; needed only by a model with batch_in_encoders.
         """
-        return self.encode_joint({domain: x})
+        return self.encode_joint({domain: x}, batch=batch)
 
-    def latent_distribution(self, x: ArrayLike, domain: str) -> tuple[np.ndarray, np.ndarray]:
+    def latent_distribution(self, x: ArrayLike, domain: str, *, batch: Any = None) -> tuple[np.ndarray, np.ndarray]:
         """Posterior means and log-sigmas of samples of one domain (for KL per latent dimension, active units)."""
         self._check_domain(domain)
         prepared = self.preprocessors[domain].transform(self._matrix(x, domain)).astype(np.float32)
+        rows = encoder_rows(self, batch, len(prepared), "latent_distribution")
         with torch.no_grad():
-            latent = self.module.latent({domain: torch.from_numpy(prepared).to(self.device)})
+            covariates = None if rows is None else torch.from_numpy(rows).to(self.device)
+            latent = self.module.latent({domain: torch.from_numpy(prepared).to(self.device)}, covariates=covariates)
         return latent.mean.cpu().numpy(), latent.log_sigma.cpu().numpy()
 
-    def encode_joint(self, inputs: Mapping[str, ArrayLike]) -> ArrayLike:
+    def encode_joint(self, inputs: Mapping[str, ArrayLike], *, batch: Any = None) -> ArrayLike:
         """Latent means from any subset of domains measured on the same samples.
 
         Parameters
@@ -243,19 +283,24 @@ class SharedLatentVAE:
         inputs
             An array per domain; an all-NaN row marks a sample that lacks that domain, and only its present
             domains are combined.
+        batch
+            The samples' batch labels; needed only by a model with batch_in_encoders.
         """
-        return self.predict(inputs).latent
+        return self.predict(inputs, batch=batch).latent
 
-    def decode(self, z: ArrayLike) -> dict[str, ArrayLike]:
+    def decode(self, z: ArrayLike, *, transform_batch: Any = None) -> dict[str, ArrayLike]:
         """Point reconstructions of every domain from latent points.
 
         Parameters
         ----------
         z
             Latent points, samples x latent_size.
+        transform_batch
+            The batch to decode as (one label, or one per point), for a model fitted with batch labels.
         """
         latent = as_matrix(z, "latent points", features=self.module.latent_size, promote_vector=True)
-        return {name: _like(z, self._decode(latent, name)) for name in self.domain_names}
+        rows = decoder_rows(self, None, transform_batch, len(latent), "decode")
+        return {name: _like(z, self._decode(latent, name, batch=rows)) for name in self.domain_names}
 
     def reconstruct(self, x: ArrayLike, domain: str) -> ArrayLike:
         """Encode one domain and decode it again.
@@ -269,7 +314,17 @@ class SharedLatentVAE:
         """
         return self.translate(x, domain, domain)
 
-    def translate(self, x: Any, source: str, target: str, *, library_size: Any = None, **options: Any) -> Any:
+    def translate(
+        self,
+        x: Any,
+        source: str,
+        target: str,
+        *,
+        library_size: Any = None,
+        batch: Any = None,
+        transform_batch: Any = None,
+        **options: Any,
+    ) -> Any:
         """Encode samples of `source` and decode them as `target`.
 
         Parameters
@@ -281,20 +336,24 @@ class SharedLatentVAE:
             Domain names.
         library_size
             A count target's total count per sample (or one for all) instead of the training mean.
+        batch, transform_batch
+            As in predict; AnnData / MuData input reads `batch` from the registered batch_key.
         """
         self._check_domain(target)
         self._check_domain(source)
+        labels = {"batch": batch, "transform_batch": transform_batch}
         if kind_of(x):
-            return translate_object(self, x, source, target, library_size=library_size, **options)
+            return translate_object(self, x, source, target, library_size=library_size, **labels, **options)
         if options:
             raise SharedLatentError(f"{', '.join(options)} apply to AnnData / MuData input, not to arrays")
         if library_size is None:
-            return self.predict({source: x}, (target,), partial=False).decoded[target]
-        latent = self.predict({source: x}, partial=False).latent
+            return self.predict({source: x}, (target,), partial=False, **labels).decoded[target]
+        latent = np.asarray(self.predict({source: x}, partial=False, batch=batch).latent)
+        rows = decoder_rows(self, batch, transform_batch, len(latent), "translate")
         library = library_column(
             library_size, len(latent), target, self.config.model.likelihood_for(target), self._library_mode(target)
         )
-        return _like(x, self._decode(np.asarray(latent), target, library=library))
+        return _like(x, self._decode(latent, target, library=library, batch=rows))
 
     def get_latent(self, data: Any, **options: Any) -> Any:
         """Latent means of AnnData / MuData cells as a frame aligned to obs_names (joint over the domains a cell
@@ -305,7 +364,7 @@ class SharedLatentVAE:
         """Write get_latent's coordinates into `data.obsm[key]` (a MuData's own obsm) and return them."""
         return scverse_latent.write_latent(self, data, key, **options)
 
-    def cycle(self, x: ArrayLike, source: str, target: str) -> ArrayLike:
+    def cycle(self, x: ArrayLike, source: str, target: str, *, batch: Any = None) -> ArrayLike:
         """Translate to `target` and back to `source`.
 
         Parameters
@@ -314,12 +373,14 @@ class SharedLatentVAE:
             Samples x features of `source`.
         source, target
             Domain names.
+        batch
+            The samples' batch labels, for a model fitted with them (both ways stay in that batch).
         """
         self._check_domain(source)
-        there = self.translate(self._matrix(x, source), source, target)
+        there = self.translate(self._matrix(x, source), source, target, batch=batch)
         with warnings.catch_warnings():  # the way back reads the model's own (non-integer) count means
             warnings.simplefilter("ignore", CountInputWarning)
-            return _like(x, self.translate(there, target, source))
+            return _like(x, self.translate(there, target, source, batch=batch))
 
     def sample_latent_points(self, n: int, method: str = "box", seed: int | None = None) -> np.ndarray:
         """`n` latent points: "box" inside the training encodings' min/max (the original), "prior" from N(0, I);
@@ -327,7 +388,9 @@ class SharedLatentVAE:
         seed = self.config.train.seed if seed is None else seed
         return latent_points(n, method, seed, self.module.latent_size, self.latent_box)
 
-    def generate(self, n: int, method: str = "box", seed: int | None = None) -> dict[str, np.ndarray]:
+    def generate(
+        self, n: int, method: str = "box", seed: int | None = None, *, transform_batch: Any = None
+    ) -> dict[str, np.ndarray]:
         """New paired samples decoded from `sample_latent_points(n, method, seed)`.
 
         Parameters
@@ -338,8 +401,10 @@ class SharedLatentVAE:
             "box" (inside the training encodings' min/max, the original) or "prior" (N(0, I)).
         seed
             Random seed; None uses train.seed.
+        transform_batch
+            The batch to generate samples of, for a model fitted with batch labels.
         """
-        return self.decode(self.sample_latent_points(n, method, seed))
+        return self.decode(self.sample_latent_points(n, method, seed), transform_batch=transform_batch)
 
     def save(self, path: str | Path) -> None:
         """Write weights plus everything needed to rebuild the model to one safetensors file at `path`."""
@@ -357,9 +422,16 @@ class SharedLatentVAE:
         return as_matrix(values, what, features=self.input_sizes[domain], promote_vector=True)
 
     def _decode(
-        self, latent: np.ndarray, domain: str, observed: np.ndarray | None = None, library: np.ndarray | None = None
+        self,
+        latent: np.ndarray,
+        domain: str,
+        observed: np.ndarray | None = None,
+        library: np.ndarray | None = None,
+        batch: np.ndarray | None = None,
     ) -> np.ndarray:
-        return decode_points(self.module, self.preprocessors[domain], latent, domain, self.device, observed, library)
+        """`domain`'s point reconstructions of `latent`, decoded as the one-hot `batch` rows (a batch model's)."""
+        preprocessor = self.preprocessors[domain]
+        return decode_points(self.module, preprocessor, latent, domain, self.device, observed, library, batch)
 
     def _encode_masked(self, arrays: Mapping[str, np.ndarray], present: Masks | None) -> np.ndarray:
         return encode_means(self.module, arrays, present, self.device)

@@ -18,6 +18,7 @@ from sharedlatent.names import (
     Device,
     JointPosterior,
     KlFormula,
+    KlReductionSetting,
     LibraryMode,
     LikelihoodSetting,
     Precision,
@@ -98,6 +99,11 @@ class ModelConfig:
     # how several domains' encodings combine: "mean" (the original's average of branch outputs),
     # "poe" (product of experts with the prior), "moe" (mixture of experts)
     joint_posterior: JointPosterior = "mean"
+    # one-hot batch columns joined to every decoder's input (scVI's batch_key); 0: no batch covariate. fit sets it
+    # to the number of batch labels when it is 0 and labels are given
+    batch_categories: int = field(default=0, metadata=NON_NEGATIVE)
+    # also join them to every private encoder's input (scVI's encode_covariates); encoding then needs the labels
+    batch_in_encoders: bool = False
     domains: dict[str, DomainConfig] = field(default_factory=dict)
 
     def widths_for(self, domain: str) -> list[int]:
@@ -167,6 +173,10 @@ class TrainConfig:
     # "original": the prototype's KL expression (log-sigma where 2 log-sigma belongs), added once per decoded
     # domain as its Keras models did
     kl_formula: KlFormula = "exact"
+    # "mean": the KL averaged over the batch, errors summed (the original's: about 1/batch_size of the ELBO's KL);
+    # "sum": summed like the errors (the ELBO), which a batch covariate needs to push the batch out of the latent;
+    # "auto": "sum" with model.batch_categories, else "mean" (fit writes out the choice)
+    kl_reduction: KlReductionSetting = "auto"
     # "original" schedule: each alternating phase trains only its group; false = the original as it ran
     freeze_phases: bool = True
     noise_level: float = field(default=0.0, metadata=NON_NEGATIVE)  # std of input noise (denoising); clean targets

@@ -13,11 +13,13 @@ import torch
 from sharedlatent import names
 from sharedlatent.auto_settings import count_likelihood_warning, resolve_auto
 from sharedlatent.config import TrainConfig
+from sharedlatent.covariates import BatchEncoder, label_array
 from sharedlatent.datasets.base import Split
 from sharedlatent.datasets.partial import check_partial
+from sharedlatent.errors import SharedLatentError
 from sharedlatent.preprocessing import fit_preprocessors, present_rows, transform_all
 from sharedlatent.training.epoch_search import needs_epoch_search, search_epochs_on
-from sharedlatent.training.holdout import hold_out, validation_size
+from sharedlatent.training.holdout import hold_out, hold_out_rows, validation_size
 
 Arrays = dict[str, np.ndarray]
 Masks = dict[str, np.ndarray] | None
@@ -39,7 +41,9 @@ def choose_auto_settings(model: Any, arrays: Arrays, present: Masks) -> None:
             warnings.warn(warning, UserWarning, stacklevel=4)
 
 
-def trained_length(model: Any, arrays: Arrays, present: Masks, validation: Any) -> TrainConfig:
+def trained_length(
+    model: Any, arrays: Arrays, present: Masks, validation: Any, batches: np.ndarray | None = None
+) -> TrainConfig:
     """The training settings, with the epoch count chosen by k-fold CV when the hold-out would be too small."""
     settings = model.config.train
     if validation is not None or not needs_epoch_search(len(next(iter(arrays.values()))), settings):
@@ -47,10 +51,14 @@ def trained_length(model: Any, arrays: Arrays, present: Masks, validation: Any) 
     fold_config = dataclasses.replace(model.config, train=dataclasses.replace(settings, progress=False))
 
     def fold_losses(kept: Split, held_out: Split) -> list[float]:
-        history = type(model)(model.input_sizes, fold_config).fit(kept, validation=held_out)
+        fold = type(model)(model.input_sizes, fold_config)
+        fold.batch_encoder = model.batch_encoder  # the same codes, even for a batch that one fold lacks
+        history = fold.fit(kept, validation=held_out)
         return [record.validation_loss for record in history.records]
 
-    model.epoch_search = search_epochs_on(arrays, present, settings.seed, fold_losses)
+    n_samples = len(next(iter(arrays.values())))
+    labels = None if batches is None else np.asarray(label_array(batches, n_samples, "fit"))
+    model.epoch_search = search_epochs_on(arrays, present, settings.seed, fold_losses, labels)
     epochs = model.epoch_search.epochs
     # Written out as trained (config.toml shows the epoch count used); a rerun searches again from the data.
     chosen = dataclasses.replace(settings, epochs=epochs, patience=epochs + 1)
@@ -81,3 +89,46 @@ def split_validation(
     if validation_size(len(next(iter(arrays.values()))), settings.validation_fraction):
         return hold_out(arrays, settings.validation_fraction, settings.seed, present)
     return (arrays, present), None
+
+
+def fit_batch_covariate(model: Any, labels: Any, n_samples: int, validation: Any) -> tuple[Any, Any]:
+    """(training rows, validation rows) of one-hot batch labels, or (None, None) without labels. Sets the model's
+    label encoder (kept when it already knows every label, as a fold model's or a refit's) and model.batch_categories
+    to the label count when it was 0, rebuilding the module."""
+    width = model.config.model.batch_categories
+    if labels is None:
+        if width:
+            raise SharedLatentError(f"model.batch_categories is {width}: give fit one batch label per sample (batch=)")
+        return None, None
+    values = label_array(labels, n_samples, "fit")
+    known = model.batch_encoder
+    encoder = known if known and set(values) <= set(known.categories) else BatchEncoder.fit(values, n_samples, width)
+    held = None if validation is None else getattr(validation, "batches", None)
+    if validation is not None and held is None:
+        raise SharedLatentError("with batch labels, give validation as a Split with batches, or leave it out")
+    model.batch_encoder = encoder
+    if encoder.width != width:
+        layout = dataclasses.replace(model.config.model, batch_categories=encoder.width)
+        model.config = dataclasses.replace(model.config, model=layout)
+        model.build_module()
+    rows = encoder.one_hot(values, n_samples, "fit")
+    return rows, None if held is None else encoder.one_hot(held, len(held), "validation")
+
+
+def settle_kl_reduction(model: Any) -> None:
+    """Write out train.kl_reduction "auto": "sum" (the ELBO) with a batch covariate, else "mean" (the original's)."""
+    if model.config.train.kl_reduction != names.AUTO:
+        return
+    chosen = "sum" if model.config.model.batch_categories else "mean"
+    model.config = dataclasses.replace(model.config, train=dataclasses.replace(model.config.train, kl_reduction=chosen))
+
+
+def split_covariates(covariates: Any, validation_rows: Any, settings: TrainConfig) -> tuple[Any, Any]:
+    """(training rows, validation rows) of the one-hot batch rows: the given validation's, else split as
+    split_validation holds out samples."""
+    if covariates is None or validation_rows is not None:
+        return covariates, validation_rows
+    if not validation_size(len(covariates), settings.validation_fraction):
+        return covariates, None
+    kept, held = hold_out_rows(len(covariates), settings.validation_fraction, settings.seed)
+    return covariates[kept], covariates[held]

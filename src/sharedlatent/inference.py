@@ -20,15 +20,18 @@ def decode_points(
     device: torch.device,
     observed: np.ndarray | None = None,
     library: np.ndarray | None = None,
+    covariates: np.ndarray | None = None,
 ) -> np.ndarray:
     """Point reconstructions of `domain` from latent points, in the user's units (`observed`: that domain's
-    preprocessed input, for its library size; `library`: a library size column given instead)."""
+    preprocessed input, for its library size; `library`: a library size column given instead; `covariates`:
+    one-hot batch rows to decode as)."""
     arrays = {"z": latent, **({} if observed is None else {"x": observed})}
     arrays.update({} if library is None else {"library": library})
+    arrays.update({} if covariates is None else {"covariates": covariates})
 
     def reconstruct(batch: dict[str, torch.Tensor]) -> torch.Tensor:
         size = module.observed_library(domain, batch["x"]) if "x" in batch else batch.get("library")
-        return module.reconstruction(domain, module.decode(batch["z"], [domain])[domain], size)
+        return module.reconstruction(domain, module.decode(batch["z"], [domain], batch.get("covariates"))[domain], size)
 
     return preprocessor.inverse_transform(map_chunks(module, arrays, reconstruct, device))
 
@@ -38,15 +41,19 @@ def encode_means(
     arrays: Mapping[str, np.ndarray],
     present: Mapping[str, np.ndarray] | None,
     device: torch.device,
+    covariates: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Latent means of preprocessed `arrays`, combining only the present domains of each row."""
-    if present is None:
-        return map_chunks(module, arrays, lambda batch: module.latent(batch).mean, device)
+    """Latent means of preprocessed `arrays`, combining only the present domains of each row (`covariates`:
+    one-hot batch rows)."""
     domains = list(arrays)
-    stacked = {**arrays, **{f"present:{name}": present[name].astype(np.float32) for name in domains}}
+    stacked = dict(arrays)
+    if present is not None:
+        stacked.update({f"present:{name}": present[name].astype(np.float32) for name in domains})
+    if covariates is not None:
+        stacked["covariates"] = covariates
 
     def encode(batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        masks = {name: batch[f"present:{name}"] for name in domains}
-        return module.latent({name: batch[name] for name in domains}, masks).mean
+        masks = None if present is None else {name: batch[f"present:{name}"] for name in domains}
+        return module.latent({name: batch[name] for name in domains}, masks, batch.get("covariates")).mean
 
     return map_chunks(module, stacked, encode, device)

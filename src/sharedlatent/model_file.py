@@ -18,7 +18,8 @@ FORMAT_VERSION = 1  # of the metadata record a model file carries
 
 DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
 METADATA_KEYS = {"format_version", "config", "input_sizes", "latent_box", "preprocessors"}
-OPTIONAL_KEYS = {"registration"}  # where AnnData / MuData input is read; files written before it lack it
+# where AnnData / MuData input is read, and the batch labels; files written before them lack them
+OPTIONAL_KEYS = {"registration", "batch"}
 MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit
 
 
@@ -33,6 +34,7 @@ def check_model_file(path: str | Path) -> dict[str, Any]:
     _check_finite_tensors(path)
     _check_preprocessors(path, metadata["preprocessors"], metadata["input_sizes"])
     _check_latent_box(path, metadata["latent_box"], config.model.latent_size)
+    _check_batch(path, metadata.get("batch"), config.model.batch_categories)
     return metadata
 
 
@@ -174,6 +176,23 @@ def _check_latent_box(path: Path, box: Any, latent_size: int) -> None:
     low, high = box
     if len(low) != latent_size or len(high) != latent_size or any(a > b for a, b in zip(low, high, strict=True)):
         raise SharedLatentError(f"{path}: latent_box must be {latent_size} lows and {latent_size} highs, low <= high")
+
+
+def _check_batch(path: Path, batch: Any, width: int) -> None:
+    """A batch model's record: 1 to batch_categories distinct string labels and an obs column name or None."""
+    if batch is None:
+        if width:
+            raise SharedLatentError(f"{path}: the model has {width} batch categories but no batch labels")
+        return
+    if not (isinstance(batch, dict) and set(batch) == {"labels", "obs_key"}):
+        raise SharedLatentError(f"{path}: the batch record must hold exactly labels and obs_key")
+    labels, obs_key = batch["labels"], batch["obs_key"]
+    if not (isinstance(labels, list) and labels and all(isinstance(label, str) for label in labels)):
+        raise SharedLatentError(f"{path}: batch labels must be a non-empty list of strings")
+    if len(set(labels)) != len(labels) or len(labels) > width:
+        raise SharedLatentError(f"{path}: batch labels must be distinct and at most batch_categories ({width})")
+    if obs_key is not None and not isinstance(obs_key, str):
+        raise SharedLatentError(f"{path}: the batch obs_key must be a column name or null")
 
 
 def _finite_list(values: Any) -> bool:

@@ -1,5 +1,5 @@
 """A model in one safetensors file: its weights plus the metadata that rebuilds it (config, input sizes, latent
-box, fitted preprocessing, AnnData registration). Loading checks the file first: it is data, never trusted."""
+box, fitted preprocessing, AnnData registration, batch labels). Loading checks the file first: it is data, never trusted."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from sharedlatent.config import RunConfig
+from sharedlatent.covariates import BatchEncoder
 from sharedlatent.model_file import FORMAT_VERSION, check_model_file
 from sharedlatent.preprocessing import preprocessor_from_dict
 from sharedlatent.scverse.registration import Registration
@@ -26,6 +27,9 @@ def save_model(model: Any, path: str | Path) -> None:
         "preprocessors": {name: p.to_dict() for name, p in model.preprocessors.items()},
         "registration": None if model.registration is None else model.registration.to_dict(),
     }
+    if model.batch_encoder is not None:  # absent otherwise, so files without batches are unchanged
+        obs_key = None if model.registration is None else model.registration.batch_key
+        metadata["batch"] = {"labels": list(model.batch_encoder.categories), "obs_key": obs_key}
     save_weights(path, model.module.state_dict(), metadata)
 
 
@@ -39,6 +43,12 @@ def load_model(cls: type, path: str | Path, device: str = "cpu") -> Any:
     model.module.load_state_dict(tensors)
     model.preprocessors = {name: preprocessor_from_dict(values) for name, values in metadata["preprocessors"].items()}
     model.registration = Registration.from_dict(metadata.get("registration"))
+    if metadata.get("batch") is not None:
+        batch = metadata["batch"]
+        model.batch_encoder = BatchEncoder(tuple(batch["labels"]), config.model.batch_categories)
+        if batch["obs_key"] is not None:
+            model.registration = model.registration or Registration({})
+            model.registration.batch_key = batch["obs_key"]
     model.loaded_from = str(path)
     if metadata.get("latent_box") is not None:
         low, high = metadata["latent_box"]

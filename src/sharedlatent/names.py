@@ -7,6 +7,9 @@ from typing import Literal, get_args
 
 Schedule = Literal["joint", "original"]
 KlFormula = Literal["exact", "original"]
+# "mean": the KL averaged over the batch while errors are summed (the original's); "sum": summed like the errors
+KlReduction = Literal["mean", "sum"]
+KlReductionSetting = Literal[KlReduction, "auto"]
 JointPosterior = Literal["mean", "poe", "moe"]
 Likelihood = Literal["sigmoid_mse", "gaussian", "gaussian_fixed", "bernoulli", "negative_binomial", "zinb"]
 LibraryMode = Literal["observed", "learned"]
@@ -22,6 +25,7 @@ Split = Literal["test", "train"]
 
 SCHEDULES: tuple[str, ...] = get_args(Schedule)
 KL_FORMULAS: tuple[str, ...] = get_args(KlFormula)
+KL_REDUCTIONS: tuple[str, ...] = get_args(KlReduction)
 JOINT_POSTERIORS: tuple[str, ...] = get_args(JointPosterior)
 LIKELIHOODS: tuple[str, ...] = get_args(Likelihood)
 LIBRARY_MODES: tuple[str, ...] = get_args(LibraryMode)

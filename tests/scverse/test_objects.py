@@ -52,9 +52,25 @@ def config():
 @pytest.fixture(scope="module")
 def trained():
     mdata = cite_seq()
-    model = SharedLatentVAE.from_data(mdata, config(), layer={"rna": "counts"})
+    model = SharedLatentVAE.from_data(mdata, config(), layer={"rna": "counts"}, batch_key="batch")
     model.fit(mdata)
     return model, mdata
+
+
+def test_batch_key_is_read_from_obs_and_transform_batch_decodes_as_another_batch(trained, tmp_path):
+    model, mdata = trained
+    assert model.batch_encoder.categories == ("b1", "b2") and model.config.model.batch_categories == 2
+    as_b1 = model.translate(mdata, "rna", "protein", transform_batch="b1")
+    counts = mdata.mod["rna"].layers["counts"].toarray()
+    np.testing.assert_allclose(as_b1.X, model.translate(counts, "rna", "protein", batch="b1"), rtol=1e-5)
+    own = model.translate(mdata, "rna", "protein").X
+    batches = mdata.mod["rna"].obs["batch"].to_numpy()
+    np.testing.assert_allclose(own, model.translate(counts, "rna", "protein", batch=batches), rtol=1e-5)
+    assert as_b1.uns["sharedlatent"]["transform_batch"] == "b1"
+    model.save(tmp_path / "model.safetensors")
+    assert SharedLatentVAE.load(tmp_path / "model.safetensors").registration.batch_key == "batch"
+    with pytest.raises(SharedLatentError, match="batch_key 'lane' is in no obs"):
+        SharedLatentVAE.from_data(mdata, config(), batch_key="lane")
 
 
 def test_latent_written_for_every_cell_paired_or_not(trained):
@@ -102,14 +118,14 @@ def test_log_normalised_x_given_to_a_count_model_warns(trained):
 def test_library_size_sets_each_translated_cells_total(trained):
     model, mdata = trained
     counts = mdata.mod["rna"].layers["counts"][:5].toarray()
-    constant = model.translate(counts, "rna", "protein").sum(axis=1)
+    constant = model.translate(counts, "rna", "protein", batch="b1").sum(axis=1)
     np.testing.assert_allclose(constant, constant[0], rtol=1e-4)  # the training mean, one constant
     totals = np.array([100.0, 200.0, 300.0, 400.0, 500.0])
     np.testing.assert_allclose(
-        model.translate(counts, "rna", "protein", library_size=totals).sum(axis=1), totals, rtol=1e-4
+        model.translate(counts, "rna", "protein", library_size=totals, batch="b1").sum(axis=1), totals, rtol=1e-4
     )
     with pytest.raises(SharedLatentError, match="one positive number or 5"):
-        model.translate(counts, "rna", "protein", library_size=totals[:3])
+        model.translate(counts, "rna", "protein", library_size=totals[:3], batch="b1")
 
 
 def test_sparse_matrices_train_like_dense_arrays():

@@ -40,6 +40,8 @@ class SharedLatentModule(nn.Module):
         likelihoods: Mapping[str, str],
         likelihood_options: Mapping[str, dict] | None = None,
         joint_posterior: str = "mean",
+        batch_categories: int = 0,
+        batch_in_encoders: bool = False,
     ) -> None:
         super().__init__()
         clashing = [name for name in input_sizes if hasattr(nn.ModuleDict, name)]
@@ -48,6 +50,11 @@ class SharedLatentModule(nn.Module):
         self.domain_names = list(input_sizes)
         self.input_sizes = dict(input_sizes)
         self.latent_size = latent_size
+        # One-hot batch columns joined to each decoder's input (scVI), and to each encoder's with batch_in_encoders;
+        # 0 adds no weights.
+        self.batch_categories = batch_categories
+        self.batch_in_encoders = batch_in_encoders and batch_categories > 0
+        encoder_extra = batch_categories if self.batch_in_encoders else 0
         options = likelihood_options or {}
         # A ModuleDict so learned likelihood parameters (variances, dispersions) train and save with the rest.
         self.likelihoods: Mapping[str, Likelihood] = nn.ModuleDict(
@@ -62,7 +69,10 @@ class SharedLatentModule(nn.Module):
         shared_bottom = shared_widths[0] if shared_widths else latent_size
 
         self.encoders = nn.ModuleDict(
-            {name: dense_stack([size] + list(private_widths[name])) for name, size in input_sizes.items()}
+            {
+                name: dense_stack([size + encoder_extra] + list(private_widths[name]))
+                for name, size in input_sizes.items()
+            }
         )
         self.shared_encoder = dense_stack([branch_width] + list(shared_widths))
         self.z_mean = nn.Linear(shared_top, latent_size)
@@ -73,7 +83,7 @@ class SharedLatentModule(nn.Module):
             widths = list(reversed(private_widths[name]))
             likelihood = self.likelihoods[name]
             self.decoders[name] = nn.Sequential(
-                *dense_stack([shared_bottom] + widths),
+                *dense_stack([shared_bottom + batch_categories] + widths),
                 nn.Linear(widths[-1], likelihood.output_size(size)),
                 likelihood.output_activation(),
             )
@@ -90,6 +100,8 @@ class SharedLatentModule(nn.Module):
             {name: model.likelihood_for(name) for name in input_sizes},
             {name: model.likelihood_options_for(name) for name in input_sizes},
             model.joint_posterior,
+            model.batch_categories,
+            model.batch_in_encoders,
         )
 
     def reset_parameters(self) -> None:
@@ -117,25 +129,45 @@ class SharedLatentModule(nn.Module):
             ]
         return groups
 
-    def branch(self, domain: str, x: torch.Tensor) -> torch.Tensor:
-        """One domain's encoding through its private layers and the shared merge layers."""
-        return self.shared_encoder(self.encoders[domain](self.likelihoods[domain].encoder_input(x)))
+    def branch(self, domain: str, x: torch.Tensor, covariates: torch.Tensor | None = None) -> torch.Tensor:
+        """One domain's encoding through its private layers and the shared merge layers (`covariates`: one-hot
+        batch rows, read only with batch_in_encoders)."""
+        hidden = self.likelihoods[domain].encoder_input(x)
+        if self.batch_in_encoders:
+            hidden = self._with_batch(hidden, covariates)
+        return self.shared_encoder(self.encoders[domain](hidden))
+
+    def _with_batch(self, hidden: torch.Tensor, covariates: torch.Tensor | None) -> torch.Tensor:
+        """`hidden` with the one-hot batch columns appended (rows repeated for routes stacked in one pass)."""
+        if covariates is None:
+            raise SharedLatentError(f"this model has {self.batch_categories} batch categories: give batch labels")
+        if len(covariates) != len(hidden):
+            covariates = covariates.repeat(len(hidden) // len(covariates), 1)
+        return torch.cat([hidden, covariates.to(hidden.dtype)], dim=1)
 
     def heads(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Latent mean and log-sigma from a (combined) branch output."""
         return self.z_mean(hidden), self.z_log_sigma(hidden)
 
     def latent(
-        self, inputs: Mapping[str, torch.Tensor], present: Mapping[str, torch.Tensor] | None = None
+        self,
+        inputs: Mapping[str, torch.Tensor],
+        present: Mapping[str, torch.Tensor] | None = None,
+        covariates: torch.Tensor | None = None,
     ) -> LatentBatch:
         """The joint posterior of `inputs` (rows where a domain is absent in `present` are left out of the combination)."""
-        group = [self.branch(name, x) for name, x in inputs.items()]
+        group = [self.branch(name, x, covariates) for name, x in inputs.items()]
         masks = None if present is None else [[present[name] for name in inputs]]
         return self.joint_posterior.combine(self.heads, [group], masks)
 
-    def decode(self, z: torch.Tensor, domains: list[str] | None = None) -> dict[str, torch.Tensor]:
-        """Decoder outputs (likelihood parameters) for each requested domain."""
+    def decode(
+        self, z: torch.Tensor, domains: list[str] | None = None, covariates: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Decoder outputs (likelihood parameters) for each requested domain (`covariates`: the batch to decode as,
+        one-hot rows; ignored by a module without a batch covariate)."""
         shared = self.shared_decoder(z)
+        if self.batch_categories:
+            shared = self._with_batch(shared, covariates)
         return {name: self.decoders[name](shared) for name in (domains or self.domain_names)}
 
     def reconstruction(self, domain: str, output: torch.Tensor, library: torch.Tensor | None = None) -> torch.Tensor:
@@ -165,9 +197,12 @@ class SharedLatentModule(nn.Module):
         inputs: Mapping[str, torch.Tensor] | None = None,
         present: Mapping[str, torch.Tensor] | None = None,
         generator: torch.Generator | None = None,
+        covariates: torch.Tensor | None = None,
     ) -> LossTerms:
         """The objective of `routes` on `batch` (the clean targets), typed; see nn.objective.route_losses.
 
         `inputs` are what the encoders see (default `batch`), `present` masks absent samples, and generator None
-        decodes the posterior mean instead of a draw."""
-        return route_losses(self, batch, routes, weights, inputs=inputs, present=present, generator=generator)
+        decodes the posterior mean instead of a draw; `covariates` are one-hot batch rows (a batch covariate's)."""
+        return route_losses(
+            self, batch, routes, weights, inputs=inputs, present=present, generator=generator, covariates=covariates
+        )

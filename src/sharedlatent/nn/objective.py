@@ -39,6 +39,7 @@ class LossWeights:
     cross_weight: float = 1.0
     cycle_weight: float = 0.0
     kl_formula: str = "exact"  # canonical name: "exact" or "original"
+    kl_summed: bool = False  # the KL summed over the batch like the errors (the ELBO), not averaged
 
     @classmethod
     def from_config(cls, config: TrainConfig, beta: float | None = None) -> LossWeights:
@@ -48,6 +49,7 @@ class LossWeights:
             cross_weight=config.cross_weight,
             cycle_weight=config.cycle_weight,
             kl_formula=names.canonical(config.kl_formula),
+            kl_summed=config.kl_reduction == "sum",  # "auto" that fit did not settle is "mean"
         )
 
     @property
@@ -75,15 +77,19 @@ class Autoencoder(Protocol):
     likelihoods: Mapping[str, Likelihood]
     joint_posterior: JointPosterior
 
-    def branch(self, domain: str, x: torch.Tensor) -> torch.Tensor: ...
+    def branch(self, domain: str, x: torch.Tensor, covariates: torch.Tensor | None = None) -> torch.Tensor: ...
 
     def heads(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
 
-    def decode(self, z: torch.Tensor, domains: list[str] | None = None) -> dict[str, torch.Tensor]: ...
+    def decode(
+        self, z: torch.Tensor, domains: list[str] | None = None, covariates: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]: ...
 
     def reconstruction(self, domain: str, output: torch.Tensor) -> torch.Tensor: ...
 
-    def latent(self, inputs: Batch) -> LatentBatch: ...
+    def latent(
+        self, inputs: Batch, present: Batch | None = None, covariates: torch.Tensor | None = None
+    ) -> LatentBatch: ...
 
 
 @dataclass
@@ -106,24 +112,25 @@ def route_losses(
     inputs: Batch | None = None,
     present: Batch | None = None,
     generator: torch.Generator | None = None,
+    covariates: torch.Tensor | None = None,
 ) -> LossTerms:
     """Summed loss of all routes on one batch, with its unweighted terms; all routes share one stacked decoder pass.
 
     Reconstruction is each target's negative log-likelihood (squared error for sigmoid_mse) summed over samples
-    and features; the KL is averaged over the batch. `inputs` (default `targets`) are what the encoders see, e.g.
+    and features; the KL is averaged over the batch (summed with weights.kl_summed). `inputs` (default `targets`) are what the encoders see, e.g.
     noisy. With generator None the posterior mean is decoded (validation). `present` (domain -> 0/1 per row)
     drops absent samples: a route uses a sample only when all its sources are present, and scores a target only
-    where the target is present."""
+    where the target is present. `covariates`: one-hot batch rows, for a module with a batch covariate."""
     inputs = targets if inputs is None else inputs
     if present is not None:
         # An absent sample's values must not matter at all, not even as NaN or overflow times a zero weight.
         inputs, targets = _zero_absent(inputs, present), _zero_absent(targets, present)
-    stacked = _forward(module, inputs, targets, routes, weights, present, generator)
+    stacked = _forward(module, inputs, targets, routes, weights, present, generator, covariates)
     terms = LossTerms(torch.zeros((), device=stacked.z.device))
     for index, route in enumerate(routes):
         rows = slice(index * stacked.batch, (index + 1) * stacked.batch)
         used = None if present is None else torch.stack([present[s] for s in route.sources]).prod(0)
-        _add_route(module, terms, stacked, route, rows, used, targets, present, weights)
+        _add_route(module, terms, stacked, route, rows, used, targets, present, weights, covariates)
     return terms
 
 
@@ -135,16 +142,17 @@ def _forward(
     weights: LossWeights,
     present: Batch | None,
     generator: torch.Generator | None,
+    covariates: torch.Tensor | None,
 ) -> _Pass:
     """Encode each source once, combine per route, decode every target once for all routes' rows stacked."""
     sources = dict.fromkeys(s for route in routes for s in route.sources)
-    branches = {name: module.branch(name, inputs[name]) for name in sources}
+    branches = {name: module.branch(name, inputs[name], covariates) for name in sources}
     groups = [[branches[s] for s in route.sources] for route in routes]
     masks = None if present is None else [[present[s] for s in route.sources] for route in routes]
     latent = module.joint_posterior.combine(module.heads, groups, masks)
     z = latent.mean if generator is None else latent.sample(generator)
     decoded = list(dict.fromkeys(t for route in routes for t in route.targets))
-    outputs = module.decode(z, decoded)
+    outputs = module.decode(z, decoded, covariates)
     # Score all stacked rows at once: slicing each route's rows out of a decoder output would make autograd
     # zero-fill a full-size gradient for every slice and add them up.
     repeated = {t: targets[t] if len(routes) == 1 else targets[t].repeat(len(routes), 1) for t in decoded}
@@ -163,6 +171,7 @@ def _add_route(
     targets: Batch,
     present: Batch | None,
     weights: LossWeights,
+    covariates: torch.Tensor | None,
 ) -> None:
     """Add one route's reconstruction, cycle and KL terms (and their weighted sum) to `terms`."""
     for target in route.targets:
@@ -173,13 +182,15 @@ def _add_route(
         terms.total = terms.total + (weights.cross_weight * error if cross else error)
     if weights.cycle_weight > 0 and len(route.sources) == 1:
         decoded = {t: stacked.outputs[t][rows] for t in route.targets}
-        cycles = cycle_terms(module, stacked.z[rows], decoded, route.sources[0], targets, used)
+        cycles = cycle_terms(module, stacked.z[rows], decoded, route.sources[0], targets, used, covariates)
         terms.cycle.update(cycles)
         terms.total = terms.total + weights.cycle_weight * sum(
             cycles.values(), torch.zeros((), device=terms.total.device)
         )
     # The original's Keras models added the KL once per decoded output.
     kl_weight = weights.beta * (len(route.targets) if weights.original_kl else 1)
+    if weights.kl_summed:  # the term stays a batch mean (history reads it so); its weight makes it a sum
+        kl_weight = kl_weight * stacked.batch
     kl = stacked.kl[rows]
     kl_term = kl.mean() if used is None else (kl * used).sum() / stacked.batch
     terms.kl[route.sources] = kl_term
@@ -193,6 +204,7 @@ def cycle_terms(
     source: str,
     targets: Batch,
     used: torch.Tensor | None,
+    covariates: torch.Tensor | None = None,
 ) -> dict[tuple[str, str], torch.Tensor]:
     """For each other domain B, the loss of source -> B -> source against the source data, keyed (source, B).
 
@@ -201,10 +213,11 @@ def cycle_terms(
     for other in module.domain_names:
         if other == source:
             continue
-        output = decoded[other] if other in decoded else module.decode(z, [other])[other]
+        output = decoded[other] if other in decoded else module.decode(z, [other], covariates)[other]
         there = module.reconstruction(other, output)
-        back = module.latent({other: there}).mean
-        per_sample = module.likelihoods[source].loss(targets[source], module.decode(back, [source])[source])
+        back = module.latent({other: there}, covariates=covariates).mean
+        decoded_back = module.decode(back, [source], covariates)[source]
+        per_sample = module.likelihoods[source].loss(targets[source], decoded_back)
         terms[(source, other)] = per_sample.sum() if used is None else (per_sample * used).sum()
     return terms
 

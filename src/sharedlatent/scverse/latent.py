@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from sharedlatent.scverse.objects import CellTable, as_mapping, kind_of, read_cells
+from sharedlatent.scverse.objects import CellTable, as_mapping, batch_labels, kind_of, read_cells
 from sharedlatent.scverse.registration import Registration
 
 LATENT_KEY = "X_sharedlatent"
@@ -23,12 +23,23 @@ def cell_table(
     return read_cells(data, registration, domains or model.domain_names, layer, obsm)
 
 
-def latent_matrix(model: Any, table: CellTable) -> np.ndarray:
+def cell_batches(model: Any, data: Any, table: CellTable, batch: Any = None) -> np.ndarray | None:
+    """The cells' batch labels: `batch` (one label or one per cell), else the registered batch_key's obs column;
+    None for a model fitted without batch labels."""
+    if model.batch_encoder is None or (batch is not None and np.ndim(batch) == 0):
+        return batch
+    if batch is not None:
+        return np.asarray(getattr(batch, "to_numpy", lambda: batch)())
+    key = model.registration.batch_key if model.registration else None
+    return None if key is None else batch_labels(data, table, key)
+
+
+def latent_matrix(model: Any, table: CellTable, batches: np.ndarray | None = None) -> np.ndarray:
     """Latent means per cell (NaN for a cell none of the model's domains measured), a block of cells at a time."""
     measured = np.any([table.present(name) for name in table.rows], axis=0)
     latent = np.full((table.n_cells, model.module.latent_size), np.nan, dtype=np.float32)
     for cells in table.chunks(np.flatnonzero(measured)):
-        latent[cells] = model.encode_joint(table.dense(cells))
+        latent[cells] = model.encode_joint(table.dense(cells), batch=None if batches is None else batches[cells])
     return latent
 
 
@@ -38,10 +49,16 @@ def get_latent(
     domain: str | None = None,
     layer: str | Mapping[str, str] | None = None,
     obsm: str | Mapping[str, str] | None = None,
+    batch: Any = None,
 ) -> Any:
-    """A DataFrame (index obs_names, columns latent_0, ...) for AnnData / MuData, an array for bare matrices."""
+    """A DataFrame (index obs_names, columns latent_0, ...) for AnnData / MuData, an array for bare matrices.
+
+    Batch labels (`batch`, else the registered batch_key's column) are read only by a model with batch_in_encoders."""
     table = cell_table(model, data, domain, layer, obsm)
-    latent = latent_matrix(model, table)
+    batches = cell_batches(model, data, table, batch) if model.module.batch_in_encoders else None
+    if batches is not None and np.ndim(batches) == 0:
+        batches = np.full(table.n_cells, batches, dtype=object)
+    latent = latent_matrix(model, table, batches)
     if table.cells is None:
         return latent
     import pandas as pd

@@ -157,10 +157,12 @@ def register(
     layer: str | Mapping[str, str] | None = None,
     obsm: str | Mapping[str, str] | None = None,
     modalities: Mapping[str, str] | None = None,
+    batch_key: str | None = None,
 ) -> Registration:
     """Record where each domain's values come from in `data` (a MuData or a mapping of domain to AnnData).
 
-    `modalities` maps domain names to MuData modalities (default: every modality, or `domains`, named alike)."""
+    `modalities` maps domain names to MuData modalities (default: every modality, or `domains`, named alike);
+    `batch_key` names the obs column of the cells' batch labels."""
     kind = kind_of(data)
     if kind == "mudata":
         modalities = dict(modalities or {name: name for name in (domains or list(data.mod))})
@@ -178,7 +180,10 @@ def register(
         spec = DomainRegistration(modalities.get(name), layers[name], obsms[name])
         chosen = choose_matrix(adata, f"domain {name!r} ({spec.matrix_name})", spec.layer, spec.obsm)
         specs[name] = DomainRegistration(spec.modality, spec.layer, spec.obsm, chosen.feature_names)
-    return Registration(specs)
+    registration = Registration(specs, batch_key)
+    if batch_key is not None:
+        batch_labels(data, read_cells(data, registration, list(specs)), batch_key)  # refuse a missing column now
+    return registration
 
 
 def as_mapping(data: Any, domain: str | None, registration: Registration | None, domains: list[str]) -> Any:
@@ -206,8 +211,11 @@ def as_mapping(data: Any, domain: str | None, registration: Registration | None,
     return {domain: data}
 
 
-def training_arrays(model: Any, data: Any, present: Any = None) -> tuple[dict[str, np.ndarray], Any]:
-    """`data` as fit's arrays and presence masks: cells a domain lacks become absent rows.
+def training_arrays(
+    model: Any, data: Any, present: Any = None, batch: Any = None
+) -> tuple[dict[str, np.ndarray], Any, Any]:
+    """`data` as fit's arrays, presence masks and batch labels (`batch`, else the registered batch_key's column):
+    cells a domain lacks become absent rows.
 
     A model without a registration takes one from `data` (each domain's X, named like the modality). The matrices
     are densified in row chunks into one float32 array per domain, which fit then holds in memory."""
@@ -217,7 +225,32 @@ def training_arrays(model: Any, data: Any, present: Any = None) -> tuple[dict[st
         model.registration = register(data, model.domain_names)
     data = as_mapping(data, None, model.registration, model.domain_names)
     table = read_cells(data, model.registration or Registration({}), model.domain_names)
-    return table.dense(nan_absent=False), {name: table.present(name) for name in table.rows}
+    batch_key = model.registration.batch_key if model.registration else None
+    if batch is None and batch_key is not None:
+        batch = batch_labels(data, table, batch_key)
+    return table.dense(nan_absent=False), {name: table.present(name) for name in table.rows}, batch
+
+
+def batch_labels(data: Any, table: CellTable, key: str) -> np.ndarray:
+    """Each cell's label in obs column `key`: a MuData's own obs first, then each domain's AnnData obs."""
+    import pandas as pd
+
+    if table.cells is None:
+        raise SharedLatentError(f"batch_key {key!r} is read from obs; bare matrices have none, give batch= instead")
+    labels = pd.Series(np.full(table.n_cells, None, dtype=object), index=table.cells)
+    frames = [data.obs] if kind_of(data) == "mudata" else []
+    frames += [adata.obs for adata in table.sources.values() if adata is not None]
+    found = [frame for frame in frames if key in frame.columns]
+    if not found:
+        raise SharedLatentError(f"batch_key {key!r} is in no obs of the data; its obs columns are checked per domain")
+    for frame in found:
+        column = frame[key]
+        column = column[~column.index.duplicated()].reindex(table.cells)
+        labels = labels.where(labels.notna(), column.astype(object))
+    missing = int(labels.isna().sum())
+    if missing:
+        raise SharedLatentError(f"batch_key {key!r} has no label for {missing} cells")
+    return labels.astype(str).to_numpy()
 
 
 def _all_anndata(data: Any) -> bool:

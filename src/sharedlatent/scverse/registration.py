@@ -37,9 +37,11 @@ class DomainRegistration:
 
 @dataclass
 class Registration:
-    """Every domain's registration, in the model's domain order."""
+    """Every domain's registration, in the model's domain order, and the obs column of the batch labels (if any;
+    saved with the batch labels, model_io.py)."""
 
     domains: dict[str, DomainRegistration]
+    batch_key: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {name: dataclasses.asdict(spec) for name, spec in self.domains.items()}

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from sharedlatent.scverse.latent import cell_table
+from sharedlatent.scverse.latent import cell_batches, cell_table
 from sharedlatent.scverse.objects import kind_of
 
 IMPUTED_COLUMN = "sharedlatent_imputed"  # True where the input holds no measurement of the target
@@ -25,22 +25,29 @@ def translate_object(
     obsm: str | None = None,
     library_size: Any = None,
     model_name: str | None = None,
+    batch: Any = None,
+    transform_batch: Any = None,
 ) -> Any:
     """An AnnData of `source`'s cells translated into `target` (cells without `source` are left out).
 
-    library_size: per cell (aligned to the source's cells) or one number, for a count target; see api.translate."""
+    library_size: per cell (aligned to the source's cells) or one number, for a count target; see api.translate.
+    batch: the cells' batch labels (default: the registered batch_key's obs column); transform_batch: decode as."""
     import anndata
 
     domain = source if kind_of(data) == "anndata" else None
     table = cell_table(model, data, domain, _only(source, layer), _only(source, obsm), [source])
     cells = np.flatnonzero(table.present(source))
     libraries = _per_cell(library_size, table.n_cells, cells)
+    batches = cell_batches(model, data, table, batch)
     values = np.zeros((len(cells), model.input_sizes[target]), dtype=np.float32)
     done = 0
     for block in table.chunks(cells):
         inputs = table.dense(block)[source]
         library = None if libraries is None else libraries[done : done + len(block)]
-        values[done : done + len(block)] = model.translate(inputs, source, target, library_size=library)
+        labels = batches if batches is None or np.ndim(batches) == 0 else batches[block]
+        values[done : done + len(block)] = model.translate(
+            inputs, source, target, library_size=library, batch=labels, transform_batch=transform_batch
+        )
         done += len(block)
     obs = _obs(data, table, source, cells)
     obs[IMPUTED_COLUMN] = ~_measured(model, data, target, obs.index)
@@ -54,6 +61,8 @@ def translate_object(
         "model": model_name or getattr(model, "loaded_from", None) or "in-memory model",
         "library_size": "given per cell" if library_size is not None else _library_mode(model, target),
     }
+    if transform_batch is not None:
+        result.uns[PROVENANCE_KEY]["transform_batch"] = str(transform_batch)
     return result
 
 

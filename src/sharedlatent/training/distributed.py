@@ -125,8 +125,11 @@ def objective(module: torch.nn.Module) -> Any:
 
 
 def shard_weights(weights: LossWeights, part: Shard) -> LossWeights:
-    """`weights` with the KL weight scaled by this rank's share of the global batch (unchanged in one process)."""
-    return weights if world_size() == 1 else dataclasses.replace(weights, beta=weights.beta * part.kl_share)
+    """`weights` with the batch-mean KL's weight scaled by this rank's share of the global batch (unchanged in one
+    process, and for a summed KL, which adds up over the ranks like the errors)."""
+    if world_size() == 1 or weights.kl_summed:
+        return weights
+    return dataclasses.replace(weights, beta=weights.beta * part.kl_share)
 
 
 def sum_floats(values: list[float], device: torch.device) -> list[float]:

@@ -68,12 +68,15 @@ def search_epochs_on(
     present: dict[str, np.ndarray] | None,
     seed: int,
     fold_losses: Callable[[Split, Split], list[float]],
+    batches: np.ndarray | None = None,
 ) -> EpochSearch:
-    """`search_epochs` over the rows of `arrays` (with presence masks), each fold given as two Splits."""
+    """`search_epochs` over the rows of `arrays` (with presence masks and batch labels), each fold given as two
+    Splits."""
 
     def rows(index: np.ndarray) -> Split:
         masks = None if present is None else {name: mask[index] for name, mask in present.items()}
-        return Split({name: values[index] for name, values in arrays.items()}, present=masks)
+        labels = None if batches is None else batches[index]
+        return Split({name: values[index] for name, values in arrays.items()}, present=masks, batches=labels)
 
     n_samples = len(next(iter(arrays.values())))
     started = time.perf_counter()

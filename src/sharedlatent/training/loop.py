@@ -35,6 +35,7 @@ class TensorData:
 
     values: Batch
     present: Batch | None = None
+    covariates: torch.Tensor | None = None  # one-hot batch rows, for a module with a batch covariate
 
     @property
     def n_samples(self) -> int:
@@ -46,18 +47,25 @@ class TensorData:
 
     @classmethod
     def from_numpy(
-        cls, arrays: dict[str, np.ndarray], present: dict[str, np.ndarray] | None, device: torch.device
+        cls,
+        arrays: dict[str, np.ndarray],
+        present: dict[str, np.ndarray] | None,
+        device: torch.device,
+        covariates: np.ndarray | None = None,
     ) -> TensorData:
-        """Float32 arrays and boolean presence masks (or None) as tensors on `device`."""
+        """Float32 arrays, boolean presence masks (or None) and one-hot batch rows (or None) as tensors on `device`."""
         values = {name: torch.from_numpy(v).to(device) for name, v in arrays.items()}
+        extra = None if covariates is None else torch.from_numpy(covariates).to(device)
         if present is None:
-            return cls(values)
-        return cls(values, {name: torch.from_numpy(m.astype(np.float32)).to(device) for name, m in present.items()})
+            return cls(values, None, extra)
+        masks = {name: torch.from_numpy(m.astype(np.float32)).to(device) for name, m in present.items()}
+        return cls(values, masks, extra)
 
     def rows(self, index: torch.Tensor | slice) -> TensorData:
         """The same domains restricted to `index` (a permutation gathers, a slice gives views)."""
         present = None if self.present is None else {name: mask[index] for name, mask in self.present.items()}
-        return TensorData({name: values[index] for name, values in self.values.items()}, present)
+        covariates = None if self.covariates is None else self.covariates[index]
+        return TensorData({name: values[index] for name, values in self.values.items()}, present, covariates)
 
     def shuffled(self, order: torch.Tensor) -> TensorData:
         """The samples in `order`: one gather per epoch, so that the epoch's batches are views."""
@@ -89,7 +97,13 @@ def run_epoch(
         weighted = distributed.shard_weights(weights, part)
         with autocast(order.device, config.precision):
             terms = loss_of(
-                batch.values, phase.routes, weighted, inputs=inputs, present=batch.present, generator=generator
+                batch.values,
+                phase.routes,
+                weighted,
+                inputs=inputs,
+                present=batch.present,
+                generator=generator,
+                **_covariates_of(batch),
             )
         optimizer.zero_grad(set_to_none=True)
         (terms.total if part.loss_scale == 1 else terms.total * part.loss_scale).backward()
@@ -116,6 +130,12 @@ def _summed_over_ranks(total: float, sums: TermValues, device: torch.device) -> 
     return values[0], summed
 
 
+def _covariates_of(batch: object) -> dict[str, torch.Tensor]:
+    """The loss's covariates keyword when `batch` has batch rows (on-disk sources never do)."""
+    covariates = getattr(batch, "covariates", None)
+    return {} if covariates is None else {"covariates": covariates}
+
+
 @torch.no_grad()
 def evaluate_loss(module: SharedLatentModule, data: TensorData, phase: Phase, config: TrainConfig) -> float:
     """The phase objective per sample on `data` in training-sized batches, decoding the posterior mean (full KL weight)."""
@@ -127,7 +147,8 @@ def evaluate_loss(module: SharedLatentModule, data: TensorData, phase: Phase, co
         if part.loss_scale:
             batch = data.rows(part.rows)
             weighted = distributed.shard_weights(weights, part)
-            total += module.loss(batch.values, phase.routes, weighted, present=batch.present).total.item()
+            terms = module.loss(batch.values, phase.routes, weighted, present=batch.present, **_covariates_of(batch))
+            total += terms.total.item()
     return distributed.sum_floats([total], data.device)[0] / data.n_samples  # every rank decides the same
 
 
