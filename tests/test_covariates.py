@@ -11,20 +11,10 @@ import pytest
 
 from sharedlatent.api import SharedLatentVAE
 from sharedlatent.config import DomainConfig, ModelConfig, RunConfig, TrainConfig
+from sharedlatent.datasets.synthetic_batches import shifted_batches
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.evaluation.metrics import knn_label_transfer_accuracy
 from sharedlatent.evaluation.mixing import batch_mixing_entropy
-
-
-def shifted_batches(n: int = 600, seed: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Two domains from 3 cell types; batch "b" adds a per-feature offset to both domains."""
-    rng = np.random.default_rng(seed)
-    types, batches = rng.integers(0, 3, n), rng.integers(0, 2, n)
-    arrays = {}
-    for name, width in (("rna", 30), ("protein", 10)):
-        centres, offset = rng.normal(0, 1.5, (3, width)), rng.normal(0, 2.5, width)
-        arrays[name] = (centres[types] + batches[:, None] * offset + rng.normal(0, 0.5, (n, width))).astype(np.float32)
-    return arrays, types, np.where(batches == 1, "b", "a")
 
 
 def small_config(seed: int = 0, **train: object) -> RunConfig:
