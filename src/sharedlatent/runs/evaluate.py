@@ -97,7 +97,9 @@ def write_metrics(
     # One BLAS/OpenMP thread: on these bounded sizes threads cost more than they gain (on 2 busy cores the digits
     # baselines took 10.4 s with scikit-learn's default threads, 0.33 s with one)
     with threadpool_limits(1):
-        metrics |= compute_run_metrics(model, evaluation.outputs, reference.domains, reference.labels)
+        metrics |= compute_run_metrics(
+            model, evaluation.outputs, reference.domains, reference.labels, train_batches=reference.batches
+        )
     write_json(folder / split_file(METRICS_FILE, evaluation.split), metrics)
     return metrics
 
