@@ -18,6 +18,7 @@ from sharedlatent.datasets.streaming import StreamedSplit
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.evaluation.predictions import RunOutputs
 from sharedlatent.evaluation.run_metrics import compute_run_metrics
+from sharedlatent.runs.batches import GENERATED_BATCH_RULE
 from sharedlatent.runs.predictions import compute_outputs, interpolate
 from sharedlatent.runs.record import RunRecord, write_record
 from sharedlatent.storage import CONFIG_FILE, METRICS_FILE, split_file, write_json, write_text
@@ -100,6 +101,8 @@ def write_metrics(
         metrics |= compute_run_metrics(
             model, evaluation.outputs, reference.domains, reference.labels, train_batches=reference.batches
         )
+    if "batch_mixing" in metrics:  # say why generated samples and noise cycles are of that batch
+        metrics["batch_mixing"]["generated_as_batch_rule"] = GENERATED_BATCH_RULE
     write_json(folder / split_file(METRICS_FILE, evaluation.split), metrics)
     return metrics
 
