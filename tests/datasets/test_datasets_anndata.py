@@ -82,6 +82,7 @@ def test_h5mu_pair_uses_modality_names(tmp_path):
         load_h5mu_pair(path=tmp_path / "cite.h5mu", left_mod="rna", right_mod="atac")
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # mudata's notice about obs columns pulled on update
 def test_batch_key_labels_travel_with_each_split(tmp_path):
     mudata = pytest.importorskip("mudata")
     mdata = mudata.MuData({"rna": rna(CELLS), "prot": protein(CELLS)})
