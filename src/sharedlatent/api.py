@@ -302,7 +302,7 @@ class SharedLatentVAE:
         rows = decoder_rows(self, None, transform_batch, len(latent), "decode")
         return {name: _like(z, self._decode(latent, name, batch=rows)) for name in self.domain_names}
 
-    def reconstruct(self, x: ArrayLike, domain: str) -> ArrayLike:
+    def reconstruct(self, x: ArrayLike, domain: str, *, batch: Any = None) -> ArrayLike:
         """Encode one domain and decode it again.
 
         Parameters
@@ -311,8 +311,10 @@ class SharedLatentVAE:
             Samples x features of `domain`.
         domain
             The domain to encode and decode.
+        batch
+            The samples' batch labels, for a model fitted with them (decoded in the same batch).
         """
-        return self.translate(x, domain, domain)
+        return self.translate(x, domain, domain, batch=batch)
 
     def translate(
         self,

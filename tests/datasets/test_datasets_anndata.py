@@ -82,6 +82,26 @@ def test_h5mu_pair_uses_modality_names(tmp_path):
         load_h5mu_pair(path=tmp_path / "cite.h5mu", left_mod="rna", right_mod="atac")
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # mudata's notice about obs columns pulled on update
+def test_batch_key_labels_travel_with_each_split(tmp_path):
+    mudata = pytest.importorskip("mudata")
+    mdata = mudata.MuData({"rna": rna(CELLS), "prot": protein(CELLS)})
+    mdata.obs["lane"] = ["L1" if i < 10 else "L2" for i in range(len(CELLS))]  # the MuData's own obs
+    mdata.write(tmp_path / "cite.h5mu")
+    dataset = load_h5mu_pair(path=tmp_path / "cite.h5mu", left_mod="rna", right_mod="prot", batch_key="lane")
+    for split in (dataset.train, dataset.test):
+        expected = ["L1" if int(cell[4:]) < 10 else "L2" for cell in split.sample_ids]
+        assert list(split.batches) == expected
+    with pytest.raises(SharedLatentError, match=r"^batch_key 'donor' is in the obs of none of"):
+        load_h5mu_pair(path=tmp_path / "cite.h5mu", left_mod="rna", right_mod="prot", batch_key="donor")
+    rna(CELLS).write_h5ad(tmp_path / "rna.h5ad")
+    protein(CELLS).write_h5ad(tmp_path / "protein.h5ad")
+    paths = {"left_path": tmp_path / "rna.h5ad", "right_path": tmp_path / "protein.h5ad"}
+    with pytest.raises(SharedLatentError, match="without obsm, label_column or batch_key"):
+        load_h5ad_pair(**paths, batch_key="cell_type", backed=True)
+    assert load_h5ad_pair(**paths, batch_key="cell_type").train.batches is not None  # backed "auto" stays in memory
+
+
 def test_obs_names_that_do_not_match(tmp_path):
     rna(CELLS).write_h5ad(tmp_path / "rna.h5ad")
     protein([f"other{i}" for i in range(20)]).write_h5ad(tmp_path / "protein.h5ad")

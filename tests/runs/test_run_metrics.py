@@ -31,17 +31,17 @@ class PerfectModel:
         self.encodings = encodings
         self.preprocessors = {name: make_preprocessor("none") for name in ("left", "right")}
 
-    def latent_distribution(self, values, name):
+    def latent_distribution(self, values, name, *, batch=None):
         mean = np.asarray(values)[:, :2].astype(np.float64)
         return mean, np.zeros_like(mean)
 
-    def cycle(self, values, source, target):
+    def cycle(self, values, source, target, *, batch=None):
         return np.asarray(values)
 
-    def encode(self, values, name):
+    def encode(self, values, name, *, batch=None):
         return np.asarray(values)[:, :2].astype(np.float64)
 
-    def generate(self, n, method="box", seed=0):
+    def generate(self, n, method="box", seed=0, *, transform_batch=None):
         rng = np.random.default_rng(seed)
         shared = rng.random((n, 4))
         return {"left": shared, "right": shared}
@@ -89,3 +89,15 @@ def test_a_perfect_translator_scores_zero_error():
         "0.00x kNN, 0.00x mean (standardised MSE)"
     )
     assert metrics["latent_usage"]["active_dimensions"] == {"left": 2, "right": 2}
+
+
+def test_batch_mixing_is_reported_only_with_batch_labels():
+    outputs, train_domains, train_labels = _outputs()
+    model = PerfectModel({name: out.encoding for name, out in outputs.domains.items()})
+    assert "batch_mixing" not in compute_run_metrics(model, outputs, train_domains, train_labels)
+    outputs.batches, outputs.generated_batch = np.tile(["a", "b"], 10), "a"  # alternating: batches well mixed
+    mixing = compute_run_metrics(model, outputs, train_domains, train_labels)["batch_mixing"]
+    assert mixing["entropy"] > 0.9 and mixing["batches"] == 2 and mixing["k"] == 19
+    assert mixing["generated_as_batch"] == "a" and mixing["definition"].startswith("mean over samples")
+    outputs.batches = np.repeat(["a"], 20)  # one batch: nothing to mix, said rather than failed
+    assert compute_run_metrics(model, outputs, train_domains, train_labels)["batch_mixing"]["entropy"] is None

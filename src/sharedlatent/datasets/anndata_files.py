@@ -4,6 +4,7 @@ Per domain the values come from X (default), a named layer or an obsm key. Spars
 chunks straight into one preallocated float32 array, so no second full-size dense copy is ever made.
 anndata and mudata are the optional `bio` extra and are imported only when these loaders run.
 pairing="outer" keeps cells that only one modality has (partially paired; Split.present marks them).
+batch_key names an obs column of batch labels (Split.batches), which `train` gives fit as the batch covariate.
 """
 
 from __future__ import annotations
@@ -94,22 +95,23 @@ def pair_modalities(
     label_column: str | None,
     extra_obs: pandas.DataFrame | None = None,
     pairing: str = "inner",
+    batch_key: str | None = None,
 ) -> tuple[Split, str]:
-    """One Split holding every domain's matched cells (and labels), plus the match summary."""
+    """One Split holding every domain's matched cells (and labels and batch labels), plus the match summary."""
     ids = {domain: np.asarray(m.adata.obs_names) for domain, m in modalities.items()}
     sources = {domain: m.source for domain, m in modalities.items()}
     rows, shared, report = pair_by_ids(ids, sources, "obs_names", pairing)
     log.info("anndata: %s", report.summary())
-    labels = None
-    if label_column:
-        labels = find_labels(modalities, rows, shared, label_column, extra_obs)
+    labels = None if not label_column else find_labels(modalities, rows, shared, label_column, extra_obs)
+    batches = None if not batch_key else find_labels(modalities, rows, shared, batch_key, extra_obs, "batch_key")
     domains = {domain: dense_rows(m.matrix, rows[domain]) for domain, m in modalities.items()}
     for domain, values in domains.items():
         if not np.isfinite(values).all():
             raise SharedLatentError(
                 f"{sources[domain]}: domain {domain!r} has {int((~np.isfinite(values)).sum())} NaN or infinite values"
             )
-    return Split(domains, labels=labels, sample_ids=shared, present=presence_of(rows)), report.summary()
+    split = Split(domains, labels=labels, sample_ids=shared, present=presence_of(rows), batches=batches)
+    return split, report.summary()
 
 
 def find_labels(
@@ -118,8 +120,10 @@ def find_labels(
     shared: np.ndarray,
     column: str,
     extra_obs: pandas.DataFrame | None,
+    option: str = "label column",
 ) -> np.ndarray:
-    """Labels from the first modality whose obs has `column` and the cell, else from the MuData's own obs."""
+    """Labels from the first modality whose obs has `column` and the cell, else from the MuData's own obs;
+    `option` names the loader option in errors (label column, batch_key)."""
     import pandas as pd
 
     values = np.full(len(shared), None, dtype=object)
@@ -135,13 +139,11 @@ def find_labels(
         found = True
     if not found:
         raise SharedLatentError(
-            f"label column {column!r} is in the obs of none of {', '.join(m.source for m in modalities.values())}"
+            f"{option} {column!r} is in the obs of none of {', '.join(m.source for m in modalities.values())}"
         )
     missing = pd.isna(values)
     if missing.any():
-        raise SharedLatentError(
-            f"label column {column!r} has {int(missing.sum())} missing values among the paired cells"
-        )
+        raise SharedLatentError(f"{option} {column!r} has {int(missing.sum())} missing values among the paired cells")
     return np.asarray(values).astype(str)
 
 
@@ -161,23 +163,26 @@ def load_h5ad_pair(
     right: str = "right",
     pairing: str = "inner",
     backed: bool | str = "auto",
+    batch_key: str | None = None,
 ) -> PairedDataset:
     """Two .h5ad files, one per domain; `layer`/`obsm` apply to both unless `left_*`/`right_*` say otherwise.
-    pairing "outer" also keeps cells only one file has. backed=true keeps the matrices on disk (backed_files.py)."""
+    pairing "outer" also keeps cells only one file has. backed=true keeps the matrices on disk (backed_files.py).
+    batch_key: the obs column of each cell's batch label (from either file)."""
     anndata = import_anndata()
     paths = {left: require_path(left_path, "left_path"), right: require_path(right_path, "right_path")}
     choices = {left: (left_layer or layer, left_obsm or obsm), right: (right_layer or layer, right_obsm or obsm)}
     for domain, path in paths.items():
         if not path.is_file():
             raise SharedLatentError(f"AnnData file {path} (domain {domain!r}) does not exist")
-    if wants_backed(backed, paths, any(c[1] for c in choices.values()), pairing):
-        if any(c[1] for c in choices.values()) or label_column:
-            raise SharedLatentError("backed=true reads X or a layer, without obsm or label_column")
+    uses_obsm = any(c[1] for c in choices.values())
+    if wants_backed(backed, paths, uses_obsm or bool(batch_key), pairing):
+        if uses_obsm or label_column or batch_key:
+            raise SharedLatentError("backed=true reads X or a layer, without obsm, label_column or batch_key")
         return load_backed_pair(paths, {d: c[0] for d, c in choices.items()}, test_fraction, seed, pairing)
     modalities = {}
     for domain, path in paths.items():
         modalities[domain] = choose_matrix(anndata.read_h5ad(path), str(path), *choices[domain])
-    full, summary = pair_modalities(modalities, label_column, pairing=pairing)
+    full, summary = pair_modalities(modalities, label_column, pairing=pairing, batch_key=batch_key)
     what = f"AnnData {paths[left].name} ({left}) and {paths[right].name} ({right}): {summary}"
     dataset = split_into_dataset(
         "h5ad", full, {d: m.feature_names for d, m in modalities.items()}, what, test_fraction, seed
@@ -202,9 +207,11 @@ def load_h5mu_pair(
     left: str | None = None,
     right: str | None = None,
     pairing: str = "inner",
+    batch_key: str | None = None,
 ) -> PairedDataset:
     """Two modalities of one .h5mu file; the domains are named after the modalities unless `left`/`right` are given.
-    pairing "outer" also keeps cells only one modality has."""
+    pairing "outer" also keeps cells only one modality has. batch_key: the obs column of each cell's batch label
+    (a modality's obs or the MuData's own)."""
     mudata = import_mudata()
     path = require_path(path, "path")
     if not path.is_file():
@@ -224,7 +231,7 @@ def load_h5mu_pair(
         if mod not in mdata.mod:
             raise SharedLatentError(f"{path}: no modality {mod!r}; modalities are {list(mdata.mod)}")
         modalities[domain] = choose_matrix(mdata.mod[mod], f"{path}, modality {mod!r}", *choices[mod])
-    full, summary = pair_modalities(modalities, label_column, extra_obs=mdata.obs, pairing=pairing)
+    full, summary = pair_modalities(modalities, label_column, mdata.obs, pairing, batch_key)
     what = f"MuData {path.name}, modalities {left_mod!r} and {right_mod!r}: {summary}"
     dataset = split_into_dataset(
         "h5mu", full, {d: m.feature_names for d, m in modalities.items()}, what, test_fraction, seed

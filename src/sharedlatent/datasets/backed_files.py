@@ -21,11 +21,12 @@ BACKED_ABOVE_BYTES = 2 * 1024**3
 TEST_ROWS = 2_000  # what the evaluation subsamples to anyway (runs/evaluate.py)
 
 
-def wants_backed(backed: bool | str, paths: dict[str, Path], obsm: bool, pairing: str) -> bool:
-    """`backed` as given, or for "auto" whether the dense matrices would pass BACKED_ABOVE_BYTES."""
+def wants_backed(backed: bool | str, paths: dict[str, Path], in_memory_only: bool, pairing: str) -> bool:
+    """`backed` as given, or for "auto" whether the dense matrices would pass BACKED_ABOVE_BYTES; `in_memory_only`
+    (obsm or batch labels, which the backed reader lacks) keeps "auto" in memory."""
     if str(backed).lower() != "auto":
         return as_bool(backed, "backed")
-    if obsm or pairing != "inner":
+    if in_memory_only or pairing != "inner":
         return False
     import h5py
 

@@ -19,7 +19,9 @@ class PreprocessedModel(Protocol):
     config: Any
     preprocessors: dict[str, Any]
 
-    def latent_distribution(self, x: np.ndarray, domain: str) -> tuple[np.ndarray, np.ndarray]: ...
+    def latent_distribution(
+        self, x: np.ndarray, domain: str, *, batch: Any = None
+    ) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 def model_space(model: PreprocessedModel, domain: str, values: np.ndarray) -> np.ndarray:
@@ -62,8 +64,9 @@ def latent_usage(model: PreprocessedModel, outputs: RunOutputs) -> dict[str, Any
     """Active latent dimensions (mean KL above 0.01 nats) of each domain's test encodings."""
     usage = {}
     for name, out in outputs.domains.items():
-        rows = out.truth[~np.isnan(out.truth).any(axis=1)]
-        mean, log_sigma = model.latent_distribution(rows, name)
+        finite = ~np.isnan(out.truth).any(axis=1)
+        batch = None if outputs.batches is None else outputs.batches[finite]
+        mean, log_sigma = model.latent_distribution(out.truth[finite], name, batch=batch)
         usage[name] = active_latent_dimensions(gaussian_kl_per_dimension(mean, log_sigma))
     return {"active_dimensions": usage, "latent_size": int(model.config.model.latent_size), "threshold_nats": 0.01}
 

@@ -8,8 +8,14 @@ from sklearn.neighbors import NearestNeighbors
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.evaluation.checks import label_vector, matrix
 
+MIXING_NEIGHBOURS = 30
+MIXING_DEFINITION = (
+    "mean over samples of the entropy of batch labels among each one's k nearest neighbours in the joint latent "
+    "(itself left out), over log(number of batches): 1 is perfect mixing, 0 neighbours from one batch only"
+)
 
-def batch_mixing_entropy(latent: np.ndarray, batches: np.ndarray, k: int = 30) -> float:
+
+def batch_mixing_entropy(latent: np.ndarray, batches: np.ndarray, k: int = MIXING_NEIGHBOURS) -> float:
     """Mean over samples of the entropy of batch labels among each one's `k` nearest neighbours (itself left
     out), divided by log(number of batches): 1 is perfect mixing, 0 neighbours from one batch only."""
     latent = matrix(latent, "latent")
@@ -26,3 +32,13 @@ def batch_mixing_entropy(latent: np.ndarray, batches: np.ndarray, k: int = 30) -
     with np.errstate(divide="ignore", invalid="ignore"):
         entropy = -np.where(shares > 0, shares * np.log(shares), 0.0).sum(axis=1)
     return float(entropy.mean() / np.log(len(categories)))
+
+
+def mixing_entry(latent: np.ndarray, batches: np.ndarray, generated_batch: str | None = None) -> dict[str, object]:
+    """metrics.json's batch_mixing: the entropy (None with under two batches or samples), k, the batch count, the
+    definition in one line, and the batch generated samples were decoded as."""
+    present = len(np.unique(np.asarray(batches).astype(str)))
+    entropy = batch_mixing_entropy(latent, batches) if present > 1 and len(latent) > 1 else None
+    entry: dict[str, object] = {"entropy": entropy, "k": min(MIXING_NEIGHBOURS, max(len(latent) - 1, 0))}
+    entry |= {"batches": present, "definition": MIXING_DEFINITION, "generated_as_batch": generated_batch}
+    return entry

@@ -23,13 +23,16 @@ class DomainOutputs:
 
 @dataclass
 class RunOutputs:
-    """Outputs of every domain on one split, with the split's labels."""
+    """Outputs of every domain on one split, with the split's labels and, for a batch model, its batch labels and
+    the batch that generated samples (and noise cycles) are decoded as."""
 
     domains: dict[str, DomainOutputs]
     labels: np.ndarray | None = None
     joint_encoding: np.ndarray | None = None
     generated_method: str = "box"
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+    batches: np.ndarray | None = None
+    generated_batch: str | None = None
 
     @property
     def domain_names(self) -> list[str]:

@@ -10,6 +10,7 @@ import numpy as np
 from sharedlatent.count_inputs import CountInputWarning
 from sharedlatent.evaluation import metrics as evaluate
 from sharedlatent.evaluation.baseline_metrics import baseline_comparison, latent_usage
+from sharedlatent.evaluation.mixing import mixing_entry
 from sharedlatent.evaluation.omics import outputs_metrics
 from sharedlatent.evaluation.predictions import RunOutputs
 
@@ -17,15 +18,18 @@ NOISE_SAMPLES = 1000
 
 
 class TrainedModel(Protocol):
-    """What the run metrics ask of a model (SharedLatentVAE has it): its config, and encode, cycle, generate."""
+    """What the run metrics ask of a model (SharedLatentVAE has it): its config, and encode, cycle, generate
+    (with batch labels, None for a model fitted without them)."""
 
     config: Any
 
-    def encode(self, values: np.ndarray, domain: str) -> np.ndarray: ...
+    def encode(self, values: np.ndarray, domain: str, *, batch: Any = None) -> np.ndarray: ...
 
-    def cycle(self, values: np.ndarray, source: str, target: str) -> np.ndarray: ...
+    def cycle(self, values: np.ndarray, source: str, target: str, *, batch: Any = None) -> np.ndarray: ...
 
-    def generate(self, n: int, method: str = "box", seed: int = 0) -> dict[str, np.ndarray]: ...
+    def generate(
+        self, n: int, method: str = "box", seed: int = 0, *, transform_batch: Any = None
+    ) -> dict[str, np.ndarray]: ...
 
 
 def error_pair(truth: np.ndarray, prediction: np.ndarray) -> dict[str, float]:
@@ -37,9 +41,10 @@ def error_pair(truth: np.ndarray, prediction: np.ndarray) -> dict[str, float]:
 
 
 def noise_cycle_errors(
-    model: TrainedModel, train_domains: dict[str, np.ndarray], seed: int = 0
+    model: TrainedModel, train_domains: dict[str, np.ndarray], seed: int = 0, batch: str | None = None
 ) -> dict[str, dict[str, float]]:
-    """The original's check: cycle random inputs (uniform over each feature's training range) there and back."""
+    """The original's check: cycle random inputs (uniform over each feature's training range) there and back
+    (a batch model's within `batch`)."""
     rng = np.random.default_rng(seed)
     errors = {}
     for source, values in train_domains.items():
@@ -49,7 +54,7 @@ def noise_cycle_errors(
             if target != source:
                 with warnings.catch_warnings():  # uniform noise is not counts, on purpose
                     warnings.simplefilter("ignore", CountInputWarning)
-                    cycled = model.cycle(noise, source, target)
+                    cycled = model.cycle(noise, source, target, batch=batch)
                 errors[f"{source}->{target}->{source}"] = error_pair(noise, cycled)
     return errors
 
@@ -59,8 +64,11 @@ def compute_run_metrics(
     outputs: RunOutputs,
     train_domains: dict[str, np.ndarray],
     train_labels: np.ndarray | None = None,
+    *,
+    train_batches: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Every metric of a split: reconstruction, translation, cycle, baselines, latent alignment, label coherence."""
+    """Every metric of a split: reconstruction, translation, cycle, baselines, latent alignment, label coherence,
+    and batch mixing when `outputs` has batch labels (`train_batches`: the training rows', for a batch model)."""
     names = outputs.domain_names
     metrics: dict[str, Any] = {"n_samples": int(outputs.domains[names[0]].truth.shape[0])}
     metrics["reconstruction"] = {
@@ -85,10 +93,12 @@ def compute_run_metrics(
     )
     metrics |= baseline_comparison(model, outputs, train_domains)
     metrics["latent_usage"] = latent_usage(model, outputs)
-    metrics["noise_cycle"] = noise_cycle_errors(model, train_domains)
+    metrics["noise_cycle"] = noise_cycle_errors(model, train_domains, batch=outputs.generated_batch)
     metrics["latent"] = latent_alignment(outputs)
+    if outputs.batches is not None and outputs.joint_encoding is not None:
+        metrics["batch_mixing"] = mixing_entry(outputs.joint_encoding, outputs.batches, outputs.generated_batch)
     if outputs.labels is not None and train_labels is not None and len(np.unique(train_labels)) > 1:
-        metrics["labels"] = label_metrics(model, outputs, train_domains, train_labels)
+        metrics["labels"] = label_metrics(model, outputs, train_domains, train_labels, train_batches)
     return metrics
 
 
@@ -107,12 +117,16 @@ def latent_alignment(outputs: RunOutputs) -> dict[str, dict[str, float]]:
 
 
 def label_metrics(
-    model: TrainedModel, outputs: RunOutputs, train_domains: dict[str, np.ndarray], train_labels: np.ndarray
+    model: TrainedModel,
+    outputs: RunOutputs,
+    train_domains: dict[str, np.ndarray],
+    train_labels: np.ndarray,
+    train_batches: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """kNN label transfer across domains' encodings and class coherence of translated and generated samples."""
     names = outputs.domain_names
     labels = outputs.labels
-    train_encodings = {name: model.encode(values, name) for name, values in train_domains.items()}
+    train_encodings = {name: model.encode(values, name, batch=train_batches) for name, values in train_domains.items()}
     classifiers = {name: evaluate.fit_domain_classifier(values, train_labels) for name, values in train_domains.items()}
     result: dict[str, Any] = {"knn_transfer": {}, "translation_coherence": {}, "real_data_accuracy": {}}
     for name in names:
@@ -128,7 +142,7 @@ def label_metrics(
             result["translation_coherence"][f"{other}->{name}"] = evaluate.coherence_accuracy(
                 classifiers[name], outputs.domains[name].translated[other], labels
             )
-    prior = model.generate(len(labels), method="prior", seed=1)
+    prior = model.generate(len(labels), method="prior", seed=1, transform_batch=outputs.generated_batch)
     first, second = names[0], names[1]
     result["generated_pair_agreement"] = {
         "prior": evaluate.pair_agreement(classifiers[first], prior[first], classifiers[second], prior[second]),

@@ -38,6 +38,7 @@ def metrics_table(metrics: dict[str, Any]) -> str:
         table = {
             row: flatten_metrics(values) if isinstance(values, dict) else {"value": float(values)}
             for row, values in rows.items()
+            if isinstance(values, dict) or _is_number(values)
         }
         if section in ("reconstruction", "translation"):
             for row, values in table.items():
@@ -45,8 +46,13 @@ def metrics_table(metrics: dict[str, Any]) -> str:
                 if target in baseline:
                     values["mean_predictor_mse"] = float(baseline[target]["mse"])
                     values["mean_predictor_mae"] = float(baseline[target]["mae"])
-        blocks.append(_grid(section, table))
+        texts = [f"{section} {row}: {value}" for row, value in rows.items() if isinstance(value, str)]
+        blocks.append("\n".join([_grid(section, table), *texts]))
     return "\n\n".join(blocks)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _grid(title: str, table: dict[str, dict[str, float]]) -> str:

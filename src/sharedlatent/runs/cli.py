@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.names import DEVICES, GENERATION_METHODS, SCHEDULES, SPLITS, accepted
+from sharedlatent.runs.batches import add_batch_options
 from sharedlatent.runs.cli_guards import Terminated, deprecations_as_notes, os_error_line, sigterm_as_interrupt
 from sharedlatent.runs.cli_objects import add_encode_parser, add_matrix_options, run_encode, translate_objects
 
@@ -170,9 +171,11 @@ def add_translate_parser(commands: Subparsers) -> None:
     )
     translate.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     add_matrix_options(translate)
+    add_batch_options(translate)
 
 
 def run_translate(args: argparse.Namespace) -> int:
+    from sharedlatent.runs.batches import refuse_labels_without_batches
     from sharedlatent.runs.folder import load_run
     from sharedlatent.runs.outputs import refuse_existing, refuse_same_file
     from sharedlatent.runs.sample_files import aligned_values, read_samples, write_samples
@@ -180,6 +183,7 @@ def run_translate(args: argparse.Namespace) -> int:
     refuse_same_file(args.input, args.output)
     refuse_existing(args.output, args.overwrite)
     model, record = load_run(args.run)
+    refuse_labels_without_batches(model, args)
     if (done := translate_objects(args, model, record)) is not None:
         return done
     samples = read_samples(args.input)
@@ -188,13 +192,25 @@ def run_translate(args: argparse.Namespace) -> int:
     )
     if note:
         print(note, file=sys.stderr)
-    if args.cycle:
-        values, names = model.cycle(inputs, args.source, args.target), record.feature_names.get(args.source)
-    else:
-        values, names = model.translate(inputs, args.source, args.target), record.feature_names.get(args.target)
+    values = _translated(args, model, inputs)
+    names = record.feature_names.get(args.source if args.cycle else args.target)
     write_samples(args.output, values, names or None, samples.sample_ids)
     print(f"wrote {values.shape[0]} x {values.shape[1]} to {args.output}")
     return 0
+
+
+def _translated(args: argparse.Namespace, model: Any, inputs: Any) -> Any:
+    """Array input translated, or cycled back with --cycle; a batch model's labels come from --batch (one for all
+    samples) and --transform-batch, or the command is refused in one line."""
+    from sharedlatent.runs.batches import require_labels
+
+    if args.cycle:
+        if args.transform_batch is not None:
+            raise SharedLatentError("--cycle comes back in the input's own batch: give --batch, not --transform-batch")
+        require_labels(model, args.batch, "--batch LABEL (the input's batch; one label for all its samples)")
+        return model.cycle(inputs, args.source, args.target, batch=args.batch)
+    require_labels(model, args.batch or args.transform_batch, "--batch LABEL (the input's) or --transform-batch LABEL")
+    return model.translate(inputs, args.source, args.target, batch=args.batch, transform_batch=args.transform_batch)
 
 
 def add_generate_parser(commands: Subparsers) -> None:
@@ -215,11 +231,13 @@ def add_generate_parser(commands: Subparsers) -> None:
     )
     generate.add_argument("--seed", type=int, default=0)
     generate.add_argument("--overwrite", action="store_true")
+    add_batch_options(generate, samples=False)
 
 
 def run_generate(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from sharedlatent.runs.batches import refuse_labels_without_batches, require_labels
     from sharedlatent.runs.folder import load_run
     from sharedlatent.runs.outputs import check_generation_size, refuse_existing, write_file_set
     from sharedlatent.runs.sample_files import write_samples
@@ -237,7 +255,9 @@ def run_generate(args: argparse.Namespace) -> int:
         refuse_existing(path, args.overwrite)
     model, record = load_run(args.run)
     check_generation_size(args.n_samples, model.input_sizes)
-    generated = model.generate(args.n_samples, method=args.method, seed=args.seed)
+    refuse_labels_without_batches(model, args)
+    require_labels(model, args.transform_batch, "--transform-batch LABEL (the batch to generate samples of)")
+    generated = model.generate(args.n_samples, method=args.method, seed=args.seed, transform_batch=args.transform_batch)
     if suffix == ".npz":
         write_file_set(targets, lambda _, path: np.savez(path, **generated))
         print(f"wrote {args.n_samples} generated pairs ({', '.join(generated)}) to {args.output}")

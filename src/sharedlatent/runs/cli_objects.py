@@ -72,7 +72,8 @@ def translate_objects(args: argparse.Namespace, model: Any, record: RunRecord) -
     import numpy as np
 
     data = read_object(args.input)
-    result = model.translate(data, args.source, args.target, model_name=str(args.run), **matrix_choice(args))
+    labels = {"batch": args.batch, "transform_batch": args.transform_batch}
+    result = model.translate(data, args.source, args.target, model_name=str(args.run), **labels, **matrix_choice(args))
     result.uns["sharedlatent"].update(provenance(args, "translate"))
     if args.output.suffix.lower() == ".h5ad":
         from sharedlatent.storage import atomic_path
@@ -90,7 +91,8 @@ def translate_objects(args: argparse.Namespace, model: Any, record: RunRecord) -
 
 def attach_registration(model: Any, record: RunRecord) -> None:
     """A run trained by the h5ad / h5mu loaders reads new cells as they were read: the same modality, layer or
-    obsm key, and feature names (models saved from the Python API carry their own registration)."""
+    obsm key, feature names and batch_key obs column (models saved from the Python API carry their own
+    registration)."""
     if model.registration is not None or record.dataset not in ANNDATA_LOADERS:
         return
     from sharedlatent.scverse.registration import DomainRegistration, Registration
@@ -102,7 +104,7 @@ def attach_registration(model: Any, record: RunRecord) -> None:
         layer = options.get(f"{side}_layer") or options.get("layer")
         obsm = options.get(f"{side}_obsm") or options.get("obsm")
         specs[domain] = DomainRegistration(modality, layer, obsm, list(record.feature_names.get(domain) or []) or None)
-    model.registration = Registration(specs)
+    model.registration = Registration(specs, options.get("batch_key") or None)
 
 
 def matrix_choice(args: argparse.Namespace) -> dict[str, Any]:

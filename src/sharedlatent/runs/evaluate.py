@@ -18,6 +18,7 @@ from sharedlatent.datasets.streaming import StreamedSplit
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.evaluation.predictions import RunOutputs
 from sharedlatent.evaluation.run_metrics import compute_run_metrics
+from sharedlatent.runs.batches import GENERATED_BATCH_RULE
 from sharedlatent.runs.predictions import compute_outputs, interpolate
 from sharedlatent.runs.record import RunRecord, write_record
 from sharedlatent.storage import CONFIG_FILE, METRICS_FILE, split_file, write_json, write_text
@@ -97,7 +98,11 @@ def write_metrics(
     # One BLAS/OpenMP thread: on these bounded sizes threads cost more than they gain (on 2 busy cores the digits
     # baselines took 10.4 s with scikit-learn's default threads, 0.33 s with one)
     with threadpool_limits(1):
-        metrics |= compute_run_metrics(model, evaluation.outputs, reference.domains, reference.labels)
+        metrics |= compute_run_metrics(
+            model, evaluation.outputs, reference.domains, reference.labels, train_batches=reference.batches
+        )
+    if "batch_mixing" in metrics:  # say why generated samples and noise cycles are of that batch
+        metrics["batch_mixing"]["generated_as_batch_rule"] = GENERATED_BATCH_RULE
     write_json(folder / split_file(METRICS_FILE, evaluation.split), metrics)
     return metrics
 

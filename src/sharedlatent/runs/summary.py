@@ -45,6 +45,7 @@ def summary_lines(folder: Path, list_files: bool = False) -> str:
             for direction, values in metrics.get("cycle", {}).items():
                 lines.append(f"cycle     {direction}: MSE {values['mse']:.4g}")
             lines += [f"baseline  {line}" for line in metrics.get("verdict", [])]
+            lines += mixing_lines(metrics)
             lines += uninformative_warnings(metrics)
         except (KeyError, TypeError, AttributeError, ValueError):
             raise SharedLatentError(
@@ -71,3 +72,12 @@ def uninformative_warnings(metrics: dict) -> list[str]:
         for direction, values in metrics.get("translation", {}).items()
         if values.get("mse_vs_mean_predictor", 0) >= NO_INFORMATION_RATIO
     ]
+
+
+def mixing_lines(metrics: dict) -> list[str]:
+    """The batch mixing of a batch model's run, in one line (none for a run without batches)."""
+    mixing = metrics.get("batch_mixing")
+    if not mixing:
+        return []
+    entropy = "n/a" if mixing["entropy"] is None else f"{mixing['entropy']:.3f}"
+    return [f"batches   mixing entropy {entropy} over {mixing['batches']} batches (k {mixing['k']}; 1 is perfect)"]
