@@ -147,6 +147,26 @@ def find_labels(
     return np.asarray(values).astype(str)
 
 
+def cells_obs(modalities: dict[str, Modality], extra_obs: pandas.DataFrame | None = None) -> pandas.DataFrame:
+    """Every obs column of the modalities (and a MuData's own obs), one row per cell any of them has; where two
+    hold a column of the same name, the first modality that has the cell gives its value."""
+    import pandas as pd
+
+    frames = [m.adata.obs for m in modalities.values()] + ([extra_obs] if extra_obs is not None else [])
+    cells = pd.Index([]).append([pd.Index(frame.index) for frame in frames]).unique()
+    combined = pd.DataFrame(index=cells)
+    for frame in frames:
+        frame = frame[~frame.index.duplicated()]
+        for column in frame.columns:
+            values = frame[column].reindex(cells)
+            if column not in combined:
+                combined[column] = values
+            else:  # fill the cells the earlier source lacks (as objects: categories may differ)
+                earlier = combined[column].astype(object)
+                combined[column] = earlier.where(earlier.notna(), values.astype(object))
+    return combined
+
+
 def load_h5ad_pair(
     left_path: str | Path | None = None,
     right_path: str | Path | None = None,
@@ -188,6 +208,7 @@ def load_h5ad_pair(
         "h5ad", full, {d: m.feature_names for d, m in modalities.items()}, what, test_fraction, seed
     )
     dataset.notes.append(f"h5ad: {summary}")
+    dataset.obs = cells_obs(modalities)
     return dataset
 
 
@@ -237,6 +258,7 @@ def load_h5mu_pair(
         "h5mu", full, {d: m.feature_names for d, m in modalities.items()}, what, test_fraction, seed
     )
     dataset.notes.append(f"h5mu: {summary}")
+    dataset.obs = cells_obs(modalities, mdata.obs)
     return dataset
 
 

@@ -132,6 +132,9 @@ class PairedDataset:
     domain_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
     # What the loader did to the data that a user should hear of, e.g. rows dropped while pairing by ID.
     notes: list[str] = field(default_factory=list)
+    # The cells' obs (a pandas DataFrame indexed by sample ID) for data read from AnnData / MuData, else None:
+    # what a figure may be coloured by (`--color-by cell_type`).
+    obs: Any = None
 
     def __post_init__(self) -> None:
         if list(self.train.domains) != list(self.test.domains):

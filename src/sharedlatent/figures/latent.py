@@ -49,8 +49,12 @@ def plot_latent_space(
     max_points: int = 5000,
     seed: int = 0,
     dpi: int = DPI,
+    colour: tuple[str, np.ndarray] | None = None,
 ) -> Path:
-    """Each domain's encodings in 2-D: coloured by label (when there are labels) and by domain, with paired links."""
+    """Each domain's encodings in 2-D: coloured by label (when there are labels) and by domain, with paired links.
+
+    colour: (name, one value per sample) to colour by instead of the labels, e.g. ("cell_type", obs values); a
+    numeric column gets a colour bar, any other a legend per value."""
     names = outputs.domain_names
     n_total = outputs.domains[names[0]].encoding.shape[0]
     rng = np.random.default_rng(seed)
@@ -58,7 +62,8 @@ def plot_latent_space(
     stacked = np.concatenate([outputs.domains[name].encoding[shown] for name in names])
     points, projection = project_latent(stacked, method, seed)
     by_domain = {name: points[i * len(shown) : (i + 1) * len(shown)] for i, name in enumerate(names)}
-    labels = None if outputs.labels is None else np.asarray(outputs.labels)[shown]
+    name, values = colour if colour is not None else ("label", outputs.labels)
+    labels = None if values is None else np.asarray(values)[shown]
 
     n_panels = 2 if labels is not None else 1
     figure = new_figure(5.6 * n_panels + 0.8, 5.0)
@@ -66,7 +71,7 @@ def plot_latent_space(
     axes = figure.subplots(1, n_panels, squeeze=False).ravel()
     size = float(np.clip(12000 / max(len(stacked), 1), 3, 30))
     if labels is not None:
-        _draw_by_label(axes[0], by_domain, labels, size)
+        _draw_by_label(axes[0], by_domain, labels, size, name, numeric=colour is not None and _is_numeric(labels))
     _draw_by_domain(axes[-1], by_domain, rng.choice(len(shown), size=min(n_links, len(shown)), replace=False), size)
     for ax in axes:
         ax.set_xlabel("component 1", fontsize=9)
@@ -91,10 +96,17 @@ def _draw_by_domain(ax, by_domain: dict[str, np.ndarray], links: np.ndarray, siz
     )
 
 
-def _draw_by_label(ax, by_domain: dict[str, np.ndarray], labels: np.ndarray, size: float) -> None:
-    """Every domain's points coloured by label, one marker shape per domain."""
-    values = np.unique(labels)
-    if values.size <= 20:  # a legend entry per label; more read better as a colour scale
+def _is_numeric(values: np.ndarray) -> bool:
+    """Whether a colouring column is numbers (a colour bar) rather than categories (a legend)."""
+    return values.dtype.kind in "fiu"
+
+
+def _draw_by_label(
+    ax, by_domain: dict[str, np.ndarray], labels: np.ndarray, size: float, name: str = "label", numeric: bool = False
+) -> None:
+    """Every domain's points coloured by label (or a named column), one marker shape per domain."""
+    values = labels if numeric else np.unique(labels)
+    if not numeric and values.size <= 20:  # a legend entry per label; more read better as a colour scale
         from matplotlib import colormaps
 
         palette = colormaps["tab10" if values.size <= 10 else "tab20"]
@@ -103,17 +115,15 @@ def _draw_by_label(ax, by_domain: dict[str, np.ndarray], labels: np.ndarray, siz
                 chosen = labels == value
                 ax.scatter(*points[chosen].T, s=size, color=palette(index), marker=marker, alpha=0.6, linewidths=0)
             ax.scatter([], [], s=30, color=palette(index), label=str(value))
-        ax.legend(
-            fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, title="label", title_fontsize=8
-        )
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, title=name, title_fontsize=8)
     else:
-        numeric = labels.dtype.kind in "fiu"
-        codes = labels.astype(float) if numeric else np.unique(labels, return_inverse=True)[1].astype(float)
+        numeric = numeric or labels.dtype.kind in "fiu"
+        codes = labels.astype(float) if numeric else np.unique(labels.astype(str), return_inverse=True)[1].astype(float)
         for marker, points in zip(MARKERS, by_domain.values(), strict=False):
             scatter = ax.scatter(*points.T, c=codes, s=size, cmap="viridis", marker=marker, alpha=0.6, linewidths=0)
-        ax.figure.colorbar(scatter, ax=ax, label="label")
-    detail = ", ".join(f"{marker} {name}" for marker, name in zip(MARKERS, by_domain, strict=False))
-    ax.set_title(f"by label (markers: {detail})", fontsize=10)
+        ax.figure.colorbar(scatter, ax=ax, label=name)
+    detail = ", ".join(f"{marker} {domain}" for marker, domain in zip(MARKERS, by_domain, strict=False))
+    ax.set_title(f"by {name} (markers: {detail})", fontsize=10)
 
 
 def plot_interpolation(

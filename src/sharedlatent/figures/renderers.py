@@ -42,10 +42,18 @@ class ImageRenderer:
 
 @dataclass(frozen=True)
 class ProfileRenderer:
-    """Shows a flat vector as a bar profile: the fallback for tabular domains."""
+    """Shows a flat vector as a bar profile: the fallback for tabular domains (log1p for counts, whose few large
+    values would otherwise flatten every other bar)."""
+
+    log1p: bool = False
+
+    def shown(self, values: np.ndarray) -> np.ndarray:
+        """The heights drawn for `values`."""
+        values = np.asarray(values, dtype=float)
+        return np.log1p(np.clip(values, 0, None)) if self.log1p else values
 
     def __call__(self, ax, values: np.ndarray) -> None:
-        values = np.asarray(values).ravel()
+        values = self.shown(values).ravel()
         ax.bar(np.arange(values.size), values, width=1.0, color="#3b6ea8")
         ax.set_xticks([])
         ax.set_yticks([])

@@ -91,7 +91,7 @@ def plot_sample_grid(
             axes_of_domain += _draw_row(figure, grid, grid_row, row, columns, renderers[name], domain_colour(index))
             grid_row += 1
         if isinstance(renderers[name], ProfileRenderer):
-            _share_profile_range(axes_of_domain, [row.samples for row in rows])
+            _share_profile_range(axes_of_domain, [renderers[name].shown(row.samples) for row in rows])
     return save_png(figure, path, dpi)
 
 

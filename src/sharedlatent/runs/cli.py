@@ -81,6 +81,9 @@ def _hint(stop: BaseException) -> str:
     return f"; {stop}" if str(stop) else ""
 
 
+COLOR_BY_HELP = "an obs column (h5ad / h5mu data) to colour the latent plot by, e.g. cell_type"
+
+
 def add_train_parser(commands: Subparsers) -> None:
     train = commands.add_parser("train", help="train on a dataset and write a run folder")
     train.add_argument(
@@ -108,6 +111,7 @@ def add_train_parser(commands: Subparsers) -> None:
         "--allow-pickle", action="store_true", help="let the 'pickle' dataset unpickle (runs code from the file)"
     )
     train.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    train.add_argument("--color-by", metavar="COLUMN", help=COLOR_BY_HELP)
     train.add_argument(
         "--no-evaluate",
         action="store_true",
@@ -133,7 +137,13 @@ def run_train(args: argparse.Namespace) -> int:
         raise SharedLatentError("--resume needs --out: the folder the interrupted run was writing")
     with interrupts_keep_checkpoint(out):
         folder = train_run(
-            config, out, data_options, overwrite=args.overwrite, resume=args.resume, evaluate=not args.no_evaluate
+            config,
+            out,
+            data_options,
+            overwrite=args.overwrite,
+            resume=args.resume,
+            evaluate=not args.no_evaluate,
+            color_by=args.color_by,
         )
     if is_main():  # under torchrun, rank 0 wrote the folder and speaks for all
         print(summary_lines(folder))
@@ -304,6 +314,7 @@ def add_evaluate_parser(commands: Subparsers) -> None:
     evaluate.add_argument(
         "--allow-pickle", action="store_true", help="let a run trained on a pickle unpickle it (runs code from it)"
     )
+    evaluate.add_argument("--color-by", metavar="COLUMN", help=COLOR_BY_HELP)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -312,7 +323,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from sharedlatent.runs.folder import evaluate_run
     from sharedlatent.storage import METRICS_FILE, split_file
 
-    metrics = evaluate_run(args.run, args.split, trust_loader=args.trust_loader, allow_pickle=args.allow_pickle)
+    metrics = evaluate_run(
+        args.run, args.split, trust_loader=args.trust_loader, allow_pickle=args.allow_pickle, color_by=args.color_by
+    )
     print(metrics_table(metrics))
     written = f"{split_file(METRICS_FILE, args.split)}, figures and {split_file(REPORT_FILE, args.split)}"
     print(f"wrote {written} to {args.run}")

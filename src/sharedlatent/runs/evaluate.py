@@ -18,6 +18,7 @@ from sharedlatent.datasets.streaming import StreamedSplit
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.evaluation.predictions import RunOutputs
 from sharedlatent.evaluation.run_metrics import compute_run_metrics
+from sharedlatent.names import COUNT_LIKELIHOODS, canonical
 from sharedlatent.runs.batches import GENERATED_BATCH_RULE
 from sharedlatent.runs.predictions import compute_outputs, interpolate
 from sharedlatent.runs.record import RunRecord, write_record
@@ -46,10 +47,12 @@ class Evaluation:
     interpolation: dict[str, np.ndarray]
     renderers: dict[str, Renderer]
     pictured: frozenset[str]  # domains the dataset gives a renderer of their own; the others get feature scatters
+    colour: tuple[str, np.ndarray] | None = None  # an obs column the latent plot is coloured by, per sample
 
 
-def prepare(model: SharedLatentVAE, dataset: PairedDataset, split: str) -> Evaluation:
-    """Run the model over the paired samples of `split` (metrics compare domains of the same samples)."""
+def prepare(model: SharedLatentVAE, dataset: PairedDataset, split: str, color_by: str | None = None) -> Evaluation:
+    """Run the model over the paired samples of `split` (metrics compare domains of the same samples); `color_by`
+    names an obs column of AnnData / MuData data to colour the latent plot by."""
     if split not in SPLITS:
         raise SharedLatentError(f"split must be 'train' or 'test', got {split!r}")
     available = getattr(dataset, split).paired()
@@ -60,9 +63,43 @@ def prepare(model: SharedLatentVAE, dataset: PairedDataset, split: str) -> Evalu
         n_available=available.n_samples,
         outputs=compute_outputs(model, data, seed=model.config.train.seed),
         interpolation=interpolate(model, data, INTERPOLATION_STEPS),
-        renderers={name: dataset.renderer(name) for name in dataset.domain_names},
+        renderers={name: _renderer(model, dataset, name) for name in dataset.domain_names},
         pictured=frozenset(name for name in dataset.domain_names if dataset.renderers.get(name) is not None),
+        colour=None if color_by is None else (color_by, obs_column(dataset, color_by, data.sample_ids)),
     )
+
+
+def obs_column(dataset: PairedDataset, column: str, sample_ids: np.ndarray | None) -> np.ndarray:
+    """The values of obs `column` for the given samples: floats (NaN where missing) for a numeric column, strings
+    ("missing" where missing) for any other."""
+    if dataset.obs is None or sample_ids is None:
+        raise SharedLatentError(
+            f"--color-by {column}: dataset {dataset.name!r} carries no obs; colouring by an obs column needs data "
+            "read from .h5ad or .h5mu files"
+        )
+    if column not in dataset.obs.columns:
+        shown = ", ".join(map(str, dataset.obs.columns[:20])) or "none"
+        raise SharedLatentError(f"--color-by {column}: no obs column {column!r}; the obs columns are: {shown}")
+    values = dataset.obs[column].reindex(sample_ids)
+    if values.dtype.kind in "fiu":
+        return values.to_numpy(dtype=float)
+    return values.astype(object).where(values.notna(), "missing").astype(str).to_numpy()
+
+
+def count_domains(model: SharedLatentVAE) -> list[str]:
+    """The domains the model reads as counts (negative binomial, ZINB)."""
+    return [
+        name for name in model.domain_names if canonical(model.config.model.likelihood_for(name)) in COUNT_LIKELIHOODS
+    ]
+
+
+def _renderer(model: SharedLatentVAE, dataset: PairedDataset, domain: str) -> Renderer:
+    """The dataset's renderer of the domain; a count domain without one gets log1p bar profiles."""
+    if dataset.renderers.get(domain) is None and domain in count_domains(model):
+        from sharedlatent.figures.renderers import ProfileRenderer
+
+        return ProfileRenderer(log1p=True)
+    return dataset.renderer(domain)
 
 
 def seeded_rows(data: Split, limit: int) -> Split:
@@ -125,9 +162,24 @@ def write_figures(
     write_text(folder / "model.txt", model_text_diagram(summary))
     figures.append(plot_model_diagram(summary, folder / "model.png"))
     projection = "umap" if importlib.util.find_spec("umap") else "pca"
-    figures.append(plot_latent_space(outputs, folder / f"latent_{split}.png", method=projection))
+    latent_path = folder / f"latent_{split}.png"
+    figures.append(plot_latent_space(outputs, latent_path, method=projection, colour=evaluation.colour))
     figures.append(plot_interpolation(evaluation.interpolation, renderers, folder / f"interpolation_{split}.png"))
-    return figures + _feature_scatters(folder, record, evaluation)
+    return figures + _count_heatmaps(folder, model, record, evaluation) + _feature_scatters(folder, record, evaluation)
+
+
+def _count_heatmaps(folder: Path, model: SharedLatentVAE, record: RunRecord, evaluation: Evaluation) -> list[Path]:
+    """A heatmap per count domain: cells by the most variable features, truth beside reconstruction and translation."""
+    from sharedlatent.figures.heatmap import plot_count_heatmap
+
+    figures = []
+    for domain in count_domains(model):
+        if domain in evaluation.pictured or evaluation.outputs.domains[domain].truth.shape[1] <= 1:
+            continue
+        path = folder / f"heatmap_{domain}_{evaluation.split}.png"
+        names = record.feature_names.get(domain)
+        figures.append(plot_count_heatmap(evaluation.outputs, domain, path, feature_names=names))
+    return figures
 
 
 def _feature_scatters(folder: Path, record: RunRecord, evaluation: Evaluation) -> list[Path]:
@@ -173,10 +225,12 @@ def evaluate_into(
     record: RunRecord,
     history: History | None,
     split: str,
+    color_by: str | None = None,
 ) -> dict[str, Any]:
     """Write metrics.json, every figure and report.html for one split of the dataset into `folder`
-    (other splits than test write metrics_<split>.json and report_<split>.html beside them)."""
-    evaluation = prepare(model, dataset, split)
+    (other splits than test write metrics_<split>.json and report_<split>.html beside them); `color_by` names an
+    obs column to colour the latent plot by."""
+    evaluation = prepare(model, dataset, split, color_by)
     metrics = write_metrics(folder, model, dataset, record, evaluation)
     figures = write_figures(folder, model, record, history, evaluation)
     record.figures = [path.name for path in figures]

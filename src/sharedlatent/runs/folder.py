@@ -48,11 +48,13 @@ def train_run(
     dataset: PairedDataset | None = None,
     resume: bool = False,
     evaluate: bool = True,
+    color_by: str | None = None,
 ) -> Path:
     """Train on `config.dataset`, then write the whole run folder at once (nothing appears until it is complete).
 
     Training saves checkpoints beside `out`; `resume` continues from them (runs/resume.py). Without `evaluate`
-    the folder has the model, config, history and run.json only (`evaluate_run` adds the rest later). Under
+    the folder has the model, config, history and run.json only (`evaluate_run` adds the rest later). `color_by`
+    names an obs column (AnnData / MuData data) to colour the latent plot by. Under
     torchrun every rank trains its shard and only rank 0 writes the folder; the others return after training."""
     out = Path(out).resolve()
     main = distributed.is_main()
@@ -101,7 +103,7 @@ def train_run(
             record.data_notes.append(NO_TEST_NOTE)
         write_record(staging, record)
         if evaluate and dataset.test.n_samples:
-            evaluate_into(staging, model, dataset, record, history, "test")
+            evaluate_into(staging, model, dataset, record, history, "test", color_by)
         _replace_folder(staging, out, overwrite)
         checkpoint.remove()
     finally:
@@ -180,7 +182,11 @@ def load_run(folder: str | Path) -> tuple[SharedLatentVAE, RunRecord]:
 
 
 def evaluate_run(
-    folder: str | Path, split: str = "test", trust_loader: bool = False, allow_pickle: bool = False
+    folder: str | Path,
+    split: str = "test",
+    trust_loader: bool = False,
+    allow_pickle: bool = False,
+    color_by: str | None = None,
 ) -> dict[str, Any]:
     """Reload a run and its dataset, recompute metrics, figures and the report for `split`.
 
@@ -197,4 +203,4 @@ def evaluate_run(
     if split == "test" and not dataset.test.n_samples:
         raise SharedLatentError(f"{folder} was trained with test_fraction=0 and has no test split; use --split train")
     history = History.from_dict(read_json(folder / HISTORY_FILE)) if (folder / HISTORY_FILE).exists() else None
-    return evaluate_into(folder, model, dataset, record, history, split)
+    return evaluate_into(folder, model, dataset, record, history, split, color_by)
