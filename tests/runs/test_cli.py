@@ -158,6 +158,9 @@ def test_evaluate_rewrites_metrics_and_report(run_folder, capsys):
     printed = capsys.readouterr().out
     assert "left->right" in printed and "mean_predictor_mse" in printed and "foscttm" in printed
     assert (run_folder / "report.html").stat().st_size > 1000
+    # The automatic likelihood and preprocessing choices are in the report, with their reasons.
+    report = (run_folder / "report.html").read_text()
+    assert "Settings chosen from the training data" in report and "left: likelihood sigmoid_mse" in report
 
 
 @pytest.mark.parametrize(

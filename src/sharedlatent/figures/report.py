@@ -144,6 +144,7 @@ def write_report(
     config_text: str = "",
     subtitle: str = "",
     file_name: str = REPORT_FILE,
+    chosen_settings: Mapping[str, str] | None = None,
 ) -> Path:
     """Write run_folder/report.html (or `file_name`): readable offline, with nothing fetched from elsewhere.
 
@@ -163,6 +164,8 @@ def write_report(
         A line under the heading; the folder's path when empty.
     file_name
         The report's name inside `run_folder`.
+    chosen_settings
+        Domain -> what fit chose for its "auto" likelihood and preprocessing, and why (shown above the config).
     """
     run_folder = Path(run_folder)
     shown = {key: value for key, value in metrics.items() if key not in TEXT_SECTIONS}
@@ -170,6 +173,7 @@ def write_report(
     verdict = "".join(f"<li>{escape(str(line))}</li>" for line in metrics.get("verdict", []))
     notes = "".join(f"<li>{escape(str(line))}</li>" for line in metrics.get("baseline_notes", []))
     figure_section = "\n".join(figure_html(path) for path in figures) or "<p>No figures.</p>"
+    chosen = "".join(f"<li>{escape(name)}: {escape(text)}</li>" for name, text in (chosen_settings or {}).items())
     document = f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -190,6 +194,7 @@ training mean, all fitted on the same training rows.</p>
 <h2>Figures</h2>
 {figure_section}
 <h2>Configuration</h2>
+{f"<p>Settings chosen from the training data (written into the config below):</p><ul>{chosen}</ul>" if chosen else ""}
 <pre>{escape(config_text)}</pre>
 </body>
 </html>

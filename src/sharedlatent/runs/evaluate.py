@@ -215,6 +215,7 @@ def write_report(folder: Path, record: RunRecord, metrics: dict[str, Any], figur
         config_text=config_text,
         subtitle=subtitle.replace(" ,", ","),
         file_name=split_file(report.REPORT_FILE, split),
+        chosen_settings=record.chosen_settings,
     )
 
 
