@@ -54,3 +54,16 @@ def test_cells_obs_fills_each_column_from_the_modalities_that_have_the_cell():
     modalities = {"one": Modality("one", first, first.X, ["f"]), "two": Modality("two", second, second.X, ["f"])}
     obs = cells_obs(modalities)
     assert list(obs.index) == ["c1", "c2", "c3"] and list(obs["kind"]) == ["a", "x", "b"]
+
+
+def test_a_misspelt_column_is_refused_before_training(run, tmp_path, capsys):
+    options = ["path=" + str(run.parent / "cells.h5mu"), "left_mod=rna", "right_mod=protein", "left_layer=counts"]
+    args = ["train", "h5mu", "--out", str(tmp_path / "x"), "--no-progress", "--color-by", "celltype"]
+    args += [item for option in options for item in ("--data-option", option)]
+    assert main(args) == 2
+    assert "no obs column 'celltype'" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists() and not list(
+        tmp_path.glob(".x*")
+    )  # no run, no checkpoint left to block a rerun
+    assert main(args[:-2] + ["--no-evaluate", "--color-by", "cell_type"]) == 2
+    assert "which --no-evaluate skips" in capsys.readouterr().err

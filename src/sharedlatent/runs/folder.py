@@ -15,7 +15,7 @@ from sharedlatent.api import SharedLatentVAE
 from sharedlatent.config import RunConfig
 from sharedlatent.datasets import PairedDataset, load_dataset
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.runs.evaluate import evaluate_into
+from sharedlatent.runs.evaluate import evaluate_into, obs_column
 from sharedlatent.runs.record import RUN_FILE, RunRecord, read_record, write_record
 from sharedlatent.runs.reload import absolute_data_options, check_data_files, fingerprint_data_files, reload_options
 from sharedlatent.runs.resume import run_checkpoint
@@ -58,6 +58,8 @@ def train_run(
     torchrun every rank trains its shard and only rank 0 writes the folder; the others return after training."""
     out = Path(out).resolve()
     main = distributed.is_main()
+    if color_by is not None and not evaluate:
+        raise SharedLatentError("--color-by colours the evaluation's latent plot, which --no-evaluate skips")
     check_target(out, overwrite)
     check_device(config.train.device)
     if main:
@@ -71,6 +73,8 @@ def train_run(
         raise SharedLatentError(
             f"dataset {config.dataset!r} has {dataset.test.n_samples} test samples; evaluation needs at least {MIN_TEST_SAMPLES}"
         )
+    if color_by is not None and dataset.test.n_samples:  # a misspelt column is refused before training, not after
+        obs_column(dataset, color_by, dataset.test.sample_ids)
     config = with_dataset_settings(config, dataset)
     model = SharedLatentVAE(dataset.input_sizes, config)
     history = model.fit(dataset.train, checkpoint=checkpoint, resume=resume)
