@@ -166,7 +166,7 @@ class SharedLatentVAE:
         )
         stages = build_schedule(settings.schedule, self.domain_names, settings.epochs, settings.freeze_phases)
         validation_data = None if validation_part is None else TensorData.from_numpy(*validation_part, self.device)
-        with cpu_threads(thread_count(self.module, settings.threads)):
+        with cpu_threads(thread_count(self.module, settings.threads, settings.batch_size)):
             self.history = fit_module(
                 self.module,
                 stages,

@@ -43,7 +43,7 @@ def fit_from_disk(
     train_data = StreamedData(split.subset(kept), model.preprocessors, model.device)
     validation_data = None if held is None else StreamedData(split.subset(held), model.preprocessors, model.device)
     stages = build_schedule(settings.schedule, model.domain_names, settings.epochs, settings.freeze_phases)
-    with cpu_threads(thread_count(model.module, settings.threads)):
+    with cpu_threads(thread_count(model.module, settings.threads, settings.batch_size)):
         model.history = fit_module(
             model.module, stages, train_data, validation_data, settings, progress, checkpoint, resume
         )
