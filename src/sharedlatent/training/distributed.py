@@ -2,7 +2,8 @@
 
 Every rank draws the same epoch order from the shared generator and trains on its contiguous share of each global
 batch (train.batch_size rows, split as evenly as possible: ranks differ by at most one row); DDP averages the
-gradients. The objective sums errors over samples but averages the KL over the batch, so each rank's KL weight is
+gradients. Noise (latent samples, input noise) is drawn for the whole global batch on every rank and sliced
+(nn/draws.py), so each sample gets the noise a single process would give it. The objective sums errors over samples but averages the KL over the batch, so each rank's KL weight is
 scaled by its share of the global batch and its loss by the world size: the averaged gradient is then the gradient
 of one process's loss on the whole global batch. Everything here is a no-op when WORLD_SIZE is unset or 1."""
 
@@ -18,11 +19,22 @@ from typing import Any
 import torch
 
 from sharedlatent.errors import SharedLatentError
+from sharedlatent.nn.draws import Draws, RowDraws
 from sharedlatent.nn.objective import LossTerms, LossWeights
 
 TIMEOUT_SECONDS = 60  # a rank that waits this long on the others stops with an error instead of hanging
 
-__all__ = ["TIMEOUT_SECONDS", "Shard", "is_main", "objective", "process_group", "rank", "shard", "sum_floats"]
+__all__ = [
+    "TIMEOUT_SECONDS",
+    "Shard",
+    "draws",
+    "is_main",
+    "objective",
+    "process_group",
+    "rank",
+    "shard",
+    "sum_floats",
+]
 
 
 def _initialized() -> bool:
@@ -101,6 +113,13 @@ def shard(start: int, stop: int) -> Shard:
     if count == 0:
         return Shard(slice(start, start + 1), 0.0, 0.0)
     return Shard(slice(first, first + count), count / (stop - start), float(size))
+
+
+def draws(generator: torch.Generator, part: Shard, start: int, stop: int) -> Draws:
+    """The noise source for this rank's rows `part` of global batch rows [start, stop): `generator` in one process."""
+    if world_size() == 1:
+        return generator
+    return RowDraws(generator, slice(part.rows.start - start, part.rows.stop - start), stop - start)
 
 
 class _Objective(torch.nn.Module):
