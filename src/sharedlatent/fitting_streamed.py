@@ -20,7 +20,9 @@ from sharedlatent.training.runtime import cpu_threads, thread_count
 from sharedlatent.training.schedules import build_schedule
 from sharedlatent.training.sources import StreamedData
 
-AUTO_SAMPLE_ROWS = 10_000  # "auto" settings look at this many seeded rows (all rows of smaller data)
+AUTO_SAMPLE_ROWS = 10_000  # "auto" settings look at up to this many seeded rows (all rows of smaller data)
+# ... and at most this many values: the checks make ~10 float64 copies, 10k x 2,030 values peaked at 1.25 GiB
+AUTO_SAMPLE_VALUES = 4_000_000
 
 
 def fit_from_disk(
@@ -33,7 +35,11 @@ def fit_from_disk(
         raise SharedLatentError(f"the files have feature counts {split.input_sizes}, the model {model.input_sizes}")
     settings, n = model.config.train, split.n_samples
     checkpoint = as_checkpoint(checkpoint, model.config)
-    choose_auto_settings(model, split.read(_auto_sample(n, settings.seed)), None)
+    sample = {
+        name: split.read_domain(name, _auto_sample(n, settings.seed, width))
+        for name, width in split.input_sizes.items()
+    }
+    choose_auto_settings(model, sample, None)
     if needs_epoch_search(n, settings):
         raise SharedLatentError(f"{n} samples are too few to stream from disk; load them in memory instead")
     fit_preprocessing_streamed(model, split)
@@ -51,10 +57,12 @@ def fit_from_disk(
     return model.history
 
 
-def _auto_sample(n: int, seed: int) -> np.ndarray:
-    if n <= AUTO_SAMPLE_ROWS:
+def _auto_sample(n: int, seed: int, features: int) -> np.ndarray:
+    """Seeded sorted rows for one domain's "auto" settings: AUTO_SAMPLE_ROWS, fewer for a wide one (at least 1,000)."""
+    rows = min(AUTO_SAMPLE_ROWS, max(1_000, AUTO_SAMPLE_VALUES // max(features, 1)))
+    if n <= rows:
         return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, AUTO_SAMPLE_ROWS, replace=False))
+    return np.sort(np.random.default_rng(seed).choice(n, rows, replace=False))
 
 
 def fit_preprocessing_streamed(model: Any, split: StreamedSplit) -> None:
