@@ -2,8 +2,10 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +101,8 @@ def test_two_gloo_processes_match_one_and_write_one_folder(tmp_path):
     for single, ranks in zip(*records, strict=True):
         assert ranks["train_loss"] == pytest.approx(single["train_loss"], rel=1e-5)
         assert ranks["validation_loss"] == pytest.approx(single["validation_loss"], rel=1e-5)
+    runs = [json.loads((folder / "run.json").read_text())["distributed"] for folder in (one, two)]
+    assert runs == [{"world_size": 1, "backend": None}, {"world_size": 2, "backend": "gloo"}]
     weights = [load_file(folder / "model.safetensors") for folder in (one, two)]
     for key, value in weights[0].items():
         torch.testing.assert_close(weights[1][key], value, rtol=1e-4, atol=1e-5)
@@ -107,3 +111,58 @@ def test_two_gloo_processes_match_one_and_write_one_folder(tmp_path):
     model = SharedLatentVAE.load(two / "model.safetensors")
     translated = model.translate(np.random.default_rng(0).random((5, 64), dtype=np.float32), "left", "right")
     assert translated.shape == (5, 64) and np.isfinite(translated).all()
+
+
+DYING_RANK = """
+import os, signal
+from sharedlatent.training import loop
+
+original, calls = loop.run_epoch, []
+
+
+def run_epoch(*args, **kwargs):
+    calls.append(1)
+    if os.environ["RANK"] == "1" and len(calls) == 2:  # rank 1 dies at the start of its second epoch
+        os.kill(os.getpid(), signal.SIGKILL)
+    return original(*args, **kwargs)
+
+
+loop.run_epoch = run_epoch
+"""
+
+
+def test_a_rank_dying_stops_the_other_with_one_line(tmp_path):
+    # Two ranks started as torchrun would (env:// rendezvous) but without its agent, so that what the survivor
+    # does is ours: it must notice on its own, say so in one line and exit non-zero, not wait forever.
+    (tmp_path / "dying_rank.py").write_text(DYING_RANK)
+    args = ["train", "digits", "--epochs", "50", "--batch-size", "64", "--out", str(tmp_path / "run"), "--no-progress"]
+    args += ["--no-evaluate", *TINY]
+    start = f"import dying_rank, runpy, sys; sys.argv = ['sharedlatent', *{args!r}]; runpy.run_module('sharedlatent', run_name='__main__')"
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{Path(__file__).parents[2] / 'src'}{os.pathsep}{tmp_path}",
+        "OMP_NUM_THREADS": "1",
+    }
+    env.update(MASTER_ADDR="127.0.0.1", MASTER_PORT="29541", WORLD_SIZE="2")
+    ranks = [
+        subprocess.Popen(
+            [sys.executable, "-c", start],
+            env={**env, "RANK": str(r), "LOCAL_RANK": str(r)},
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for r in range(2)
+    ]
+    try:
+        assert ranks[1].wait(timeout=120) == -signal.SIGKILL
+        died = time.monotonic()
+        err = ranks[0].communicate(timeout=distributed.TIMEOUT_SECONDS + 30)[1]  # a hang fails here
+        print(f"rank 0 stopped {time.monotonic() - died:.1f} s after rank 1 died: {err.strip().splitlines()[-1]}")
+    finally:
+        for process in ranks:
+            process.kill()
+    assert ranks[0].returncode == 2, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines[-1].startswith("error: rank 0 lost the other training processes"), err
+    assert err.count("error: ") == 1 and "Traceback" not in err, err
+    assert not (tmp_path / "run").exists()

@@ -27,6 +27,8 @@ TIMEOUT_SECONDS = 60  # a rank that waits this long on the others stops with an 
 __all__ = [
     "TIMEOUT_SECONDS",
     "Shard",
+    "backend_for",
+    "description",
     "draws",
     "is_main",
     "objective",
@@ -70,7 +72,7 @@ def process_group(device: torch.device) -> Iterator[None]:
     if world_size() <= 1 or _initialized():
         yield
         return
-    backend = "nccl" if device.type == "cuda" else "gloo"
+    backend = backend_for(device)
     address = f"{os.environ.get('MASTER_ADDR', '?')}:{os.environ.get('MASTER_PORT', '?')}"
     try:
         torch.distributed.init_process_group(backend, timeout=timedelta(seconds=TIMEOUT_SECONDS))
@@ -80,12 +82,31 @@ def process_group(device: torch.device) -> Iterator[None]:
         ) from None
     try:
         yield
-    except torch.distributed.DistError as error:
+    except RuntimeError as error:  # DistError is one; gloo reports a dead peer as a plain RuntimeError
+        if not _lost_peer(error):
+            raise
         raise SharedLatentError(
             f"rank {rank()} lost the other training processes ({_first_line(error)}); no run folder was written"
         ) from None
     finally:
         torch.distributed.destroy_process_group()
+
+
+def backend_for(device: torch.device) -> str:
+    """The torch.distributed backend for training on `device`: nccl for CUDA, gloo otherwise."""
+    return "nccl" if device.type == "cuda" else "gloo"
+
+
+def description(device: torch.device) -> dict[str, Any]:
+    """The processes that train together, as run.json records them: world size and backend (None alone)."""
+    size = world_size()
+    return {"world_size": size, "backend": backend_for(device) if size > 1 else None}
+
+
+def _lost_peer(error: RuntimeError) -> bool:
+    """Whether `error` says another rank stopped answering (crashed, killed, timed out), not a bug of this one."""
+    words = ("Connection closed by peer", "Connection reset by peer", "gloo/transport", "Timed out", "NCCL")
+    return isinstance(error, torch.distributed.DistError) or any(word in str(error) for word in words)
 
 
 def _first_line(error: BaseException) -> str:
