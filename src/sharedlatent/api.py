@@ -190,7 +190,7 @@ class SharedLatentVAE:
         validation_data = None
         if validation_part is not None:
             validation_data = TensorData.from_numpy(*validation_part, self.device, validation_covariates)
-        with cpu_threads(thread_count(self.module, settings.threads)):
+        with cpu_threads(thread_count(self.module, settings.threads, settings.batch_size)):
             self.history = fit_module(
                 self.module,
                 stages,

@@ -20,7 +20,9 @@ from sharedlatent.training.runtime import cpu_threads, thread_count
 from sharedlatent.training.schedules import build_schedule
 from sharedlatent.training.sources import StreamedData
 
-AUTO_SAMPLE_ROWS = 10_000  # "auto" settings look at this many seeded rows (all rows of smaller data)
+AUTO_SAMPLE_ROWS = 10_000  # "auto" settings look at up to this many seeded rows (all rows of smaller data)
+# ... and at most this many values: the checks make ~10 float64 copies, 10k x 2,030 values peaked at 1.25 GiB
+AUTO_SAMPLE_VALUES = 4_000_000
 
 
 def fit_from_disk(
@@ -35,7 +37,11 @@ def fit_from_disk(
         raise SharedLatentError("batch labels are not read from disk yet; load the data in memory to fit batches")
     settings, n = model.config.train, split.n_samples
     checkpoint = as_checkpoint(checkpoint, model.config)
-    choose_auto_settings(model, split.read(_auto_sample(n, settings.seed)), None)
+    sample = {
+        name: split.read_domain(name, _auto_sample(n, settings.seed, width))
+        for name, width in split.input_sizes.items()
+    }
+    choose_auto_settings(model, sample, None)
     if needs_epoch_search(n, settings):
         raise SharedLatentError(f"{n} samples are too few to stream from disk; load them in memory instead")
     fit_preprocessing_streamed(model, split)
@@ -45,7 +51,7 @@ def fit_from_disk(
     train_data = StreamedData(split.subset(kept), model.preprocessors, model.device)
     validation_data = None if held is None else StreamedData(split.subset(held), model.preprocessors, model.device)
     stages = build_schedule(settings.schedule, model.domain_names, settings.epochs, settings.freeze_phases)
-    with cpu_threads(thread_count(model.module, settings.threads)):
+    with cpu_threads(thread_count(model.module, settings.threads, settings.batch_size)):
         model.history = fit_module(
             model.module, stages, train_data, validation_data, settings, progress, checkpoint, resume
         )
@@ -53,10 +59,12 @@ def fit_from_disk(
     return model.history
 
 
-def _auto_sample(n: int, seed: int) -> np.ndarray:
-    if n <= AUTO_SAMPLE_ROWS:
+def _auto_sample(n: int, seed: int, features: int) -> np.ndarray:
+    """Seeded sorted rows for one domain's "auto" settings: AUTO_SAMPLE_ROWS, fewer for a wide one (at least 1,000)."""
+    rows = min(AUTO_SAMPLE_ROWS, max(1_000, AUTO_SAMPLE_VALUES // max(features, 1)))
+    if n <= rows:
         return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, AUTO_SAMPLE_ROWS, replace=False))
+    return np.sort(np.random.default_rng(seed).choice(n, rows, replace=False))
 
 
 def fit_preprocessing_streamed(model: Any, split: StreamedSplit) -> None:

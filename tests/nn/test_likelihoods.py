@@ -9,7 +9,7 @@ from scipy import stats
 
 from sharedlatent import names
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.nn.likelihoods import LIKELIHOODS, make_likelihood
+from sharedlatent.nn.likelihoods import LIKELIHOODS, make_likelihood, nb_log_prob, nb_log_prob_rows
 
 
 def counts_and_output(features=6, rows=5, extra=0, seed=0):
@@ -144,3 +144,17 @@ def test_unknown_likelihood_and_options_are_errors():
         make_likelihood("bernoulli").check_data(np.array([[0.0, 2.0]]), "calls")
     with pytest.raises(SharedLatentError, match="needs counts >= 0"):
         make_likelihood("negative_binomial", 2).check_data(np.array([[-1.0, 2.0]]), "rna")
+
+
+def test_sparse_negative_binomial_sums_match_the_elementwise_form_and_its_gradients():
+    # Most single-cell counts are zero; the row sums skip the terms that vanish there, and must lose nothing.
+    generator = torch.Generator().manual_seed(0)
+    x = torch.poisson(torch.full((50, 40), 3.0), generator=generator) * (torch.rand(50, 40, generator=generator) < 0.1)
+    mu = (torch.rand(50, 40, generator=generator) * 5).requires_grad_()
+    theta = (torch.rand(40, generator=generator) * 3 + 0.1).requires_grad_()
+    sparse = nb_log_prob_rows(x, mu, theta)
+    dense = nb_log_prob(x, mu, theta).sum(dim=1)
+    torch.testing.assert_close(sparse, dense, rtol=1e-5, atol=1e-4)
+    grads = [torch.autograd.grad(value.sum(), (mu, theta)) for value in (sparse, dense)]
+    for ours, reference in zip(*grads, strict=True):
+        torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-4)

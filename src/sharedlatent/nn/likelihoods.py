@@ -248,13 +248,14 @@ class NegativeBinomial(Likelihood):
             library = (log_library + self.mean_library.log()).exp()
         elif library is None:
             library = self.mean_library.expand(output.shape[0], 1)
-        params = {"mu": torch.softmax(logits, dim=1) * library, "theta": self.log_theta.exp().expand_as(logits)}
+        # theta stays one value per feature (broadcast): its gamma-function terms are then computed once per feature
+        params = {"mu": torch.softmax(logits, dim=1) * library, "theta": self.log_theta.exp()}
         if dropout is not None:
             params["dropout_logits"] = dropout
         return params
 
     def log_prob(self, x: torch.Tensor, params: Params) -> torch.Tensor:
-        return nb_log_prob(x, params["mu"], params["theta"]).sum(dim=1)
+        return nb_log_prob_rows(x, params["mu"], params["theta"])
 
     def mean(self, params: Params | torch.Tensor) -> torch.Tensor:
         return params["mu"]
@@ -307,9 +308,28 @@ def nb_log_prob(x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor) -> torch
     )
 
 
+def nb_log_prob_rows(x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """Per-row sums of log NB(x; mu, theta) for per-feature `theta`; the terms that vanish where x is 0 are
+    evaluated at the nonzero counts only, which is most of the work saved on sparse counts (lgamma, digamma)."""
+    rows, columns = x.nonzero(as_tuple=True)
+    if 2 * rows.numel() > x.numel():  # dense counts: the element-wise form is cheaper than gathering
+        return nb_log_prob(x, mu, theta).sum(dim=1)
+    log_theta_mu = torch.log(theta + mu + EPS)
+    # sum_j theta_j log theta_j - theta_j log(theta_j + mu_ij): every entry, zero or not
+    everywhere = (theta * torch.log(theta + EPS)).sum() - (log_theta_mu * theta).sum(dim=1)
+    counts, theta_at = x[rows, columns], theta[columns]
+    at_counts = (
+        counts * (torch.log(mu[rows, columns] + EPS) - log_theta_mu[rows, columns])
+        + torch.lgamma(counts + theta_at)
+        - torch.lgamma(theta_at)
+        - torch.lgamma(counts + 1)
+    )
+    return everywhere.index_add(0, rows, at_counts)
+
+
 def gamma_poisson(mu: torch.Tensor, theta: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     """NB draws as Poisson(Gamma(shape theta, mean mu)), seeded by `generator`."""
-    rate = torch._standard_gamma(theta.contiguous(), generator=generator) * (mu / theta)
+    rate = torch._standard_gamma(theta.expand_as(mu).contiguous(), generator=generator) * (mu / theta)
     return torch.poisson(rate, generator=generator)
 
 

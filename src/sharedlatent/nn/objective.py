@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 import torch
 
 from sharedlatent import names
+from sharedlatent.nn.draws import Draws, normal
 
 if TYPE_CHECKING:
     from sharedlatent.config import TrainConfig
@@ -111,7 +112,7 @@ def route_losses(
     *,
     inputs: Batch | None = None,
     present: Batch | None = None,
-    generator: torch.Generator | None = None,
+    generator: Draws = None,
     covariates: torch.Tensor | None = None,
 ) -> LossTerms:
     """Summed loss of all routes on one batch, with its unweighted terms; all routes share one stacked decoder pass.
@@ -141,7 +142,7 @@ def _forward(
     routes: tuple[Route, ...],
     weights: LossWeights,
     present: Batch | None,
-    generator: torch.Generator | None,
+    generator: Draws,
     covariates: torch.Tensor | None,
 ) -> _Pass:
     """Encode each source once, combine per route, decode every target once for all routes' rows stacked."""
@@ -230,13 +231,13 @@ def _zero_absent(batch: Batch, present: Batch) -> dict[str, torch.Tensor]:
     }
 
 
-def add_noise(batch: Batch, module: Autoencoder, noise_level: float, generator: torch.Generator) -> Batch:
+def add_noise(batch: Batch, module: Autoencoder, noise_level: float, generator: Draws) -> Batch:
     """Inputs with Gaussian noise, clipped into each likelihood's support (e.g. [0, 1], counts >= 0); targets stay clean."""
     if noise_level <= 0:
         return batch
     noisy = {}
     for name, x in batch.items():
-        x = x + noise_level * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        x = x + noise_level * normal(x.shape, generator, x)
         low, high = module.likelihoods[name].support
         noisy[name] = x if low is None and high is None else x.clamp(low, high)
     return noisy

@@ -17,15 +17,15 @@ import torch
 
 from sharedlatent import names
 from sharedlatent.errors import SharedLatentError
+from sharedlatent.nn.draws import Draws, normal, uniform
 
 Heads = Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 ExpertMasks = list[list[torch.Tensor]] | None  # per route, per source domain: 0/1 presence of each row
 
 
-def sample_latent(mean: torch.Tensor, log_sigma: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+def sample_latent(mean: torch.Tensor, log_sigma: torch.Tensor, generator: Draws) -> torch.Tensor:
     """Reparameterised draw z = mean + exp(log_sigma) * eps."""
-    eps = torch.randn(mean.shape, generator=generator, device=mean.device, dtype=mean.dtype)
-    return mean + log_sigma.exp() * eps
+    return mean + log_sigma.exp() * normal(mean.shape, generator, mean)
 
 
 def kl_to_standard_normal(mean: torch.Tensor, log_sigma: torch.Tensor, formula: str = "exact") -> torch.Tensor:
@@ -41,10 +41,10 @@ class LatentBatch:
 
     mean: torch.Tensor
     log_sigma: torch.Tensor
-    draw: Callable[[torch.Generator | None], torch.Tensor]
+    draw: Callable[[Draws], torch.Tensor]
     divergence: Callable[[str], torch.Tensor]
 
-    def sample(self, generator: torch.Generator | None) -> torch.Tensor:
+    def sample(self, generator: Draws) -> torch.Tensor:
         return self.draw(generator)
 
     def kl(self, formula: str = "exact") -> torch.Tensor:
@@ -151,7 +151,7 @@ class MixtureOfExperts:
         mean = torch.cat([p[0] for p in parts])
         log_sigma = torch.cat([p[1] for p in parts])
 
-        def draw(generator: torch.Generator | None) -> torch.Tensor:
+        def draw(generator: Draws) -> torch.Tensor:
             return torch.cat([mixture_sample(e[0], e[1], w, generator) for e, w in zip(experts, weights, strict=False)])
 
         def divergence(formula: str) -> torch.Tensor:
@@ -179,7 +179,7 @@ def mixture_moments(
 
 
 def mixture_sample(
-    means: torch.Tensor, log_sigmas: torch.Tensor, weights: torch.Tensor, generator: torch.Generator | None
+    means: torch.Tensor, log_sigmas: torch.Tensor, weights: torch.Tensor, generator: Draws
 ) -> torch.Tensor:
     """One draw per row from a uniformly chosen present expert."""
     experts, rows, _ = means.shape
@@ -187,9 +187,11 @@ def mixture_sample(
         return sample_latent(means[0], log_sigmas[0], generator)
     present = weights[..., 0].T  # rows x experts
     # rows with no expert present carry no loss; any choice will do for them
-    choice = torch.multinomial(present + (present.sum(1, keepdim=True) == 0).to(present.dtype), 1, generator=generator)[
-        :, 0
-    ]
+    present = present + (present.sum(1, keepdim=True) == 0).to(present.dtype)
+    # the k-th present expert for k uniform among them: one uniform draw per row, so any batch split draws alike
+    count = present.sum(1, keepdim=True)
+    k = (uniform((rows, 1), generator, present) * count).floor().clamp_max(count - 1)
+    choice = (present.cumsum(1) <= k).sum(1)
     row = torch.arange(rows, device=means.device)
     return sample_latent(means[choice, row], log_sigmas[choice, row], generator)
 

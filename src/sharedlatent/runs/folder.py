@@ -99,6 +99,7 @@ def train_run(
             chosen_settings=chosen_settings(model),
             data_files=data_files,
             data_notes=list(dataset.notes),
+            distributed=distributed.description(model.device),
         )
         model.save(staging / WEIGHTS_FILE)
         write_text(staging / CONFIG_FILE, model.config.to_toml())  # "auto" settings written out as chosen

@@ -29,6 +29,7 @@ FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "data_files": dict,
     "data_notes": list,
     "chosen_settings": dict,
+    "distributed": dict,
 }
 
 
@@ -52,6 +53,8 @@ class RunRecord:
     # What the data files were at train time: absolute path -> {"size", "sha256"}; evaluate refuses changed data.
     data_files: dict[str, dict[str, Any]] = field(default_factory=dict)
     data_notes: list[str] = field(default_factory=list)  # e.g. rows the loader dropped while pairing
+    # How many processes trained together and over which torch.distributed backend (None: one process).
+    distributed: dict[str, Any] = field(default_factory=lambda: {"world_size": 1, "backend": None})
     # Marks the folder as a run folder, so --overwrite never deletes a folder that merely holds a run.json.
     format: str = RUN_FORMAT
     format_version: int = RUN_FORMAT_VERSION

@@ -2,7 +2,8 @@
 
 Every rank draws the same epoch order from the shared generator and trains on its contiguous share of each global
 batch (train.batch_size rows, split as evenly as possible: ranks differ by at most one row); DDP averages the
-gradients. The objective sums errors over samples but averages the KL over the batch, so each rank's KL weight is
+gradients. Noise (latent samples, input noise) is drawn for the whole global batch on every rank and sliced
+(nn/draws.py), so each sample gets the noise a single process would give it. The objective sums errors over samples but averages the KL over the batch, so each rank's KL weight is
 scaled by its share of the global batch and its loss by the world size: the averaged gradient is then the gradient
 of one process's loss on the whole global batch. Everything here is a no-op when WORLD_SIZE is unset or 1."""
 
@@ -18,11 +19,24 @@ from typing import Any
 import torch
 
 from sharedlatent.errors import SharedLatentError
+from sharedlatent.nn.draws import Draws, RowDraws
 from sharedlatent.nn.objective import LossTerms, LossWeights
 
 TIMEOUT_SECONDS = 60  # a rank that waits this long on the others stops with an error instead of hanging
 
-__all__ = ["TIMEOUT_SECONDS", "Shard", "is_main", "objective", "process_group", "rank", "shard", "sum_floats"]
+__all__ = [
+    "TIMEOUT_SECONDS",
+    "Shard",
+    "backend_for",
+    "description",
+    "draws",
+    "is_main",
+    "objective",
+    "process_group",
+    "rank",
+    "shard",
+    "sum_floats",
+]
 
 
 def _initialized() -> bool:
@@ -58,7 +72,7 @@ def process_group(device: torch.device) -> Iterator[None]:
     if world_size() <= 1 or _initialized():
         yield
         return
-    backend = "nccl" if device.type == "cuda" else "gloo"
+    backend = backend_for(device)
     address = f"{os.environ.get('MASTER_ADDR', '?')}:{os.environ.get('MASTER_PORT', '?')}"
     try:
         torch.distributed.init_process_group(backend, timeout=timedelta(seconds=TIMEOUT_SECONDS))
@@ -68,12 +82,31 @@ def process_group(device: torch.device) -> Iterator[None]:
         ) from None
     try:
         yield
-    except torch.distributed.DistError as error:
+    except RuntimeError as error:  # DistError is one; gloo reports a dead peer as a plain RuntimeError
+        if not _lost_peer(error):
+            raise
         raise SharedLatentError(
             f"rank {rank()} lost the other training processes ({_first_line(error)}); no run folder was written"
         ) from None
     finally:
         torch.distributed.destroy_process_group()
+
+
+def backend_for(device: torch.device) -> str:
+    """The torch.distributed backend for training on `device`: nccl for CUDA, gloo otherwise."""
+    return "nccl" if device.type == "cuda" else "gloo"
+
+
+def description(device: torch.device) -> dict[str, Any]:
+    """The processes that train together, as run.json records them: world size and backend (None alone)."""
+    size = world_size()
+    return {"world_size": size, "backend": backend_for(device) if size > 1 else None}
+
+
+def _lost_peer(error: RuntimeError) -> bool:
+    """Whether `error` says another rank stopped answering (crashed, killed, timed out), not a bug of this one."""
+    words = ("Connection closed by peer", "Connection reset by peer", "gloo/transport", "Timed out", "NCCL")
+    return isinstance(error, torch.distributed.DistError) or any(word in str(error) for word in words)
 
 
 def _first_line(error: BaseException) -> str:
@@ -101,6 +134,13 @@ def shard(start: int, stop: int) -> Shard:
     if count == 0:
         return Shard(slice(start, start + 1), 0.0, 0.0)
     return Shard(slice(first, first + count), count / (stop - start), float(size))
+
+
+def draws(generator: torch.Generator, part: Shard, start: int, stop: int) -> Draws:
+    """The noise source for this rank's rows `part` of global batch rows [start, stop): `generator` in one process."""
+    if world_size() == 1:
+        return generator
+    return RowDraws(generator, slice(part.rows.start - start, part.rows.stop - start), stop - start)
 
 
 class _Objective(torch.nn.Module):

@@ -91,9 +91,11 @@ def run_epoch(
     shuffled = data.shuffled(order)  # in memory one gather per epoch; on disk (training/sources.py) a lazy order
     total, sums = 0.0, TermValues()
     for start in range(0, n, config.batch_size):
-        part = distributed.shard(start, min(start + config.batch_size, n))
+        stop = min(start + config.batch_size, n)
+        part = distributed.shard(start, stop)
         batch = shuffled.rows(part.rows)
-        inputs = add_noise(batch.values, module, config.noise_level, generator)
+        draws = distributed.draws(generator, part, start, stop)  # this rank's rows of the global batch's noise
+        inputs = add_noise(batch.values, module, config.noise_level, draws)
         weighted = distributed.shard_weights(weights, part)
         with autocast(order.device, config.precision):
             terms = loss_of(
@@ -102,7 +104,7 @@ def run_epoch(
                 weighted,
                 inputs=inputs,
                 present=batch.present,
-                generator=generator,
+                generator=draws,
                 **_covariates_of(batch),
             )
         optimizer.zero_grad(set_to_none=True)

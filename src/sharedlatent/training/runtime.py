@@ -13,6 +13,9 @@ from sharedlatent.training.distributed import local_device
 
 INFERENCE_CHUNK = 8192  # rows per forward pass at inference: bounded memory, few kernel launches
 NARROW_LAYOUT_WIDTH = 256  # measured on 2 cores: the 64-96-64-32-16 digits layout trains 1.4x faster on one thread
+# Below this many values per batch in the widest layer, each op is too small for a second thread to pay for its
+# synchronisation: 2,000 genes at batch 64 trained 3-7x slower on 2 threads than on 1 on a shared 2-core machine.
+SMALL_STEP_VALUES = 1 << 20
 
 
 def resolve_device(name: str) -> torch.device:
@@ -28,12 +31,14 @@ def resolve_device(name: str) -> torch.device:
     return local_device(torch.device(name))  # under torchrun, each rank on a node takes its own GPU
 
 
-def thread_count(module: torch.nn.Module, configured: int) -> int:
-    """`configured` CPU threads, or (0) 1 when every layer is narrower than NARROW_LAYOUT_WIDTH, else torch's default."""
+def thread_count(module: torch.nn.Module, configured: int, batch_size: int = 1) -> int:
+    """`configured` CPU threads, or (0) 1 when every layer is narrower than NARROW_LAYOUT_WIDTH or a batch through the
+    widest layer holds under SMALL_STEP_VALUES values, else torch's default."""
     if configured:
         return configured
     widest = max(p.shape[0] for p in module.parameters() if p.ndim == 2)
-    return 1 if widest < NARROW_LAYOUT_WIDTH else torch.get_num_threads()
+    small = widest < NARROW_LAYOUT_WIDTH or widest * batch_size < SMALL_STEP_VALUES
+    return 1 if small else torch.get_num_threads()
 
 
 def autocast(device: torch.device, precision: str) -> AbstractContextManager:
