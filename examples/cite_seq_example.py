@@ -2,13 +2,15 @@
 translated into protein for the cells whose proteins were never measured, cell types carried over.
 
 Offline: the data come from sharedlatent.datasets.simulated_cite_seq. scanpy (the `bio` extra) draws the UMAP;
-without it the script stops after the translation. Writes docs/cite_seq_example.png.
+without it the script stops after the translation. Writes the figure to --out (default cite_seq_example.png in
+the current folder; the README's copy was made with --out docs/cite_seq_example.png).
 
-    PYTHONPATH=src python examples/cite_seq_example.py
+    PYTHONPATH=src python examples/cite_seq_example.py [--out cite_seq_example.png]
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 from pathlib import Path
 
@@ -17,7 +19,7 @@ import numpy as np
 from sharedlatent import RunConfig, SharedLatentVAE
 from sharedlatent.datasets.simulated_cite_seq import CiteSeq, as_mudata, simulate_cite_seq
 
-FIGURE = Path(__file__).resolve().parents[1] / "docs" / "cite_seq_example.png"
+FIGURE = Path("cite_seq_example.png")  # in the current folder: running the example never rewrites docs/
 
 
 def build(n_cells: int = 3000, n_hidden: int = 600, seed: int = 0, **sizes: int) -> tuple[CiteSeq, object]:
@@ -89,6 +91,9 @@ def draw(rna, protein, data: CiteSeq, path: Path = FIGURE) -> Path:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=FIGURE, help="where the figure goes (PNG)")
+    out = parser.parse_args().out
     data, mdata = build()
     model = train(mdata)
     protein = annotate(model, mdata)
@@ -99,7 +104,7 @@ def main() -> None:
         return
     rna = mdata.mod["rna"]
     embed(rna)
-    print("wrote", draw(rna, protein, data))
+    print("wrote", draw(rna, protein, data, out))
 
 
 if __name__ == "__main__":
