@@ -101,3 +101,18 @@ def test_the_deprecated_schedule_name_is_a_note_not_an_error(capsys):
     note, error = err.splitlines()
     assert note == "note: train.schedule = 'seed' is deprecated; use 'original'"
     assert code == 2 and error == "error: train.epochs must be at least 1, got 0"
+
+
+def test_warnings_under_the_cli_are_one_line_and_mudatas_notice_is_dropped(capsys):
+    import warnings
+
+    import sharedlatent.count_inputs
+    from sharedlatent.count_inputs import CountInputWarning
+    from sharedlatent.runs.cli_guards import deprecations_as_notes
+
+    with deprecations_as_notes():
+        warnings.warn_explicit("values are not counts", CountInputWarning, sharedlatent.count_inputs.__file__, 30)
+        warnings.warn_explicit(
+            "From 0.4 .update() will not pull obs/var columns", FutureWarning, "/site-packages/mudata/x.py", 1
+        )
+    assert capsys.readouterr().err == "warning: values are not counts\n"

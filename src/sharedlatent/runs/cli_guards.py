@@ -6,6 +6,7 @@ import contextlib
 import sys
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
 
 class Terminated(KeyboardInterrupt):
@@ -40,14 +41,20 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 @contextlib.contextmanager
 def deprecations_as_notes() -> Iterator[None]:
-    """Show sharedlatent's deprecated-name warnings (e.g. schedule "seed") as one `note:` line each."""
+    """Show sharedlatent's deprecated-name warnings (e.g. schedule "seed") as one `note:` line each, its other
+    warnings (e.g. count checks) as one `warning:` line, and drop mudata's notice about a future default, which a
+    command-line user cannot act on."""
     with warnings.catch_warnings():
         warnings.filterwarnings("always", message=r".* is deprecated; use ", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message=r"From 0\.4 \.update\(\) will not pull", category=FutureWarning)
         show = warnings.showwarning
+        package = str(Path(__file__).resolve().parents[1])
 
         def one_line(message, category, filename, lineno, file=None, line=None):
             if category is DeprecationWarning and " is deprecated; use " in str(message):
                 print(f"note: {message}", file=sys.stderr)
+            elif str(Path(filename).resolve()).startswith(package):
+                print(f"warning: {message}", file=sys.stderr)
             else:
                 show(message, category, filename, lineno, file, line)
 
