@@ -152,3 +152,17 @@ def test_sparse_matrices_train_like_dense_arrays():
     model.fit(data)
     assert model.registration is None
     assert model.get_latent(data).shape == (paired, 4)
+
+
+def test_encoders_that_read_the_batch_still_need_the_cells_labels_with_transform_batch():
+    mdata = cite_seq()
+    settings = config()
+    settings.model.batch_in_encoders = True
+    settings.train.epochs = 1
+    model = SharedLatentVAE.from_data(mdata, settings, layer={"rna": "counts"}, batch_key="batch")
+    model.fit(mdata)
+    rna = mdata.mod["rna"].copy()
+    assert model.translate(rna, "rna", "protein", transform_batch="b1").shape == (CELLS, PROTEINS)
+    rna.obs["batch"] = "b9"
+    with pytest.raises(SharedLatentError, match=r"\('b9'; it knows b1, b2\); this model's encoders read the batch"):
+        model.translate(rna, "rna", "protein", transform_batch="b1")
