@@ -77,6 +77,9 @@ def test_batch_labels_are_checked():
     with pytest.raises(SharedLatentError, match="give batch= or transform_batch="):
         vae.translate(arrays["rna"], "rna", "protein")
     assert vae.encode(arrays["rna"], "rna").shape == (400, 4)  # the encoders never read the batch by default
+    as_a = vae.translate(arrays["rna"], "rna", "protein", transform_batch="a")
+    # decoded as "a" by encoders that ignore the batch: the samples' own labels are not needed, nor checked
+    np.testing.assert_array_equal(vae.translate(arrays["rna"], "rna", "protein", batch="c", transform_batch="a"), as_a)
     plain = SharedLatentVAE({name: v.shape[1] for name, v in arrays.items()}, small_config(epochs=1))
     plain.fit(arrays)
     with pytest.raises(SharedLatentError, match="only to a model fitted with batch labels"):
@@ -92,6 +95,8 @@ def test_batch_in_encoders_needs_labels_to_encode():
     assert vae.module.encoders["rna"][0].in_features == 30 + 2
     with pytest.raises(SharedLatentError, match="encoders read the batch"):
         vae.encode(arrays["rna"], "rna")
+    with pytest.raises(SharedLatentError, match="unknown batch label 'c'"):  # its encoders need known labels
+        vae.translate(arrays["rna"], "rna", "protein", batch="c", transform_batch="a")
     assert vae.encode(arrays["rna"], "rna", batch=labels).shape == (400, 4)
 
 

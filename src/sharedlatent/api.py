@@ -18,7 +18,7 @@ from sharedlatent.arrays import as_matrix
 from sharedlatent.auto_settings import AutoChoice, provisional
 from sharedlatent.config import RunConfig
 from sharedlatent.count_inputs import CountInputWarning, library_column, warn_unless_counts
-from sharedlatent.covariates import BatchEncoder, decoder_rows, encoder_rows
+from sharedlatent.covariates import BatchEncoder, decoder_rows, encoder_rows, source_labels
 from sharedlatent.datasets.base import Split
 from sharedlatent.datasets.partial import PresenceMasks, check_partial
 from sharedlatent.datasets.streaming import StreamedSplit
@@ -227,10 +227,12 @@ class SharedLatentVAE:
             False every value must be finite.
         batch, transform_batch
             For a model fitted with batch labels: the samples' batch (one label, or one per sample), and the batch
-            to decode them as (default `batch`): "as if measured in batch B".
+            to decode them as (default `batch`): "as if measured in batch B". With `transform_batch` the samples'
+            own batch is neither needed nor checked, unless the encoders read it (model.batch_in_encoders).
         """
         if kind_of(inputs):
             raise SharedLatentError("AnnData / MuData input: use get_latent (latents) or translate (an AnnData)")
+        batch = source_labels(self, batch, transform_batch)
         for target in targets:
             self._check_domain(target)
         warn_unless_counts({name: self.config.model.likelihood_for(name) for name in inputs}, inputs)
@@ -339,10 +341,12 @@ class SharedLatentVAE:
         library_size
             A count target's total count per sample (or one for all) instead of the training mean.
         batch, transform_batch
-            As in predict; AnnData / MuData input reads `batch` from the registered batch_key.
+            As in predict; AnnData / MuData input reads `batch` from the registered batch_key, unless
+            `transform_batch` is given and the encoders ignore the batch (then no source labels are read).
         """
         self._check_domain(target)
         self._check_domain(source)
+        batch = source_labels(self, batch, transform_batch)
         labels = {"batch": batch, "transform_batch": transform_batch}
         if kind_of(x):
             return translate_object(self, x, source, target, library_size=library_size, **labels, **options)

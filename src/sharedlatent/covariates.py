@@ -55,6 +55,14 @@ def label_array(labels: Any, n_samples: int, what: str) -> list[str]:
     return [str(value) for value in values]
 
 
+def source_labels(model: Any, batch: Any, transform_batch: Any) -> Any:
+    """The source samples' labels the model reads: none once `transform_batch` decodes them and the encoders ignore
+    the batch (the default), so cells of a batch never seen in training translate "as if from" a known one."""
+    if transform_batch is not None and not model.module.batch_in_encoders:
+        return None
+    return batch
+
+
 def encoder_rows(model: Any, batch: Any, n_samples: int, what: str) -> np.ndarray | None:
     """The one-hot rows the encoders read: None unless the model has batch_in_encoders (labels are still checked)."""
     encoder = _encoder(model, batch, what)

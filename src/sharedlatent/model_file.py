@@ -20,6 +20,7 @@ DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16
 METADATA_KEYS = {"format_version", "config", "input_sizes", "latent_box", "preprocessors"}
 # where AnnData / MuData input is read, and the batch labels; files written before them lack them
 OPTIONAL_KEYS = {"registration", "batch"}
+REGISTRATION_KEYS = {"modality", "layer", "obsm", "var_names"}  # per domain (scverse/registration.py)
 MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit
 
 
@@ -35,6 +36,7 @@ def check_model_file(path: str | Path) -> dict[str, Any]:
     _check_preprocessors(path, metadata["preprocessors"], metadata["input_sizes"])
     _check_latent_box(path, metadata["latent_box"], config.model.latent_size)
     _check_batch(path, metadata.get("batch"), config.model.batch_categories)
+    _check_registration(path, metadata.get("registration"), metadata["input_sizes"])
     return metadata
 
 
@@ -193,6 +195,29 @@ def _check_batch(path: Path, batch: Any, width: int) -> None:
         raise SharedLatentError(f"{path}: batch labels must be distinct and at most batch_categories ({width})")
     if obs_key is not None and not isinstance(obs_key, str):
         raise SharedLatentError(f"{path}: the batch obs_key must be a column name or null")
+
+
+def _check_registration(path: Path, registration: Any, input_sizes: dict[str, int]) -> None:
+    """None, or per known domain its modality, layer and obsm key (names or null) and one name per feature (or null)."""
+    if registration is None:
+        return
+    where = f"{path}: the registration"
+    if not isinstance(registration, dict) or not set(registration) <= set(input_sizes):
+        raise SharedLatentError(f"{where} must map some of the domains {sorted(input_sizes)} to their records")
+    for name, spec in registration.items():
+        if not (isinstance(spec, dict) and set(spec) == REGISTRATION_KEYS):
+            raise SharedLatentError(f"{where} of domain {name!r} must hold exactly {sorted(REGISTRATION_KEYS)}")
+        if not all(spec[key] is None or isinstance(spec[key], str) for key in ("modality", "layer", "obsm")):
+            raise SharedLatentError(f"{where} of domain {name!r}: modality, layer and obsm must be names or null")
+        if spec["layer"] and spec["obsm"]:
+            raise SharedLatentError(f"{where} of domain {name!r} names both a layer and an obsm key")
+        names = spec["var_names"]
+        if names is not None and not (
+            isinstance(names, list) and len(names) == input_sizes[name] and all(isinstance(n, str) for n in names)
+        ):
+            raise SharedLatentError(
+                f"{where} of domain {name!r}: var_names must be {input_sizes[name]} strings or null"
+            )
 
 
 def _finite_list(values: Any) -> bool:

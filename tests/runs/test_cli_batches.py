@@ -106,5 +106,42 @@ def test_a_missing_batch_column_is_one_line_exit_2(run):
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         f"error: batch_key 'lane' is in the obs of none of {run / 'rna.h5ad'}, {run / 'protein.h5ad'}"
+        "; the obs columns are: donor, cell_type"
     ]
     assert not (run / "bad").exists()
+
+
+def test_transform_batch_needs_no_donor_column_and_takes_unseen_donors(run, capsys):
+    from sharedlatent.api import SharedLatentVAE
+    from sharedlatent.errors import SharedLatentError
+
+    model = SharedLatentVAE.load(run / "run" / "model.safetensors")
+    assert model.registration.batch_key == "donor"
+    rna = anndata.read_h5ad(run / "rna.h5ad")
+    as_d1 = model.translate(rna, "rna", "protein", transform_batch="d1").X
+    no_column, unseen = rna.copy(), rna.copy()
+    del no_column.obs["donor"]
+    unseen.obs["donor"] = "d9"
+    for cells in (no_column, unseen):
+        np.testing.assert_array_equal(model.translate(cells, "rna", "protein", transform_batch="d1").X, as_d1)
+    with pytest.raises(SharedLatentError, match=r"'donor' is in no obs .*cell_type; give batch= .*transform_batch="):
+        model.translate(no_column, "rna", "protein")
+    with pytest.raises(SharedLatentError, match=r"not fitted on \('d9'; it knows d1, d2\); give transform_batch="):
+        model.translate(unseen, "rna", "protein")
+    unseen.write_h5ad(run / "unseen.h5ad")
+    args = [
+        "translate",
+        str(run / "run"),
+        "--source",
+        "rna",
+        "--target",
+        "protein",
+        "--input",
+        str(run / "unseen.h5ad"),
+    ]
+    assert main([*args, "--output", str(run / "unseen_as_d1.h5ad"), "--transform-batch", "d1"]) == 0
+    np.testing.assert_array_equal(anndata.read_h5ad(run / "unseen_as_d1.h5ad").X, as_d1)
+    capsys.readouterr()
+    assert main([*args, "--output", str(run / "unseen_own.h5ad")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.endswith("give --transform-batch LABEL to decode the cells as a known batch") and "=" not in error

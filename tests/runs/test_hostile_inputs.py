@@ -296,6 +296,32 @@ def _(tmp, base, mp):
     return ["generate", str(run), "-n", "5", "--output", str(tmp / "g.npz")]
 
 
+def _registration_case(tmp: Path, base: Path, change: Callable[[dict], None]) -> list[str]:
+    run = copy_run(base, tmp)
+    edit_model_metadata(run, lambda metadata: change(metadata["registration"]))
+    return translate_args(run, good_input(tmp), tmp / "y.npy")
+
+
+@case("translate-registration-var-names-of-another-length")
+def _(tmp, base, mp):
+    return _registration_case(tmp, base, lambda r: r["left"].update(var_names=["a", "b"]))
+
+
+@case("translate-registration-names-an-unknown-domain")
+def _(tmp, base, mp):
+    return _registration_case(tmp, base, lambda r: r.update(middle=dict(r["left"])))
+
+
+@case("translate-registration-layer-is-a-number")
+def _(tmp, base, mp):
+    return _registration_case(tmp, base, lambda r: r["right"].update(layer=3))
+
+
+@case("translate-registration-has-an-extra-key")
+def _(tmp, base, mp):
+    return _registration_case(tmp, base, lambda r: r["right"].update(code="os.system"))
+
+
 @case("translate-run-folder-missing")
 def _(tmp, base, mp):
     return translate_args(tmp / "nowhere", good_input(tmp), tmp / "y.npy")

@@ -56,3 +56,66 @@ def test_translate_h5mu_reads_the_trained_layer_and_flags_rna_only_cells(run, ca
         main([*args, "--input", str(run / "cells.h5mu"), "--output", str(run / "x.h5ad"), "--layer", "X"])
     assert main([*args, "--input", str(run / "cells.h5mu"), "--output", str(run / "y.h5ad"), "--layer", "nope"]) == 2
     assert "no layer 'nope'" in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_a_run_model_loaded_in_python_matches_genes_by_name_and_reads_the_trained_layer(run):
+    from sharedlatent.api import SharedLatentVAE
+    from sharedlatent.errors import SharedLatentError
+
+    model = SharedLatentVAE.load(run / "run" / "model.safetensors")
+    rna = cite_seq().mod["rna"]
+    expected = model.get_latent(rna, domain="rna", layer="counts")
+    np.testing.assert_array_equal(model.get_latent(rna[:, ::-1].copy(), domain="rna").to_numpy(), expected.to_numpy())
+    with pytest.raises(SharedLatentError, match=r"lacks 5 of the 40 features .*: gene0, gene1, gene2, gene3, gene4$"):
+        model.get_latent(rna[:, 5:].copy(), domain="rna")
+    assert model.registration.domains["rna"].modality == "rna"
+
+
+def test_a_run_model_file_without_a_registration_still_loads_and_encodes(run, tmp_path):
+    import json
+    import shutil
+    import struct
+
+    from sharedlatent.api import SharedLatentVAE
+
+    old = tmp_path / "old"
+    shutil.copytree(run / "run", old)
+    raw = (old / "model.safetensors").read_bytes()
+    length = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8 : 8 + length])
+    metadata = json.loads(header["__metadata__"]["sharedlatent"])
+    del metadata["registration"]  # as written before CLI runs saved one
+    header["__metadata__"]["sharedlatent"] = json.dumps(metadata)
+    encoded = json.dumps(header).encode()
+    encoded += b" " * (-len(encoded) % 8)
+    (old / "model.safetensors").write_bytes(struct.pack("<Q", len(encoded)) + encoded + raw[8 + length :])
+    assert SharedLatentVAE.load(old / "model.safetensors").registration is None
+    assert main(["encode", str(old), "--input", str(run / "cells.h5mu"), "--output", str(tmp_path / "z.csv")]) == 0
+    assert (
+        main(["encode", str(run / "run"), "--input", str(run / "cells.h5mu"), "--output", str(tmp_path / "y.csv")]) == 0
+    )
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "z.csv"), pd.read_csv(tmp_path / "y.csv"))
+
+
+def test_encode_of_an_h5ad_missing_genes_names_them_and_an_unknown_one_asks_for_domain(run, tmp_path, capsys):
+    rna, protein = cite_seq().mod["rna"], cite_seq().mod["protein"]
+    rna[:, 5:].copy().write_h5ad(tmp_path / "missing.h5ad")
+    protein.var_names = [f"other{i}" for i in range(PROTEINS)]
+    protein.write_h5ad(tmp_path / "unknown.h5ad")
+    for name in ("missing", "unknown"):
+        args = [
+            "encode",
+            str(run / "run"),
+            "--input",
+            str(tmp_path / f"{name}.h5ad"),
+            "--output",
+            str(tmp_path / "z.csv"),
+        ]
+        assert main(args) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert errors[
+        0
+    ] == "error: domain 'rna' (layers['counts']) lacks 5 of the 40 features the model was trained on: " + (
+        "gene0, gene1, gene2, gene3, gene4"
+    )
+    assert errors[1].startswith("error: say which domain the .h5ad holds with --domain (its var_names share no")

@@ -69,7 +69,9 @@ def test_batch_key_is_read_from_obs_and_transform_batch_decodes_as_another_batch
     assert as_b1.uns["sharedlatent"]["transform_batch"] == "b1"
     model.save(tmp_path / "model.safetensors")
     assert SharedLatentVAE.load(tmp_path / "model.safetensors").registration.batch_key == "batch"
-    with pytest.raises(SharedLatentError, match="batch_key 'lane' is in no obs"):
+    with pytest.raises(
+        SharedLatentError, match="batch_key 'lane' is in no obs of the data; the obs columns are: .*batch"
+    ):
         SharedLatentVAE.from_data(mdata, config(), batch_key="lane")
 
 
@@ -109,6 +111,20 @@ def test_reloaded_model_matches_genes_by_name_and_refuses_missing_ones(trained, 
     assert "\n" not in str(error.value)
 
 
+def test_a_lone_anndata_missing_genes_is_taken_for_its_domain_and_says_which_are_missing(trained):
+    model, mdata = trained
+    rna, protein = mdata.mod["rna"], mdata.mod["protein"].copy()
+    with pytest.raises(SharedLatentError, match=r"^domain 'rna' \(layers\['counts'\]\) lacks 5 of the 40 features"):
+        model.get_latent(rna[:, 5:].copy())
+    protein.var_names = [f"other{i}" for i in range(PROTEINS)]
+    with pytest.raises(SharedLatentError, match=r"with domain= \(its var_names share no feature") as error:
+        model.get_latent(protein)
+    assert "--domain" in error.value.cli and "domain=" not in error.value.cli
+    both = anndata.concat([rna, mdata.mod["protein"]], axis=1)  # every gene and every protein: ambiguous
+    with pytest.raises(SharedLatentError, match="its var_names fit rna, protein alike"):
+        model.get_latent(both)
+
+
 def test_log_normalised_x_given_to_a_count_model_warns(trained):
     model, mdata = trained
     with pytest.warns(UserWarning, match="raw counts"):
@@ -136,3 +152,17 @@ def test_sparse_matrices_train_like_dense_arrays():
     model.fit(data)
     assert model.registration is None
     assert model.get_latent(data).shape == (paired, 4)
+
+
+def test_encoders_that_read_the_batch_still_need_the_cells_labels_with_transform_batch():
+    mdata = cite_seq()
+    settings = config()
+    settings.model.batch_in_encoders = True
+    settings.train.epochs = 1
+    model = SharedLatentVAE.from_data(mdata, settings, layer={"rna": "counts"}, batch_key="batch")
+    model.fit(mdata)
+    rna = mdata.mod["rna"].copy()
+    assert model.translate(rna, "rna", "protein", transform_batch="b1").shape == (CELLS, PROTEINS)
+    rna.obs["batch"] = "b9"
+    with pytest.raises(SharedLatentError, match=r"\('b9'; it knows b1, b2\); this model's encoders read the batch"):
+        model.translate(rna, "rna", "protein", transform_batch="b1")

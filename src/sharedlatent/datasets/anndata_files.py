@@ -22,7 +22,7 @@ from sharedlatent.datasets.base import PairedDataset, Split
 from sharedlatent.datasets.options import require_path
 from sharedlatent.datasets.pairing import pair_by_ids, presence_of
 from sharedlatent.datasets.splits import split_into_dataset
-from sharedlatent.errors import SharedLatentError
+from sharedlatent.errors import SharedLatentError, listed
 from sharedlatent.optional_deps import require_module
 from sharedlatent.storage import atomic_path
 
@@ -138,8 +138,10 @@ def find_labels(
         values[take] = extra_obs[column].reindex(shared[take]).to_numpy()
         found = True
     if not found:
+        frames = [m.adata.obs for m in modalities.values()] + ([] if extra_obs is None else [extra_obs])
         raise SharedLatentError(
             f"{option} {column!r} is in the obs of none of {', '.join(m.source for m in modalities.values())}"
+            f"; the obs columns are: {listed(c for frame in frames for c in frame.columns)}"
         )
     missing = pd.isna(values)
     if missing.any():

@@ -4,15 +4,17 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.runs.record import RunRecord
+from sharedlatent.runs.registration import ANNDATA_LOADERS, run_registration
 
 OBJECT_SUFFIXES = (".h5ad", ".h5mu")
 ENCODE_OUTPUTS = (".h5ad", ".csv")
-ANNDATA_LOADERS = ("h5ad", "h5mu")
 
 
 def add_encode_parser(commands: Any) -> None:
@@ -46,7 +48,8 @@ def run_encode(args: argparse.Namespace) -> int:
     model, record = load_run(args.run)
     attach_registration(model, record)
     data = read_object(args.input)
-    frame = model.get_latent(data, domain=args.domain, **matrix_choice(args))
+    with cli_words():
+        frame = model.get_latent(data, domain=args.domain, **matrix_choice(args))
     unmeasured = int(np.isnan(frame.to_numpy()).any(axis=1).sum())
     if suffix == ".csv":
         write_csv(args.output, frame)
@@ -58,14 +61,14 @@ def run_encode(args: argparse.Namespace) -> int:
 
 
 def translate_objects(args: argparse.Namespace, model: Any, record: RunRecord) -> int | None:
-    """Translate .h5ad / .h5mu cells as objects (None when the input is not one or the run has no registration
-    to read it by and no --layer / --obsm is given: the array path then reads X)."""
+    """Translate .h5ad / .h5mu cells as objects (None when the input is not one, or the run was not trained by the
+    h5ad / h5mu loaders and no --layer / --obsm is given: the array path then reads X)."""
     if args.input.suffix.lower() not in OBJECT_SUFFIXES:
         if args.layer or args.obsm:
             raise SharedLatentError(f"--layer and --obsm apply to .h5ad / .h5mu input, not {args.input.name}")
         return None
     attach_registration(model, record)
-    if args.cycle or (model.registration is None and not (args.layer or args.obsm)):
+    if args.cycle or (record.dataset not in ANNDATA_LOADERS and not (args.layer or args.obsm)):
         if args.layer or args.obsm:
             raise SharedLatentError("--cycle reads X; drop --layer / --obsm")
         return None
@@ -73,7 +76,10 @@ def translate_objects(args: argparse.Namespace, model: Any, record: RunRecord) -
 
     data = read_object(args.input)
     labels = {"batch": args.batch, "transform_batch": args.transform_batch}
-    result = model.translate(data, args.source, args.target, model_name=str(args.run), **labels, **matrix_choice(args))
+    with cli_words():
+        result = model.translate(
+            data, args.source, args.target, model_name=str(args.run), **labels, **matrix_choice(args)
+        )
     result.uns["sharedlatent"].update(provenance(args, "translate"))
     if args.output.suffix.lower() == ".h5ad":
         from sharedlatent.storage import atomic_path
@@ -89,22 +95,25 @@ def translate_objects(args: argparse.Namespace, model: Any, record: RunRecord) -
     return 0
 
 
+@contextmanager
+def cli_words() -> Iterator[None]:
+    """Errors whose fix the command line names differently (`--transform-batch LABEL` for `transform_batch=`) in its
+    words."""
+    try:
+        yield
+    except SharedLatentError as error:
+        if error.cli is None:
+            raise
+        raise SharedLatentError(error.cli) from None
+
+
 def attach_registration(model: Any, record: RunRecord) -> None:
     """A run trained by the h5ad / h5mu loaders reads new cells as they were read: the same modality, layer or
-    obsm key, feature names and batch_key obs column (models saved from the Python API carry their own
-    registration)."""
+    obsm key, feature names and batch_key obs column (newer runs and models saved from the Python API carry
+    this registration in the model file; older runs rebuild it from run.json)."""
     if model.registration is not None or record.dataset not in ANNDATA_LOADERS:
         return
-    from sharedlatent.scverse.registration import DomainRegistration, Registration
-
-    options = record.data_options
-    specs = {}
-    for side, domain in zip(("left", "right"), record.domains, strict=True):
-        modality = options.get(f"{side}_mod") if record.dataset == "h5mu" else None
-        layer = options.get(f"{side}_layer") or options.get("layer")
-        obsm = options.get(f"{side}_obsm") or options.get("obsm")
-        specs[domain] = DomainRegistration(modality, layer, obsm, list(record.feature_names.get(domain) or []) or None)
-    model.registration = Registration(specs, options.get("batch_key") or None)
+    model.registration = run_registration(record.dataset, record.data_options, record.input_sizes, record.feature_names)
 
 
 def matrix_choice(args: argparse.Namespace) -> dict[str, Any]:

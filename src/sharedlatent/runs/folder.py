@@ -17,6 +17,7 @@ from sharedlatent.datasets import PairedDataset, load_dataset
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.runs.evaluate import evaluate_into, obs_column
 from sharedlatent.runs.record import RUN_FILE, RunRecord, read_record, write_record
+from sharedlatent.runs.registration import run_registration
 from sharedlatent.runs.reload import absolute_data_options, check_data_files, fingerprint_data_files, reload_options
 from sharedlatent.runs.resume import run_checkpoint
 from sharedlatent.runs.target import check_target, staging_folder, sweep_stale_staging
@@ -80,6 +81,10 @@ def train_run(
     history = model.fit(dataset.train, checkpoint=checkpoint, resume=resume)
     if not main:
         return out
+    # Saved in the model file, so SharedLatentVAE.load reads new AnnData by feature name, layer and batch column.
+    model.registration = model.registration or run_registration(
+        config.dataset, data_options, dataset.input_sizes, dataset.feature_names
+    )
     staging = staging_folder(out)
     if staging.exists():
         shutil.rmtree(staging)

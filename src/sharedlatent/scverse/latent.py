@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from sharedlatent.covariates import SHOWN_LABELS
+from sharedlatent.errors import SharedLatentError
 from sharedlatent.scverse.objects import CellTable, as_mapping, batch_labels, kind_of, read_cells
 from sharedlatent.scverse.registration import Registration
 
@@ -23,15 +25,51 @@ def cell_table(
     return read_cells(data, registration, domains or model.domain_names, layer, obsm)
 
 
-def cell_batches(model: Any, data: Any, table: CellTable, batch: Any = None) -> np.ndarray | None:
+def cell_batches(
+    model: Any, data: Any, table: CellTable, batch: Any = None, transform_batch: Any = None
+) -> np.ndarray | None:
     """The cells' batch labels: `batch` (one label or one per cell), else the registered batch_key's obs column;
-    None for a model fitted without batch labels."""
-    if model.batch_encoder is None or (batch is not None and np.ndim(batch) == 0):
+    None for a model fitted without batch labels, or when `transform_batch` decodes them and the encoders ignore
+    the batch (the cells' own batch is then neither read nor checked)."""
+    if model.batch_encoder is None:
         return batch
+    if transform_batch is not None and not model.module.batch_in_encoders:
+        return None  # decoded as transform_batch by encoders that ignore the batch: the cells' own is not read
     if batch is not None:
-        return np.asarray(getattr(batch, "to_numpy", lambda: batch)())
+        return batch if np.ndim(batch) == 0 else np.asarray(getattr(batch, "to_numpy", lambda: batch)())
     key = model.registration.batch_key if model.registration else None
-    return None if key is None else batch_labels(data, table, key)
+    if key is None:
+        return None
+    try:
+        labels = batch_labels(data, table, key)
+    except SharedLatentError as error:
+        raise _with_fix(model, str(error)) from None
+    known = model.batch_encoder.categories
+    unknown = [label for label in dict.fromkeys(labels) if label not in set(known)]
+    if unknown:
+        shown = ", ".join(map(repr, unknown[:SHOWN_LABELS])) + (", ..." if len(unknown) > SHOWN_LABELS else "")
+        fitted = ", ".join(known[:SHOWN_LABELS]) + (", ..." if len(known) > SHOWN_LABELS else "")
+        problem = f"obs column {key!r} holds batch labels the model was not fitted on ({shown}; it knows {fitted})"
+        raise _with_fix(model, problem, missing=False)
+    return labels
+
+
+def _with_fix(model: Any, problem: str, missing: bool = True) -> SharedLatentError:
+    """`problem` with the way out, in Python's words and the CLI's: decode the cells as a known batch
+    (transform_batch) or, where labels are `missing`, give them; encoders that read the batch need known labels."""
+    if model.module.batch_in_encoders:
+        return SharedLatentError(
+            f"{problem}; this model's encoders read the batch: give batch= (labels it was fitted on)",
+            cli=f"{problem}; this model's encoders read the batch: give --batch LABEL (one it was fitted on)",
+        )
+    python, cli = "give transform_batch=LABEL", "give --transform-batch LABEL"
+    if missing:
+        python = "give batch= (the cells' labels), or transform_batch=LABEL"
+        cli = "give --batch LABEL (the cells' batch), or --transform-batch LABEL"
+    return SharedLatentError(
+        f"{problem}; {python} to decode the cells as a known batch",
+        cli=f"{problem}; {cli} to decode the cells as a known batch",
+    )
 
 
 def latent_matrix(model: Any, table: CellTable, batches: np.ndarray | None = None) -> np.ndarray:

@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 
 from sharedlatent.datasets.anndata_files import choose_matrix, dense_rows
-from sharedlatent.errors import SharedLatentError
+from sharedlatent.errors import SharedLatentError, listed
 from sharedlatent.scverse.registration import DomainRegistration, Registration, aligned_columns, per_domain
 
+CLEAR_MARGIN = 2.0  # a lone AnnData is taken for the domain whose features it shares this many times more of
 CELL_CHUNK = 8192  # cells densified at a time by encode and translate
 X = "X"  # a layer choice that means X itself, to override a registered layer
 
@@ -196,19 +197,36 @@ def as_mapping(data: Any, domain: str | None, registration: Registration | None,
     if kind != "anndata":
         return data
     if domain is None:
-        fits = [
-            name
-            for name, spec in (registration.domains.items() if registration else [])
-            if spec.var_names and set(spec.var_names) <= set(map(str, data.var_names)) and not spec.obsm
-        ]
-        if len(fits) != 1:
-            raise SharedLatentError(
-                f"say which domain this AnnData holds with domain=; this model has {', '.join(domains)}"
-            )
-        domain = fits[0]
+        domain = recognised_domain(data, registration, domains)
     if domain not in domains:
         raise SharedLatentError(f"unknown domain {domain!r}; this model has {', '.join(domains)}")
     return {domain: data}
+
+
+def recognised_domain(adata: Any, registration: Registration | None, domains: list[str]) -> str:
+    """The domain whose registered feature names a lone AnnData's var_names hold: the one it holds all of, else the
+    one it shares far more of than any other (its missing features then make the error); ambiguous is refused."""
+    names = set(map(str, adata.var_names))
+    shares = {
+        name: len(names.intersection(spec.var_names)) / len(spec.var_names)
+        for name, spec in (registration.domains.items() if registration else [])
+        if spec.var_names and not spec.obsm
+    }
+    ranked = sorted(shares.items(), key=lambda item: item[1], reverse=True) + [("", 0.0)] * 2
+    (best, share), (_, second) = ranked[:2]
+    if share > 0 and (share == 1 > second or share >= CLEAR_MARGIN * second):
+        return best
+    if not shares:
+        problem = "the model has no feature names to recognise it by"
+    elif share == 0:
+        problem = "its var_names share no feature with any domain's"
+    else:
+        problem = f"its var_names fit {', '.join(n for n, s in shares.items() if s >= share / CLEAR_MARGIN)} alike"
+    domain_list = ", ".join(domains)
+    raise SharedLatentError(
+        f"say which domain this AnnData holds with domain= ({problem}); this model has {domain_list}",
+        cli=f"say which domain the .h5ad holds with --domain ({problem}); this model has {domain_list}",
+    )
 
 
 def training_arrays(
@@ -242,7 +260,8 @@ def batch_labels(data: Any, table: CellTable, key: str) -> np.ndarray:
     frames += [adata.obs for adata in table.sources.values() if adata is not None]
     found = [frame for frame in frames if key in frame.columns]
     if not found:
-        raise SharedLatentError(f"batch_key {key!r} is in no obs of the data; its obs columns are checked per domain")
+        columns = listed(column for frame in frames for column in frame.columns)
+        raise SharedLatentError(f"batch_key {key!r} is in no obs of the data; the obs columns are: {columns}")
     for frame in found:
         column = frame[key]
         column = column[~column.index.duplicated()].reindex(table.cells)

@@ -38,7 +38,7 @@ def translate_object(
     table = cell_table(model, data, domain, _only(source, layer), _only(source, obsm), [source])
     cells = np.flatnonzero(table.present(source))
     libraries = _per_cell(library_size, table.n_cells, cells)
-    batches = cell_batches(model, data, table, batch)
+    batches = cell_batches(model, data, table, batch, transform_batch)
     values = np.zeros((len(cells), model.input_sizes[target]), dtype=np.float32)
     done = 0
     for block in table.chunks(cells):
