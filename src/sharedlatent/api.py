@@ -17,6 +17,7 @@ import torch
 from sharedlatent.arrays import as_matrix
 from sharedlatent.auto_settings import AutoChoice, provisional
 from sharedlatent.config import RunConfig
+from sharedlatent.continuous_covariates import CovariateScaler, covariate_rows, joined
 from sharedlatent.count_inputs import CountInputWarning, library_column, warn_unless_counts
 from sharedlatent.covariates import BatchEncoder, decoder_rows, encoder_rows, source_labels
 from sharedlatent.datasets.base import Split
@@ -26,6 +27,7 @@ from sharedlatent.errors import SharedLatentError
 from sharedlatent.fitting import (
     choose_auto_settings,
     fit_batch_covariate,
+    fit_continuous_covariates,
     fit_preprocessing,
     settle_kl_reduction,
     split_covariates,
@@ -44,6 +46,7 @@ from sharedlatent.preprocessing import (
 )
 from sharedlatent.scverse import latent as scverse_latent
 from sharedlatent.scverse.objects import kind_of, register, training_arrays
+from sharedlatent.scverse.obs_covariates import register_covariate_keys, training_covariates
 from sharedlatent.scverse.registration import Registration
 from sharedlatent.scverse.translation import translate_object
 from sharedlatent.training.checkpoint import Checkpoint, as_checkpoint
@@ -89,6 +92,7 @@ class SharedLatentVAE:
         self.epoch_search: EpochSearch | None = None  # set by fit when a tiny hold-out gave way to k-fold CV
         self.registration: Registration | None = None  # where AnnData / MuData input is read (scverse/)
         self.batch_encoder: BatchEncoder | None = None  # the batch labels fit saw (covariates.py)
+        self.covariate_scaler: CovariateScaler | None = None  # continuous covariates' names, mean, std (fit)
         self.loaded_from: str | None = None
         self.build_module()
 
@@ -102,6 +106,7 @@ class SharedLatentVAE:
         obsm: str | Mapping[str, str] | None = None,
         modalities: Mapping[str, str] | None = None,
         batch_key: str | None = None,
+        continuous_covariate_keys: Sequence[str] | None = None,
     ) -> SharedLatentVAE:
         """A model registered on a MuData (a domain per modality) or a mapping of domain name to AnnData.
 
@@ -115,8 +120,12 @@ class SharedLatentVAE:
             Domain name -> MuData modality, to train on some modalities or rename them (default: all, as named).
         batch_key
             The obs column of each cell's batch label (scVI's batch_key): fit, get_latent and translate read it.
+        continuous_covariate_keys
+            Numeric obs columns (e.g. percent mitochondrial reads) that fit, get_latent and translate read as
+            continuous covariates (scVI's continuous_covariate_keys).
         """
         registration = register(data, list(modalities or []) or None, layer, obsm, modalities, batch_key)
+        register_covariate_keys(registration, data, continuous_covariate_keys)
         model = cls(registration.input_sizes, config)
         model.registration = registration
         return model
@@ -145,6 +154,7 @@ class SharedLatentVAE:
         checkpoint: str | Path | Checkpoint | None = None,
         resume: bool = False,
         batch: Any = None,
+        covariates: Any = None,
     ) -> History:
         """Train with the configured schedule; without `validation`, hold out train.validation_fraction.
 
@@ -168,19 +178,30 @@ class SharedLatentVAE:
         batch
             A batch label per sample (AnnData / MuData: read from the registered batch_key): one-hot into every
             decoder (and encoder with model.batch_in_encoders), so the latent need not hold the batch.
+        covariates
+            Continuous covariates, samples x k (an array, a DataFrame or a mapping name -> values; AnnData /
+            MuData: the registered continuous_covariate_keys), standardised and joined after the batch one-hot.
         """
         if isinstance(train, StreamedSplit):  # rows stay on disk, read batch by batch
+            if covariates is not None:
+                raise SharedLatentError("covariates are not read from disk yet; load the data in memory to fit them")
             return fit_from_disk(self, train, validation, progress, checkpoint, resume)
         if kind_of(train):  # AnnData, MuData or sparse: cells paired by obs_names (scverse/objects.py)
+            covariates = training_covariates(self, train) if covariates is None else covariates
             train, present, batch = training_arrays(self, train, present, batch)
         batch = train.batches if batch is None and isinstance(train, Split) else batch
+        covariates = train.covariates if covariates is None and isinstance(train, Split) else covariates
         train_arrays, train_present = check_partial(train, "training data", self.input_sizes, present=present)
         checkpoint = as_checkpoint(checkpoint, self.config)  # identified by the config as given, "auto" and all
         n_samples = len(next(iter(train_arrays.values())))
-        covariates, validation_covariates = fit_batch_covariate(self, batch, n_samples, validation)
+        batch_rows, validation_batch = fit_batch_covariate(self, batch, n_samples, validation)
+        continuous, validation_continuous = fit_continuous_covariates(self, covariates, n_samples, validation)
+        covariates = joined(batch_rows, continuous)
+        validation_covariates = joined(validation_batch, validation_continuous)
         settle_kl_reduction(self)
         choose_auto_settings(self, train_arrays, train_present)
-        settings = trained_length(self, train_arrays, train_present, validation, batch)
+        # the folds of an epoch search get the standardised columns (their own scaling is then near the identity)
+        settings = trained_length(self, train_arrays, train_present, validation, batch, continuous)
         train_arrays = fit_preprocessing(self, train_arrays, train_present)
         (train_arrays, train_present), validation_part = split_validation(
             self, train_arrays, train_present, validation, settings
@@ -213,6 +234,7 @@ class SharedLatentVAE:
         partial: bool = True,
         batch: Any = None,
         transform_batch: Any = None,
+        covariates: Any = None,
     ) -> Prediction:
         """Encode `inputs` (any subset of domains, same samples) jointly and decode each of `targets`.
 
@@ -229,6 +251,9 @@ class SharedLatentVAE:
             For a model fitted with batch labels: the samples' batch (one label, or one per sample), and the batch
             to decode them as (default `batch`): "as if measured in batch B". With `transform_batch` the samples'
             own batch is neither needed nor checked, unless the encoders read it (model.batch_in_encoders).
+        covariates
+            For a model fitted with continuous covariates: the samples' values (one row per sample, or one row for
+            all), needed to decode (and to encode with batch_in_encoders).
         """
         if kind_of(inputs):
             raise SharedLatentError("AnnData / MuData input: use get_latent (latents) or translate (an AnnData)")
@@ -242,9 +267,13 @@ class SharedLatentVAE:
             arrays, present = {name: self._matrix(values, name) for name, values in inputs.items()}, None
         prepared = transform_all(self.preprocessors, arrays, present)
         n_samples = len(next(iter(prepared.values())))
-        encoded_as = encoder_rows(self, batch, n_samples, "predict")
+        needed = bool(targets) or self.module.batch_in_encoders
+        continuous = covariate_rows(self, covariates, n_samples, "predict", needed)
+        encoded_as = joined(encoder_rows(self, batch, n_samples, "predict"), continuous)
         latent = encode_means(self.module, prepared, present, self.device, encoded_as)
-        decoded_as = decoder_rows(self, batch, transform_batch, n_samples, "predict") if targets else None
+        decoded_as = None
+        if targets:
+            decoded_as = joined(decoder_rows(self, batch, transform_batch, n_samples, "predict"), continuous)
         decoded = {}
         for target in targets:
             # Reconstructing a count domain from itself keeps each sample's observed library size.
@@ -253,7 +282,7 @@ class SharedLatentVAE:
         template = next(iter(inputs.values()))
         return Prediction(_like(template, latent), {name: _like(template, values) for name, values in decoded.items()})
 
-    def encode(self, x: ArrayLike, domain: str, *, batch: Any = None) -> ArrayLike:
+    def encode(self, x: ArrayLike, domain: str, *, batch: Any = None, covariates: Any = None) -> ArrayLike:
         """Latent means of samples of one domain.
 
         Parameters
@@ -264,20 +293,27 @@ class SharedLatentVAE:
             The domain `x` belongs to.
         batch
             The samples' batch labels; needed only by a model with batch_in_encoders.
+        covariates
+            The samples' continuous covariates; needed only by a model with batch_in_encoders.
         """
-        return self.encode_joint({domain: x}, batch=batch)
+        return self.encode_joint({domain: x}, batch=batch, covariates=covariates)
 
-    def latent_distribution(self, x: ArrayLike, domain: str, *, batch: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    def latent_distribution(
+        self, x: ArrayLike, domain: str, *, batch: Any = None, covariates: Any = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Posterior means and log-sigmas of samples of one domain (for KL per latent dimension, active units)."""
         self._check_domain(domain)
         prepared = self.preprocessors[domain].transform(self._matrix(x, domain)).astype(np.float32)
-        rows = encoder_rows(self, batch, len(prepared), "latent_distribution")
+        continuous = covariate_rows(
+            self, covariates, len(prepared), "latent_distribution", self.module.batch_in_encoders
+        )
+        rows = joined(encoder_rows(self, batch, len(prepared), "latent_distribution"), continuous)
         with torch.no_grad():
             covariates = None if rows is None else torch.from_numpy(rows).to(self.device)
             latent = self.module.latent({domain: torch.from_numpy(prepared).to(self.device)}, covariates=covariates)
         return latent.mean.cpu().numpy(), latent.log_sigma.cpu().numpy()
 
-    def encode_joint(self, inputs: Mapping[str, ArrayLike], *, batch: Any = None) -> ArrayLike:
+    def encode_joint(self, inputs: Mapping[str, ArrayLike], *, batch: Any = None, covariates: Any = None) -> ArrayLike:
         """Latent means from any subset of domains measured on the same samples.
 
         Parameters
@@ -287,10 +323,12 @@ class SharedLatentVAE:
             domains are combined.
         batch
             The samples' batch labels; needed only by a model with batch_in_encoders.
+        covariates
+            The samples' continuous covariates; needed only by a model with batch_in_encoders.
         """
-        return self.predict(inputs, batch=batch).latent
+        return self.predict(inputs, batch=batch, covariates=covariates).latent
 
-    def decode(self, z: ArrayLike, *, transform_batch: Any = None) -> dict[str, ArrayLike]:
+    def decode(self, z: ArrayLike, *, transform_batch: Any = None, covariates: Any = None) -> dict[str, ArrayLike]:
         """Point reconstructions of every domain from latent points.
 
         Parameters
@@ -299,12 +337,16 @@ class SharedLatentVAE:
             Latent points, samples x latent_size.
         transform_batch
             The batch to decode as (one label, or one per point), for a model fitted with batch labels.
+        covariates
+            The continuous covariates to decode with (one row per point, or one for all), for a model fitted
+            with them.
         """
         latent = as_matrix(z, "latent points", features=self.module.latent_size, promote_vector=True)
-        rows = decoder_rows(self, None, transform_batch, len(latent), "decode")
+        continuous = covariate_rows(self, covariates, len(latent), "decode", needed=True)
+        rows = joined(decoder_rows(self, None, transform_batch, len(latent), "decode"), continuous)
         return {name: _like(z, self._decode(latent, name, batch=rows)) for name in self.domain_names}
 
-    def reconstruct(self, x: ArrayLike, domain: str, *, batch: Any = None) -> ArrayLike:
+    def reconstruct(self, x: ArrayLike, domain: str, *, batch: Any = None, covariates: Any = None) -> ArrayLike:
         """Encode one domain and decode it again.
 
         Parameters
@@ -315,8 +357,10 @@ class SharedLatentVAE:
             The domain to encode and decode.
         batch
             The samples' batch labels, for a model fitted with them (decoded in the same batch).
+        covariates
+            The samples' continuous covariates, for a model fitted with them.
         """
-        return self.translate(x, domain, domain, batch=batch)
+        return self.translate(x, domain, domain, batch=batch, covariates=covariates)
 
     def translate(
         self,
@@ -327,6 +371,7 @@ class SharedLatentVAE:
         library_size: Any = None,
         batch: Any = None,
         transform_batch: Any = None,
+        covariates: Any = None,
         **options: Any,
     ) -> Any:
         """Encode samples of `source` and decode them as `target`.
@@ -343,19 +388,22 @@ class SharedLatentVAE:
         batch, transform_batch
             As in predict; AnnData / MuData input reads `batch` from the registered batch_key, unless
             `transform_batch` is given and the encoders ignore the batch (then no source labels are read).
+        covariates
+            As in predict; AnnData / MuData input reads them from the registered continuous_covariate_keys.
         """
         self._check_domain(target)
         self._check_domain(source)
         batch = source_labels(self, batch, transform_batch)
-        labels = {"batch": batch, "transform_batch": transform_batch}
+        labels = {"batch": batch, "transform_batch": transform_batch, "covariates": covariates}
         if kind_of(x):
             return translate_object(self, x, source, target, library_size=library_size, **labels, **options)
         if options:
             raise SharedLatentError(f"{', '.join(options)} apply to AnnData / MuData input, not to arrays")
         if library_size is None:
             return self.predict({source: x}, (target,), partial=False, **labels).decoded[target]
-        latent = np.asarray(self.predict({source: x}, partial=False, batch=batch).latent)
-        rows = decoder_rows(self, batch, transform_batch, len(latent), "translate")
+        latent = np.asarray(self.predict({source: x}, partial=False, batch=batch, covariates=covariates).latent)
+        continuous = covariate_rows(self, covariates, len(latent), "translate", needed=True)
+        rows = joined(decoder_rows(self, batch, transform_batch, len(latent), "translate"), continuous)
         library = library_column(
             library_size, len(latent), target, self.config.model.likelihood_for(target), self._library_mode(target)
         )
@@ -370,7 +418,7 @@ class SharedLatentVAE:
         """Write get_latent's coordinates into `data.obsm[key]` (a MuData's own obsm) and return them."""
         return scverse_latent.write_latent(self, data, key, **options)
 
-    def cycle(self, x: ArrayLike, source: str, target: str, *, batch: Any = None) -> ArrayLike:
+    def cycle(self, x: ArrayLike, source: str, target: str, *, batch: Any = None, covariates: Any = None) -> ArrayLike:
         """Translate to `target` and back to `source`.
 
         Parameters
@@ -381,12 +429,14 @@ class SharedLatentVAE:
             Domain names.
         batch
             The samples' batch labels, for a model fitted with them (both ways stay in that batch).
+        covariates
+            The samples' continuous covariates, for a model fitted with them (used both ways).
         """
         self._check_domain(source)
-        there = self.translate(self._matrix(x, source), source, target, batch=batch)
+        there = self.translate(self._matrix(x, source), source, target, batch=batch, covariates=covariates)
         with warnings.catch_warnings():  # the way back reads the model's own (non-integer) count means
             warnings.simplefilter("ignore", CountInputWarning)
-            return _like(x, self.translate(there, target, source, batch=batch))
+            return _like(x, self.translate(there, target, source, batch=batch, covariates=covariates))
 
     def sample_latent_points(self, n: int, method: str = "box", seed: int | None = None) -> np.ndarray:
         """`n` latent points: "box" inside the training encodings' min/max (the original), "prior" from N(0, I);
@@ -395,7 +445,13 @@ class SharedLatentVAE:
         return latent_points(n, method, seed, self.module.latent_size, self.latent_box)
 
     def generate(
-        self, n: int, method: str = "box", seed: int | None = None, *, transform_batch: Any = None
+        self,
+        n: int,
+        method: str = "box",
+        seed: int | None = None,
+        *,
+        transform_batch: Any = None,
+        covariates: Any = None,
     ) -> dict[str, np.ndarray]:
         """New paired samples decoded from `sample_latent_points(n, method, seed)`.
 
@@ -409,8 +465,12 @@ class SharedLatentVAE:
             Random seed; None uses train.seed.
         transform_batch
             The batch to generate samples of, for a model fitted with batch labels.
+        covariates
+            The continuous covariates to generate samples with (one row for all, or `n` rows), for a model
+            fitted with them.
         """
-        return self.decode(self.sample_latent_points(n, method, seed), transform_batch=transform_batch)
+        points = self.sample_latent_points(n, method, seed)
+        return self.decode(points, transform_batch=transform_batch, covariates=covariates)
 
     def save(self, path: str | Path) -> None:
         """Write weights plus everything needed to rebuild the model to one safetensors file at `path`."""

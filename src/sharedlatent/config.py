@@ -104,6 +104,9 @@ class ModelConfig:
     batch_categories: int = field(default=0, metadata=NON_NEGATIVE)
     # also join them to every private encoder's input (scVI's encode_covariates); encoding then needs the labels
     batch_in_encoders: bool = False
+    # standardised continuous covariate columns joined after the batch one-hot (scVI's continuous_covariate_keys);
+    # 0: none. fit sets it to the number of covariate columns when covariates are given
+    continuous_covariates: int = field(default=0, metadata=NON_NEGATIVE)
     domains: dict[str, DomainConfig] = field(default_factory=dict)
 
     def widths_for(self, domain: str) -> list[int]:

@@ -13,6 +13,7 @@ import torch
 from sharedlatent import names
 from sharedlatent.auto_settings import count_likelihood_warning, resolve_auto
 from sharedlatent.config import TrainConfig
+from sharedlatent.continuous_covariates import CovariateScaler
 from sharedlatent.covariates import BatchEncoder, label_array
 from sharedlatent.datasets.base import Split
 from sharedlatent.datasets.partial import check_partial
@@ -42,7 +43,12 @@ def choose_auto_settings(model: Any, arrays: Arrays, present: Masks) -> None:
 
 
 def trained_length(
-    model: Any, arrays: Arrays, present: Masks, validation: Any, batches: np.ndarray | None = None
+    model: Any,
+    arrays: Arrays,
+    present: Masks,
+    validation: Any,
+    batches: np.ndarray | None = None,
+    covariates: np.ndarray | None = None,
 ) -> TrainConfig:
     """The training settings, with the epoch count chosen by k-fold CV when the hold-out would be too small."""
     settings = model.config.train
@@ -58,7 +64,7 @@ def trained_length(
 
     n_samples = len(next(iter(arrays.values())))
     labels = None if batches is None else np.asarray(label_array(batches, n_samples, "fit"))
-    model.epoch_search = search_epochs_on(arrays, present, settings.seed, fold_losses, labels)
+    model.epoch_search = search_epochs_on(arrays, present, settings.seed, fold_losses, labels, covariates)
     epochs = model.epoch_search.epochs
     # Written out as trained (config.toml shows the epoch count used); a rerun searches again from the data.
     chosen = dataclasses.replace(settings, epochs=epochs, patience=epochs + 1)
@@ -115,11 +121,37 @@ def fit_batch_covariate(model: Any, labels: Any, n_samples: int, validation: Any
     return rows, None if held is None else encoder.one_hot(held, len(held), "validation")
 
 
+def fit_continuous_covariates(model: Any, values: Any, n_samples: int, validation: Any) -> tuple[Any, Any]:
+    """(training rows, validation rows) of standardised continuous covariates, or (None, None) without them. Sets
+    the model's scaler (the training mean and std) and model.continuous_covariates to the column count, rebuilding
+    the module when that changes."""
+    width = model.config.model.continuous_covariates
+    if values is None:
+        if width:
+            raise SharedLatentError(
+                f"model.continuous_covariates is {width}: give fit covariates= (one row per sample)"
+            )
+        model.covariate_scaler = None
+        return None, None
+    scaler = CovariateScaler.fit(values, n_samples)
+    held = None if validation is None else getattr(validation, "covariates", None)
+    if validation is not None and held is None:
+        raise SharedLatentError("with covariates, give validation as a Split with covariates, or leave it out")
+    model.covariate_scaler = scaler
+    if scaler.width != width:
+        layout = dataclasses.replace(model.config.model, continuous_covariates=scaler.width)
+        model.config = dataclasses.replace(model.config, model=layout)
+        model.build_module()
+    rows = scaler.rows(values, n_samples, "fit")
+    return rows, None if held is None else scaler.rows(held, len(held), "validation")
+
+
 def settle_kl_reduction(model: Any) -> None:
-    """Write out train.kl_reduction "auto": "sum" (the ELBO) with a batch covariate, else "mean" (the original's)."""
+    """Write out train.kl_reduction "auto": "sum" (the ELBO) with covariates, else "mean" (the original's)."""
     if model.config.train.kl_reduction != names.AUTO:
         return
-    chosen = "sum" if model.config.model.batch_categories else "mean"
+    layout = model.config.model
+    chosen = "sum" if layout.batch_categories or layout.continuous_covariates else "mean"
     model.config = dataclasses.replace(model.config, train=dataclasses.replace(model.config.train, kl_reduction=chosen))
 
 

@@ -33,6 +33,8 @@ def fit_from_disk(
         raise SharedLatentError("data on disk holds out its own validation samples (train.validation_fraction)")
     if split.input_sizes != dict(model.input_sizes):
         raise SharedLatentError(f"the files have feature counts {split.input_sizes}, the model {model.input_sizes}")
+    if model.config.model.continuous_covariates:
+        raise SharedLatentError("covariates are not read from disk yet; load the data in memory to fit them")
     if model.config.model.batch_categories:
         raise SharedLatentError("batch labels are not read from disk yet; load the data in memory to fit batches")
     settings, n = model.config.train, split.n_samples

@@ -19,7 +19,7 @@ FORMAT_VERSION = 1  # of the metadata record a model file carries
 DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
 METADATA_KEYS = {"format_version", "config", "input_sizes", "latent_box", "preprocessors"}
 # where AnnData / MuData input is read, and the batch labels; files written before them lack them
-OPTIONAL_KEYS = {"registration", "batch"}
+OPTIONAL_KEYS = {"registration", "batch", "covariates"}
 REGISTRATION_KEYS = {"modality", "layer", "obsm", "var_names"}  # per domain (scverse/registration.py)
 MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit
 
@@ -37,6 +37,7 @@ def check_model_file(path: str | Path) -> dict[str, Any]:
     _check_latent_box(path, metadata["latent_box"], config.model.latent_size)
     _check_batch(path, metadata.get("batch"), config.model.batch_categories)
     _check_registration(path, metadata.get("registration"), metadata["input_sizes"])
+    _check_covariates(path, metadata.get("covariates"), config.model.continuous_covariates)
     return metadata
 
 
@@ -218,6 +219,25 @@ def _check_registration(path: Path, registration: Any, input_sizes: dict[str, in
             raise SharedLatentError(
                 f"{where} of domain {name!r}: var_names must be {input_sizes[name]} strings or null"
             )
+
+
+def _check_covariates(path: Path, record: Any, width: int) -> None:
+    """A covariate model's record: `width` distinct names, finite means, finite positive stds, obs keys or None."""
+    if record is None:
+        if width:
+            raise SharedLatentError(f"{path}: the model has {width} continuous covariates but no covariate record")
+        return
+    if not (isinstance(record, dict) and set(record) == {"names", "mean", "std", "obs_keys"}):
+        raise SharedLatentError(f"{path}: the covariate record must hold exactly names, mean, std and obs_keys")
+    names, mean, std, keys = record["names"], record["mean"], record["std"], record["obs_keys"]
+    if not (isinstance(names, list) and all(isinstance(name, str) for name in names) and len(set(names)) == width):
+        raise SharedLatentError(
+            f"{path}: covariate names must be {width} distinct strings (model.continuous_covariates)"
+        )
+    if not (_finite_list(mean) and _finite_list(std) and len(mean) == len(std) == width and all(s > 0 for s in std)):
+        raise SharedLatentError(f"{path}: covariate mean and std must be {width} finite numbers each, std above 0")
+    if keys is not None and keys != names:
+        raise SharedLatentError(f"{path}: covariate obs_keys must equal the covariate names or be null")
 
 
 def _finite_list(values: Any) -> bool:

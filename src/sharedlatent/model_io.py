@@ -1,5 +1,5 @@
 """A model in one safetensors file: its weights plus the metadata that rebuilds it (config, input sizes, latent
-box, fitted preprocessing, AnnData registration, batch labels). Loading checks the file first: it is data, never trusted."""
+box, fitted preprocessing, AnnData registration, batch labels, continuous covariates). Loading checks the file first: it is data, never trusted."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from sharedlatent.config import RunConfig
+from sharedlatent.continuous_covariates import CovariateScaler
 from sharedlatent.covariates import BatchEncoder
 from sharedlatent.model_file import FORMAT_VERSION, check_model_file
 from sharedlatent.preprocessing import preprocessor_from_dict
@@ -30,6 +31,9 @@ def save_model(model: Any, path: str | Path) -> None:
     if model.batch_encoder is not None:  # absent otherwise, so files without batches are unchanged
         obs_key = None if model.registration is None else model.registration.batch_key
         metadata["batch"] = {"labels": list(model.batch_encoder.categories), "obs_key": obs_key}
+    if getattr(model, "covariate_scaler", None) is not None:  # absent otherwise, as the batch record
+        keys = None if model.registration is None else model.registration.continuous_keys
+        metadata["covariates"] = {**model.covariate_scaler.to_dict(), "obs_keys": keys}
     save_weights(path, model.module.state_dict(), metadata)
 
 
@@ -49,6 +53,11 @@ def load_model(cls: type, path: str | Path, device: str = "cpu") -> Any:
         if batch["obs_key"] is not None:
             model.registration = model.registration or Registration({})
             model.registration.batch_key = batch["obs_key"]
+    if metadata.get("covariates") is not None:
+        model.covariate_scaler = CovariateScaler.from_dict(metadata["covariates"])
+        if metadata["covariates"]["obs_keys"] is not None:
+            model.registration = model.registration or Registration({})
+            model.registration.continuous_keys = list(metadata["covariates"]["obs_keys"])
     model.loaded_from = str(path)
     if metadata.get("latent_box") is not None:
         low, high = metadata["latent_box"]

@@ -23,13 +23,15 @@ class Split:
 
     Partially paired data: `present[domain]` is a boolean per sample saying whether that domain was measured;
     an absent sample's row holds zeros. `present` is None when every sample has every domain (fully paired);
-    masks that are all True are normalised to None. `batches`: a batch label per sample, for a batch covariate."""
+    masks that are all True are normalised to None. `batches`: a batch label per sample, for a batch covariate;
+    `covariates`: continuous covariates per sample."""
 
     domains: dict[str, np.ndarray]
     labels: np.ndarray | None = None
     sample_ids: np.ndarray | None = None
     present: dict[str, np.ndarray] | None = None
     batches: np.ndarray | None = None
+    covariates: np.ndarray | None = None  # continuous covariates, samples x k (continuous_covariates.py)
 
     def __post_init__(self) -> None:
         self.domains = {name: as_matrix(values, name) for name, values in self.domains.items()}
@@ -38,7 +40,12 @@ class Split:
             detail = ", ".join(f"{name} has {n}" for name, n in counts.items())
             raise SharedLatentError(f"domains must have the same number of samples: {detail}")
         n = self.n_samples
-        for what, values in (("labels", self.labels), ("sample_ids", self.sample_ids), ("batches", self.batches)):
+        for what, values in (
+            ("labels", self.labels),
+            ("sample_ids", self.sample_ids),
+            ("batches", self.batches),
+            ("covariates", self.covariates),
+        ):
             if values is not None and len(values) != n:
                 raise SharedLatentError(f"{what} has {len(values)} entries but the domains have {n} samples")
         self.present = self._checked_present(self.present)
@@ -114,6 +121,7 @@ class Split:
             None if self.sample_ids is None else self.sample_ids[rows],
             None if self.present is None else {name: mask[rows] for name, mask in self.present.items()},
             None if self.batches is None else self.batches[rows],
+            None if self.covariates is None else np.asarray(self.covariates)[rows],
         )
 
 

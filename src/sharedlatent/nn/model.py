@@ -42,6 +42,7 @@ class SharedLatentModule(nn.Module):
         joint_posterior: str = "mean",
         batch_categories: int = 0,
         batch_in_encoders: bool = False,
+        continuous_covariates: int = 0,
     ) -> None:
         super().__init__()
         clashing = [name for name in input_sizes if hasattr(nn.ModuleDict, name)]
@@ -50,11 +51,13 @@ class SharedLatentModule(nn.Module):
         self.domain_names = list(input_sizes)
         self.input_sizes = dict(input_sizes)
         self.latent_size = latent_size
-        # One-hot batch columns joined to each decoder's input (scVI), and to each encoder's with batch_in_encoders;
-        # 0 adds no weights.
+        # One-hot batch columns, then standardised continuous covariates, joined to each decoder's input (scVI), and
+        # to each encoder's with batch_in_encoders; 0 of both adds no weights.
         self.batch_categories = batch_categories
-        self.batch_in_encoders = batch_in_encoders and batch_categories > 0
-        encoder_extra = batch_categories if self.batch_in_encoders else 0
+        self.continuous_covariates = continuous_covariates
+        self.covariate_width = batch_categories + continuous_covariates
+        self.batch_in_encoders = batch_in_encoders and self.covariate_width > 0
+        encoder_extra = self.covariate_width if self.batch_in_encoders else 0
         options = likelihood_options or {}
         # A ModuleDict so learned likelihood parameters (variances, dispersions) train and save with the rest.
         self.likelihoods: Mapping[str, Likelihood] = nn.ModuleDict(
@@ -83,7 +86,7 @@ class SharedLatentModule(nn.Module):
             widths = list(reversed(private_widths[name]))
             likelihood = self.likelihoods[name]
             self.decoders[name] = nn.Sequential(
-                *dense_stack([shared_bottom + batch_categories] + widths),
+                *dense_stack([shared_bottom + self.covariate_width] + widths),
                 nn.Linear(widths[-1], likelihood.output_size(size)),
                 likelihood.output_activation(),
             )
@@ -102,6 +105,7 @@ class SharedLatentModule(nn.Module):
             model.joint_posterior,
             model.batch_categories,
             model.batch_in_encoders,
+            model.continuous_covariates,
         )
 
     def reset_parameters(self) -> None:
@@ -138,9 +142,12 @@ class SharedLatentModule(nn.Module):
         return self.shared_encoder(self.encoders[domain](hidden))
 
     def _with_batch(self, hidden: torch.Tensor, covariates: torch.Tensor | None) -> torch.Tensor:
-        """`hidden` with the one-hot batch columns appended (rows repeated for routes stacked in one pass)."""
+        """`hidden` with the covariate columns appended (rows repeated for routes stacked in one pass)."""
         if covariates is None:
-            raise SharedLatentError(f"this model has {self.batch_categories} batch categories: give batch labels")
+            raise SharedLatentError(
+                f"this model has {self.batch_categories} batch categories and {self.continuous_covariates} continuous"
+                " covariates: give them"
+            )
         if len(covariates) != len(hidden):
             covariates = covariates.repeat(len(hidden) // len(covariates), 1)
         return torch.cat([hidden, covariates.to(hidden.dtype)], dim=1)
@@ -166,7 +173,7 @@ class SharedLatentModule(nn.Module):
         """Decoder outputs (likelihood parameters) for each requested domain (`covariates`: the batch to decode as,
         one-hot rows; ignored by a module without a batch covariate)."""
         shared = self.shared_decoder(z)
-        if self.batch_categories:
+        if self.covariate_width:
             shared = self._with_batch(shared, covariates)
         return {name: self.decoders[name](shared) for name in (domains or self.domain_names)}
 

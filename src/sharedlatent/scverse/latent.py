@@ -11,6 +11,7 @@ import numpy as np
 from sharedlatent.covariates import SHOWN_LABELS
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.scverse.objects import CellTable, as_mapping, batch_labels, kind_of, read_cells
+from sharedlatent.scverse.obs_covariates import block_rows, cell_covariates
 from sharedlatent.scverse.registration import Registration
 
 LATENT_KEY = "X_sharedlatent"
@@ -72,12 +73,16 @@ def _with_fix(model: Any, problem: str, missing: bool = True) -> SharedLatentErr
     )
 
 
-def latent_matrix(model: Any, table: CellTable, batches: np.ndarray | None = None) -> np.ndarray:
+def latent_matrix(
+    model: Any, table: CellTable, batches: np.ndarray | None = None, covariates: Any = None
+) -> np.ndarray:
     """Latent means per cell (NaN for a cell none of the model's domains measured), a block of cells at a time."""
     measured = np.any([table.present(name) for name in table.rows], axis=0)
     latent = np.full((table.n_cells, model.module.latent_size), np.nan, dtype=np.float32)
     for cells in table.chunks(np.flatnonzero(measured)):
-        latent[cells] = model.encode_joint(table.dense(cells), batch=None if batches is None else batches[cells])
+        labels = None if batches is None else batches[cells]
+        numbers = block_rows(covariates, table.n_cells, cells)
+        latent[cells] = model.encode_joint(table.dense(cells), batch=labels, covariates=numbers)
     return latent
 
 
@@ -88,15 +93,18 @@ def get_latent(
     layer: str | Mapping[str, str] | None = None,
     obsm: str | Mapping[str, str] | None = None,
     batch: Any = None,
+    covariates: Any = None,
 ) -> Any:
     """A DataFrame (index obs_names, columns latent_0, ...) for AnnData / MuData, an array for bare matrices.
 
-    Batch labels (`batch`, else the registered batch_key's column) are read only by a model with batch_in_encoders."""
+    Batch labels (`batch`, else the registered batch_key's column) and continuous covariates (`covariates`, one row
+    per cell or one for all, else the registered obs columns) are read only by a model with batch_in_encoders."""
     table = cell_table(model, data, domain, layer, obsm)
     batches = cell_batches(model, data, table, batch) if model.module.batch_in_encoders else None
     if batches is not None and np.ndim(batches) == 0:
         batches = np.full(table.n_cells, batches, dtype=object)
-    latent = latent_matrix(model, table, batches)
+    numbers = cell_covariates(model, data, table, covariates) if model.module.batch_in_encoders else covariates
+    latent = latent_matrix(model, table, batches, numbers)
     if table.cells is None:
         return latent
     import pandas as pd

@@ -42,6 +42,7 @@ class Registration:
 
     domains: dict[str, DomainRegistration]
     batch_key: str | None = None
+    continuous_keys: list[str] | None = None  # obs columns of continuous covariates (saved with their scaling)
 
     def to_dict(self) -> dict[str, Any]:
         return {name: dataclasses.asdict(spec) for name, spec in self.domains.items()}

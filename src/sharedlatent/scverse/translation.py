@@ -10,6 +10,7 @@ import numpy as np
 
 from sharedlatent.scverse.latent import cell_batches, cell_table
 from sharedlatent.scverse.objects import kind_of
+from sharedlatent.scverse.obs_covariates import block_rows, cell_covariates
 
 IMPUTED_COLUMN = "sharedlatent_imputed"  # True where the input holds no measurement of the target
 PROVENANCE_KEY = "sharedlatent"
@@ -27,6 +28,7 @@ def translate_object(
     model_name: str | None = None,
     batch: Any = None,
     transform_batch: Any = None,
+    covariates: Any = None,
 ) -> Any:
     """An AnnData of `source`'s cells translated into `target` (cells without `source` are left out).
 
@@ -39,6 +41,7 @@ def translate_object(
     cells = np.flatnonzero(table.present(source))
     libraries = _per_cell(library_size, table.n_cells, cells)
     batches = cell_batches(model, data, table, batch, transform_batch)
+    numbers = cell_covariates(model, data, table, covariates)  # continuous covariates: given, or the obs columns
     values = np.zeros((len(cells), model.input_sizes[target]), dtype=np.float32)
     done = 0
     for block in table.chunks(cells):
@@ -46,7 +49,13 @@ def translate_object(
         library = None if libraries is None else libraries[done : done + len(block)]
         labels = batches if batches is None or np.ndim(batches) == 0 else batches[block]
         values[done : done + len(block)] = model.translate(
-            inputs, source, target, library_size=library, batch=labels, transform_batch=transform_batch
+            inputs,
+            source,
+            target,
+            library_size=library,
+            batch=labels,
+            transform_batch=transform_batch,
+            covariates=block_rows(numbers, table.n_cells, block),
         )
         done += len(block)
     obs = _obs(data, table, source, cells)

@@ -69,14 +69,17 @@ def search_epochs_on(
     seed: int,
     fold_losses: Callable[[Split, Split], list[float]],
     batches: np.ndarray | None = None,
+    covariates: np.ndarray | None = None,
 ) -> EpochSearch:
-    """`search_epochs` over the rows of `arrays` (with presence masks and batch labels), each fold given as two
-    Splits."""
+    """`search_epochs` over the rows of `arrays` (with presence masks, batch labels and continuous covariates),
+    each fold given as two Splits."""
 
     def rows(index: np.ndarray) -> Split:
         masks = None if present is None else {name: mask[index] for name, mask in present.items()}
         labels = None if batches is None else batches[index]
-        return Split({name: values[index] for name, values in arrays.items()}, present=masks, batches=labels)
+        numbers = None if covariates is None else covariates[index]
+        domains = {name: values[index] for name, values in arrays.items()}
+        return Split(domains, present=masks, batches=labels, covariates=numbers)
 
     n_samples = len(next(iter(arrays.values())))
     started = time.perf_counter()
