@@ -1,10 +1,13 @@
-"""Batch covariate on simulated cells with a known batch shift: does the latent mix batches and keep cell types?
+"""Covariates on simulated cells with a known effect: does the latent drop it and keep the cell types apart?
 
 For seeds 0, 1, 2 it fits the default model (settings chosen from the data) on
 `sharedlatent.datasets.synthetic_batches.shifted_batches` four ways: without batch labels (KL averaged over the
 mini-batch, the default; and summed, the ELBO), and with batch labels (KL averaged; and the default with labels,
 which sums it). It scores the joint latent of all cells: batch mixing (evaluation/mixing.py; 1 is perfect) and
-kNN cell-type accuracy (first half -> second half). Prints a table and writes JSON.
+kNN cell-type accuracy (first half -> second half). Then, on `covariate_shift` (one N(0, 1) continuous
+covariate moving every feature linearly), the default model without and with `covariates=`: how well the latent
+predicts the covariate (evaluation/mixing.py covariate_correlation; 0 is none) and the same accuracy. Prints
+tables and writes JSON.
 
     .venv/bin/python benchmarks/batch_mixing.py [--seeds 0,1,2] [--out benchmarks/results/batch_mixing.json]
 """
@@ -19,9 +22,9 @@ import numpy as np
 
 from sharedlatent.api import SharedLatentVAE
 from sharedlatent.config import RunConfig
-from sharedlatent.datasets.synthetic_batches import shifted_batches
+from sharedlatent.datasets.synthetic_batches import covariate_shift, shifted_batches
 from sharedlatent.evaluation.metrics import knn_label_transfer_accuracy
-from sharedlatent.evaluation.mixing import batch_mixing_entropy
+from sharedlatent.evaluation.mixing import batch_mixing_entropy, covariate_correlation
 
 SETTINGS = {  # label -> (give batch labels, train.kl_reduction)
     "no batch labels (default)": (False, "auto"),
@@ -44,6 +47,19 @@ def score(seed: int, with_batch: bool, kl_reduction: str) -> dict[str, float]:
     return {"batch_mixing": float(batch_mixing_entropy(latent, labels)), "cell_type_accuracy": float(accuracy)}
 
 
+def score_continuous(seed: int, given: bool) -> dict[str, float]:
+    """Fit the default model on `covariate_shift`, with or without the covariate, and score its joint latent."""
+    arrays, types, covariate = covariate_shift(seed=seed)
+    config = RunConfig()
+    config.train.seed, config.train.progress = seed, False
+    vae = SharedLatentVAE({name: values.shape[1] for name, values in arrays.items()}, config)
+    vae.fit(arrays, covariates=covariate[:, None] if given else None)
+    latent = vae.encode_joint(arrays)
+    half = len(latent) // 2
+    accuracy = knn_label_transfer_accuracy(latent[:half], types[:half], latent[half:], types[half:])
+    return {"covariate_correlation": covariate_correlation(latent, covariate), "cell_type_accuracy": float(accuracy)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", default="0,1,2")
@@ -57,8 +73,15 @@ def main() -> None:
         mixing = ", ".join(f"{s['batch_mixing']:.3f}" for s in scores)
         accuracy = ", ".join(f"{s['cell_type_accuracy']:.2f}" for s in scores)
         print(f"{label:<36} mixing {mixing:<22} cell-type accuracy {accuracy}", flush=True)
+    continuous = []
+    for label, given in (("no covariate given", False), ("covariate given (default: KL summed)", True)):
+        scores = [score_continuous(seed, given) for seed in seeds]
+        continuous.append({"setting": label, "seeds": seeds, "scores": scores})
+        r = ", ".join(f"{s['covariate_correlation']:.3f}" for s in scores)
+        accuracy = ", ".join(f"{s['cell_type_accuracy']:.2f}" for s in scores)
+        print(f"{label:<36} latent r  {r:<22} cell-type accuracy {accuracy}", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"rows": rows}, indent=1) + "\n")
+    args.out.write_text(json.dumps({"rows": rows, "continuous": continuous}, indent=1) + "\n")
     print(
         f"wrote {args.out}; mean mixing per setting: "
         + ", ".join(f"{np.mean([s['batch_mixing'] for s in row['scores']]):.3f}" for row in rows)

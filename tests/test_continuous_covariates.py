@@ -14,14 +14,8 @@ from sharedlatent.api import SharedLatentVAE
 from sharedlatent.datasets.synthetic_batches import covariate_shift
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.evaluation.metrics import knn_label_transfer_accuracy
+from sharedlatent.evaluation.mixing import covariate_correlation
 from test_covariates import small_config
-
-
-def latent_correlation(latent: np.ndarray, covariate: np.ndarray) -> float:
-    """The multiple correlation of the covariate with the latent (Pearson r of its least-squares fit)."""
-    design = np.column_stack([latent, np.ones(len(latent))])
-    coefficients, *_ = np.linalg.lstsq(design, covariate, rcond=None)
-    return float(np.corrcoef(design @ coefficients, covariate)[0, 1])
 
 
 def correlation_and_accuracy(given: bool) -> tuple[float, float]:
@@ -31,7 +25,7 @@ def correlation_and_accuracy(given: bool) -> tuple[float, float]:
     latent = vae.encode_joint(arrays)
     half = len(latent) // 2
     accuracy = knn_label_transfer_accuracy(latent[:half], types[:half], latent[half:], types[half:])
-    return latent_correlation(latent, covariate), accuracy
+    return covariate_correlation(latent, covariate), accuracy
 
 
 def fitted(epochs: int = 40, **options: object) -> tuple[SharedLatentVAE, dict, np.ndarray]:

@@ -42,3 +42,15 @@ def mixing_entry(latent: np.ndarray, batches: np.ndarray, generated_batch: str |
     entry: dict[str, object] = {"entropy": entropy, "k": min(MIXING_NEIGHBOURS, max(len(latent) - 1, 0))}
     entry |= {"batches": present, "definition": MIXING_DEFINITION, "generated_as_batch": generated_batch}
     return entry
+
+
+def covariate_correlation(latent: np.ndarray, values: np.ndarray) -> float:
+    """How well the latent predicts a continuous covariate: the Pearson r of its least-squares fit on the latent
+    (the multiple correlation; 0 means the latent holds none of it linearly)."""
+    latent = matrix(latent, "latent")
+    values = np.asarray(values, dtype=float).ravel()
+    if len(values) != len(latent):
+        raise SharedLatentError(f"{len(values)} covariate values for {len(latent)} latent points")
+    design = np.column_stack([latent, np.ones(len(latent))])
+    coefficients, *_ = np.linalg.lstsq(design, values, rcond=None)
+    return float(np.corrcoef(design @ coefficients, values)[0, 1])
