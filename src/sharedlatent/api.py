@@ -24,16 +24,7 @@ from sharedlatent.datasets.base import Split
 from sharedlatent.datasets.partial import PresenceMasks, check_partial
 from sharedlatent.datasets.streaming import StreamedSplit
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.fitting import (
-    choose_auto_settings,
-    fit_batch_covariate,
-    fit_continuous_covariates,
-    fit_preprocessing,
-    settle_kl_reduction,
-    split_covariates,
-    split_validation,
-    trained_length,
-)
+from sharedlatent.fitting_in_memory import fit_in_memory
 from sharedlatent.fitting_streamed import fit_from_disk
 from sharedlatent.generation import latent_points
 from sharedlatent.inference import decode_points, encode_means
@@ -49,11 +40,10 @@ from sharedlatent.scverse.objects import kind_of, register, training_arrays
 from sharedlatent.scverse.obs_covariates import register_covariate_keys, training_covariates
 from sharedlatent.scverse.registration import Registration
 from sharedlatent.scverse.translation import translate_object
-from sharedlatent.training.checkpoint import Checkpoint, as_checkpoint
+from sharedlatent.training.checkpoint import Checkpoint
 from sharedlatent.training.epoch_search import EpochSearch
-from sharedlatent.training.loop import History, TensorData, fit_module
-from sharedlatent.training.runtime import INFERENCE_CHUNK, cpu_threads, resolve_device, thread_count
-from sharedlatent.training.schedules import build_schedule
+from sharedlatent.training.loop import History
+from sharedlatent.training.runtime import INFERENCE_CHUNK, resolve_device
 
 ArrayLike = np.ndarray | torch.Tensor
 Masks = PresenceMasks  # version 0.1 name
@@ -191,40 +181,17 @@ class SharedLatentVAE:
             train, present, batch = training_arrays(self, train, present, batch)
         batch = train.batches if batch is None and isinstance(train, Split) else batch
         covariates = train.covariates if covariates is None and isinstance(train, Split) else covariates
-        train_arrays, train_present = check_partial(train, "training data", self.input_sizes, present=present)
-        checkpoint = as_checkpoint(checkpoint, self.config)  # identified by the config as given, "auto" and all
-        n_samples = len(next(iter(train_arrays.values())))
-        batch_rows, validation_batch = fit_batch_covariate(self, batch, n_samples, validation)
-        continuous, validation_continuous = fit_continuous_covariates(self, covariates, n_samples, validation)
-        covariates = joined(batch_rows, continuous)
-        validation_covariates = joined(validation_batch, validation_continuous)
-        settle_kl_reduction(self)
-        choose_auto_settings(self, train_arrays, train_present)
-        # the folds of an epoch search get the standardised columns (their own scaling is then near the identity)
-        settings = trained_length(self, train_arrays, train_present, validation, batch, continuous)
-        train_arrays = fit_preprocessing(self, train_arrays, train_present)
-        (train_arrays, train_present), validation_part = split_validation(
-            self, train_arrays, train_present, validation, settings
+        return fit_in_memory(
+            self,
+            train,
+            validation,
+            present=present,
+            batch=batch,
+            covariates=covariates,
+            progress=progress,
+            checkpoint=checkpoint,
+            resume=resume,
         )
-        covariates, validation_covariates = split_covariates(covariates, validation_covariates, settings)
-        stages = build_schedule(settings.schedule, self.domain_names, settings.epochs, settings.freeze_phases)
-        validation_data = None
-        if validation_part is not None:
-            validation_data = TensorData.from_numpy(*validation_part, self.device, validation_covariates)
-        with cpu_threads(thread_count(self.module, settings.threads, settings.batch_size)):
-            self.history = fit_module(
-                self.module,
-                stages,
-                TensorData.from_numpy(train_arrays, train_present, self.device, covariates),
-                validation_data,
-                settings,
-                progress,
-                checkpoint,
-                resume,
-            )
-        encodings = encode_means(self.module, train_arrays, train_present, self.device, covariates)
-        self.latent_box = (encodings.min(axis=0), encodings.max(axis=0))
-        return self.history
 
     def predict(
         self,

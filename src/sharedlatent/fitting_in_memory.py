@@ -1,0 +1,74 @@
+"""`SharedLatentVAE.fit` on data held in memory: covariates, "auto" settings, preprocessing, the validation
+hold-out, then the training loop over tensors (fitting_streamed.py does the same for data that stays on disk)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sharedlatent.continuous_covariates import joined
+from sharedlatent.datasets.partial import check_partial
+from sharedlatent.fitting import (
+    choose_auto_settings,
+    fit_batch_covariate,
+    fit_continuous_covariates,
+    fit_preprocessing,
+    settle_kl_reduction,
+    split_covariates,
+    split_validation,
+    trained_length,
+)
+from sharedlatent.inference import encode_means
+from sharedlatent.training.checkpoint import as_checkpoint
+from sharedlatent.training.loop import History, TensorData, fit_module
+from sharedlatent.training.runtime import cpu_threads, thread_count
+from sharedlatent.training.schedules import build_schedule
+
+
+def fit_in_memory(
+    model: Any,
+    train: Any,
+    validation: Any,
+    *,
+    present: Mapping[str, Any] | None,
+    batch: Any,
+    covariates: Any,
+    progress: bool | None,
+    checkpoint: Any,
+    resume: bool,
+) -> History:
+    """Train `model` on arrays per domain (or a Split); sets its history and the box its training encodings fill."""
+    train_arrays, train_present = check_partial(train, "training data", model.input_sizes, present=present)
+    checkpoint = as_checkpoint(checkpoint, model.config)  # identified by the config as given, "auto" and all
+    n_samples = len(next(iter(train_arrays.values())))
+    batch_rows, validation_batch = fit_batch_covariate(model, batch, n_samples, validation)
+    continuous, validation_continuous = fit_continuous_covariates(model, covariates, n_samples, validation)
+    covariates = joined(batch_rows, continuous)
+    validation_covariates = joined(validation_batch, validation_continuous)
+    settle_kl_reduction(model)
+    choose_auto_settings(model, train_arrays, train_present)
+    # the folds of an epoch search get the standardised columns (their own scaling is then near the identity)
+    settings = trained_length(model, train_arrays, train_present, validation, batch, continuous)
+    train_arrays = fit_preprocessing(model, train_arrays, train_present)
+    (train_arrays, train_present), validation_part = split_validation(
+        model, train_arrays, train_present, validation, settings
+    )
+    covariates, validation_covariates = split_covariates(covariates, validation_covariates, settings)
+    stages = build_schedule(settings.schedule, model.domain_names, settings.epochs, settings.freeze_phases)
+    validation_data = None
+    if validation_part is not None:
+        validation_data = TensorData.from_numpy(*validation_part, model.device, validation_covariates)
+    with cpu_threads(thread_count(model.module, settings.threads, settings.batch_size)):
+        model.history = fit_module(
+            model.module,
+            stages,
+            TensorData.from_numpy(train_arrays, train_present, model.device, covariates),
+            validation_data,
+            settings,
+            progress,
+            checkpoint,
+            resume,
+        )
+    encodings = encode_means(model.module, train_arrays, train_present, model.device, covariates)
+    model.latent_box = (encodings.min(axis=0), encodings.max(axis=0))
+    return model.history
