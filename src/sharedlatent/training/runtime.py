@@ -12,7 +12,9 @@ from sharedlatent.errors import SharedLatentError
 from sharedlatent.training.distributed import local_device
 
 INFERENCE_CHUNK = 8192  # rows per forward pass at inference: bounded memory, few kernel launches
-NARROW_LAYOUT_WIDTH = 256  # measured on 2 cores: the 64-96-64-32-16 digits layout trains 1.4x faster on one thread
+# Layouts narrower than this train on one thread. On 2 quiet cores, 2 threads were 1.1-1.4x faster for the digits
+# layout at batch 256 and about even at batch 64 (benchmarks/train_throughput.py); on shared cores they were far slower.
+NARROW_LAYOUT_WIDTH = 256
 # Below this many values per batch in the widest layer, each op is too small for a second thread to pay for its
 # synchronisation: 2,000 genes at batch 64 trained 3-7x slower on 2 threads than on 1 on a shared 2-core machine.
 SMALL_STEP_VALUES = 1 << 20
