@@ -80,6 +80,12 @@ def _named_columns(values: Any, names: tuple[str, ...] | None, what: str) -> tup
     """A DataFrame's or mapping's columns (in `names`' order when given) and their names; other input unchanged."""
     if isinstance(values, Mapping):
         columns = list(map(str, values))
+        unknown = [] if names is None else [column for column in columns if column not in names]
+        if unknown:  # a mapping names each covariate on purpose: an unknown name is a typo, not extra data
+            raise SharedLatentError(
+                f"{what}: covariates name {', '.join(unknown[:SHOWN_NAMES])}, which the model was not fitted on "
+                f"(it knows {_shown(names)})"
+            )
         chosen = _pick(columns, names, what)
         try:
             table = [np.broadcast_to(np.asarray(values[_key(values, c)]).ravel(), (_rows(values),)) for c in chosen]

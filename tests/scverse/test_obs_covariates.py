@@ -45,3 +45,30 @@ def test_missing_or_text_obs_columns_are_refused():
         SharedLatentVAE.from_data(mdata, config(), continuous_covariate_keys=["pct_ribo"])
     with pytest.raises(SharedLatentError, match="'cell_type' is not a numeric obs column"):
         SharedLatentVAE.from_data(mdata, config(), continuous_covariate_keys=["cell_type"])
+
+
+def test_translating_partial_cells_needs_labels_of_the_translated_cells_only():
+    # Labels on each modality's obs: protein's obs covers only its own (paired) cells, which are all translated.
+    mdata = with_mito()
+    protein = mdata.mod["protein"]
+    for column in ("batch", "pct_mito"):
+        protein.obs[column] = mdata.mod["rna"].obs[column].reindex(protein.obs_names).to_numpy()
+    keys = {"batch_key": "batch", "continuous_covariate_keys": ["pct_mito"]}
+    model = SharedLatentVAE.from_data(mdata, config(), layer={"rna": "counts"}, **keys)
+    model.fit(mdata)
+    translated = model.translate(mdata, "protein", "rna")
+    assert translated.n_obs == protein.n_obs and np.isfinite(translated.X).all()
+
+
+def test_a_frame_indexed_by_cell_names_is_aligned_and_unknown_names_are_refused():
+    mdata = with_mito()
+    model = SharedLatentVAE.from_data(mdata, config(), layer={"rna": "counts"}, continuous_covariate_keys=["pct_mito"])
+    model.fit(mdata)
+    shuffled = mdata.mod["rna"].obs[["pct_mito"]].sample(frac=1, random_state=0)
+    np.testing.assert_array_equal(
+        model.translate(mdata, "rna", "protein", covariates=shuffled).X, model.translate(mdata, "rna", "protein").X
+    )
+    with pytest.raises(SharedLatentError, match="lack 1 of the"):
+        model.translate(mdata, "rna", "protein", covariates=shuffled.iloc[1:])
+    with pytest.raises(SharedLatentError, match="covariates name pct_mt, which the model was not fitted on"):
+        model.translate(mdata, "rna", "protein", covariates={"pct_mito": 5.0, "pct_mt": 9.0})

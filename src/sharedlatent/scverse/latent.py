@@ -27,11 +27,17 @@ def cell_table(
 
 
 def cell_batches(
-    model: Any, data: Any, table: CellTable, batch: Any = None, transform_batch: Any = None
+    model: Any,
+    data: Any,
+    table: CellTable,
+    batch: Any = None,
+    transform_batch: Any = None,
+    needed: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """The cells' batch labels: `batch` (one label or one per cell), else the registered batch_key's obs column;
     None for a model fitted without batch labels, or when `transform_batch` decodes them and the encoders ignore
-    the batch (the cells' own batch is then neither read nor checked)."""
+    the batch (the cells' own batch is then neither read nor checked). With `needed` (cell indices) only those
+    cells' labels are read and checked."""
     if model.batch_encoder is None:
         return batch
     if transform_batch is not None and not model.module.batch_in_encoders:
@@ -42,11 +48,12 @@ def cell_batches(
     if key is None:
         return None
     try:
-        labels = batch_labels(data, table, key)
+        labels = batch_labels(data, table, key, needed)
     except SharedLatentError as error:
         raise _with_fix(model, str(error)) from None
     known = model.batch_encoder.categories
-    unknown = [label for label in dict.fromkeys(labels) if label not in set(known)]
+    used = labels if needed is None else labels[needed]
+    unknown = [label for label in dict.fromkeys(used) if label not in set(known)]
     if unknown:
         shown = ", ".join(map(repr, unknown[:SHOWN_LABELS])) + (", ..." if len(unknown) > SHOWN_LABELS else "")
         fitted = ", ".join(known[:SHOWN_LABELS]) + (", ..." if len(known) > SHOWN_LABELS else "")

@@ -249,8 +249,9 @@ def training_arrays(
     return table.dense(nan_absent=False), {name: table.present(name) for name in table.rows}, batch
 
 
-def batch_labels(data: Any, table: CellTable, key: str) -> np.ndarray:
-    """Each cell's label in obs column `key`: a MuData's own obs first, then each domain's AnnData obs."""
+def batch_labels(data: Any, table: CellTable, key: str, needed: np.ndarray | None = None) -> np.ndarray:
+    """Each cell's label in obs column `key`: a MuData's own obs first, then each domain's AnnData obs. With
+    `needed` (cell indices) only those cells must have one; the others get "" and must not be used."""
     import pandas as pd
 
     if table.cells is None:
@@ -266,10 +267,10 @@ def batch_labels(data: Any, table: CellTable, key: str) -> np.ndarray:
         column = frame[key]
         column = column[~column.index.duplicated()].reindex(table.cells)
         labels = labels.where(labels.notna(), column.astype(object))
-    missing = int(labels.isna().sum())
+    missing = int((labels if needed is None else labels.iloc[needed]).isna().sum())
     if missing:
         raise SharedLatentError(f"batch_key {key!r} has no label for {missing} cells")
-    return labels.astype(str).to_numpy()
+    return labels.where(labels.notna(), "").astype(str).to_numpy()
 
 
 def _all_anndata(data: Any) -> bool:

@@ -34,13 +34,32 @@ def training_covariates(model: Any, data: Any) -> Any:
     return obs_covariates(data, *cells_and_sources(model.registration, data, model.domain_names), keys)
 
 
-def cell_covariates(model: Any, data: Any, table: Any, covariates: Any = None) -> Any:
-    """The cells' continuous covariates: `covariates` as given, else the registered obs columns for a model fitted
-    with them (None otherwise)."""
+def cell_covariates(model: Any, data: Any, table: Any, covariates: Any = None, needed: Any = None) -> Any:
+    """The cells' continuous covariates: `covariates` as given (a pandas object indexed by obs_names is aligned
+    to the cells), else the registered obs columns for a model fitted with them (None otherwise). With `needed`
+    (cell indices) only those cells must have values."""
     keys = getattr(model.registration, "continuous_keys", None)
-    if covariates is not None or model.covariate_scaler is None or not keys:
+    if covariates is not None:
+        return aligned_to_cells(covariates, table.cells)
+    if model.covariate_scaler is None or not keys:
+        return None
+    return obs_covariates(data, table.cells, [a for a in table.sources.values() if a is not None], keys, needed)
+
+
+def aligned_to_cells(covariates: Any, cells: Any) -> Any:
+    """A DataFrame or Series indexed by obs_names, reordered to `cells`; anything else (and a default 0..n-1
+    index) is taken row by row as given."""
+    import pandas as pd
+
+    if cells is None or not isinstance(covariates, (pd.DataFrame, pd.Series)):
         return covariates
-    return obs_covariates(data, table.cells, [a for a in table.sources.values() if a is not None], keys)
+    index = covariates.index
+    if isinstance(index, pd.RangeIndex):
+        return covariates
+    lacking = int((~pd.Index(cells).isin(index)).sum())
+    if lacking:
+        raise SharedLatentError(f"covariates are indexed by cell names but lack {lacking} of the {len(cells)} cells")
+    return covariates[~covariates.index.duplicated()].reindex(cells)
 
 
 def block_rows(covariates: Any, n_cells: int, cells: np.ndarray) -> Any:
@@ -60,8 +79,9 @@ def cells_and_sources(registration: Registration, data: Any, domains: list[str])
     return _cells(data, kind, found), sources
 
 
-def obs_covariates(data: Any, cells: Any, sources: list[Any], keys: list[str]) -> Any:
-    """A float DataFrame (index: cells, columns: `keys`) filled from a MuData's obs, then each AnnData's obs."""
+def obs_covariates(data: Any, cells: Any, sources: list[Any], keys: list[str], needed: Any = None) -> Any:
+    """A float DataFrame (index: cells, columns: `keys`) filled from a MuData's obs, then each AnnData's obs; with
+    `needed` (cell indices) only those cells must have values (the others get 0 and must not be used)."""
     import pandas as pd
 
     if cells is None:
@@ -77,7 +97,7 @@ def obs_covariates(data: Any, cells: Any, sources: list[Any], keys: list[str]) -
                 raise SharedLatentError(f"continuous covariate {key!r} is not a numeric obs column ({column.dtype})")
             column = column[~column.index.duplicated()].reindex(cells).astype(float)
             table[key] = table[key].where(table[key].notna(), column)
-        missing = int(table[key].isna().sum())
+        missing = int((table[key] if needed is None else table[key].iloc[needed]).isna().sum())
         if missing:
             raise SharedLatentError(f"continuous covariate {key!r} has no value for {missing} cells")
-    return table
+    return table.fillna(0.0)

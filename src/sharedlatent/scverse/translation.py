@@ -40,8 +40,8 @@ def translate_object(
     table = cell_table(model, data, domain, _only(source, layer), _only(source, obsm), [source])
     cells = np.flatnonzero(table.present(source))
     libraries = _per_cell(library_size, table.n_cells, cells)
-    batches = cell_batches(model, data, table, batch, transform_batch)
-    numbers = cell_covariates(model, data, table, covariates)  # continuous covariates: given, or the obs columns
+    batches = cell_batches(model, data, table, batch, transform_batch, needed=cells)  # only the translated cells'
+    numbers = cell_covariates(model, data, table, covariates, needed=cells)  # given, or the obs columns
     values = np.zeros((len(cells), model.input_sizes[target]), dtype=np.float32)
     done = 0
     for block in table.chunks(cells):
