@@ -72,7 +72,9 @@ def test_batch_labels_are_checked():
     with pytest.raises(SharedLatentError, match="10 batch labels for 400 samples"):
         vae.fit(arrays, batch=labels[:10])
     vae.fit(arrays, batch=labels)
-    with pytest.raises(SharedLatentError, match="unknown batch label 'c'; the model was fitted on a, b"):
+    with pytest.raises(
+        SharedLatentError, match="unknown batch label 'c'; the model was fitted on a, b; give transform_batch="
+    ):
         vae.translate(arrays["rna"], "rna", "protein", batch="c")
     with pytest.raises(SharedLatentError, match="give batch= or transform_batch="):
         vae.translate(arrays["rna"], "rna", "protein")

@@ -11,6 +11,7 @@ import numpy as np
 from sharedlatent.errors import SharedLatentError
 
 SHOWN_LABELS = 5  # how many known labels an error lists
+TRANSFORM_HINT = "; give transform_batch=LABEL to decode them as a known batch"
 
 
 @dataclass(frozen=True)
@@ -31,14 +32,16 @@ class BatchEncoder:
             )
         return cls(categories, width or len(categories))
 
-    def one_hot(self, labels: Any, n_samples: int, what: str) -> np.ndarray:
+    def one_hot(self, labels: Any, n_samples: int, what: str, hint: str = "") -> np.ndarray:
         """float32 one-hot rows of `labels` (one label for all samples, or one each); unknown labels are refused."""
         values = label_array(labels, n_samples, what)
         index = {label: code for code, label in enumerate(self.categories)}
         unknown = [value for value in dict.fromkeys(values) if value not in index]
         if unknown:
             known = ", ".join(self.categories[:SHOWN_LABELS]) + (", ..." if len(self.categories) > SHOWN_LABELS else "")
-            raise SharedLatentError(f"{what}: unknown batch label {unknown[0]!r}; the model was fitted on {known}")
+            raise SharedLatentError(
+                f"{what}: unknown batch label {unknown[0]!r}; the model was fitted on {known}{hint}"
+            )
         return np.eye(self.width, dtype=np.float32)[[index[value] for value in values]]
 
 
@@ -72,8 +75,10 @@ def encoder_rows(model: Any, batch: Any, n_samples: int, what: str) -> np.ndarra
         if model.module.batch_in_encoders:
             raise SharedLatentError(f"{what}: this model's encoders read the batch; give batch= (the samples' labels)")
         return None
-    rows = encoder.one_hot(batch, n_samples, what)
-    return rows if model.module.batch_in_encoders else None
+    if model.module.batch_in_encoders:
+        return encoder.one_hot(batch, n_samples, what)
+    encoder.one_hot(batch, n_samples, what, TRANSFORM_HINT)  # checked: these labels are decoded as given
+    return None
 
 
 def decoder_rows(model: Any, batch: Any, transform_batch: Any, n_samples: int, what: str) -> np.ndarray | None:
@@ -87,7 +92,8 @@ def decoder_rows(model: Any, batch: Any, transform_batch: Any, n_samples: int, w
         raise SharedLatentError(
             f"{what}: this model decodes per batch; give batch= or transform_batch= (one of {', '.join(encoder.categories[:SHOWN_LABELS])})"
         )
-    return encoder.one_hot(labels, n_samples, what)
+    own = transform_batch is None and not model.module.batch_in_encoders  # the samples' own labels, decoded as such
+    return encoder.one_hot(labels, n_samples, what, TRANSFORM_HINT if own else "")
 
 
 def _encoder(model: Any, labels: Any, what: str) -> BatchEncoder | None:
