@@ -1,0 +1,137 @@
+"""The commands that read or write sample files: `translate` (array files, or AnnData / MuData through
+cli_objects.py) and `generate`. Heavy modules load inside the run functions so that `--help` stays fast."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from sharedlatent.errors import SharedLatentError
+from sharedlatent.names import GENERATION_METHODS
+from sharedlatent.runs.batches import add_batch_options
+from sharedlatent.runs.cli_objects import add_matrix_options, translate_objects
+
+GENERATE_SUFFIXES = (".npz", ".npy", ".csv", ".tsv", ".parquet", ".h5ad")
+Subparsers = Any  # argparse's _SubParsersAction, which it does not export
+
+
+def add_translate_parser(commands: Subparsers) -> None:
+    translate = commands.add_parser("translate", help="translate samples from one domain into another")
+    translate.add_argument("run", type=Path)
+    translate.add_argument("--source", required=True)
+    translate.add_argument("--target", required=True)
+    translate.add_argument("--input", required=True, type=Path, help=".npy, .csv, .tsv, .parquet, .npz or .h5ad")
+    translate.add_argument(
+        "--output", required=True, type=Path, help="same formats; columns named by the target domain"
+    )
+    translate.add_argument(
+        "--cycle", action="store_true", help="translate there and back (output in the source domain)"
+    )
+    translate.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    add_matrix_options(translate)
+    add_batch_options(translate)
+
+
+def run_translate(args: argparse.Namespace) -> int:
+    from sharedlatent.runs.batches import refuse_labels_without_batches
+    from sharedlatent.runs.folder import load_run
+    from sharedlatent.runs.outputs import refuse_existing, refuse_same_file
+    from sharedlatent.runs.sample_files import aligned_values, read_samples, write_samples
+
+    refuse_same_file(args.input, args.output)
+    refuse_existing(args.output, args.overwrite)
+    model, record = load_run(args.run)
+    refuse_labels_without_batches(model, args)
+    if (done := translate_objects(args, model, record)) is not None:
+        return done
+    samples = read_samples(args.input)
+    inputs, note = aligned_values(
+        samples, record.feature_names.get(args.source), f"{args.input} (domain {args.source!r})"
+    )
+    if note:
+        print(note, file=sys.stderr)
+    values = _translated(args, model, inputs)
+    names = record.feature_names.get(args.source if args.cycle else args.target)
+    write_samples(args.output, values, names or None, samples.sample_ids)
+    print(f"wrote {values.shape[0]} x {values.shape[1]} to {args.output}")
+    return 0
+
+
+def _translated(args: argparse.Namespace, model: Any, inputs: Any) -> Any:
+    """Array input translated, or cycled back with --cycle; a batch model's labels come from --batch (one for all
+    samples) and --transform-batch, or the command is refused in one line."""
+    from sharedlatent.runs.batches import require_labels
+
+    if args.cycle:
+        if args.transform_batch is not None:
+            raise SharedLatentError("--cycle comes back in the input's own batch: give --batch, not --transform-batch")
+        require_labels(model, args.batch, "--batch LABEL (the input's batch; one label for all its samples)")
+        return model.cycle(inputs, args.source, args.target, batch=args.batch)
+    require_labels(model, args.batch or args.transform_batch, "--batch LABEL (the input's) or --transform-batch LABEL")
+    return model.translate(inputs, args.source, args.target, batch=args.batch, transform_batch=args.transform_batch)
+
+
+def add_generate_parser(commands: Subparsers) -> None:
+    generate = commands.add_parser("generate", help="generate new paired samples")
+    generate.add_argument("run", type=Path)
+    generate.add_argument("-n", "--n-samples", type=int, default=10)
+    generate.add_argument(
+        "--output",
+        required=True,
+        type=Path,
+        help="an .npz with one array per domain, or FILE.csv/.npy giving FILE_<domain>.csv",
+    )
+    generate.add_argument(
+        "--method",
+        choices=GENERATION_METHODS,
+        default="box",
+        help="box: inside the training encodings' range (the original); prior: N(0, I)",
+    )
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--overwrite", action="store_true")
+    add_batch_options(generate, samples=False)
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from sharedlatent.runs.batches import refuse_labels_without_batches, require_labels
+    from sharedlatent.runs.folder import load_run
+    from sharedlatent.runs.outputs import check_generation_size, refuse_existing, write_file_set
+    from sharedlatent.runs.sample_files import write_samples
+
+    suffix = args.output.suffix.lower()
+    if suffix not in GENERATE_SUFFIXES:
+        raise SharedLatentError(f"output file {args.output} must end in one of {', '.join(GENERATE_SUFFIXES)}")
+    if suffix == ".npz":
+        targets = {"": args.output}
+    else:
+        targets = {
+            name: args.output.with_name(f"{args.output.stem}_{name}{args.output.suffix}") for name in _domains(args.run)
+        }
+    for path in targets.values():
+        refuse_existing(path, args.overwrite)
+    model, record = load_run(args.run)
+    check_generation_size(args.n_samples, model.input_sizes)
+    refuse_labels_without_batches(model, args)
+    require_labels(model, args.transform_batch, "--transform-batch LABEL (the batch to generate samples of)")
+    generated = model.generate(args.n_samples, method=args.method, seed=args.seed, transform_batch=args.transform_batch)
+    if suffix == ".npz":
+        write_file_set(targets, lambda _, path: np.savez(path, **generated))
+        print(f"wrote {args.n_samples} generated pairs ({', '.join(generated)}) to {args.output}")
+        return 0
+    write_file_set(
+        targets, lambda name, path: write_samples(path, generated[name], record.feature_names.get(name) or None)
+    )
+    for name, path in targets.items():
+        print(f"wrote {args.n_samples} generated {name} samples to {path}")
+    return 0
+
+
+def _domains(run: Path) -> list[str]:
+    """The domain names a run folder's record lists (generate names its output files after them)."""
+    from sharedlatent.runs.record import read_record
+
+    return read_record(run).domains
