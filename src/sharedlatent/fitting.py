@@ -113,10 +113,7 @@ def fit_batch_covariate(model: Any, labels: Any, n_samples: int, validation: Any
     if validation is not None and held is None:
         raise SharedLatentError("with batch labels, give validation as a Split with batches, or leave it out")
     model.batch_encoder = encoder
-    if encoder.width != width:
-        layout = dataclasses.replace(model.config.model, batch_categories=encoder.width)
-        model.config = dataclasses.replace(model.config, model=layout)
-        model.build_module()
+    _set_input_width(model, "batch_categories", encoder.width)
     rows = encoder.one_hot(values, n_samples, "fit")
     return rows, None if held is None else encoder.one_hot(held, len(held), "validation")
 
@@ -138,12 +135,17 @@ def fit_continuous_covariates(model: Any, values: Any, n_samples: int, validatio
     if validation is not None and held is None:
         raise SharedLatentError("with covariates, give validation as a Split with covariates, or leave it out")
     model.covariate_scaler = scaler
-    if scaler.width != width:
-        layout = dataclasses.replace(model.config.model, continuous_covariates=scaler.width)
-        model.config = dataclasses.replace(model.config, model=layout)
-        model.build_module()
+    _set_input_width(model, "continuous_covariates", scaler.width)
     rows = scaler.rows(values, n_samples, "fit")
     return rows, None if held is None else scaler.rows(held, len(held), "validation")
+
+
+def _set_input_width(model: Any, field: str, width: int) -> None:
+    """Set the model config's `field` (a count of covariate columns) to `width`, rebuilding the module if it changed."""
+    if getattr(model.config.model, field) != width:
+        layout = dataclasses.replace(model.config.model, **{field: width})
+        model.config = dataclasses.replace(model.config, model=layout)
+        model.build_module()
 
 
 def settle_kl_reduction(model: Any) -> None:
