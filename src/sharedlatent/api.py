@@ -202,6 +202,7 @@ class SharedLatentVAE:
         batch: Any = None,
         transform_batch: Any = None,
         covariates: Any = None,
+        library_size: Any = None,
     ) -> Prediction:
         """Encode `inputs` (any subset of domains, same samples) jointly and decode each of `targets`.
 
@@ -221,6 +222,9 @@ class SharedLatentVAE:
         covariates
             For a model fitted with continuous covariates: the samples' values (one row per sample, or one row for
             all), needed to decode (and to encode with batch_in_encoders).
+        library_size
+            A count target's total count per sample (or one for all) instead of the training mean (or, decoding a
+            domain from itself, its observed total).
         """
         if kind_of(inputs):
             raise SharedLatentError("AnnData / MuData input: use get_latent (latents) or translate (an AnnData)")
@@ -245,7 +249,9 @@ class SharedLatentVAE:
         for target in targets:
             # Reconstructing a count domain from itself keeps each sample's observed library size.
             own = present is None and target in prepared and self.module.uses_observed_library(target)
-            decoded[target] = self._decode(latent, target, prepared[target] if own else None, batch=decoded_as)
+            library = None if library_size is None else self._library(library_size, n_samples, target)
+            observed = prepared[target] if own and library is None else None
+            decoded[target] = self._decode(latent, target, observed, library, batch=decoded_as)
         template = next(iter(inputs.values()))
         return Prediction(_like(template, latent), {name: _like(template, values) for name, values in decoded.items()})
 
@@ -366,15 +372,7 @@ class SharedLatentVAE:
             return translate_object(self, x, source, target, library_size=library_size, **labels, **options)
         if options:
             raise SharedLatentError(f"{', '.join(options)} apply to AnnData / MuData input, not to arrays")
-        if library_size is None:
-            return self.predict({source: x}, (target,), partial=False, **labels).decoded[target]
-        latent = np.asarray(self.predict({source: x}, partial=False, batch=batch, covariates=covariates).latent)
-        continuous = covariate_rows(self, covariates, len(latent), "translate", needed=True)
-        rows = joined(decoder_rows(self, batch, transform_batch, len(latent), "translate"), continuous)
-        library = library_column(
-            library_size, len(latent), target, self.config.model.likelihood_for(target), self._library_mode(target)
-        )
-        return _like(x, self._decode(latent, target, library=library, batch=rows))
+        return self.predict({source: x}, (target,), partial=False, library_size=library_size, **labels).decoded[target]
 
     def get_latent(self, data: Any, **options: Any) -> Any:
         """Latent means of AnnData / MuData cells as a frame aligned to obs_names (joint over the domains a cell
@@ -466,11 +464,10 @@ class SharedLatentVAE:
         preprocessor = self.preprocessors[domain]
         return decode_points(self.module, preprocessor, latent, domain, self.device, observed, library, batch)
 
-    def _encode_masked(self, arrays: Mapping[str, np.ndarray], present: Masks | None) -> np.ndarray:
-        return encode_means(self.module, arrays, present, self.device)
-
-    def _library_mode(self, domain: str) -> str | None:
-        return getattr(self.module.likelihoods[domain], "library", None)
+    def _library(self, library_size: Any, n_samples: int, domain: str) -> np.ndarray:
+        """The user's library sizes as a column for a count `domain` (count_inputs.library_column checks them)."""
+        mode = getattr(self.module.likelihoods[domain], "library", None)
+        return library_column(library_size, n_samples, domain, self.config.model.likelihood_for(domain), mode)
 
     def _check_domain(self, domain: str) -> None:
         if domain not in self.input_sizes:

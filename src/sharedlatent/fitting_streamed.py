@@ -11,6 +11,7 @@ import torch
 from sharedlatent.datasets.streaming import StreamedSplit
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.fitting import choose_auto_settings
+from sharedlatent.inference import encode_means
 from sharedlatent.preprocessing import fit_streamed, transform_all
 from sharedlatent.training.checkpoint import as_checkpoint
 from sharedlatent.training.epoch_search import needs_epoch_search
@@ -89,7 +90,7 @@ def latent_box(model: Any, split: StreamedSplit) -> tuple[np.ndarray, np.ndarray
     """The per-dimension min and max of the joint encodings of `split`, encoded chunk by chunk."""
     low = high = None
     for chunk in split.chunks():
-        encodings = model._encode_masked(transform_all(model.preprocessors, chunk), None)
+        encodings = encode_means(model.module, transform_all(model.preprocessors, chunk), None, model.device)
         low = encodings.min(axis=0) if low is None else np.minimum(low, encodings.min(axis=0))
         high = encodings.max(axis=0) if high is None else np.maximum(high, encodings.max(axis=0))
     return low, high
