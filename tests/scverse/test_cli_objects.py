@@ -11,7 +11,7 @@ mudata = pytest.importorskip("mudata")
 from test_objects import CELLS, PROTEINS, RNA_ONLY, cite_seq  # noqa: E402
 
 from sharedlatent.runs.cli import main  # noqa: E402
-from sharedlatent.runs.folder import NO_TEST_NOTE  # noqa: E402
+from sharedlatent.runs.record import NO_TEST_NOTE  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 
@@ -121,3 +121,13 @@ def test_encode_of_an_h5ad_missing_genes_names_them_and_an_unknown_one_asks_for_
         "gene0, gene1, gene2, gene3, gene4"
     )
     assert errors[1].startswith("error: say which domain the .h5ad holds with --domain (its var_names share no")
+
+
+def test_info_of_a_final_model_reads_its_train_split_metrics(run, capsys):
+    assert main(["info", str(run / "run")]) == 0
+    assert "--split train` writes metrics" in capsys.readouterr().out
+    assert main(["evaluate", str(run / "run"), "--split", "train"]) == 0
+    capsys.readouterr()
+    assert main(["info", str(run / "run")]) == 0
+    printed = capsys.readouterr().out
+    assert "on the train split" in printed and "not computed yet" not in printed

@@ -197,7 +197,7 @@ def load_h5ad_pair(
         if not path.is_file():
             raise SharedLatentError(f"AnnData file {path} (domain {domain!r}) does not exist")
     uses_obsm = any(c[1] for c in choices.values())
-    if wants_backed(backed, paths, uses_obsm or bool(batch_key), pairing):
+    if wants_backed(backed, paths, uses_obsm or bool(label_column or batch_key), pairing):
         if uses_obsm or label_column or batch_key:
             raise SharedLatentError("backed=true reads X or a layer, without obsm, label_column or batch_key")
         return load_backed_pair(paths, {d: c[0] for d, c in choices.items()}, test_fraction, seed, pairing)

@@ -24,7 +24,7 @@ NAME_CHUNK = 65_536
 
 def wants_backed(backed: bool | str, paths: dict[str, Path], in_memory_only: bool, pairing: str) -> bool:
     """`backed` as given, or for "auto" whether the dense matrices would pass BACKED_ABOVE_BYTES; `in_memory_only`
-    (obsm or batch labels, which the backed reader lacks) keeps "auto" in memory."""
+    (obsm, a label column or batch labels, which the backed reader lacks) keeps "auto" in memory."""
     if str(backed).lower() != "auto":
         return as_bool(backed, "backed")
     if in_memory_only or pairing != "inner":

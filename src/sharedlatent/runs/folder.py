@@ -16,7 +16,7 @@ from sharedlatent.config import RunConfig
 from sharedlatent.datasets import PairedDataset, load_dataset
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.runs.evaluate import evaluate_into, obs_column
-from sharedlatent.runs.record import RUN_FILE, RunRecord, read_record, write_record
+from sharedlatent.runs.record import NO_TEST_NOTE, RUN_FILE, RunRecord, read_record, write_record
 from sharedlatent.runs.registration import run_registration
 from sharedlatent.runs.reload import absolute_data_options, check_data_files, fingerprint_data_files, reload_options
 from sharedlatent.runs.resume import run_checkpoint
@@ -28,7 +28,6 @@ from sharedlatent.training.loop import History
 __all__ = ["RUN_FILE", "RunRecord", "evaluate_into", "evaluate_run", "load_run", "read_record", "train_run"]
 
 MIN_TEST_SAMPLES = 2  # latent alignment compares each test sample with the others
-NO_TEST_NOTE = "no test split (test_fraction=0): evaluation skipped, no metrics.json or report"
 
 
 def layout_name(model: SharedLatentVAE) -> str:

@@ -10,6 +10,7 @@ from sharedlatent.errors import SharedLatentError
 from sharedlatent.storage import read_json, write_json
 
 RUN_FILE = "run.json"
+NO_TEST_NOTE = "no test split (test_fraction=0): evaluation skipped, no metrics.json or report"
 RUN_FORMAT = "sharedlatent-run"
 RUN_FORMAT_VERSION = 1
 FIELD_TYPES: dict[str, type | tuple[type, ...]] = {

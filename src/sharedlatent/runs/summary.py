@@ -7,8 +7,8 @@ from typing import Any
 
 from sharedlatent.config import RunConfig
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.runs.record import read_record
-from sharedlatent.storage import CONFIG_FILE, METRICS_FILE, read_json
+from sharedlatent.runs.record import NO_TEST_NOTE, read_record
+from sharedlatent.storage import CONFIG_FILE, METRICS_FILE, read_json, split_file
 
 
 def metrics_shaped(metrics: Any) -> bool:
@@ -34,8 +34,10 @@ def summary_lines(folder: Path, list_files: bool = False) -> str:
         *(f"data      {note}" for note in record.data_notes),
     ]
     lines += [f"auto      {name}: {text}" for name, text in record.chosen_settings.items()]
-    if (folder / METRICS_FILE).exists():
-        metrics = read_json(folder / METRICS_FILE)
+    no_test = NO_TEST_NOTE in record.data_notes  # a final model: `evaluate --split train` is all there can be
+    metrics_file = folder / split_file(METRICS_FILE, "train" if no_test else "test")
+    if metrics_file.exists():
+        metrics = read_json(metrics_file)
         try:
             for direction, values in metrics.get("translation", {}).items():
                 lines.append(
@@ -49,10 +51,10 @@ def summary_lines(folder: Path, list_files: bool = False) -> str:
             lines += uninformative_warnings(metrics)
         except (KeyError, TypeError, AttributeError, ValueError):
             raise SharedLatentError(
-                f"{folder / METRICS_FILE} is not a sharedlatent metrics file; rerun `sharedlatent evaluate {folder}`"
+                f"{metrics_file} is not a sharedlatent metrics file; rerun `sharedlatent evaluate {folder}`"
             ) from None
     else:
-        split = " --split train" if any("no test split" in note for note in record.data_notes) else ""
+        split = " --split train" if no_test else ""
         lines.append(
             f"metrics   not computed yet: `sharedlatent evaluate {folder}{split}` writes metrics, figures and report"
         )
