@@ -10,7 +10,7 @@ import torch
 
 from sharedlatent.datasets.streaming import StreamedSplit
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.fitting import choose_auto_settings
+from sharedlatent.fitting import choose_auto_settings, settle_kl_reduction
 from sharedlatent.inference import encode_means
 from sharedlatent.preprocessing import fit_streamed, transform_all
 from sharedlatent.training.checkpoint import as_checkpoint
@@ -39,14 +39,15 @@ def fit_from_disk(
     if model.config.model.batch_categories:
         raise SharedLatentError("batch labels are not read from disk yet; load the data in memory to fit batches")
     settings, n = model.config.train, split.n_samples
+    if needs_epoch_search(n, settings):
+        raise SharedLatentError(f"{n} samples are too few to stream from disk; load them in memory instead")
     checkpoint = as_checkpoint(checkpoint, model.config)
+    settle_kl_reduction(model)
     sample = {
         name: split.read_domain(name, _auto_sample(n, settings.seed, width))
         for name, width in split.input_sizes.items()
     }
     choose_auto_settings(model, sample, None)
-    if needs_epoch_search(n, settings):
-        raise SharedLatentError(f"{n} samples are too few to stream from disk; load them in memory instead")
     fit_preprocessing_streamed(model, split)
     kept, held = np.arange(n), None
     if validation_size(n, settings.validation_fraction):

@@ -311,9 +311,9 @@ def nb_log_prob(x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor) -> torch
 def nb_log_prob_rows(x: torch.Tensor, mu: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     """Per-row sums of log NB(x; mu, theta) for per-feature `theta`; the terms that vanish where x is 0 are
     evaluated at the nonzero counts only, which is most of the work saved on sparse counts (lgamma, digamma)."""
-    rows, columns = x.nonzero(as_tuple=True)
-    if 2 * rows.numel() > x.numel():  # dense counts: the element-wise form is cheaper than gathering
+    if 2 * int(torch.count_nonzero(x)) > x.numel():  # dense counts: the element-wise form is cheaper than gathering
         return nb_log_prob(x, mu, theta).sum(dim=1)
+    rows, columns = x.nonzero(as_tuple=True)
     log_theta_mu = torch.log(theta + mu + EPS)
     # sum_j theta_j log theta_j - theta_j log(theta_j + mu_ij): every entry, zero or not
     everywhere = (theta * torch.log(theta + EPS)).sum() - (log_theta_mu * theta).sum(dim=1)

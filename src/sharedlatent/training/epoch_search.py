@@ -8,7 +8,6 @@ validation loss averaged over the folds."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import numpy as np
 
 from sharedlatent.datasets.base import Split
 from sharedlatent.names import canonical
+from sharedlatent.training import distributed
 from sharedlatent.training.holdout import validation_size
 
 CV_FOLDS = 5
@@ -58,7 +58,7 @@ def needs_epoch_search(n_samples: int, settings: Any) -> bool:
     under 30 samples, and enough samples for the folds."""
     if settings.validation_fraction == 0 or validation_size(n_samples, settings.validation_fraction):
         return False
-    if os.environ.get("WORLD_SIZE", "1") != "1":  # under torchrun every rank would have to run the same folds
+    if distributed.world_size() > 1:  # under torchrun every rank would have to run the same folds
         return False
     return canonical(settings.schedule) == "joint" and n_samples >= 2 * CV_FOLDS
 

@@ -105,7 +105,7 @@ def run_epoch(
                 inputs=inputs,
                 present=batch.present,
                 generator=draws,
-                **_covariates_of(batch),
+                covariates=batch.covariates,
             )
         optimizer.zero_grad(set_to_none=True)
         (terms.total if part.loss_scale == 1 else terms.total * part.loss_scale).backward()
@@ -132,12 +132,6 @@ def _summed_over_ranks(total: float, sums: TermValues, device: torch.device) -> 
     return values[0], summed
 
 
-def _covariates_of(batch: object) -> dict[str, torch.Tensor]:
-    """The loss's covariates keyword when `batch` has batch rows (on-disk sources never do)."""
-    covariates = getattr(batch, "covariates", None)
-    return {} if covariates is None else {"covariates": covariates}
-
-
 @torch.no_grad()
 def evaluate_loss(module: SharedLatentModule, data: TensorData, phase: Phase, config: TrainConfig) -> float:
     """The phase objective per sample on `data` in training-sized batches, decoding the posterior mean (full KL weight)."""
@@ -149,7 +143,9 @@ def evaluate_loss(module: SharedLatentModule, data: TensorData, phase: Phase, co
         if part.loss_scale:
             batch = data.rows(part.rows)
             weighted = distributed.shard_weights(weights, part)
-            terms = module.loss(batch.values, phase.routes, weighted, present=batch.present, **_covariates_of(batch))
+            terms = module.loss(
+                batch.values, phase.routes, weighted, present=batch.present, covariates=batch.covariates
+            )
             total += terms.total.item()
     return distributed.sum_floats([total], data.device)[0] / data.n_samples  # every rank decides the same
 
