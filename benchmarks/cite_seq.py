@@ -10,7 +10,7 @@ totalVI runs when scvi-tools is importable (e.g. a separate venv with scvi-tools
 PYTHONPATH=src /path/to/venv/bin/python benchmarks/cite_seq.py). Prints a table, writes benchmarks/results/cite_seq.json.
 
 Every method runs on `--threads` CPU threads (default 1): on a shared machine torch's default thread count can make
-an epoch 20x slower (35-68 s instead of 2 s per sharedlatent epoch, measured here with 3 other jobs running).
+an epoch 20x slower (35-68 s instead of 2 s per sharedlatent epoch with `--threads 2`, beside 3 other jobs).
 
 Usage: PYTHONPATH=src python benchmarks/cite_seq.py [--methods sharedlatent,ridge,knn,totalvi] [--seed 0] [--threads 1]
 """

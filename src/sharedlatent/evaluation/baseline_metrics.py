@@ -8,7 +8,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from sharedlatent.evaluation.baselines import compare_direction, verdict_line
-from sharedlatent.evaluation.latent_usage import active_latent_dimensions, gaussian_kl_per_dimension
+from sharedlatent.evaluation.latent_usage import ACTIVE_THRESHOLD, active_latent_dimensions, gaussian_kl_per_dimension
 from sharedlatent.evaluation.predictions import RunOutputs
 from sharedlatent.names import LIKELIHOOD_KINDS, canonical
 
@@ -68,7 +68,11 @@ def latent_usage(model: PreprocessedModel, outputs: RunOutputs) -> dict[str, Any
         batch = None if outputs.batches is None else outputs.batches[finite]
         mean, log_sigma = model.latent_distribution(out.truth[finite], name, batch=batch)
         usage[name] = active_latent_dimensions(gaussian_kl_per_dimension(mean, log_sigma))
-    return {"active_dimensions": usage, "latent_size": int(model.config.model.latent_size), "threshold_nats": 0.01}
+    return {
+        "active_dimensions": usage,
+        "latent_size": int(model.config.model.latent_size),
+        "threshold_nats": ACTIVE_THRESHOLD,
+    }
 
 
 def _back(model: PreprocessedModel, domain: str, values: np.ndarray) -> np.ndarray:

@@ -17,7 +17,6 @@ RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-3, 4, 15))  # 1e-3 .. 1e4, h
 KNN_NEIGHBOURS = (1, 3, 5, 10, 20, 50)  # k is chosen by 5-fold cross-validation among those below the sample count
 CV_FOLDS = 5
 SEARCH_ROWS = 20_000  # above this many training rows, kNN and the ridge penalty search use a seeded subsample
-BASELINES = ("ridge", "knn", "mean")
 NEAR_EXACT = 1e-4  # a standardised MSE below this is an exact fit, not a baseline to divide by
 RELATIVE_STD_FLOOR = 0.05  # a feature varying 20x less than the median one counts as constant
 STD_FLOOR = 1e-12  # below this a training feature is constant
@@ -60,10 +59,6 @@ class DirectionScores:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-    def ratio(self, baseline: str, predictor: str = "model") -> float:
-        """The predictor's standardised MSE divided by the baseline's."""
-        return _ratio(self.scores[predictor].standardized_mse, self.scores[baseline].standardized_mse)
 
 
 def observed_rows(*arrays: np.ndarray) -> np.ndarray:

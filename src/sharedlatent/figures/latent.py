@@ -54,7 +54,7 @@ def plot_latent_space(
     """Each domain's encodings in 2-D: coloured by label (when there are labels) and by domain, with paired links.
 
     colour: (name, one value per sample) to colour by instead of the labels, e.g. ("cell_type", obs values); a
-    numeric column gets a colour bar, any other a legend per value."""
+    numeric column gets a colour bar, any other a legend per value (over 20 values: a colour bar of their codes)."""
     names = outputs.domain_names
     n_total = outputs.domains[names[0]].encoding.shape[0]
     rng = np.random.default_rng(seed)
@@ -117,7 +117,7 @@ def _draw_by_label(
             ax.scatter([], [], s=30, color=palette(index), label=str(value))
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False, title=name, title_fontsize=8)
     else:
-        numeric = numeric or labels.dtype.kind in "fiu"
+        numeric = numeric or _is_numeric(labels)
         codes = labels.astype(float) if numeric else np.unique(labels.astype(str), return_inverse=True)[1].astype(float)
         for marker, points in zip(MARKERS, by_domain.values(), strict=False):
             scatter = ax.scatter(*points.T, c=codes, s=size, cmap="viridis", marker=marker, alpha=0.6, linewidths=0)

@@ -74,13 +74,15 @@ def translate_objects(args: argparse.Namespace, model: Any, record: RunRecord) -
         return None
     import numpy as np
 
+    from sharedlatent.scverse.translation import IMPUTED_COLUMN, PROVENANCE_KEY
+
     data = read_object(args.input)
     labels = {"batch": args.batch, "transform_batch": args.transform_batch}
     with cli_words():
         result = model.translate(
             data, args.source, args.target, model_name=str(args.run), **labels, **matrix_choice(args)
         )
-    result.uns["sharedlatent"].update(provenance(args, "translate"))
+    result.uns[PROVENANCE_KEY].update(provenance(args, "translate"))
     if args.output.suffix.lower() == ".h5ad":
         from sharedlatent.storage import atomic_path
 
@@ -90,7 +92,7 @@ def translate_objects(args: argparse.Namespace, model: Any, record: RunRecord) -
         from sharedlatent.runs.sample_files import write_samples
 
         write_samples(args.output, result.X, list(result.var_names), np.asarray(result.obs_names))
-    flagged = int(result.obs["sharedlatent_imputed"].sum())
+    flagged = int(result.obs[IMPUTED_COLUMN].sum())
     print(f"wrote {result.n_obs} x {result.n_vars} to {args.output} ({flagged} cells without a measured {args.target})")
     return 0
 
@@ -154,8 +156,9 @@ def write_latent_h5ad(path: Path, obs: Any, latent: Any, uns: dict[str, str]) ->
     import anndata
 
     from sharedlatent.scverse.latent import LATENT_KEY
+    from sharedlatent.scverse.translation import PROVENANCE_KEY
     from sharedlatent.storage import atomic_path
 
-    adata = anndata.AnnData(obs=obs.copy(), obsm={LATENT_KEY: latent}, uns={"sharedlatent": uns})
+    adata = anndata.AnnData(obs=obs.copy(), obsm={LATENT_KEY: latent}, uns={PROVENANCE_KEY: uns})
     with atomic_path(path) as temporary:
         adata.write_h5ad(temporary)

@@ -13,7 +13,8 @@ from sharedlatent.training.distributed import local_device
 
 INFERENCE_CHUNK = 8192  # rows per forward pass at inference: bounded memory, few kernel launches
 # Layouts narrower than this train on one thread. On 2 quiet cores, 2 threads were 1.1-1.4x faster for the digits
-# layout at batch 256 and about even at batch 64 (benchmarks/train_throughput.py); on shared cores they were far slower.
+# layout at batch 256 (benchmarks/train_throughput.py) and about even at batch 64 (`sharedlatent train digits --set
+# train.threads=1|2`); on shared cores they were far slower (benchmarks/README.md).
 NARROW_LAYOUT_WIDTH = 256
 # Below this many values per batch in the widest layer, each op is too small for a second thread to pay for its
 # synchronisation: 2,000 genes at batch 64 trained 3-7x slower on 2 threads than on 1 on a shared 2-core machine.
