@@ -158,8 +158,8 @@ def settle_kl_reduction(model: Any) -> None:
 
 
 def split_covariates(covariates: Any, validation_rows: Any, settings: TrainConfig) -> tuple[Any, Any]:
-    """(training rows, validation rows) of the one-hot batch rows: the given validation's, else split as
-    split_validation holds out samples."""
+    """(training rows, validation rows) of the covariate rows (batch one-hot, then continuous): the given
+    validation's, else split as split_validation holds out samples."""
     if covariates is None or validation_rows is not None:
         return covariates, validation_rows
     if not validation_size(len(covariates), settings.validation_fraction):

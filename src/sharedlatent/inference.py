@@ -24,7 +24,7 @@ def decode_points(
 ) -> np.ndarray:
     """Point reconstructions of `domain` from latent points, in the user's units (`observed`: that domain's
     preprocessed input, for its library size; `library`: a library size column given instead; `covariates`:
-    one-hot batch rows to decode as)."""
+    the covariate rows (batch one-hot, then standardised continuous covariates) to decode as)."""
     arrays = {"z": latent, **({} if observed is None else {"x": observed})}
     arrays.update({} if library is None else {"library": library})
     arrays.update({} if covariates is None else {"covariates": covariates})
@@ -44,7 +44,7 @@ def encode_means(
     covariates: np.ndarray | None = None,
 ) -> np.ndarray:
     """Latent means of preprocessed `arrays`, combining only the present domains of each row (`covariates`:
-    one-hot batch rows)."""
+    the covariate rows (batch one-hot, then standardised continuous covariates))."""
     domains = list(arrays)
     stacked = dict(arrays)
     if present is not None:

@@ -134,14 +134,14 @@ class SharedLatentModule(nn.Module):
         return groups
 
     def branch(self, domain: str, x: torch.Tensor, covariates: torch.Tensor | None = None) -> torch.Tensor:
-        """One domain's encoding through its private layers and the shared merge layers (`covariates`: one-hot
-        batch rows, read only with batch_in_encoders)."""
+        """One domain's encoding through its private layers and the shared merge layers (`covariates`:
+        covariate rows (batch one-hot, then standardised continuous covariates), read only with batch_in_encoders)."""
         hidden = self.likelihoods[domain].encoder_input(x)
         if self.batch_in_encoders:
-            hidden = self._with_batch(hidden, covariates)
+            hidden = self._with_covariates(hidden, covariates)
         return self.shared_encoder(self.encoders[domain](hidden))
 
-    def _with_batch(self, hidden: torch.Tensor, covariates: torch.Tensor | None) -> torch.Tensor:
+    def _with_covariates(self, hidden: torch.Tensor, covariates: torch.Tensor | None) -> torch.Tensor:
         """`hidden` with the covariate columns appended (rows repeated for routes stacked in one pass)."""
         if covariates is None:
             raise SharedLatentError(
@@ -170,11 +170,12 @@ class SharedLatentModule(nn.Module):
     def decode(
         self, z: torch.Tensor, domains: list[str] | None = None, covariates: torch.Tensor | None = None
     ) -> dict[str, torch.Tensor]:
-        """Decoder outputs (likelihood parameters) for each requested domain (`covariates`: the batch to decode as,
-        one-hot rows; ignored by a module without a batch covariate)."""
+        """Decoder outputs (likelihood parameters) for each requested domain (`covariates`: the
+        covariate rows (batch one-hot, then standardised continuous covariates) to decode as; ignored by a module
+        without covariates)."""
         shared = self.shared_decoder(z)
         if self.covariate_width:
-            shared = self._with_batch(shared, covariates)
+            shared = self._with_covariates(shared, covariates)
         return {name: self.decoders[name](shared) for name in (domains or self.domain_names)}
 
     def reconstruction(self, domain: str, output: torch.Tensor, library: torch.Tensor | None = None) -> torch.Tensor:
@@ -209,7 +210,8 @@ class SharedLatentModule(nn.Module):
         """The objective of `routes` on `batch` (the clean targets), typed; see nn.objective.route_losses.
 
         `inputs` are what the encoders see (default `batch`), `present` masks absent samples, and generator None
-        decodes the posterior mean instead of a draw; `covariates` are one-hot batch rows (a batch covariate's)."""
+        decodes the posterior mean instead of a draw; `covariates` are the covariate rows (batch one-hot, then
+        standardised continuous covariates)."""
         return route_losses(
             self, batch, routes, weights, inputs=inputs, present=present, generator=generator, covariates=covariates
         )

@@ -121,7 +121,8 @@ def route_losses(
     and features; the KL is averaged over the batch (summed with weights.kl_summed). `inputs` (default `targets`) are what the encoders see, e.g.
     noisy. With generator None the posterior mean is decoded (validation). `present` (domain -> 0/1 per row)
     drops absent samples: a route uses a sample only when all its sources are present, and scores a target only
-    where the target is present. `covariates`: one-hot batch rows, for a module with a batch covariate."""
+    where the target is present. `covariates`: the covariate rows (batch one-hot, then standardised continuous
+    covariates), for a module with covariates."""
     inputs = targets if inputs is None else inputs
     if present is not None:
         # An absent sample's values must not matter at all, not even as NaN or overflow times a zero weight.

@@ -35,7 +35,7 @@ class TensorData:
 
     values: Batch
     present: Batch | None = None
-    covariates: torch.Tensor | None = None  # one-hot batch rows, for a module with a batch covariate
+    covariates: torch.Tensor | None = None  # batch one-hot then continuous covariate rows, or None
 
     @property
     def n_samples(self) -> int:
@@ -53,7 +53,7 @@ class TensorData:
         device: torch.device,
         covariates: np.ndarray | None = None,
     ) -> TensorData:
-        """Float32 arrays, boolean presence masks (or None) and one-hot batch rows (or None) as tensors on `device`."""
+        """Float32 arrays, boolean presence masks (or None) and covariate rows (or None) as tensors on `device`."""
         values = {name: torch.from_numpy(v).to(device) for name, v in arrays.items()}
         extra = None if covariates is None else torch.from_numpy(covariates).to(device)
         if present is None:
