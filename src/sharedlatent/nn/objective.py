@@ -128,12 +128,23 @@ def route_losses(
         # An absent sample's values must not matter at all, not even as NaN or overflow times a zero weight.
         inputs, targets = _zero_absent(inputs, present), _zero_absent(targets, present)
     stacked = _forward(module, inputs, targets, routes, weights, present, generator, covariates)
+    # used[r]: route r's rows whose sources are all present (None: every row).
+    used = None if present is None else torch.stack([_all_present(route, present) for route in routes])
     terms = LossTerms(torch.zeros((), device=stacked.z.device))
-    for index, route in enumerate(routes):
-        rows = slice(index * stacked.batch, (index + 1) * stacked.batch)
-        used = None if present is None else torch.stack([present[s] for s in route.sources]).prod(0)
-        _add_route(module, terms, stacked, route, rows, used, targets, present, weights, covariates)
+    _add_reconstruction(terms, stacked, routes, used, present, weights)
+    _add_kl(terms, stacked, routes, used, weights)
+    if weights.cycle_weight > 0:
+        for index, route in enumerate(routes):
+            if len(route.sources) == 1:
+                rows = slice(index * stacked.batch, (index + 1) * stacked.batch)
+                route_used = None if used is None else used[index]
+                _add_cycle(module, terms, stacked, route, rows, route_used, targets, weights, covariates)
     return terms
+
+
+def _all_present(route: Route, present: Batch) -> torch.Tensor:
+    """1 for the rows where every source of `route` is present, else 0."""
+    return torch.stack([present[s] for s in route.sources]).prod(0)
 
 
 def _forward(
@@ -163,7 +174,75 @@ def _forward(
     return _Pass(z, outputs, errors, latent.kl(weights.kl_formula), batch)
 
 
-def _add_route(
+def _add_reconstruction(
+    terms: LossTerms,
+    stacked: _Pass,
+    routes: tuple[Route, ...],
+    used: torch.Tensor | None,
+    present: Batch | None,
+    weights: LossWeights,
+) -> None:
+    """Add each route's reconstruction errors to the total as one weighted sum per target (few autograd nodes per
+    step: this is most of a small model's step time), and record each (sources, target) term unweighted."""
+    values: dict[tuple[Sources, str], torch.Tensor] = {}
+    for target, errors in stacked.errors.items():
+        per_route = errors.view(len(routes), stacked.batch)
+        mask = _target_mask(routes, target, used, present)  # which rows count, per route
+        scale = [
+            0.0 if target not in route.targets else weights.cross_weight if target not in route.sources else 1.0
+            for route in routes
+        ]
+        weight = mask if all(w == 1.0 for w in scale) else _times_route_weights(mask, scale, errors)
+        terms.total = terms.total + (per_route.sum() if weight is None else (per_route * weight).sum())
+        with torch.no_grad():
+            sums = (per_route if mask is None else per_route * mask).sum(1)
+        for index, route in enumerate(routes):
+            if target in route.targets:
+                values[(route.sources, target)] = sums[index]
+    for route in routes:  # in route order, then target order, as history lists them
+        for target in route.targets:
+            terms.reconstruction[(route.sources, target)] = values[(route.sources, target)]
+
+
+def _target_mask(
+    routes: tuple[Route, ...], target: str, used: torch.Tensor | None, present: Batch | None
+) -> torch.Tensor | None:
+    """0/1 per route and row: the route's sources and `target` are present (None when all are)."""
+    if present is None:
+        return None
+    assert used is not None
+    return used * present[target] if target in present else used
+
+
+def _times_route_weights(mask: torch.Tensor | None, scale: list[float], like: torch.Tensor) -> torch.Tensor:
+    """Per-route weights (a column) times the row mask, if any."""
+    column = torch.tensor(scale, dtype=like.dtype, device=like.device)[:, None]
+    return column if mask is None else column * mask
+
+
+def _add_kl(
+    terms: LossTerms, stacked: _Pass, routes: tuple[Route, ...], used: torch.Tensor | None, weights: LossWeights
+) -> None:
+    """Add every route's KL term to the total in one weighted sum; each route's term is its batch mean."""
+    per_route = stacked.kl.view(len(routes), stacked.batch)
+    counted = per_route if used is None else per_route * used
+    # The original's Keras models added the KL once per decoded output; kl_summed makes the batch mean a sum.
+    route_weights = [
+        weights.beta * (len(route.targets) if weights.original_kl else 1) * (stacked.batch if weights.kl_summed else 1)
+        for route in routes
+    ]
+    if len(set(route_weights)) == 1:
+        total = counted.sum() * (route_weights[0] / stacked.batch)
+    else:
+        total = (counted * _times_route_weights(None, route_weights, counted)).sum() / stacked.batch
+    terms.total = terms.total + total
+    with torch.no_grad():
+        means = counted.sum(1) / stacked.batch
+    for index, route in enumerate(routes):
+        terms.kl[route.sources] = means[index]
+
+
+def _add_cycle(
     module: Autoencoder,
     terms: LossTerms,
     stacked: _Pass,
@@ -171,32 +250,14 @@ def _add_route(
     rows: slice,
     used: torch.Tensor | None,
     targets: Batch,
-    present: Batch | None,
     weights: LossWeights,
     covariates: torch.Tensor | None,
 ) -> None:
-    """Add one route's reconstruction, cycle and KL terms (and their weighted sum) to `terms`."""
-    for target in route.targets:
-        per_sample = stacked.errors[target][rows]
-        error = per_sample.sum() if used is None else (per_sample * used * present[target]).sum()
-        terms.reconstruction[(route.sources, target)] = error
-        cross = target not in route.sources and weights.cross_weight != 1.0
-        terms.total = terms.total + (weights.cross_weight * error if cross else error)
-    if weights.cycle_weight > 0 and len(route.sources) == 1:
-        decoded = {t: stacked.outputs[t][rows] for t in route.targets}
-        cycles = cycle_terms(module, stacked.z[rows], decoded, route.sources[0], targets, used, covariates)
-        terms.cycle.update(cycles)
-        terms.total = terms.total + weights.cycle_weight * sum(
-            cycles.values(), torch.zeros((), device=terms.total.device)
-        )
-    # The original's Keras models added the KL once per decoded output.
-    kl_weight = weights.beta * (len(route.targets) if weights.original_kl else 1)
-    if weights.kl_summed:  # the term stays a batch mean (history reads it so); its weight makes it a sum
-        kl_weight = kl_weight * stacked.batch
-    kl = stacked.kl[rows]
-    kl_term = kl.mean() if used is None else (kl * used).sum() / stacked.batch
-    terms.kl[route.sources] = kl_term
-    terms.total = terms.total + kl_weight * kl_term
+    """Add a single-source route's cycle terms (source -> other -> source) to `terms`."""
+    decoded = {t: stacked.outputs[t][rows] for t in route.targets}
+    cycles = cycle_terms(module, stacked.z[rows], decoded, route.sources[0], targets, used, covariates)
+    terms.cycle.update(cycles)
+    terms.total = terms.total + weights.cycle_weight * sum(cycles.values(), torch.zeros((), device=terms.total.device))
 
 
 def cycle_terms(
