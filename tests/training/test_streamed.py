@@ -16,7 +16,8 @@ import scipy.sparse as sp  # noqa: E402
 
 from sharedlatent.api import SharedLatentVAE  # noqa: E402
 from sharedlatent.config import RunConfig  # noqa: E402
-from sharedlatent.datasets.streaming import H5Rows, NpyRows, StreamedSplit  # noqa: E402
+from sharedlatent.datasets.streaming import H5Rows, NpyRows, StreamedSplit, npy_split  # noqa: E402
+from sharedlatent.errors import SharedLatentError  # noqa: E402
 from sharedlatent.preprocessing import fit_preprocessor, fit_streamed  # noqa: E402
 from sharedlatent.runs.cli import main  # noqa: E402
 from sharedlatent.training import sources  # noqa: E402
@@ -72,6 +73,26 @@ def test_rows_read_in_any_order_from_csr_dense_and_npy(files, tmp_path):
     assert np.array_equal(H5Rows(paths["right"]).read(rows), arrays["right"][rows])
     np.save(tmp_path / "x.npy", arrays["right"])
     assert np.array_equal(NpyRows(tmp_path / "x.npy").read(rows), arrays["right"][rows])
+
+
+def test_memory_mapped_npy_files_train_to_the_in_memory_weights(files, tmp_path):
+    _, arrays = files
+    for name, values in arrays.items():
+        np.save(tmp_path / f"{name}.npy", values)
+    in_memory = SharedLatentVAE({"left": 40, "right": 6}, config())
+    in_memory.fit(arrays)
+    mapped = SharedLatentVAE({"left": 40, "right": 6}, config())
+    mapped.fit(npy_split({name: tmp_path / f"{name}.npy" for name in arrays}))
+    expected, got = in_memory.module.state_dict(), mapped.module.state_dict()
+    assert all(torch.equal(expected[key], got[key]) for key in expected)
+
+
+def test_npy_files_with_different_row_counts_are_refused(files, tmp_path):
+    _, arrays = files
+    np.save(tmp_path / "left.npy", arrays["left"])
+    np.save(tmp_path / "right.npy", arrays["right"][:-1])
+    with pytest.raises(SharedLatentError, match="different row counts: \\[399, 400\\]"):
+        npy_split({"left": tmp_path / "left.npy", "right": tmp_path / "right.npy"})
 
 
 def train_backed_cli(paths, out, capsys, spoil, monkeypatch) -> str:

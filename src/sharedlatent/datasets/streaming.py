@@ -181,4 +181,5 @@ def npy_split(paths: dict[str, str | Path]) -> StreamedSplit:
     counts = {reader.shape[0] for reader in readers.values()}
     if len(counts) != 1:
         raise SharedLatentError(f"the .npy files have different row counts: {sorted(counts)}")
-    return StreamedSplit(readers, {name: np.arange(counts.pop()) for name in readers})
+    n_samples = counts.pop()
+    return StreamedSplit(readers, {name: np.arange(n_samples) for name in readers})
