@@ -1,10 +1,11 @@
-"""Matrices that stay on disk: rows read by index from a backed .h5ad (h5py on X or a layer, CSR or dense) or a
-memory-mapped .npy, densified to float32 one batch at a time. A StreamedSplit is such a matrix per domain plus the
+"""Matrices that stay on disk: rows read by index from a backed .h5ad (h5py on X or a layer, CSR or dense), a
+memory-mapped .npy or a Parquet file (by row groups), densified to float32 one batch at a time. A StreamedSplit is such a matrix per domain plus the
 file rows of its samples: splits and hold-outs are index arrays, never copies."""
 
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,15 @@ class RowReader:
             raise SharedLatentError(f"{self.path}: NaN or infinite values in rows {unique[0]}..{unique[-1]}")
         return block[inverse]
 
+    def blocks(self, rows: np.ndarray) -> np.ndarray | None:
+        """The block (unit of reading) of each file row, for readers that read whole blocks; None: any row is cheap."""
+        return None
+
+    @property
+    def window(self) -> int:
+        """How many blocks a shuffled stretch of samples may come from (readers with blocks)."""
+        return 1
+
     def check_unchanged(self) -> None:
         """Raise when the file's size or modification time differs from when it was opened."""
         if _stamp(self.path) != self.stamp:
@@ -64,6 +74,76 @@ class NpyRows(RowReader):
 
     def _read_sorted(self, rows: np.ndarray) -> np.ndarray:
         return np.asarray(self.array[rows], dtype=np.float32)
+
+
+class ParquetRows(RowReader):
+    """Numeric columns of a Parquet file, read a row group at a time (Parquet's unit of reading); the last
+    `cached_groups` groups read stay decoded, so that batches drawn from a few groups do not read them again.
+
+    Row groups of a few thousand rows keep a shuffled batch cheap; one huge group is read whole for every batch."""
+
+    def __init__(self, path: str | Path, columns: list[str] | None = None, cached_groups: int = 8) -> None:
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise SharedLatentError(
+                f"{path}: reading Parquet needs pyarrow: pip install 'sharedlatent[tables]'"
+            ) from None
+        try:
+            self.file = pq.ParquetFile(path)
+        except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
+            raise SharedLatentError(f"{path} cannot be read as Parquet: {str(error).strip()[:200]}") from None
+        schema = self.file.schema_arrow
+        numeric = [f.name for f in schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)]
+        if columns is None:
+            columns = numeric
+        missing = [name for name in columns if name not in numeric]
+        if missing:
+            raise SharedLatentError(
+                f"{path}: no numeric column {missing[0]!r}; numeric columns: {', '.join(numeric[:20])}"
+            )
+        if not columns:
+            raise SharedLatentError(f"{path}: no numeric columns")
+        self.columns = list(columns)
+        sizes = [self.file.metadata.row_group(g).num_rows for g in range(self.file.num_row_groups)]
+        self.starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)  # group g holds starts[g]:starts[g+1]
+        self.cached_groups = max(2, cached_groups)
+        self.cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        super().__init__(path, (int(self.starts[-1]), len(self.columns)))
+
+    def blocks(self, rows: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.starts, rows, side="right") - 1
+
+    @property
+    def window(self) -> int:
+        """Row groups a shuffled stretch of samples is drawn from: a batch that straddles two stretches then
+        touches at most `cached_groups` groups, all of them decoded once per epoch."""
+        return self.cached_groups // 2
+
+    def _read_sorted(self, rows: np.ndarray) -> np.ndarray:
+        if rows.size and (rows[0] < 0 or rows[-1] >= self.shape[0]):
+            raise IndexError(f"rows outside 0..{self.shape[0] - 1}")
+        groups = np.searchsorted(self.starts, rows, side="right") - 1
+        out = np.empty((rows.size, self.shape[1]), dtype=np.float32)
+        for group in np.unique(groups).tolist():
+            chosen = groups == group
+            out[chosen] = self._group(group)[rows[chosen] - self.starts[group]]
+        return out
+
+    def _group(self, group: int) -> np.ndarray:
+        """Row group `group` as a float32 matrix (nulls as NaN, which `read` refuses)."""
+        if group in self.cache:
+            self.cache.move_to_end(group)
+            return self.cache[group]
+        table = self.file.read_row_group(group, columns=self.columns)
+        block = np.empty((table.num_rows, len(self.columns)), dtype=np.float32)
+        for index, column in enumerate(table.columns):
+            block[:, index] = column.to_numpy(zero_copy_only=False)
+        self.cache[group] = block
+        if len(self.cache) > self.cached_groups:
+            self.cache.popitem(last=False)
+        return block
 
 
 class H5Rows(RowReader):
@@ -173,6 +253,25 @@ class StreamedSplit:
     def check_unchanged(self) -> None:
         for reader in self.domains.values():
             reader.check_unchanged()
+
+    def local_order(self, order: np.ndarray) -> np.ndarray:
+        """`order` (a random permutation of the samples) made local for block readers (Parquet row groups):
+        blocks in a random order, cut into windows of `window` blocks, samples shuffled within each window.
+        Unchanged when no domain reads by blocks, so .h5ad and .npy batches are exactly the in-memory ones."""
+        for name, reader in self.domains.items():
+            blocks = reader.blocks(self.rows[name])
+            if blocks is not None:
+                break
+        else:
+            return order
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))  # each sample's place in the random permutation
+        shuffled_blocks = blocks[order]
+        first_seen = np.unique(shuffled_blocks, return_index=True)  # blocks in the order the permutation meets them
+        block_rank = np.empty(int(blocks.max()) + 1, dtype=np.int64)
+        block_rank[first_seen[0][np.argsort(first_seen[1])]] = np.arange(len(first_seen[0]))
+        window = block_rank[blocks] // reader.window
+        return np.lexsort((rank, window))  # by window, then by the random rank inside it
 
 
 def npy_split(paths: dict[str, str | Path]) -> StreamedSplit:

@@ -33,9 +33,11 @@ class StreamedData:
         return len(self.order)
 
     def shuffled(self, order: torch.Tensor) -> StreamedData:
-        """The same samples in `order`; checks first that no file changed since training started."""
+        """The same samples in `order` (kept local to a few row groups for Parquet readers); checks first that no
+        file changed since training started."""
         self.split.check_unchanged()
-        return StreamedData(self.split, self.preprocessors, self.device, self.order[order.cpu().numpy()])
+        local = self.split.subset(self.order).local_order(order.cpu().numpy())
+        return StreamedData(self.split, self.preprocessors, self.device, self.order[local])
 
     def rows(self, index: slice | torch.Tensor) -> TensorData:
         samples = self.order[index if isinstance(index, slice) else index.cpu().numpy()]
