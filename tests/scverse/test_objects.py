@@ -12,6 +12,7 @@ scipy_sparse = pytest.importorskip("scipy.sparse")
 from sharedlatent.api import SharedLatentVAE  # noqa: E402
 from sharedlatent.config import DomainConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
 from sharedlatent.errors import SharedLatentError  # noqa: E402
+from sharedlatent.scverse.registration import aligned_columns  # noqa: E402
 from sharedlatent.scverse.translation import IMPUTED_COLUMN  # noqa: E402
 
 GENES, PROTEINS, CELLS, RNA_ONLY = 40, 20, 240, 30
@@ -166,3 +167,14 @@ def test_encoders_that_read_the_batch_still_need_the_cells_labels_with_transform
     rna.obs["batch"] = "b9"
     with pytest.raises(SharedLatentError, match=r"\('b9'; it knows b1, b2\); this model's encoders read the batch"):
         model.translate(rna, "rna", "protein", transform_batch="b1")
+
+
+def test_name_matching_errors_stay_one_short_line():
+    names = [f"g{i}" for i in range(8)] * 2  # eight names, each twice
+    with pytest.raises(SharedLatentError, match=r"not unique \(g0, g1, g2, g3, g4, \.\.\.\)$"):
+        aligned_columns(np.zeros((2, 16)), names, [f"g{i}" for i in range(9)], "rna")
+    expected = [f"gene{i}" for i in range(1000)]
+    with pytest.raises(
+        SharedLatentError, match=r"lacks 999 of the 1000 features .*: gene1, gene2, gene3, gene4, gene5, \.\.\.$"
+    ):
+        aligned_columns(np.zeros((2, 1)), ["gene0"], expected, "rna")

@@ -96,7 +96,7 @@ def read_cells(
     kind = kind_of(data)
     found = adatas_of(data, kind, registration, domains)
     if not found:
-        raise SharedLatentError(f"the data holds none of the model's domains ({', '.join(domains)})")
+        raise SharedLatentError(f"the data holds none of the model's domains ({listed(domains)})")
     layers, obsms = per_domain(layer, list(found), "layer"), per_domain(obsm, list(found), "obsm")
     matrices, names = {}, {}
     for name, adata in found.items():
@@ -169,7 +169,7 @@ def register(
         modalities = dict(modalities or {name: name for name in (domains or list(data.mod))})
         missing = [m for m in modalities.values() if m not in data.mod]
         if missing:
-            raise SharedLatentError(f"the MuData has no modality {missing[0]!r}; it has {', '.join(data.mod)}")
+            raise SharedLatentError(f"the MuData has no modality {missing[0]!r}; it has {listed(data.mod)}")
         adatas = {name: data.mod[modality] for name, modality in modalities.items()}
     elif kind == "mapping" and all(_is_anndata(value) for value in data.values()):
         adatas, modalities = dict(data), {}
@@ -193,13 +193,13 @@ def as_mapping(data: Any, domain: str | None, registration: Registration | None,
     if kind == "mapping":
         unknown = [name for name in data if name not in domains]
         if unknown:
-            raise SharedLatentError(f"unknown domain {unknown[0]!r}; this model has {', '.join(domains)}")
+            raise SharedLatentError(f"unknown domain {unknown[0]!r}; this model has {listed(domains)}")
     if kind != "anndata":
         return data
     if domain is None:
         domain = recognised_domain(data, registration, domains)
     if domain not in domains:
-        raise SharedLatentError(f"unknown domain {domain!r}; this model has {', '.join(domains)}")
+        raise SharedLatentError(f"unknown domain {domain!r}; this model has {listed(domains)}")
     return {domain: data}
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from sharedlatent.errors import SharedLatentError
+from sharedlatent.errors import SharedLatentError, listed
 from sharedlatent.scverse.objects import _cells, adatas_of, as_mapping, kind_of
 from sharedlatent.scverse.registration import Registration
 
@@ -74,7 +74,7 @@ def cells_and_sources(registration: Registration, data: Any, domains: list[str])
     kind = kind_of(data)
     found = adatas_of(data, kind, registration, domains)
     if not found:
-        raise SharedLatentError(f"the data holds none of the model's domains ({', '.join(domains)})")
+        raise SharedLatentError(f"the data holds none of the model's domains ({listed(domains)})")
     sources = [adata for adata in found.values() if type(adata).__module__.split(".")[0] == "anndata"]
     return _cells(data, kind, found), sources
 

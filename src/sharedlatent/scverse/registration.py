@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from sharedlatent.errors import SharedLatentError
+from sharedlatent.errors import SharedLatentError, listed
 
 SHOWN_NAMES = 5  # how many missing feature names an error lists
 
@@ -69,7 +69,7 @@ def per_domain(value: str | Mapping[str, str] | None, domains: list[str], what: 
         return dict.fromkeys(domains, value)
     unknown = sorted(set(value) - set(domains))
     if unknown:
-        raise SharedLatentError(f"{what} names domains {unknown} that the data does not have ({', '.join(domains)})")
+        raise SharedLatentError(f"{what} names domains {unknown} that the data does not have ({listed(domains)})")
     return {name: value.get(name) for name in domains}
 
 
@@ -82,12 +82,13 @@ def aligned_columns(matrix: Any, names: list[str], expected: list[str] | None, w
 
     index = pd.Index(names)
     if not index.is_unique:
-        duplicated = list(dict.fromkeys(index[index.duplicated()]))[:SHOWN_NAMES]
-        raise SharedLatentError(f"{where}: feature names are not unique ({', '.join(map(str, duplicated))})")
+        raise SharedLatentError(
+            f"{where}: feature names are not unique ({listed(index[index.duplicated()], SHOWN_NAMES)})"
+        )
     positions = index.get_indexer(pd.Index(expected))
     missing = [expected[i] for i in np.flatnonzero(positions < 0)]
     if missing:
-        shown = ", ".join(missing[:SHOWN_NAMES]) + (", ..." if len(missing) > SHOWN_NAMES else "")
+        shown = listed(missing, SHOWN_NAMES)
         raise SharedLatentError(
             f"{where} lacks {len(missing)} of the {len(expected)} features the model was trained on: {shown}"
         )
