@@ -61,3 +61,37 @@ def test_informative_encodings_use_their_dimensions():
     log_sigma = np.zeros((100, 8))
     log_sigma[:, :3] = -2.0
     assert active_latent_dimensions(gaussian_kl_per_dimension(mean, log_sigma)) == 3
+
+
+def test_the_choice_reads_blocks_of_rows_and_copies_no_whole_matrix(monkeypatch):
+    import tracemalloc
+
+    from sharedlatent import auto_settings
+
+    counts = rng.negative_binomial(2, 0.05, (20_000, 200)).astype(np.float32)  # 16 MB
+    counts[:30] = np.nan  # absent samples
+    whole = auto_settings.summarize(counts)
+    monkeypatch.setattr(auto_settings, "CHUNK_VALUES", 2**14)  # 81 rows per block
+    tracemalloc.start()
+    blocks = auto_settings.summarize(counts)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < counts.nbytes / 10
+    assert (blocks.finite, blocks.low, blocks.high, blocks.at_high, blocks.nonzero) == (
+        whole.finite,
+        whole.low,
+        whole.high,
+        whole.at_high,
+        whole.nonzero,
+    )
+    assert np.allclose(blocks.feature_sum, np.nansum(counts, axis=0, dtype=np.float64))
+    assert blocks.overdispersed_share() == whole.overdispersed_share() == 1.0
+    assert auto_settings.choose_domain_settings(counts).likelihood == "negative_binomial"
+
+
+def test_a_constant_feature_is_not_counted_as_varying():
+    values = rng.negative_binomial(2, 0.05, (300, 4)).astype(float)
+    values[:, 0] = 1e6 + 3  # a large constant: the running sums must not make it vary
+    from sharedlatent.auto_settings import summarize
+
+    assert summarize(values).overdispersed_share() == 1.0  # the three varying features only

@@ -38,59 +38,115 @@ class AutoChoice:
     reason: str
 
 
-def observed(values: np.ndarray) -> np.ndarray:
-    """The rows of a 2-D array that are not entirely NaN (absent samples in partially paired data)."""
-    values = np.asarray(values, dtype=float)
+CHUNK_VALUES = 2**22  # values per block of rows the summary reads (32 MiB as float64), whatever the data's size
+
+
+@dataclass
+class ValueSummary:
+    """What the rules read of a domain's values, gathered one block of rows at a time, so that choosing settings
+    for a large in-memory matrix makes no full-size copy. Rows that are entirely NaN (absent samples) are skipped."""
+
+    finite: int = 0  # finite values in the observed rows
+    low: float = np.inf
+    high: float = -np.inf
+    binary: bool = True  # every finite value is 0 or 1
+    integer: bool = True  # every finite value is a whole number
+    nonzero: int = 0  # finite values above 0
+    at_high: int = 0  # finite values equal to `high`
+    feature_count: np.ndarray | None = None  # per feature: finite values, their sum and sum of squares
+    feature_sum: np.ndarray | None = None
+    feature_squares: np.ndarray | None = None
+
+    @property
+    def nonnegative_integer(self) -> bool:
+        return self.finite > 0 and self.low >= 0 and self.integer
+
+    def add(self, block: np.ndarray) -> None:
+        """Fold in a block of rows (float64)."""
+        block = block[~np.isnan(block).all(axis=1)]
+        finite = np.isfinite(block)
+        values = block[finite]
+        if values.size == 0:
+            return
+        self.finite += values.size
+        self.binary = self.binary and bool(np.isin(values, (0.0, 1.0)).all())
+        self.integer = self.integer and bool(np.abs(values - np.round(values)).max() <= INTEGER_TOLERANCE)
+        self.nonzero += int(np.count_nonzero(values > 0))
+        high = float(values.max())
+        if high > self.high:
+            self.high, self.at_high = high, 0
+        if high == self.high:
+            self.at_high += int(np.count_nonzero(values == high))
+        self.low = min(self.low, float(values.min()))
+        zeroed = np.where(finite, block, 0.0)
+        sums = (finite.sum(axis=0), zeroed.sum(axis=0), np.square(zeroed).sum(axis=0))
+        if self.feature_count is None:
+            self.feature_count, self.feature_sum, self.feature_squares = sums
+        else:
+            self.feature_count, self.feature_sum, self.feature_squares = (
+                self.feature_count + sums[0],
+                self.feature_sum + sums[1],
+                self.feature_squares + sums[2],
+            )
+
+    def overdispersed_share(self) -> float | None:
+        """The share of non-constant features whose variance exceeds their mean (None: no feature varies)."""
+        count = np.maximum(self.feature_count, 1)
+        mean = self.feature_sum / count
+        variance = np.maximum(self.feature_squares / count - np.square(mean), 0.0)
+        varying = (self.feature_count > 0) & (variance > 1e-12 * np.maximum(1.0, np.square(mean)))
+        return float(np.mean(variance[varying] > mean[varying])) if varying.any() else None
+
+
+def summarize(values: np.ndarray) -> ValueSummary:
+    """The ValueSummary of a samples x features array (1-D: one feature), in blocks of at most CHUNK_VALUES."""
+    values = np.asarray(values)
     if values.ndim == 1:
         values = values[:, None]
-    return values[~np.isnan(values).all(axis=1)]
+    summary = ValueSummary()
+    rows = max(1, CHUNK_VALUES // max(1, values.shape[1]))
+    for start in range(0, values.shape[0], rows):
+        summary.add(np.asarray(values[start : start + rows], dtype=np.float64))
+    return summary
 
 
 def is_nonnegative_integer(values: np.ndarray) -> bool:
     """Whether every finite value is a whole number >= 0."""
-    values = observed(values)
-    finite = values[np.isfinite(values)]
-    return (
-        finite.size > 0
-        and bool((finite >= 0).all())
-        and bool(np.abs(finite - np.round(finite)).max() <= INTEGER_TOLERANCE)
-    )
+    return summarize(values).nonnegative_integer
 
 
-def looks_like_counts(values: np.ndarray) -> bool:
+def looks_like_counts(values: np.ndarray | ValueSummary) -> bool:
     """Non-negative integers with no ceiling (few values at the maximum) and mostly overdispersed features.
 
     Bounded integer scores (image pixels 0..16 or 0..255, Likert items) are integers too but not counts: many
     of their values sit at the top of the scale."""
-    if not is_nonnegative_integer(values):
+    summary = values if isinstance(values, ValueSummary) else summarize(values)
+    if not summary.nonnegative_integer or summary.nonzero == 0 or summary.high <= 0:
         return False
-    values = observed(values)
-    nonzero = values[np.isfinite(values) & (values > 0)]
-    if nonzero.size == 0 or np.mean(nonzero == nonzero.max()) > MAX_CEILING_SHARE:
+    if summary.at_high / summary.nonzero > MAX_CEILING_SHARE:
         return False
-    mean, variance = np.nanmean(values, axis=0), np.nanvar(values, axis=0)
-    varying = variance > 0
-    if not varying.any():
-        return False
-    return bool(np.mean(variance[varying] > mean[varying]) >= MIN_OVERDISPERSED_SHARE)
+    share = summary.overdispersed_share()
+    return share is not None and share >= MIN_OVERDISPERSED_SHARE
 
 
 def choose_domain_settings(train_values: np.ndarray) -> AutoChoice:
     """The likelihood and preprocessing for one domain's training values."""
-    values = observed(train_values)
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
+    return _choose(summarize(train_values))
+
+
+def _choose(summary: ValueSummary) -> AutoChoice:
+    if summary.finite == 0:
         return AutoChoice("gaussian", "standardize", "no observed values; gaussian on standardised features")
-    if np.isin(finite, (0.0, 1.0)).all():
+    if summary.binary:
         return AutoChoice("bernoulli", "none", "every value is 0 or 1")
-    low, high = float(finite.min()), float(finite.max())
+    low, high = summary.low, summary.high
     if low >= 0 and high <= 1:
         return AutoChoice("sigmoid_mse", "none", f"values lie in [0, 1] ({low:g} to {high:g})")
-    if looks_like_counts(values):
+    if looks_like_counts(summary):
         return AutoChoice(
             "negative_binomial", "none", "non-negative integers without a ceiling and overdispersed (counts)"
         )
-    if is_nonnegative_integer(values):
+    if summary.nonnegative_integer:
         return AutoChoice(
             "gaussian",
             "standardize",
@@ -120,14 +176,15 @@ def resolve_auto(config: RunConfig, train: Mapping[str, np.ndarray]) -> tuple[Ru
         own = domains.get(name) or DomainConfig()
         if AUTO not in (own.likelihood, own.preprocessing):
             continue
-        choice = _complete(choose_domain_settings(values), own, values)
+        summary = summarize(values)
+        choice = _complete(_choose(summary), own, summary)
         domains[name] = dataclasses.replace(own, likelihood=choice.likelihood, preprocessing=choice.preprocessing)
         chosen[name] = choice
     model = dataclasses.replace(config.model, domains=domains)
     return dataclasses.replace(config, model=model), chosen
 
 
-def _complete(suggested: AutoChoice, own: DomainConfig, values: np.ndarray) -> AutoChoice:
+def _complete(suggested: AutoChoice, own: DomainConfig, summary: ValueSummary) -> AutoChoice:
     """The suggestion where the domain says "auto", the domain's own setting elsewhere, kept consistent."""
     if own.likelihood == AUTO and own.preprocessing == AUTO:
         return suggested
@@ -136,8 +193,8 @@ def _complete(suggested: AutoChoice, own: DomainConfig, values: np.ndarray) -> A
         if likelihood == suggested.likelihood:
             preprocessing = suggested.preprocessing
         elif likelihood in ("sigmoid_mse", "bernoulli"):
-            finite = observed(values)
-            preprocessing = "none" if finite.size and np.nanmin(finite) >= 0 and np.nanmax(finite) <= 1 else "minmax"
+            inside = summary.finite and summary.low >= 0 and summary.high <= 1
+            preprocessing = "none" if inside else "minmax"
         elif LIKELIHOOD_KINDS[likelihood] == "counts":
             preprocessing = "none"
         else:
