@@ -16,7 +16,14 @@ import scipy.sparse as sp  # noqa: E402
 
 from sharedlatent.api import SharedLatentVAE  # noqa: E402
 from sharedlatent.config import RunConfig  # noqa: E402
-from sharedlatent.datasets.streaming import H5Rows, NpyRows, ParquetRows, StreamedSplit, npy_split  # noqa: E402
+from sharedlatent.datasets.streaming import (  # noqa: E402
+    H5Rows,
+    NpyRows,
+    ParquetRows,
+    StreamedSplit,
+    npy_split,
+    parquet_split,
+)
 from sharedlatent.errors import SharedLatentError  # noqa: E402
 from sharedlatent.preprocessing import fit_preprocessor, fit_streamed  # noqa: E402
 from sharedlatent.runs.cli import main  # noqa: E402
@@ -171,10 +178,13 @@ def test_parquet_problems_are_one_line_errors(tmp_path):
     write_parquet(tmp_path / "x.parquet", values, row_group_size=2)
     reader = ParquetRows(tmp_path / "x.parquet")
     assert np.array_equal(reader.read(np.array([0, 1])), values[:2])
-    with pytest.raises(SharedLatentError, match="NaN or infinite values in rows 4..5"):
+    with pytest.raises(SharedLatentError, match="NaN or infinite value in row 4, column 1"):
         reader.read(np.array([5, 4]))
-    with pytest.raises(SharedLatentError, match="no numeric column 'sample_id'"):
+    with pytest.raises(SharedLatentError, match="column 'sample_id' is not numeric"):
         ParquetRows(tmp_path / "x.parquet", columns=["sample_id"])
+    with pytest.raises(SharedLatentError, match="column 'g9' does not exist"):
+        ParquetRows(tmp_path / "x.parquet", columns=["g9"])
+    assert ParquetRows(tmp_path / "x.parquet", columns="g1").shape == (6, 1)  # one name, not its letters
     (tmp_path / "bad.parquet").write_bytes(b"PAR1 not really")
     with pytest.raises(SharedLatentError, match="cannot be read as Parquet"):
         ParquetRows(tmp_path / "bad.parquet")
@@ -231,3 +241,77 @@ def test_file_changed_between_epochs_is_one_error_line(files, tmp_path, capsys, 
 
     err = train_backed_cli(files[0], tmp_path / "run", capsys, append, monkeypatch)
     assert "rna.h5ad changed on disk during training" in err
+
+
+def test_parquet_files_pair_by_an_id_column(files, tmp_path):
+    _, arrays = files
+    write_parquet(tmp_path / "rna.parquet", arrays["left"], row_group_size=50)
+    shuffled = np.random.default_rng(3).permutation(N)[: N - 10]  # another order, ten cells missing
+    frame = pd.DataFrame(arrays["right"][shuffled], columns=[f"p{i}" for i in range(6)])
+    frame.insert(0, "sample_id", [f"cell{i}" for i in shuffled])
+    frame.to_parquet(tmp_path / "protein.parquet", row_group_size=64)
+    paths = {"left": tmp_path / "rna.parquet", "right": tmp_path / "protein.parquet"}
+    split = parquet_split(paths, id_column="sample_id")
+    assert split.n_samples == N - 10
+    both = split.read(np.arange(split.n_samples))
+    kept = np.setdiff1d(np.arange(N), np.setdiff1d(np.arange(N), shuffled))
+    assert np.array_equal(both["left"], arrays["left"][kept]) and np.array_equal(both["right"], arrays["right"][kept])
+    with pytest.raises(SharedLatentError, match="different row counts \\[390, 400\\]: pair them with id_column="):
+        parquet_split(paths)
+    frame.iloc[[0, 1], 0] = "cell7"
+    frame.to_parquet(tmp_path / "protein.parquet")
+    with pytest.raises(SharedLatentError, match="'sample_id' repeats IDs \\(cell7\\)"):
+        parquet_split(paths, id_column="sample_id")
+
+
+def test_rows_that_would_mis_pair_are_refused(files, tmp_path):
+    _, arrays = files
+    for name, values in arrays.items():
+        np.save(tmp_path / f"{name}.npy", values)
+    readers = {name: NpyRows(tmp_path / f"{name}.npy") for name in arrays}
+    rows = np.arange(N)
+    for bad, message in [
+        ({"left": rows[:300], "right": rows}, "one row per sample; got left: 300, right: 400"),
+        ({"left": rows, "right": np.r_[rows[:-1], -1]}, "rows of domain 'right' run from -1 to 398, outside"),
+        ({"left": rows, "right": rows + 1}, "run from 1 to 400, outside its file's 0..399"),
+        ({"left": rows, "right": rows + 0.5}, "must be a 1-D array of integer file rows, got float64"),
+        (
+            {"left": rows, "protein": rows},
+            "rows are given for domains left, protein but the readers are for left, right",
+        ),
+    ]:
+        with pytest.raises(SharedLatentError, match=message):
+            StreamedSplit(readers, bad)
+    assert StreamedSplit(readers, {"left": list(range(5)), "right": list(range(5))}).n_samples == 5  # lists are fine
+
+
+def test_unreadable_npy_and_h5_files_are_one_line_errors(tmp_path):
+    np.save(tmp_path / "objects.npy", np.array([[{"a": 1}]], dtype=object), allow_pickle=True)
+    np.save(tmp_path / "complex.npy", np.ones((3, 2), dtype=complex))
+    np.save(tmp_path / "whole.npy", np.ones((100, 4)))
+    (tmp_path / "half.npy").write_bytes((tmp_path / "whole.npy").read_bytes()[:2000])
+    (tmp_path / "text.npy").write_text("sample,a\nx,1\n")
+    for name, message in [
+        ("missing.npy", "missing.npy cannot be read as a .npy array"),
+        ("objects.npy", "objects.npy cannot be read as a .npy array"),
+        ("half.npy", "half.npy cannot be read as a .npy array"),
+        ("text.npy", "text.npy cannot be read as a .npy array"),
+        ("complex.npy", "values of dtype complex128 are not real numbers"),
+    ]:
+        with pytest.raises(SharedLatentError, match=message):
+            NpyRows(tmp_path / name)
+    with h5py.File(tmp_path / "flat.h5", "w") as handle:
+        handle["X"] = np.ones(10)
+    with pytest.raises(SharedLatentError, match="X has shape \\(10,\\); expected samples x features"):
+        H5Rows(tmp_path / "flat.h5")
+    with pytest.raises(SharedLatentError, match="text.npy cannot be read as HDF5"):
+        H5Rows(tmp_path / "text.npy")
+
+
+def test_a_memory_mapped_file_truncated_between_reads_is_an_error_not_a_crash(tmp_path):
+    np.save(tmp_path / "x.npy", np.ones((2000, 50), dtype=np.float32))
+    reader = NpyRows(tmp_path / "x.npy")
+    assert reader.read(np.arange(5)).shape == (5, 50)
+    os.truncate(tmp_path / "x.npy", 1000)  # reading the memory map past the end now would be SIGBUS
+    with pytest.raises(SharedLatentError, match="changed on disk during training"):
+        reader.read(np.arange(1900, 2000))

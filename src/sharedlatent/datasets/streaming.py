@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from sharedlatent.datasets.base import Split
-from sharedlatent.errors import SharedLatentError
+from sharedlatent.errors import SharedLatentError, listed
 
 CHUNK_ROWS = 4096  # rows per read when a whole split is streamed (statistics, encodings)
 
@@ -29,12 +29,24 @@ class RowReader:
     def read(self, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64)
         unique, inverse = np.unique(rows, return_inverse=True)  # files read fastest in increasing row order
+        if unique.size and (unique[0] < 0 or unique[-1] >= self.shape[0]):
+            raise SharedLatentError(
+                f"{self.path}: rows {unique[0]}..{unique[-1]} asked of a file of {self.shape[0]} rows"
+            )
+        # Before every read, not once per epoch: a memory map of a file truncated since would crash the process
+        # (SIGBUS) instead of raising, and a file rewritten during the last epoch would go unnoticed.
+        self.check_unchanged()
         try:
             block = self._read_sorted(unique)
-        except (OSError, ValueError, KeyError, IndexError) as error:
+        except (OSError, ValueError, KeyError, IndexError, TypeError) as error:
             raise SharedLatentError(f"{self.path}: could not read rows {unique[0]}..{unique[-1]}: {error}") from None
-        if not np.isfinite(block).all():
-            raise SharedLatentError(f"{self.path}: NaN or infinite values in rows {unique[0]}..{unique[-1]}")
+        bad = ~np.isfinite(block)
+        if bad.any():
+            row, column = np.argwhere(bad)[0]
+            raise SharedLatentError(
+                f"{self.path}: NaN or infinite value in row {unique[row]}, column {column} ({int(bad.sum())} such"
+                f" values in rows {unique[0]}..{unique[-1]})"
+            )
         return block[inverse]
 
     def blocks(self, rows: np.ndarray) -> np.ndarray | None:
@@ -55,6 +67,10 @@ class RowReader:
         raise NotImplementedError
 
 
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+
+
 def _stamp(path: Path) -> tuple[int, int]:
     try:
         status = os.stat(path)
@@ -67,9 +83,15 @@ class NpyRows(RowReader):
     """A 2-D .npy file through a read-only memory map."""
 
     def __init__(self, path: str | Path) -> None:
-        self.array = np.load(path, mmap_mode="r")
-        if self.array.ndim != 2:
-            raise SharedLatentError(f"{path}: expected a 2-D array, got shape {self.array.shape}")
+        try:
+            self.array = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError, EOFError) as error:  # missing, a folder, truncated, pickled, not .npy at all
+            raise SharedLatentError(f"{path} cannot be read as a .npy array: {_first_line(error)}") from None
+        if not isinstance(self.array, np.ndarray) or self.array.ndim != 2:
+            shape = getattr(self.array, "shape", "an .npz archive")
+            raise SharedLatentError(f"{path}: expected a 2-D array (samples x features), got shape {shape}")
+        if self.array.dtype.kind not in "biuf":
+            raise SharedLatentError(f"{path}: values of dtype {self.array.dtype} are not real numbers")
         super().__init__(path, self.array.shape)
 
     def _read_sorted(self, rows: np.ndarray) -> np.ndarray:
@@ -95,14 +117,14 @@ class ParquetRows(RowReader):
         except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
             raise SharedLatentError(f"{path} cannot be read as Parquet: {str(error).strip()[:200]}") from None
         schema = self.file.schema_arrow
+        columns = [columns] if isinstance(columns, str) else columns
         numeric = [f.name for f in schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)]
         if columns is None:
             columns = numeric
         missing = [name for name in columns if name not in numeric]
         if missing:
-            raise SharedLatentError(
-                f"{path}: no numeric column {missing[0]!r}; numeric columns: {', '.join(numeric[:20])}"
-            )
+            kind = "is not numeric" if missing[0] in schema.names else "does not exist"
+            raise SharedLatentError(f"{path}: column {missing[0]!r} {kind}; numeric columns: {listed(numeric)}")
         if not columns:
             raise SharedLatentError(f"{path}: no numeric columns")
         self.columns = list(columns)
@@ -115,6 +137,18 @@ class ParquetRows(RowReader):
     def blocks(self, rows: np.ndarray) -> np.ndarray:
         return np.searchsorted(self.starts, rows, side="right") - 1
 
+    def column_values(self, column: str) -> np.ndarray:
+        """Every value of one column (e.g. sample IDs) as strings, in file order."""
+        if column not in self.file.schema_arrow.names:
+            raise SharedLatentError(f"{self.path}: no column {column!r}")
+        try:
+            values = self.file.read(columns=[column]).column(0).to_pylist()
+        except (OSError, ValueError) as error:
+            raise SharedLatentError(f"{self.path}: cannot read column {column!r}: {_first_line(error)}") from None
+        if any(value is None for value in values):
+            raise SharedLatentError(f"{self.path}: column {column!r} has empty IDs")
+        return np.asarray([str(value) for value in values])
+
     @property
     def window(self) -> int:
         """Row groups a shuffled stretch of samples is drawn from: a batch that straddles two stretches then
@@ -122,8 +156,6 @@ class ParquetRows(RowReader):
         return self.cached_groups // 2
 
     def _read_sorted(self, rows: np.ndarray) -> np.ndarray:
-        if rows.size and (rows[0] < 0 or rows[-1] >= self.shape[0]):
-            raise IndexError(f"rows outside 0..{self.shape[0] - 1}")
         groups = np.searchsorted(self.starts, rows, side="right") - 1
         out = np.empty((rows.size, self.shape[1]), dtype=np.float32)
         for group in np.unique(groups).tolist():
@@ -153,7 +185,10 @@ class H5Rows(RowReader):
     def __init__(self, path: str | Path, key: str = "X") -> None:
         import h5py
 
-        self.file = h5py.File(path, "r", rdcc_nbytes=0)  # no chunk cache: every read comes from the file as it is
+        try:  # no chunk cache: every read comes from the file as it is
+            self.file = h5py.File(path, "r", rdcc_nbytes=0)
+        except OSError as error:  # missing, a folder, not HDF5
+            raise SharedLatentError(f"{path} cannot be read as HDF5 (.h5ad): {_first_line(error)}") from None
         if key not in self.file:
             raise SharedLatentError(f"{path}: no matrix at {key!r}")
         self.node = self.file[key]
@@ -169,6 +204,8 @@ class H5Rows(RowReader):
             shape = tuple(int(s) for s in self.node.attrs["shape"])
         else:
             shape = self.node.shape
+        if len(shape) != 2:
+            raise SharedLatentError(f"{path}: {key} has shape {tuple(shape)}; expected samples x features")
         super().__init__(path, shape)
 
     def _read_sorted(self, rows: np.ndarray) -> np.ndarray:
@@ -210,6 +247,34 @@ class StreamedSplit:
 
     domains: dict[str, RowReader]
     rows: dict[str, np.ndarray]
+
+    def __post_init__(self) -> None:
+        """Refuse rows that would mis-pair or fail later: one 1-D integer array per domain, all of one length,
+        each inside its file."""
+        if set(self.rows) != set(self.domains) or not self.domains:
+            raise SharedLatentError(
+                f"rows are given for domains {listed(self.rows)} but the readers are for {listed(self.domains)}"
+            )
+        checked = {}
+        for name, rows in self.rows.items():
+            rows = np.asarray(rows)
+            if rows.ndim != 1 or (rows.size and rows.dtype.kind not in "iu"):
+                raise SharedLatentError(
+                    f"rows of domain {name!r} must be a 1-D array of integer file rows, got {rows.dtype} of shape"
+                    f" {rows.shape}"
+                )
+            n_file = self.domains[name].shape[0]
+            if rows.size and (rows.min() < 0 or rows.max() >= n_file):
+                raise SharedLatentError(
+                    f"rows of domain {name!r} run from {rows.min()} to {rows.max()}, outside its file's 0..{n_file - 1}"
+                )
+            checked[name] = rows.astype(np.int64, copy=False)
+        lengths = {name: len(rows) for name, rows in checked.items()}
+        if len(set(lengths.values())) > 1:
+            raise SharedLatentError(
+                f"every domain needs one row per sample; got {', '.join(f'{n}: {k}' for n, k in lengths.items())}"
+            )
+        self.rows = checked
 
     @property
     def n_samples(self) -> int:
@@ -282,3 +347,34 @@ def npy_split(paths: dict[str, str | Path]) -> StreamedSplit:
         raise SharedLatentError(f"the .npy files have different row counts: {sorted(counts)}")
     n_samples = counts.pop()
     return StreamedSplit(readers, {name: np.arange(n_samples) for name in readers})
+
+
+def parquet_split(paths: dict[str, str | Path], id_column: str | None = None) -> StreamedSplit:
+    """A StreamedSplit over one Parquet file per domain: rows paired by `id_column` (only samples in every file,
+    in the first file's order; IDs must be unique) or, without it, by position (equal row counts required)."""
+    readers = {name: ParquetRows(path) for name, path in paths.items()}
+    if id_column is None:
+        counts = {reader.shape[0] for reader in readers.values()}
+        if len(counts) != 1:
+            raise SharedLatentError(
+                f"the Parquet files have different row counts {sorted(counts)}: pair them with id_column="
+            )
+        n_samples = counts.pop()
+        return StreamedSplit(readers, {name: np.arange(n_samples) for name in readers})
+    ids = {name: reader.column_values(id_column) for name, reader in readers.items()}
+    first = next(iter(ids))
+    common = np.asarray(ids[first])
+    for name, values in ids.items():
+        unique, counts = np.unique(values, return_counts=True)
+        if (counts > 1).any():
+            raise SharedLatentError(
+                f"{readers[name].path}: {id_column!r} repeats IDs ({listed(unique[counts > 1], 5)})"
+            )
+        common = common[np.isin(common, values)]
+    if common.size == 0:
+        raise SharedLatentError(f"no {id_column!r} value is in every file: nothing to pair")
+    rows = {}
+    for name, values in ids.items():
+        order = np.argsort(values, kind="stable")
+        rows[name] = order[np.searchsorted(values[order], common)]
+    return StreamedSplit(readers, rows)
