@@ -136,3 +136,47 @@ def test_a_domain_named_like_a_module_dict_method_is_refused_in_one_line():
 
     with pytest.raises(SharedLatentError, match="domain name 'values' is taken"):
         SharedLatentVAE({"values": 3, "other": 4}, quick_config())
+
+
+def test_input_noise_is_on_for_standardised_domains_only_and_written_out(tmp_path):
+    from sharedlatent.config import AUTO_NOISE
+
+    rng = np.random.default_rng(0)
+    data = {
+        "real": rng.normal(50, 10, (120, 5)).astype(np.float32),
+        "image": rng.uniform(0, 1, (120, 4)).astype(np.float32),
+    }
+    model = SharedLatentVAE({"real": 5, "image": 4}, quick_config(epochs=1))
+    model.fit(data)
+    domains = model.config.model.domains
+    assert (domains["real"].preprocessing, domains["real"].noise_level) == ("standardize", AUTO_NOISE)
+    assert (domains["image"].preprocessing, domains["image"].noise_level) == ("none", 0.0)
+    (tmp_path / "config.toml").write_text(model.config.to_toml())
+    again = RunConfig.from_toml(tmp_path / "config.toml")
+    assert again.model.domains["real"].noise_level == AUTO_NOISE  # a rerun reproduces the choice
+
+    explicit = quick_config(epochs=1, noise_level=0.0)  # --noise 0 turns it off everywhere
+    explicit.model.domains["image"] = DomainConfig(noise_level=0.05)  # a domain's own level wins
+    off = SharedLatentVAE({"real": 5, "image": 4}, explicit)
+    off.fit(data)
+    assert off.config.model.domains["real"].noise_level == 0.0
+    assert off.config.model.domains["image"].noise_level == 0.05
+
+
+def test_the_noise_rule_changes_training_only_where_it_applies():
+    rng = np.random.default_rng(1)
+    data = {
+        "real": rng.normal(0, 3, (120, 5)).astype(np.float32),
+        "image": rng.uniform(0, 1, (120, 4)).astype(np.float32),
+    }
+    automatic = SharedLatentVAE({"real": 5, "image": 4}, quick_config(epochs=2))
+    automatic.fit(data)
+    explicit = quick_config(epochs=2)
+    explicit.model.domains["real"] = DomainConfig(noise_level=0.2)
+    explicit.model.domains["image"] = DomainConfig(noise_level=0.0)
+    same = SharedLatentVAE({"real": 5, "image": 4}, explicit)
+    same.fit(data)
+    silent = SharedLatentVAE({"real": 5, "image": 4}, quick_config(epochs=2, noise_level=0.0))
+    silent.fit(data)
+    losses = [[r.train_loss for r in m.history.records] for m in (automatic, same, silent)]
+    assert losses[0] == losses[1] and losses[0] != losses[2]

@@ -13,6 +13,7 @@ from sharedlatent.fitting import (
     fit_batch_covariate,
     fit_continuous_covariates,
     fit_preprocessing,
+    noise_levels,
     settle_kl_reduction,
     split_covariates,
     split_validation,
@@ -68,6 +69,7 @@ def fit_in_memory(
             progress,
             checkpoint,
             resume,
+            noise_levels(model),
         )
     encodings = encode_means(model.module, train_arrays, train_present, model.device, covariates)
     model.latent_box = (encodings.min(axis=0), encodings.max(axis=0))

@@ -10,7 +10,7 @@ import torch
 
 from sharedlatent.datasets.streaming import StreamedSplit
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.fitting import choose_auto_settings, settle_kl_reduction
+from sharedlatent.fitting import choose_auto_settings, noise_levels, settle_kl_reduction
 from sharedlatent.inference import encode_means
 from sharedlatent.preprocessing import fit_streamed, transform_all
 from sharedlatent.training.checkpoint import as_checkpoint
@@ -57,7 +57,15 @@ def fit_from_disk(
     stages = build_schedule(settings.schedule, model.domain_names, settings.epochs, settings.freeze_phases)
     with cpu_threads(thread_count(model.module, settings.threads, settings.batch_size)):
         model.history = fit_module(
-            model.module, stages, train_data, validation_data, settings, progress, checkpoint, resume
+            model.module,
+            stages,
+            train_data,
+            validation_data,
+            settings,
+            progress,
+            checkpoint,
+            resume,
+            noise_levels(model),
         )
     model.latent_box = latent_box(model, split.subset(kept))
     return model.history

@@ -90,9 +90,12 @@ def test_noise_reaches_inputs_not_targets():
 
     module = make_module()
     batch = make_data(8)
-    noisy = add_noise(batch, module, 0.3, torch.Generator().manual_seed(0))
+    noisy = add_noise(batch, module, {"left": 0.3, "right": 0.3}, torch.Generator().manual_seed(0))
     for name in batch:
         assert not torch.equal(noisy[name], batch[name])  # both domains get noise (the original dropped the left's)
         assert noisy[name].min() >= 0 and noisy[name].max() <= 1
-    assert add_noise(batch, module, 0.0, torch.Generator()) is batch
+    unchanged = add_noise(batch, module, {"left": 0.0}, torch.Generator())
+    assert all(unchanged[name] is batch[name] for name in batch)
+    one = add_noise(batch, module, {"right": 0.3}, torch.Generator().manual_seed(0))
+    assert one["left"] is batch["left"] and not torch.equal(one["right"], batch["right"])  # per domain
     np.testing.assert_array_equal(batch["right"].numpy(), (1 - batch["left"]).numpy())

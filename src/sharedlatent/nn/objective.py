@@ -293,15 +293,17 @@ def _zero_absent(batch: Batch, present: Batch) -> dict[str, torch.Tensor]:
     }
 
 
-def add_noise(batch: Batch, module: Autoencoder, noise_level: float, generator: Draws) -> Batch:
-    """Inputs with Gaussian noise, clipped into each likelihood's support (e.g. [0, 1], counts >= 0); targets stay clean."""
-    if noise_level <= 0:
-        return batch
+def add_noise(batch: Batch, module: Autoencoder, noise_levels: Mapping[str, float], generator: Draws) -> Batch:
+    """Inputs with Gaussian noise of each domain's std (none where it is 0), clipped into each likelihood's support
+    (e.g. [0, 1], counts >= 0); targets stay clean."""
     noisy = {}
     for name, x in batch.items():
-        x = x + noise_level * normal(x.shape, generator, x)
-        low, high = module.likelihoods[name].support
-        noisy[name] = x if low is None and high is None else x.clamp(low, high)
+        level = noise_levels.get(name, 0.0)
+        if level > 0:
+            x = x + level * normal(x.shape, generator, x)
+            low, high = module.likelihoods[name].support
+            x = x if low is None and high is None else x.clamp(low, high)
+        noisy[name] = x
     return noisy
 
 

@@ -9,6 +9,7 @@ import copy
 import dataclasses
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,8 +81,10 @@ def run_epoch(
     config: TrainConfig,
     generator: torch.Generator,
     beta: float | None = None,
+    noise_levels: Mapping[str, float] | None = None,
 ) -> tuple[float, TermValues]:
-    """One shuffled pass over `data` training `phase`; returns the mean loss per sample and its terms per sample."""
+    """One shuffled pass over `data` training `phase` (inputs noised per domain by `noise_levels`); returns the
+    mean loss per sample and its terms per sample."""
     set_trainable(module, phase.trainable)
     module.train()
     weights = LossWeights.from_config(config, beta)
@@ -95,7 +98,7 @@ def run_epoch(
         part = distributed.shard(start, stop)
         batch = shuffled.rows(part.rows)
         draws = distributed.draws(generator, part, start, stop)  # this rank's rows of the global batch's noise
-        inputs = add_noise(batch.values, module, config.noise_level, draws)
+        inputs = add_noise(batch.values, module, noise_levels or {}, draws)
         weighted = distributed.shard_weights(weights, part)
         with autocast(order.device, config.precision):
             terms = loss_of(
@@ -190,6 +193,7 @@ class _Run:
     epochs_run: int = 0  # over all stages, for the KL warm-up
     checkpoint: Checkpoint | None = None
     started: float = 0.0  # perf_counter at the start, less the seconds a resumed run had already trained
+    noise_levels: dict[str, float] = dataclasses.field(default_factory=dict)  # input-noise std per domain
 
 
 def fit_module(
@@ -201,8 +205,10 @@ def fit_module(
     progress: bool | None = None,
     checkpoint: Checkpoint | None = None,
     resume: bool = False,
+    noise_levels: Mapping[str, float] | None = None,
 ) -> History:
-    """Run every stage of a schedule on in-memory tensors and return the history.
+    """Run every stage of a schedule on in-memory tensors and return the history (`noise_levels`: the input-noise
+    std per domain, none for a domain left out).
 
     With `checkpoint`, save the training state there as it asks; with `resume`, continue from its saved state
     (the result is the one an uninterrupted fit gives)."""
@@ -219,6 +225,7 @@ def fit_module(
         config.progress if progress is None else progress,
         checkpoint=checkpoint,
         started=time.perf_counter(),
+        noise_levels=dict(noise_levels or {}),
     )
     saved = _restore_run(run, checkpoint.load()) if resume and checkpoint else None
     with distributed.process_group(device):
@@ -325,7 +332,9 @@ def _run_phases(run: _Run, stage_index: int, stage: Stage, epoch: int) -> dict[s
     monitored: dict[str, float] = {}
     for phase in stage.phases:
         tick = time.perf_counter()
-        train_loss, terms = run_epoch(run.module, run.optimizer, run.train_data, phase, run.config, run.generator, beta)
+        train_loss, terms = run_epoch(
+            run.module, run.optimizer, run.train_data, phase, run.config, run.generator, beta, run.noise_levels
+        )
         if not math.isfinite(train_loss):
             raise SharedLatentError(
                 f"training diverged: the {phase.name} loss became {train_loss} in epoch {epoch + 1}; "
