@@ -26,37 +26,59 @@ MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit
 
 def check_model_file(path: str | Path) -> dict[str, Any]:
     """The metadata of a model file once it is proven consistent with the tensors and finite; else an error."""
+    return read_model_file(path)[0]
+
+
+def read_model_file(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The metadata and tensors of a model file, read once and checked (so the tensors used are those checked,
+    even if the file changes meanwhile); else a one-line error."""
     path = Path(path)
     if not path.is_file():
         raise SharedLatentError(f"model file {path} does not exist")
-    shapes, metadata = read_header(path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise SharedLatentError(f"model file {path} cannot be read: {error.strerror}") from None
+    length = _header_length(path, data[:8], len(data))
+    shapes, metadata = _parse_header(path, data[8 : 8 + length], len(data) - 8 - length)
     config = _checked_config(path, metadata)
     _check_shapes(path, config, metadata["input_sizes"], shapes)
-    _check_finite_tensors(path)
+    tensors = _finite_tensors(path, data)
     _check_preprocessors(path, metadata["preprocessors"], metadata["input_sizes"])
     _check_latent_box(path, metadata["latent_box"], config.model.latent_size)
     _check_batch(path, metadata.get("batch"), config.model.batch_categories)
     _check_registration(path, metadata.get("registration"), metadata["input_sizes"])
     _check_covariates(path, metadata.get("covariates"), config.model.continuous_covariates)
-    return metadata
+    return metadata, tensors
 
 
 def read_header(path: Path) -> tuple[dict[str, tuple[int, ...]], dict[str, Any]]:
     """Tensor shapes and our metadata record from a safetensors header, with offsets checked against the file size."""
     size = path.stat().st_size
     with path.open("rb") as handle:
-        prefix = handle.read(8)
-        length = struct.unpack("<Q", prefix)[0] if len(prefix) == 8 else -1
-        if length < 2 or length > min(MAX_HEADER_BYTES, size - 8):
-            raise SharedLatentError(f"{path} is not a readable safetensors model file (bad header length)")
-        try:
-            header = json.loads(handle.read(length))
-        except (ValueError, UnicodeDecodeError):
-            raise SharedLatentError(f"{path} is not a readable safetensors model file (header is not JSON)") from None
+        length = _header_length(path, handle.read(8), size)
+        raw = handle.read(length)
+    return _parse_header(path, raw, size - 8 - length)
+
+
+def _header_length(path: Path, prefix: bytes, size: int) -> int:
+    """The header length the file's first 8 bytes give, if it fits the file."""
+    length = struct.unpack("<Q", prefix)[0] if len(prefix) == 8 else -1
+    if length < 2 or length > min(MAX_HEADER_BYTES, size - 8):
+        raise SharedLatentError(f"{path} is not a readable safetensors model file (bad header length)")
+    return length
+
+
+def _parse_header(path: Path, raw: bytes, data_bytes: int) -> tuple[dict[str, tuple[int, ...]], dict[str, Any]]:
+    """Tensor shapes (checked against the `data_bytes` after the header) and our metadata record."""
+    try:
+        header = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise SharedLatentError(f"{path} is not a readable safetensors model file (header is not JSON)") from None
     if not isinstance(header, dict):
         raise SharedLatentError(f"{path} is not a readable safetensors model file (header is not a table)")
     extra = header.pop("__metadata__", None) or {}
-    shapes = _tensor_shapes(path, header, size - 8 - length)
+    shapes = _tensor_shapes(path, header, data_bytes)
     if not isinstance(extra, dict) or METADATA_KEY not in extra:
         raise SharedLatentError(f"{path} has no sharedlatent metadata; was it written by sharedlatent?")
     try:
@@ -134,19 +156,21 @@ def _check_shapes(path: Path, config: Any, input_sizes: dict[str, int], shapes: 
             )
 
 
-def _check_finite_tensors(path: Path) -> None:
-    """Refuse NaN or infinite weights, which would turn every output into NaN without a word."""
+def _finite_tensors(path: Path, data: bytes) -> dict[str, Any]:
+    """The tensors in the file's bytes; NaN or infinite weights, which would turn every output into NaN without a
+    word, are refused."""
     import torch
-    from safetensors import SafetensorError, safe_open
+    from safetensors import SafetensorError
+    from safetensors.torch import load
 
     try:
-        with safe_open(str(path), framework="pt") as handle:
-            for name in handle.keys():  # noqa: SIM118 (safe_open is no dict)
-                tensor = handle.get_tensor(name)
-                if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-                    raise SharedLatentError(f"{path}: tensor {name!r} holds NaN or infinite values")
+        tensors = load(data)
     except (SafetensorError, OSError, ValueError) as error:
         raise SharedLatentError(f"{path} is not a readable safetensors model file: {error}") from None
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise SharedLatentError(f"{path}: tensor {name!r} holds NaN or infinite values")
+    return tensors
 
 
 def _check_preprocessors(path: Path, stored: Any, input_sizes: dict[str, int]) -> None:

@@ -12,10 +12,10 @@ import numpy as np
 from sharedlatent.config import RunConfig
 from sharedlatent.continuous_covariates import CovariateScaler
 from sharedlatent.covariates import BatchEncoder
-from sharedlatent.model_file import FORMAT_VERSION, check_model_file
+from sharedlatent.model_file import FORMAT_VERSION, read_model_file
 from sharedlatent.preprocessing import preprocessor_from_dict
 from sharedlatent.scverse.registration import Registration
-from sharedlatent.storage import load_weights, save_weights
+from sharedlatent.storage import save_weights
 
 
 def save_model(model: Any, path: str | Path) -> None:
@@ -39,8 +39,7 @@ def save_model(model: Any, path: str | Path) -> None:
 
 def load_model(cls: type, path: str | Path, device: str = "cpu") -> Any:
     """An instance of `cls` (SharedLatentVAE) rebuilt from a file `save_model` wrote, after checking the file."""
-    check_model_file(path)
-    tensors, metadata = load_weights(path)
+    metadata, tensors = read_model_file(path)  # read once: the tensors loaded are the ones checked
     config = RunConfig.from_dict(metadata["config"])
     config.train = dataclasses.replace(config.train, device=device)
     model = cls(metadata["input_sizes"], config)

@@ -84,22 +84,3 @@ def save_weights(path: str | Path, tensors: dict, metadata: dict[str, Any]) -> N
     contiguous = {name: tensor.detach().cpu().contiguous() for name, tensor in tensors.items()}
     with atomic_path(path) as temporary:
         save_file(contiguous, str(temporary), metadata={METADATA_KEY: json.dumps(metadata, default=_json_default)})
-
-
-def load_weights(path: str | Path) -> tuple[dict, dict[str, Any]]:
-    """Tensors and metadata from a file written by save_weights."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file, safe_open
-
-    path = Path(path)
-    if not path.is_file():
-        raise SharedLatentError(f"model file {path} does not exist")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            header = handle.metadata() or {}
-        tensors = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as error:
-        raise SharedLatentError(f"{path} is not a readable safetensors model file: {error}") from None
-    if METADATA_KEY not in header:
-        raise SharedLatentError(f"{path} has no sharedlatent metadata; was it written by sharedlatent?")
-    return tensors, json.loads(header[METADATA_KEY])
