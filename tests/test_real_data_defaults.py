@@ -138,16 +138,26 @@ def test_a_domain_named_like_a_module_dict_method_is_refused_in_one_line():
         SharedLatentVAE({"values": 3, "other": 4}, quick_config())
 
 
-def test_input_noise_is_on_for_standardised_domains_only_and_written_out(tmp_path):
-    from sharedlatent.config import AUTO_NOISE
-
-    rng = np.random.default_rng(0)
-    data = {
+def real_and_image(seed: int) -> dict[str, np.ndarray]:
+    """A real-valued domain on its natural scale (standardised by "auto") and one inside [0, 1] (left as it is)."""
+    rng = np.random.default_rng(seed)
+    return {
         "real": rng.normal(50, 10, (120, 5)).astype(np.float32),
         "image": rng.uniform(0, 1, (120, 4)).astype(np.float32),
     }
-    model = SharedLatentVAE({"real": 5, "image": 4}, quick_config(epochs=1))
+
+
+def fitted(config: RunConfig, data: dict[str, np.ndarray]) -> SharedLatentVAE:
+    model = SharedLatentVAE({name: values.shape[1] for name, values in data.items()}, config)
     model.fit(data)
+    return model
+
+
+def test_input_noise_is_on_for_standardised_domains_only_and_written_out(tmp_path):
+    from sharedlatent.config import AUTO_NOISE
+
+    data = real_and_image(0)
+    model = fitted(quick_config(epochs=1), data)
     domains = model.config.model.domains
     assert (domains["real"].preprocessing, domains["real"].noise_level) == ("standardize", AUTO_NOISE)
     assert (domains["image"].preprocessing, domains["image"].noise_level) == ("none", 0.0)
@@ -157,26 +167,18 @@ def test_input_noise_is_on_for_standardised_domains_only_and_written_out(tmp_pat
 
     explicit = quick_config(epochs=1, noise_level=0.0)  # --noise 0 turns it off everywhere
     explicit.model.domains["image"] = DomainConfig(noise_level=0.05)  # a domain's own level wins
-    off = SharedLatentVAE({"real": 5, "image": 4}, explicit)
-    off.fit(data)
+    off = fitted(explicit, data)
     assert off.config.model.domains["real"].noise_level == 0.0
     assert off.config.model.domains["image"].noise_level == 0.05
 
 
 def test_the_noise_rule_changes_training_only_where_it_applies():
-    rng = np.random.default_rng(1)
-    data = {
-        "real": rng.normal(0, 3, (120, 5)).astype(np.float32),
-        "image": rng.uniform(0, 1, (120, 4)).astype(np.float32),
-    }
-    automatic = SharedLatentVAE({"real": 5, "image": 4}, quick_config(epochs=2))
-    automatic.fit(data)
+    data = real_and_image(1)
+    automatic = fitted(quick_config(epochs=2), data)
     explicit = quick_config(epochs=2)
     explicit.model.domains["real"] = DomainConfig(noise_level=0.2)
     explicit.model.domains["image"] = DomainConfig(noise_level=0.0)
-    same = SharedLatentVAE({"real": 5, "image": 4}, explicit)
-    same.fit(data)
-    silent = SharedLatentVAE({"real": 5, "image": 4}, quick_config(epochs=2, noise_level=0.0))
-    silent.fit(data)
+    same = fitted(explicit, data)
+    silent = fitted(quick_config(epochs=2, noise_level=0.0), data)
     losses = [[r.train_loss for r in m.history.records] for m in (automatic, same, silent)]
     assert losses[0] == losses[1] and losses[0] != losses[2]

@@ -21,6 +21,9 @@ from sharedlatent.errors import SharedLatentError
 from sharedlatent.preprocessing import fit_preprocessors, present_rows, transform_all
 from sharedlatent.training.epoch_search import needs_epoch_search, search_epochs_on
 from sharedlatent.training.holdout import hold_out, hold_out_rows, validation_size
+from sharedlatent.training.loop import History, fit_module
+from sharedlatent.training.runtime import cpu_threads, thread_count
+from sharedlatent.training.schedules import build_schedule
 
 Arrays = dict[str, np.ndarray]
 Masks = dict[str, np.ndarray] | None
@@ -46,6 +49,34 @@ def choose_auto_settings(model: Any, arrays: Arrays, present: Masks) -> None:
 def noise_levels(model: Any) -> dict[str, float]:
     """The input-noise std of each domain, as the training loop takes them."""
     return {name: model.config.model.noise_for(name, model.config.train.noise_level) for name in model.domain_names}
+
+
+def train_stages(
+    model: Any,
+    train_data: Any,
+    validation_data: Any,
+    settings: TrainConfig,
+    *,
+    progress: bool | None,
+    checkpoint: Any,
+    resume: bool,
+) -> History:
+    """Run `settings`' schedule on the model's module (in-memory or streamed data alike) with its thread count and
+    input noise; sets and returns model.history."""
+    stages = build_schedule(settings.schedule, model.domain_names, settings.epochs, settings.freeze_phases)
+    with cpu_threads(thread_count(model.module, settings.threads, settings.batch_size)):
+        model.history = fit_module(
+            model.module,
+            stages,
+            train_data,
+            validation_data,
+            settings,
+            progress=progress,
+            checkpoint=checkpoint,
+            resume=resume,
+            noise_levels=noise_levels(model),
+        )
+    return model.history
 
 
 def trained_length(

@@ -13,17 +13,15 @@ from sharedlatent.fitting import (
     fit_batch_covariate,
     fit_continuous_covariates,
     fit_preprocessing,
-    noise_levels,
     settle_kl_reduction,
     split_covariates,
     split_validation,
+    train_stages,
     trained_length,
 )
 from sharedlatent.inference import encode_means
 from sharedlatent.training.checkpoint import as_checkpoint
-from sharedlatent.training.loop import History, TensorData, fit_module
-from sharedlatent.training.runtime import cpu_threads, thread_count
-from sharedlatent.training.schedules import build_schedule
+from sharedlatent.training.loop import History, TensorData
 
 
 def fit_in_memory(
@@ -55,22 +53,11 @@ def fit_in_memory(
         model, train_arrays, train_present, validation, settings
     )
     covariates, validation_covariates = split_covariates(covariates, validation_covariates, settings)
-    stages = build_schedule(settings.schedule, model.domain_names, settings.epochs, settings.freeze_phases)
     validation_data = None
     if validation_part is not None:
         validation_data = TensorData.from_numpy(*validation_part, model.device, validation_covariates)
-    with cpu_threads(thread_count(model.module, settings.threads, settings.batch_size)):
-        model.history = fit_module(
-            model.module,
-            stages,
-            TensorData.from_numpy(train_arrays, train_present, model.device, covariates),
-            validation_data,
-            settings,
-            progress,
-            checkpoint,
-            resume,
-            noise_levels(model),
-        )
+    train_data = TensorData.from_numpy(train_arrays, train_present, model.device, covariates)
+    train_stages(model, train_data, validation_data, settings, progress=progress, checkpoint=checkpoint, resume=resume)
     encodings = encode_means(model.module, train_arrays, train_present, model.device, covariates)
     model.latent_box = (encodings.min(axis=0), encodings.max(axis=0))
     return model.history

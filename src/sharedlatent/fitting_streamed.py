@@ -10,15 +10,13 @@ import torch
 
 from sharedlatent.datasets.streaming import StreamedSplit
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.fitting import choose_auto_settings, noise_levels, settle_kl_reduction
+from sharedlatent.fitting import choose_auto_settings, settle_kl_reduction, train_stages
 from sharedlatent.inference import encode_means
 from sharedlatent.preprocessing import fit_streamed, transform_all
 from sharedlatent.training.checkpoint import as_checkpoint
 from sharedlatent.training.epoch_search import needs_epoch_search
 from sharedlatent.training.holdout import hold_out_rows, validation_size
-from sharedlatent.training.loop import History, fit_module
-from sharedlatent.training.runtime import cpu_threads, thread_count
-from sharedlatent.training.schedules import build_schedule
+from sharedlatent.training.loop import History
 from sharedlatent.training.sources import StreamedData
 
 AUTO_SAMPLE_ROWS = 10_000  # "auto" settings look at up to this many seeded rows (all rows of smaller data)
@@ -54,19 +52,7 @@ def fit_from_disk(
         kept, held = hold_out_rows(n, settings.validation_fraction, settings.seed)
     train_data = StreamedData(split.subset(kept), model.preprocessors, model.device)
     validation_data = None if held is None else StreamedData(split.subset(held), model.preprocessors, model.device)
-    stages = build_schedule(settings.schedule, model.domain_names, settings.epochs, settings.freeze_phases)
-    with cpu_threads(thread_count(model.module, settings.threads, settings.batch_size)):
-        model.history = fit_module(
-            model.module,
-            stages,
-            train_data,
-            validation_data,
-            settings,
-            progress,
-            checkpoint,
-            resume,
-            noise_levels(model),
-        )
+    train_stages(model, train_data, validation_data, settings, progress=progress, checkpoint=checkpoint, resume=resume)
     model.latent_box = latent_box(model, split.subset(kept))
     return model.history
 
