@@ -9,6 +9,7 @@ import pytest
 from sharedlatent.api import SharedLatentVAE
 from sharedlatent.auto_settings import resolve_auto
 from sharedlatent.config import DomainConfig, RunConfig
+from sharedlatent.errors import SharedLatentError
 from sharedlatent.evaluation.baselines import compare_direction
 from sharedlatent.evaluation.latent_usage import active_latent_dimensions, gaussian_kl_per_dimension
 from sharedlatent.runs.summary import uninformative_warnings
@@ -153,23 +154,31 @@ def fitted(config: RunConfig, data: dict[str, np.ndarray]) -> SharedLatentVAE:
     return model
 
 
-def test_input_noise_is_on_for_standardised_domains_only_and_written_out(tmp_path):
+def test_input_noise_is_on_for_standardised_domains_only_and_reproduced_from_the_config(tmp_path):
     from sharedlatent.config import AUTO_NOISE
+    from sharedlatent.fitting import noise_levels
 
     data = real_and_image(0)
     model = fitted(quick_config(epochs=1), data)
-    domains = model.config.model.domains
-    assert (domains["real"].preprocessing, domains["real"].noise_level) == ("standardize", AUTO_NOISE)
-    assert (domains["image"].preprocessing, domains["image"].noise_level) == ("none", 0.0)
+    assert model.config.model.domains["real"].preprocessing == "standardize"
+    assert noise_levels(model) == {"real": AUTO_NOISE, "image": 0.0}
     (tmp_path / "config.toml").write_text(model.config.to_toml())
-    again = RunConfig.from_toml(tmp_path / "config.toml")
-    assert again.model.domains["real"].noise_level == AUTO_NOISE  # a rerun reproduces the choice
+    again = RunConfig.from_toml(tmp_path / "config.toml")  # the chosen preprocessing is written out, so
+    assert [again.model.noise_for(name, again.train.noise_level) for name in data] == [AUTO_NOISE, 0.0]  # same levels
+    again.train.noise_level = 0.0  # and a global level given later still applies (`--noise 0` on a rerun)
+    assert [again.model.noise_for(name, again.train.noise_level) for name in data] == [0.0, 0.0]
 
     explicit = quick_config(epochs=1, noise_level=0.0)  # --noise 0 turns it off everywhere
     explicit.model.domains["image"] = DomainConfig(noise_level=0.05)  # a domain's own level wins
-    off = fitted(explicit, data)
-    assert off.config.model.domains["real"].noise_level == 0.0
-    assert off.config.model.domains["image"].noise_level == 0.05
+    assert noise_levels(fitted(explicit, data)) == {"real": 0.0, "image": 0.05}
+
+
+def test_noise_values_of_the_wrong_type_are_one_line_errors():
+    for config in (quick_config(noise_level="auto"), quick_config()):
+        if config.train.noise_level is None:
+            config.model.domains["real"] = DomainConfig(noise_level="0.1")
+        with pytest.raises(SharedLatentError, match="noise_level must be a number, got"):
+            fitted(config, real_and_image(0))
 
 
 def test_the_noise_rule_changes_training_only_where_it_applies():

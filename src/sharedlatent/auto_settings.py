@@ -184,18 +184,6 @@ def resolve_auto(config: RunConfig, train: Mapping[str, np.ndarray]) -> tuple[Ru
     return dataclasses.replace(config, model=model), chosen
 
 
-def resolve_noise(config: RunConfig, domain_names: list[str]) -> RunConfig:
-    """A copy of `config` with every domain's input-noise std written out (model.domains.<name>.noise_level), so
-    that config.toml shows and a rerun reproduces what the noise rule chose; call after likelihoods are resolved."""
-    domains = dict(config.model.domains)
-    for name in domain_names:
-        own = domains.get(name) or DomainConfig()
-        if own.noise_level is None:
-            level = config.model.noise_for(name, config.train.noise_level)
-            domains[name] = dataclasses.replace(own, noise_level=level)
-    return dataclasses.replace(config, model=dataclasses.replace(config.model, domains=domains))
-
-
 def _complete(suggested: AutoChoice, own: DomainConfig, summary: ValueSummary) -> AutoChoice:
     """The suggestion where the domain says "auto", the domain's own setting elsewhere, kept consistent."""
     if own.likelihood == AUTO and own.preprocessing == AUTO:

@@ -18,13 +18,15 @@ from sharedlatent.names import DEPRECATED_NAMES, canonical
 
 
 def check_fields(settings: Any, where: str) -> None:
-    """Generic checks from each field's type and metadata: finite numbers, bounds, named choices."""
+    """Generic checks from each field's type and metadata: types of scalars (settings made in Python skip the TOML
+    coercion), finite numbers, bounds, named choices."""
     hints = typing.get_type_hints(type(settings))
     for item in dataclasses.fields(settings):
         value, name, bounds = getattr(settings, item.name), f"{where}.{item.name}", item.metadata
         choices = _choices(hints[item.name])
         if value is None:
             continue
+        _check_type(_scalar_hint(hints[item.name]), value, name)
         if choices:
             current = _current_name(value, choices, name)
             setattr(settings, item.name, current)
@@ -35,6 +37,40 @@ def check_fields(settings: Any, where: str) -> None:
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             require(math.isfinite(value), f"{name} must be a finite number, got {value!r}")
             require(_within(value, bounds), f"{name} {_bounds_text(bounds)}, got {value}")
+
+
+SCALAR_WORDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _scalar_hint(hint: Any) -> Any:
+    """bool, int, float or str for a field of that type (optional or not), list[int] as ("list", int); else None."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        others = [a for a in typing.get_args(hint) if a is not type(None)]
+        hint = others[0] if len(others) == 1 else None
+    if typing.get_origin(hint) is list and typing.get_args(hint) and typing.get_args(hint)[0] in SCALAR_WORDS:
+        return ("list", typing.get_args(hint)[0])
+    return hint if hint in SCALAR_WORDS else None
+
+
+def _check_type(hint: Any, value: Any, name: str) -> None:
+    """A one-line error when `value` is not of the field's scalar type (bools are not numbers here)."""
+    if hint is None:
+        return
+    if isinstance(hint, tuple):
+        words = {int: "integers", float: "numbers", str: "strings", bool: "true/false values"}[hint[1]]
+        ok = isinstance(value, list) and all(_is_a(hint[1], item) for item in value)
+        require(ok, f"{name} must be a list of {words}, got {value!r}")
+        return
+    require(_is_a(hint, value), f"{name} must be {SCALAR_WORDS[hint]}, got {value!r}")
+
+
+def _is_a(hint: type, value: Any) -> bool:
+    """isinstance, with bools not counted as numbers and ints counted as floats."""
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
 
 
 def _within(value: float, bounds: Mapping[str, float]) -> bool:

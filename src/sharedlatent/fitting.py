@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from sharedlatent import names
-from sharedlatent.auto_settings import count_likelihood_warning, resolve_auto, resolve_noise
+from sharedlatent.auto_settings import count_likelihood_warning, resolve_auto
 from sharedlatent.config import TrainConfig
 from sharedlatent.continuous_covariates import CovariateScaler
 from sharedlatent.covariates import BatchEncoder, label_array
@@ -38,7 +38,6 @@ def choose_auto_settings(model: Any, arrays: Arrays, present: Masks) -> None:
     if chosen:
         model.config, model.auto_choices = resolved, chosen
         model.build_module()
-    model.config = resolve_noise(model.config, model.domain_names)  # the module has no noise: nothing to rebuild
     for name, values in rows.items():
         likelihood = model.config.model.likelihood_for(name)
         warning = likelihood in names.COUNT_LIKELIHOODS and count_likelihood_warning(values, name, likelihood)
@@ -47,7 +46,8 @@ def choose_auto_settings(model: Any, arrays: Arrays, present: Masks) -> None:
 
 
 def noise_levels(model: Any) -> dict[str, float]:
-    """The input-noise std of each domain, as the training loop takes them."""
+    """The input-noise std of each domain, as the training loop takes them. Not written into the config: the
+    rule and the chosen preprocessing it reads are, so a rerun gets the same levels and --noise still applies."""
     return {name: model.config.model.noise_for(name, model.config.train.noise_level) for name in model.domain_names}
 
 
