@@ -191,3 +191,13 @@ def test_the_noise_rule_changes_training_only_where_it_applies():
     silent = fitted(quick_config(epochs=2, noise_level=0.0), data)
     losses = [[r.train_loss for r in m.history.records] for m in (automatic, same, silent)]
     assert losses[0] == losses[1] and losses[0] != losses[2]
+
+
+def test_the_summary_names_each_domains_noise():
+    from sharedlatent.runs.summary import noise_text
+
+    config = RunConfig()
+    config.model.domains = {"rna": DomainConfig(preprocessing="standardize"), "adt": DomainConfig(preprocessing="none")}
+    assert noise_text(config, ["rna", "adt"]) == "rna 0.2, adt 0"
+    config.train.noise_level = 0.1
+    assert noise_text(config, ["rna", "adt"]) == "0.1"

@@ -199,8 +199,8 @@ class TrainConfig:
     # "original" schedule: each alternating phase trains only its group; false = the original as it ran
     freeze_phases: bool = True
     # std of Gaussian input noise (denoising; targets stay clean) for every domain without its own noise_level.
-    # Unset: AUTO_NOISE on domains preprocessed with "standardize", none on the others; fit writes each domain's
-    # level into model.domains
+    # Unset: AUTO_NOISE on domains preprocessed with "standardize", none on the others (the train summary shows
+    # each domain's level; config.toml keeps the chosen preprocessing, so a rerun gets the same levels)
     noise_level: float | None = field(default=None, metadata=NON_NEGATIVE)
     patience: int = field(default=20, metadata=AT_LEAST_1)  # early stopping: epochs without improvement
     # "joint" schedule: multiply the learning rate by this when the validation loss stalls

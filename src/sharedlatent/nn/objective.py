@@ -63,7 +63,8 @@ class LossTerms:
     """The weighted total and each unweighted term, keyed by structure (domain-name tuples), never by strings.
 
     reconstruction[(sources, target)] and cycle[(source, other)] are summed over the batch's samples;
-    kl[sources] is the batch mean (the original's weighting)."""
+    kl[sources] is the batch mean (the original's weighting). Reconstruction and KL terms are detached records
+    (the total is built as one weighted sum over the stacked routes); only `total` carries gradients."""
 
     total: torch.Tensor
     reconstruction: dict[tuple[Sources, str], torch.Tensor] = field(default_factory=dict)

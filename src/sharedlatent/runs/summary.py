@@ -30,7 +30,7 @@ def summary_lines(folder: Path, list_files: bool = False) -> str:
         f"domains   {', '.join(f'{n} ({s} features)' for n, s in record.input_sizes.items())}",
         f"layout    {record.layout}  (latent {config.model.latent_size}, joint posterior {config.model.joint_posterior})",
         f"training  schedule {config.train.schedule}, {config.train.epochs} epochs max, batch {config.train.batch_size}, "
-        f"noise {noise_text(config)}, {record.train_seconds:.1f} s",
+        f"noise {noise_text(config, record.domains)}, {record.train_seconds:.1f} s",
         *(f"data      {note}" for note in record.data_notes),
     ]
     lines += [f"auto      {name}: {text}" for name, text in record.chosen_settings.items()]
@@ -85,11 +85,9 @@ def mixing_lines(metrics: dict) -> list[str]:
     return [f"batches   mixing entropy {entropy} over {mixing['batches']} batches (k {mixing['k']}; 1 is perfect)"]
 
 
-def noise_text(config: RunConfig) -> str:
+def noise_text(config: RunConfig, domains: list[str]) -> str:
     """The input-noise std: one number when every domain has it, else per domain ("left 0.2, right 0")."""
-    levels = {name: config.model.noise_for(name, config.train.noise_level) for name in config.model.domains}
-    if not levels:
-        return f"{config.train.noise_level or 0.0:g}"
+    levels = {name: config.model.noise_for(name, config.train.noise_level) for name in domains}
     if len(set(levels.values())) == 1:
         return f"{next(iter(levels.values())):g}"
     return ", ".join(f"{name} {level:g}" for name, level in levels.items())
