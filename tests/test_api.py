@@ -131,8 +131,19 @@ def test_divergence_is_a_clear_error(digits):
     config = small_config(epochs=2)
     config.train.learning_rate = 1e30
     model = SharedLatentVAE(digits.input_sizes, config)
-    with pytest.raises(SharedLatentError, match="training diverged"):
+    with pytest.raises(SharedLatentError, match="training diverged") as raised:
         model.fit(digits.train.domains)
+    assert "input noise" not in str(raised.value)  # digits get none
+
+
+def test_divergence_under_huge_input_noise_names_the_noise():
+    config = small_config(epochs=2)
+    config.train.noise_level = 1e30  # real values are not clipped, so this overflows
+    rng = np.random.default_rng(0)
+    data = {"a": rng.normal(50, 10, (100, 4)).astype(np.float32), "b": rng.normal(0, 3, (100, 3)).astype(np.float32)}
+    model = SharedLatentVAE({"a": 4, "b": 3}, config)
+    with pytest.raises(SharedLatentError, match=r"or the input noise \(a 1e\+30, b 1e\+30\)"):
+        model.fit(data)
 
 
 def test_a_domain_may_not_be_called_shared():

@@ -336,9 +336,11 @@ def _run_phases(run: _Run, stage_index: int, stage: Stage, epoch: int) -> dict[s
             run.module, run.optimizer, run.train_data, phase, run.config, run.generator, beta, run.noise_levels
         )
         if not math.isfinite(train_loss):
+            noisy = ", ".join(f"{name} {level:g}" for name, level in run.noise_levels.items() if level > 0)
             raise SharedLatentError(
                 f"training diverged: the {phase.name} loss became {train_loss} in epoch {epoch + 1}; "
-                "lower train.learning_rate or train.beta, or check the data's scale against its likelihood"
+                f"lower train.learning_rate or train.beta{f' or the input noise ({noisy})' if noisy else ''}, "
+                "or check the data's scale against its likelihood"
             )
         validation_loss = None
         if run.validation_data:
