@@ -94,6 +94,9 @@ def test_translation_keeps_obs_flags_imputed_cells_and_says_where_it_came_from(t
     assert list(result.var_names) == [f"CD{i}" for i in range(PROTEINS)]
     assert list(result.obs["cell_type"]) == list(mdata.mod["rna"].obs["cell_type"])
     assert result.obs[IMPUTED_COLUMN].sum() == RNA_ONLY and result.obs[IMPUTED_COLUMN].iloc[-1]
+    # the MuData's own "rna:cell_type" and "rna:batch" repeat the columns above: not copied twice
+    assert {"rna:cell_type", "rna:batch"} <= set(mdata.obs.columns)
+    assert sorted(result.obs.columns) == sorted(["cell_type", "batch", IMPUTED_COLUMN])
     assert result.uns["sharedlatent"]["layer"] == "counts"
     assert result.uns["sharedlatent"]["source"] == "rna"
 

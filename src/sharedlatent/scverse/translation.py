@@ -94,15 +94,25 @@ def _per_cell(library_size: Any, n_cells: int, cells: np.ndarray) -> np.ndarray 
 
 
 def _obs(data: Any, table: Any, source: str, cells: np.ndarray) -> Any:
-    """The source's obs for the translated cells, plus a MuData's own obs columns."""
+    """The source's obs for the translated cells, plus a MuData's own obs columns, less its "modality:column"
+    copies of columns already there (MuData.update() pulls each modality's obs up under such names)."""
     import pandas as pd
 
     names = table.cells[cells]
     obs = table.sources[source].obs.reindex(names).copy()
     if kind_of(data) == "mudata":
         extra = data.obs.reindex(names)
-        obs = pd.concat([obs, extra[[c for c in extra.columns if c not in obs.columns]]], axis=1)
+        kept = [c for c in extra.columns if c not in obs.columns and not _copy_of(extra[c], c, obs, data.mod)]
+        obs = pd.concat([obs, extra[kept]], axis=1)
     return obs
+
+
+def _copy_of(values: Any, column: str, obs: Any, modalities: Any) -> bool:
+    """Whether MuData obs column `column` ("rna:cell_type") repeats the obs column after its modality prefix."""
+    modality, _, own = str(column).partition(":")
+    if modality not in modalities or own not in obs.columns:
+        return False
+    return bool(values.astype(object).equals(obs[own].astype(object)))
 
 
 def _measured(model: Any, data: Any, target: str, names: Any) -> np.ndarray:
