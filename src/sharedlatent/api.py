@@ -251,7 +251,7 @@ class SharedLatentVAE:
             own = present is None and target in prepared and self.module.uses_observed_library(target)
             library = None if library_size is None else self._library(library_size, n_samples, target)
             observed = prepared[target] if own and library is None else None
-            decoded[target] = self._decode(latent, target, observed, library, batch=decoded_as)
+            decoded[target] = self._decode(latent, target, observed, library, covariates=decoded_as)
         template = next(iter(inputs.values()))
         return Prediction(_like(template, latent), {name: _like(template, values) for name, values in decoded.items()})
 
@@ -317,7 +317,7 @@ class SharedLatentVAE:
         latent = as_matrix(z, "latent points", features=self.module.latent_size, promote_vector=True)
         continuous = covariate_rows(self, covariates, len(latent), "decode", needed=True)
         rows = joined(decoder_rows(self, None, transform_batch, len(latent), "decode"), continuous)
-        return {name: _like(z, self._decode(latent, name, batch=rows)) for name in self.domain_names}
+        return {name: _like(z, self._decode(latent, name, covariates=rows)) for name in self.domain_names}
 
     def reconstruct(self, x: ArrayLike, domain: str, *, batch: Any = None, covariates: Any = None) -> ArrayLike:
         """Encode one domain and decode it again.
@@ -458,11 +458,12 @@ class SharedLatentVAE:
         domain: str,
         observed: np.ndarray | None = None,
         library: np.ndarray | None = None,
-        batch: np.ndarray | None = None,
+        covariates: np.ndarray | None = None,
     ) -> np.ndarray:
-        """`domain`'s point reconstructions of `latent`, decoded as the one-hot `batch` rows (a batch model's)."""
+        """`domain`'s point reconstructions of `latent`, decoded with the `covariates` rows (batch one-hot, then
+        standardised continuous covariates) of a model fitted with them."""
         preprocessor = self.preprocessors[domain]
-        return decode_points(self.module, preprocessor, latent, domain, self.device, observed, library, batch)
+        return decode_points(self.module, preprocessor, latent, domain, self.device, observed, library, covariates)
 
     def _library(self, library_size: Any, n_samples: int, domain: str) -> np.ndarray:
         """The user's library sizes as a column for a count `domain` (count_inputs.library_column checks them)."""

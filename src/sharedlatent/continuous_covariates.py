@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from sharedlatent.errors import SharedLatentError
+from sharedlatent.errors import SharedLatentError, listed
 
 SHOWN_NAMES = 5  # how many covariate names an error lists
 ERROR_HINT = "one row per sample, or one row for all"
@@ -83,7 +83,7 @@ def _named_columns(values: Any, names: tuple[str, ...] | None, what: str) -> tup
         unknown = [] if names is None else [column for column in columns if column not in names]
         if unknown:  # a mapping names each covariate on purpose: an unknown name is a typo, not extra data
             raise SharedLatentError(
-                f"{what}: covariates name {', '.join(unknown[:SHOWN_NAMES])}, which the model was not fitted on "
+                f"{what}: covariates name {listed(unknown, SHOWN_NAMES)}, which the model was not fitted on "
                 f"(it knows {_shown(names)})"
             )
         chosen = _pick(columns, names, what)
@@ -106,7 +106,7 @@ def _pick(columns: list[str], names: tuple[str, ...] | None, what: str) -> list[
     missing = [name for name in names if name not in columns]
     if missing:
         raise SharedLatentError(
-            f"{what}: covariates lack {', '.join(missing[:SHOWN_NAMES])}; the model was fitted on {_shown(names)}"
+            f"{what}: covariates lack {listed(missing, SHOWN_NAMES)}; the model was fitted on {_shown(names)}"
         )
     return list(names)
 
@@ -131,9 +131,7 @@ def _numbers(values: Any, what: str) -> np.ndarray:
 
 
 def _shown(names: tuple[str, ...] | None) -> str:
-    if not names:
-        return "none"
-    return ", ".join(names[:SHOWN_NAMES]) + (", ..." if len(names) > SHOWN_NAMES else "")
+    return listed(names or (), SHOWN_NAMES)
 
 
 def covariate_rows(model: Any, values: Any, n_samples: int, what: str, needed: bool) -> np.ndarray | None:

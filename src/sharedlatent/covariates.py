@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from sharedlatent.errors import SharedLatentError
+from sharedlatent.errors import SharedLatentError, listed
 
 SHOWN_LABELS = 5  # how many known labels an error lists
 TRANSFORM_HINT = "; give transform_batch=LABEL to decode them as a known batch"
@@ -38,9 +38,9 @@ class BatchEncoder:
         index = {label: code for code, label in enumerate(self.categories)}
         unknown = [value for value in dict.fromkeys(values) if value not in index]
         if unknown:
-            known = ", ".join(self.categories[:SHOWN_LABELS]) + (", ..." if len(self.categories) > SHOWN_LABELS else "")
             raise SharedLatentError(
-                f"{what}: unknown batch label {unknown[0]!r}; the model was fitted on {known}{hint}"
+                f"{what}: unknown batch label {unknown[0]!r}; the model was fitted on"
+                f" {listed(self.categories, SHOWN_LABELS)}{hint}"
             )
         return np.eye(self.width, dtype=np.float32)[[index[value] for value in values]]
 
@@ -90,7 +90,7 @@ def decoder_rows(model: Any, batch: Any, transform_batch: Any, n_samples: int, w
         return None
     if labels is None:
         raise SharedLatentError(
-            f"{what}: this model decodes per batch; give batch= or transform_batch= (one of {', '.join(encoder.categories[:SHOWN_LABELS])})"
+            f"{what}: this model decodes per batch; give batch= or transform_batch= (one of {listed(encoder.categories, SHOWN_LABELS)})"
         )
     own = transform_batch is None and not model.module.batch_in_encoders  # the samples' own labels, decoded as such
     return encoder.one_hot(labels, n_samples, what, TRANSFORM_HINT if own else "")

@@ -20,7 +20,7 @@ from sharedlatent.datasets.partial import check_partial
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.preprocessing import fit_preprocessors, present_rows, transform_all
 from sharedlatent.training.epoch_search import needs_epoch_search, search_epochs_on
-from sharedlatent.training.holdout import hold_out, hold_out_rows, validation_size
+from sharedlatent.training.holdout import hold_out_rows, part_rows, validation_size
 from sharedlatent.training.loop import History, fit_module
 from sharedlatent.training.runtime import cpu_threads, thread_count
 from sharedlatent.training.schedules import build_schedule
@@ -122,16 +122,30 @@ def fit_preprocessing(model: Any, arrays: Arrays, present: Masks) -> Arrays:
 
 
 def split_validation(
-    model: Any, arrays: Arrays, present: Masks, validation: Any, settings: TrainConfig
-) -> tuple[Part, Part | None]:
-    """(training part, validation part or None): the given validation samples preprocessed, else a seeded
-    hold-out of train.validation_fraction when that is 30 samples or more."""
+    model: Any,
+    arrays: Arrays,
+    present: Masks,
+    validation: Any,
+    settings: TrainConfig,
+    covariates: np.ndarray | None = None,
+    validation_covariates: np.ndarray | None = None,
+) -> tuple[tuple[Part, Any], tuple[Part, Any] | None]:
+    """((training part, its covariate rows), (validation part, its covariate rows) or None): the given validation
+    samples preprocessed, else a seeded hold-out of train.validation_fraction (30 samples or more), whose rows are
+    taken from the arrays, masks and covariate rows alike."""
     if validation is not None:
         values, masks = check_partial(validation, "validation data", model.input_sizes)
-        return (arrays, present), (transform_all(model.preprocessors, values, masks), masks)
-    if validation_size(len(next(iter(arrays.values()))), settings.validation_fraction):
-        return hold_out(arrays, settings.validation_fraction, settings.seed, present)
-    return (arrays, present), None
+        return ((arrays, present), covariates), (
+            (transform_all(model.preprocessors, values, masks), masks),
+            validation_covariates,
+        )
+    n_samples = len(next(iter(arrays.values())))
+    if not validation_size(n_samples, settings.validation_fraction):
+        return ((arrays, present), covariates), None
+    kept, held = hold_out_rows(n_samples, settings.validation_fraction, settings.seed)
+    return tuple(
+        (part_rows(arrays, present, rows), None if covariates is None else covariates[rows]) for rows in (kept, held)
+    )
 
 
 def fit_batch_covariate(model: Any, labels: Any, n_samples: int, validation: Any) -> tuple[Any, Any]:
@@ -146,9 +160,7 @@ def fit_batch_covariate(model: Any, labels: Any, n_samples: int, validation: Any
     values = label_array(labels, n_samples, "fit")
     known = model.batch_encoder
     encoder = known if known and set(values) <= set(known.categories) else BatchEncoder.fit(values, n_samples, width)
-    held = None if validation is None else getattr(validation, "batches", None)
-    if validation is not None and held is None:
-        raise SharedLatentError("with batch labels, give validation as a Split with batches, or leave it out")
+    held = _validation_labels(validation, "batches", "batch labels")
     model.batch_encoder = encoder
     _set_input_width(model, "batch_categories", encoder.width)
     rows = encoder.one_hot(values, n_samples, "fit")
@@ -168,13 +180,22 @@ def fit_continuous_covariates(model: Any, values: Any, n_samples: int, validatio
         model.covariate_scaler = None
         return None, None
     scaler = CovariateScaler.fit(values, n_samples)
-    held = None if validation is None else getattr(validation, "covariates", None)
-    if validation is not None and held is None:
-        raise SharedLatentError("with covariates, give validation as a Split with covariates, or leave it out")
+    held = _validation_labels(validation, "covariates", "covariates")
     model.covariate_scaler = scaler
     _set_input_width(model, "continuous_covariates", scaler.width)
     rows = scaler.rows(values, n_samples, "fit")
     return rows, None if held is None else scaler.rows(held, len(held), "validation")
+
+
+def _validation_labels(validation: Any, field: str, what: str) -> Any:
+    """The given validation Split's `field` (batches or covariates), which fitting with `what` needs; None
+    without a validation set."""
+    if validation is None:
+        return None
+    held = getattr(validation, field, None)
+    if held is None:
+        raise SharedLatentError(f"with {what}, give validation as a Split with {field}, or leave it out")
+    return held
 
 
 def _set_input_width(model: Any, field: str, width: int) -> None:
@@ -192,14 +213,3 @@ def settle_kl_reduction(model: Any) -> None:
     layout = model.config.model
     chosen = "sum" if layout.batch_categories or layout.continuous_covariates else "mean"
     model.config = dataclasses.replace(model.config, train=dataclasses.replace(model.config.train, kl_reduction=chosen))
-
-
-def split_covariates(covariates: Any, validation_rows: Any, settings: TrainConfig) -> tuple[Any, Any]:
-    """(training rows, validation rows) of the covariate rows (batch one-hot, then continuous): the given
-    validation's, else split as split_validation holds out samples."""
-    if covariates is None or validation_rows is not None:
-        return covariates, validation_rows
-    if not validation_size(len(covariates), settings.validation_fraction):
-        return covariates, None
-    kept, held = hold_out_rows(len(covariates), settings.validation_fraction, settings.seed)
-    return covariates[kept], covariates[held]

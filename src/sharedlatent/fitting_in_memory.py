@@ -14,7 +14,6 @@ from sharedlatent.fitting import (
     fit_continuous_covariates,
     fit_preprocessing,
     settle_kl_reduction,
-    split_covariates,
     split_validation,
     train_stages,
     trained_length,
@@ -49,13 +48,10 @@ def fit_in_memory(
     # the folds of an epoch search get the standardised columns (their own scaling is then near the identity)
     settings = trained_length(model, train_arrays, train_present, validation, batch, continuous)
     train_arrays = fit_preprocessing(model, train_arrays, train_present)
-    (train_arrays, train_present), validation_part = split_validation(
-        model, train_arrays, train_present, validation, settings
+    ((train_arrays, train_present), covariates), held = split_validation(
+        model, train_arrays, train_present, validation, settings, covariates, validation_covariates
     )
-    covariates, validation_covariates = split_covariates(covariates, validation_covariates, settings)
-    validation_data = None
-    if validation_part is not None:
-        validation_data = TensorData.from_numpy(*validation_part, model.device, validation_covariates)
+    validation_data = None if held is None else TensorData.from_numpy(*held[0], model.device, held[1])
     train_data = TensorData.from_numpy(train_arrays, train_present, model.device, covariates)
     train_stages(model, train_data, validation_data, settings, progress=progress, checkpoint=checkpoint, resume=resume)
     encodings = encode_means(model.module, train_arrays, train_present, model.device, covariates)

@@ -20,7 +20,7 @@ from sharedlatent.training.loop import History
 from sharedlatent.training.sources import StreamedData
 
 AUTO_SAMPLE_ROWS = 10_000  # "auto" settings look at up to this many seeded rows (all rows of smaller data)
-# ... and at most this many values: the checks make ~10 float64 copies, 10k x 2,030 values peaked at 1.25 GiB
+# ... and at most this many values, as the sample is read dense (16 MB of float32 however wide the domain)
 AUTO_SAMPLE_VALUES = 4_000_000
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from sharedlatent.errors import SharedLatentError
+from sharedlatent.errors import SharedLatentError, listed
 
 GENERATED_BATCH_RULE = "the first of the model's batch labels, sorted"
 
@@ -35,8 +35,9 @@ def require_labels(model: Any, given: Any, flags: str) -> None:
     encoder = getattr(model, "batch_encoder", None)
     if encoder is None or given is not None:
         return
-    known = ", ".join(encoder.categories[:SHOWN_LABELS]) + (", ..." if len(encoder.categories) > SHOWN_LABELS else "")
-    raise SharedLatentError(f"this run's model decodes per batch ({known}); give {flags}")
+    raise SharedLatentError(
+        f"this run's model decodes per batch ({listed(encoder.categories, SHOWN_LABELS)}); give {flags}"
+    )
 
 
 def refuse_labels_without_batches(model: Any, args: argparse.Namespace) -> None:

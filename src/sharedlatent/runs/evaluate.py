@@ -15,7 +15,7 @@ from threadpoolctl import threadpool_limits
 
 from sharedlatent.datasets import PairedDataset, Split
 from sharedlatent.datasets.streaming import StreamedSplit
-from sharedlatent.errors import SharedLatentError
+from sharedlatent.errors import SharedLatentError, listed
 from sharedlatent.evaluation.predictions import RunOutputs
 from sharedlatent.evaluation.run_metrics import compute_run_metrics
 from sharedlatent.names import COUNT_LIKELIHOODS, canonical
@@ -78,8 +78,9 @@ def obs_column(dataset: PairedDataset, column: str, sample_ids: np.ndarray | Non
             "read from .h5ad or .h5mu files"
         )
     if column not in dataset.obs.columns:
-        shown = ", ".join(map(str, dataset.obs.columns[:20])) or "none"
-        raise SharedLatentError(f"--color-by {column}: no obs column {column!r}; the obs columns are: {shown}")
+        raise SharedLatentError(
+            f"--color-by {column}: no obs column {column!r}; the obs columns are: {listed(dataset.obs.columns)}"
+        )
     values = dataset.obs[column].reindex(sample_ids)
     if values.dtype.kind in "fiu":
         return values.to_numpy(dtype=float)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from sharedlatent.covariates import SHOWN_LABELS
-from sharedlatent.errors import SharedLatentError
+from sharedlatent.errors import SharedLatentError, listed
 from sharedlatent.scverse.objects import CellTable, as_mapping, batch_labels, kind_of, read_cells
 from sharedlatent.scverse.obs_covariates import block_rows, cell_covariates
 from sharedlatent.scverse.registration import Registration
@@ -55,8 +55,7 @@ def cell_batches(
     used = labels if needed is None else labels[needed]
     unknown = [label for label in dict.fromkeys(used) if label not in set(known)]
     if unknown:
-        shown = ", ".join(map(repr, unknown[:SHOWN_LABELS])) + (", ..." if len(unknown) > SHOWN_LABELS else "")
-        fitted = ", ".join(known[:SHOWN_LABELS]) + (", ..." if len(known) > SHOWN_LABELS else "")
+        shown, fitted = listed(map(repr, unknown), SHOWN_LABELS), listed(known, SHOWN_LABELS)
         problem = f"obs column {key!r} holds batch labels the model was not fitted on ({shown}; it knows {fitted})"
         raise _with_fix(model, problem, missing=False)
     return labels

@@ -22,12 +22,6 @@ def validation_size(n_samples: int, fraction: float) -> int:
     return held if held >= MIN_VALIDATION_SAMPLES else 0
 
 
-def hold_out(arrays: Arrays, fraction: float, seed: int, present: PresenceMasks | None = None) -> tuple[Part, Part]:
-    """(kept, held out): `fraction` of the samples (at least one) held out in their original order."""
-    kept, held = hold_out_rows(next(iter(arrays.values())).shape[0], fraction, seed)
-    return _rows(arrays, present, kept), _rows(arrays, present, held)
-
-
 def hold_out_rows(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Sorted (kept, held out) sample indices: a seeded `fraction` of `n` samples (at least one) held out."""
     order = np.random.default_rng(seed).permutation(n)
@@ -37,6 +31,7 @@ def hold_out_rows(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.nd
     return np.sort(order[held:]), np.sort(order[:held])
 
 
-def _rows(arrays: Arrays, present: PresenceMasks | None, rows: np.ndarray) -> Part:
+def part_rows(arrays: Arrays, present: PresenceMasks | None, rows: np.ndarray) -> Part:
+    """The samples at `rows` of every domain, with their presence masks."""
     masks = None if present is None else {name: mask[rows] for name, mask in present.items()}
     return {name: values[rows] for name, values in arrays.items()}, masks
