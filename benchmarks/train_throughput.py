@@ -293,7 +293,8 @@ def reference_epoch(model: ReferenceVAE, optimizer, data: dict[str, torch.Tensor
 
 def project_optimizer_label() -> str:
     optimizer = project_optimizer(nn.Linear(1, 1), 1e-3)
-    return f"{type(optimizer).__name__}, fused={optimizer.defaults.get('fused')}, foreach={optimizer.defaults.get('foreach')}"
+    defaults = getattr(optimizer, "defaults", {"fused": getattr(optimizer, "fused", None)})
+    return f"{type(optimizer).__name__}, fused={defaults.get('fused')}, foreach={defaults.get('foreach')}"
 
 
 def project_module(layout: Layout) -> SharedLatentModule:

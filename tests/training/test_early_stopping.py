@@ -25,7 +25,7 @@ def scripted_fit(monkeypatch, losses: list[float], **settings) -> tuple[SharedLa
     real_run_epoch = loop.run_epoch
 
     def recording_run_epoch(module, optimizer, *args, **kwargs):
-        rates.append(optimizer.param_groups[0]["lr"])
+        rates.append(optimizer.lr)
         return real_run_epoch(module, optimizer, *args, **kwargs)
 
     monkeypatch.setattr(loop, "evaluate_loss", validation_loss)

@@ -20,6 +20,7 @@ from sharedlatent.errors import SharedLatentError
 from sharedlatent.nn.model import SharedLatentModule
 from sharedlatent.nn.objective import LossWeights, add_noise, kl_weight_at
 from sharedlatent.training import distributed
+from sharedlatent.training.adam import Adam, PlateauDecay
 from sharedlatent.training.checkpoint import Checkpoint, Position
 from sharedlatent.training.history import EpochRecord, History, TermValues
 from sharedlatent.training.runtime import autocast
@@ -75,7 +76,7 @@ class TensorData:
 
 def run_epoch(
     module: SharedLatentModule,
-    optimizer: torch.optim.Optimizer,
+    optimizer: Adam,
     data: TensorData,
     phase: Phase,
     config: TrainConfig,
@@ -110,7 +111,7 @@ def run_epoch(
                 generator=draws,
                 covariates=batch.covariates,
             )
-        optimizer.zero_grad(set_to_none=True)
+        optimizer.zero_grad()
         (terms.total if part.loss_scale == 1 else terms.total * part.loss_scale).backward()
         optimizer.step()
         if part.loss_scale:
@@ -170,12 +171,9 @@ class EarlyStopping:
         return self.waited >= self.patience
 
 
-def make_optimizer(module: torch.nn.Module, learning_rate: float) -> torch.optim.Optimizer:
-    """Adam, with its fused kernel where this torch has one for the parameters' device (same update, fewer kernels)."""
-    try:
-        return torch.optim.Adam(module.parameters(), lr=learning_rate, fused=True)
-    except RuntimeError:  # torch < 2.4 on CPU, or a device without the fused kernel
-        return torch.optim.Adam(module.parameters(), lr=learning_rate)
+def make_optimizer(module: torch.nn.Module, learning_rate: float) -> Adam:
+    """Adam over every parameter of `module` (training/adam.py: torch's update, without torch.optim's start-up)."""
+    return Adam(module.parameters(), learning_rate)
 
 
 @dataclass
@@ -183,7 +181,7 @@ class _Run:
     """What every stage of one fit shares."""
 
     module: SharedLatentModule
-    optimizer: torch.optim.Optimizer
+    optimizer: Adam
     train_data: TensorData
     validation_data: TensorData | None
     config: TrainConfig
@@ -255,7 +253,7 @@ def _save_checkpoint(
     run: _Run,
     position: Position,
     stopper: EarlyStopping | None,
-    plateau: torch.optim.lr_scheduler.ReduceLROnPlateau | None,
+    plateau: PlateauDecay | None,
 ) -> None:
     """Everything the remaining epochs depend on, if a checkpoint is due."""
     if run.checkpoint is None or not run.checkpoint.due(run.epochs_run) or not distributed.is_main():
@@ -287,9 +285,7 @@ def _run_stage(run: _Run, stage_index: int, stage: Stage, resumed: dict | None =
     stopper = EarlyStopping(config.patience, stage.restore_best) if stage.stop_on else None
     plateau = None
     if stage.restore_best and config.lr_decay < 1:
-        plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            run.optimizer, factor=config.lr_decay, patience=config.lr_decay_patience
-        )
+        plateau = PlateauDecay(run.optimizer, config.lr_decay, config.lr_decay_patience)
     first, stopped = _restore_stage(resumed, stopper, plateau) if resumed else (0, False)
     label = "+".join(phase.name for phase in stage.phases)
     epochs = range(first, first if stopped else stage.epochs)
@@ -309,13 +305,10 @@ def _run_stage(run: _Run, stage_index: int, stage: Stage, resumed: dict | None =
     bar.close()
     if stopper and stopper.best_state is not None:
         run.module.load_state_dict(stopper.best_state)
-    for group in run.optimizer.param_groups:
-        group["lr"] = config.learning_rate
+    run.optimizer.lr = config.learning_rate
 
 
-def _restore_stage(
-    state: dict, stopper: EarlyStopping | None, plateau: torch.optim.lr_scheduler.ReduceLROnPlateau | None
-) -> tuple[int, bool]:
+def _restore_stage(state: dict, stopper: EarlyStopping | None, plateau: PlateauDecay | None) -> tuple[int, bool]:
     """Load a checkpoint's early-stopping and learning-rate-decay state; returns (next epoch, stopped)."""
     if stopper is not None and state["stopper"] is not None:
         stopper.best, stopper.waited = state["stopper"]["best"], state["stopper"]["waited"]

@@ -1,0 +1,177 @@
+"""Adam and its learning-rate decay on plateaus, as a small class around torch's own Adam update function.
+
+torch.optim.Optimizer imports torch._dynamo the first time it is used (1.5-2 s, longer than the default digits
+run's evaluation) and wraps every step in hooks and a profiler record (about 0.1 ms, several percent of a small
+model's step). `Adam` calls the same update, `torch.optim.adam.adam` (the fused kernel where the device has one),
+so its steps equal torch.optim.Adam's bit for bit, and its state_dict has torch.optim.Adam's layout.
+`PlateauDecay` is torch's ReduceLROnPlateau rule (mode "min", relative threshold 1e-4, no cooldown) for it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import torch
+from torch.optim.adam import adam as adam_update
+
+from sharedlatent.errors import SharedLatentError
+
+BETAS = (0.9, 0.999)
+EPS = 1e-8
+PLATEAU_THRESHOLD = 1e-4  # a loss counts as lower only below best * (1 - this), as in ReduceLROnPlateau
+PLATEAU_MIN_CHANGE = 1e-8  # a decay smaller than this is skipped, as in ReduceLROnPlateau
+
+
+def _has_fused_kernel(device: torch.device) -> bool:
+    """Whether torch.optim.adam's fused kernel runs on `device` (CUDA always, the CPU from torch 2.4)."""
+    if device.type == "cuda":
+        return True
+    if device.type == "cpu":
+        major, minor = (int(part) for part in torch.__version__.split(".")[:2])
+        return (major, minor) >= (2, 4)
+    return False
+
+
+class Adam:
+    """Adam (betas 0.9 / 0.999, eps 1e-8, no weight decay) over a fixed list of parameters.
+
+    A parameter without a gradient at a step is left alone, moments included, so frozen groups stay frozen;
+    its moments start at its first gradient, as torch.optim.Adam's lazy state does."""
+
+    def __init__(self, parameters: Iterable[torch.nn.Parameter], lr: float) -> None:
+        self.parameters = list(parameters)
+        self.lr = lr
+        self.fused = bool(self.parameters) and _has_fused_kernel(self.parameters[0].device)
+        self.state: dict[int, dict[str, torch.Tensor]] = {}  # parameter index -> step, exp_avg, exp_avg_sq
+
+    def zero_grad(self) -> None:
+        """Drop every gradient (set to None, so the next backward writes instead of adding)."""
+        for parameter in self.parameters:
+            parameter.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        """One Adam update of every parameter that has a gradient."""
+        indices = [i for i, parameter in enumerate(self.parameters) if parameter.grad is not None]
+        if not indices:
+            return
+        for i in indices:
+            if i not in self.state:
+                self.state[i] = self._fresh_state(self.parameters[i])
+        states = [self.state[i] for i in indices]
+        adam_update(
+            [self.parameters[i] for i in indices],
+            [self.parameters[i].grad for i in indices],
+            [state["exp_avg"] for state in states],
+            [state["exp_avg_sq"] for state in states],
+            [],
+            [state["step"] for state in states],
+            foreach=None,
+            fused=self.fused or None,
+            amsgrad=False,
+            beta1=BETAS[0],
+            beta2=BETAS[1],
+            lr=self.lr,
+            weight_decay=0.0,
+            eps=EPS,
+            maximize=False,
+        )
+
+    def _fresh_state(self, parameter: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Zero moments for `parameter`; the step count lives where torch.optim.Adam keeps it."""
+        if self.fused:
+            step = torch.zeros((), dtype=torch.float32, device=parameter.device)
+        else:
+            step = torch.tensor(0.0, dtype=torch.float32)
+        return {
+            "step": step,
+            "exp_avg": torch.zeros_like(parameter, memory_format=torch.preserve_format),
+            "exp_avg_sq": torch.zeros_like(parameter, memory_format=torch.preserve_format),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        """The moments and step counts by parameter index, and the learning rate, as torch.optim.Adam lays them out."""
+        group = {
+            "lr": self.lr,
+            "betas": BETAS,
+            "eps": EPS,
+            "weight_decay": 0.0,
+            "amsgrad": False,
+            "maximize": False,
+            "fused": self.fused,
+            "params": list(range(len(self.parameters))),
+        }
+        return {"state": {i: dict(state) for i, state in self.state.items()}, "param_groups": [group]}
+
+    def load_state_dict(self, saved: Mapping[str, Any]) -> None:
+        """Take the state `state_dict` (or torch.optim.Adam's, one group) wrote; a saved file is data, so every
+        piece is checked before any is used."""
+        groups = saved.get("param_groups") if isinstance(saved, Mapping) else None
+        states = saved.get("state") if isinstance(saved, Mapping) else None
+        if not isinstance(groups, list) or len(groups) != 1 or not isinstance(states, Mapping):
+            raise SharedLatentError("the saved optimiser state is not one group of Adam state")
+        group = groups[0]
+        lr = group.get("lr") if isinstance(group, Mapping) else None
+        params = group.get("params") if isinstance(group, Mapping) else None
+        if not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+            raise SharedLatentError(f"the saved optimiser state has learning rate {lr!r}, not a positive number")
+        if not isinstance(params, list) or len(params) != len(self.parameters):
+            count = len(params) if isinstance(params, list) else "no"
+            raise SharedLatentError(
+                f"the saved optimiser state covers {count} parameters; this model has {len(self.parameters)}"
+            )
+        position = {saved_id: index for index, saved_id in enumerate(params)}
+        restored = {}
+        for saved_id, state in states.items():
+            if saved_id not in position or not isinstance(state, Mapping):
+                raise SharedLatentError(f"the saved optimiser state has an entry {saved_id!r} for no parameter")
+            index = position[saved_id]
+            restored[index] = self._checked_state(index, state)
+        self.lr, self.state = float(lr), restored
+
+    def _checked_state(self, index: int, state: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        """Parameter `index`'s saved state as tensors on its device, or a one-line error naming what is wrong."""
+        parameter = self.parameters[index]
+        fresh, checked = self._fresh_state(parameter), {}
+        for key, shape in (("step", ()), ("exp_avg", parameter.shape), ("exp_avg_sq", parameter.shape)):
+            value = state.get(key)
+            if not isinstance(value, torch.Tensor) or tuple(value.shape) != tuple(shape):
+                raise SharedLatentError(
+                    f"the saved optimiser state of parameter {index} has no {key} of shape {tuple(shape)}"
+                )
+            if not torch.isfinite(value).all():
+                raise SharedLatentError(f"the saved optimiser state of parameter {index} has a non-finite {key}")
+            checked[key] = value.to(dtype=fresh[key].dtype, device=fresh[key].device).clone()
+        return checked
+
+
+class PlateauDecay:
+    """Multiply `optimizer.lr` by `factor` after more than `patience` epochs without a lower loss (torch's
+    ReduceLROnPlateau in mode "min" with its default relative threshold of 1e-4 and no cooldown)."""
+
+    def __init__(self, optimizer: Adam, factor: float, patience: int) -> None:
+        self.optimizer, self.factor, self.patience = optimizer, factor, patience
+        self.best, self.num_bad_epochs = math.inf, 0
+
+    def step(self, loss: float) -> None:
+        """Record one epoch's monitored loss; decay the learning rate when the plateau has lasted long enough."""
+        if loss < self.best * (1 - PLATEAU_THRESHOLD):
+            self.best, self.num_bad_epochs = loss, 0
+        else:
+            self.num_bad_epochs += 1
+        if self.num_bad_epochs > self.patience:
+            lowered = self.optimizer.lr * self.factor
+            if self.optimizer.lr - lowered > PLATEAU_MIN_CHANGE:
+                self.optimizer.lr = lowered
+            self.num_bad_epochs = 0
+
+    def state_dict(self) -> dict[str, float | int]:
+        return {"best": self.best, "num_bad_epochs": self.num_bad_epochs}
+
+    def load_state_dict(self, saved: Mapping[str, Any]) -> None:
+        """Take `state_dict`'s values (ReduceLROnPlateau's state has the same two keys among others)."""
+        best, bad = (saved.get(key) if isinstance(saved, Mapping) else None for key in ("best", "num_bad_epochs"))
+        if not isinstance(best, (int, float)) or isinstance(bad, bool) or not isinstance(bad, int) or bad < 0:
+            raise SharedLatentError("the saved learning-rate decay state is not a best loss and an epoch count")
+        self.best, self.num_bad_epochs = float(best), bad

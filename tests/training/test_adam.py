@@ -1,0 +1,114 @@
+"""The training loop's Adam and learning-rate decay against torch.optim's, step for step."""
+
+import math
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from sharedlatent.errors import SharedLatentError
+from sharedlatent.training.adam import Adam, PlateauDecay
+
+
+def twin_parameters() -> tuple[list[torch.nn.Parameter], list[torch.nn.Parameter]]:
+    torch.manual_seed(0)
+    first = [
+        torch.nn.Parameter(torch.randn(5, 3)),
+        torch.nn.Parameter(torch.randn(3)),
+        torch.nn.Parameter(torch.randn(2, 2)),
+    ]
+    return first, [torch.nn.Parameter(p.detach().clone()) for p in first]
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_steps_equal_torch_adams_bit_for_bit_with_frozen_parameters(fused):
+    ours_parameters, theirs_parameters = twin_parameters()
+    ours = Adam(ours_parameters, 0.01)
+    ours.fused = fused  # the single-tensor path, as on a device without the fused kernel
+    theirs = torch.optim.Adam(theirs_parameters, lr=0.01, fused=fused or None)
+    generator = torch.Generator().manual_seed(1)
+    for step in range(12):
+        trained = [0, 1] if step < 6 else [1, 2]  # parameter 2 starts late, parameter 0 freezes
+        gradients = {i: torch.randn(ours_parameters[i].shape, generator=generator) for i in trained}
+        for optimizer, parameters in ((ours, ours_parameters), (theirs, theirs_parameters)):
+            optimizer.zero_grad()
+            for i, gradient in gradients.items():
+                parameters[i].grad = gradient.clone()
+            optimizer.step()
+        if step == 8:
+            ours.lr = theirs.param_groups[0]["lr"] = 0.003
+    for mine, reference in zip(ours_parameters, theirs_parameters, strict=True):
+        assert torch.equal(mine, reference)
+    assert sorted(ours.state) == [0, 1, 2]
+    assert float(ours.state[0]["step"]) == 6 and float(ours.state[2]["step"]) == 6
+
+
+def test_state_round_trips_and_reads_torch_adams_state():
+    parameters, reference_parameters = twin_parameters()
+    reference = torch.optim.Adam(reference_parameters, lr=0.02)
+    for parameter in reference_parameters[:2]:
+        parameter.grad = torch.ones_like(parameter)
+    reference.step()
+    ours = Adam(parameters, 0.5)
+    ours.load_state_dict(reference.state_dict())
+    assert ours.lr == 0.02 and sorted(ours.state) == [0, 1]
+    assert torch.equal(ours.state[1]["exp_avg"], reference.state[reference_parameters[1]]["exp_avg"])
+    again = Adam(parameters, 0.5)
+    again.load_state_dict(ours.state_dict())
+    assert again.lr == 0.02 and torch.equal(again.state[0]["exp_avg_sq"], ours.state[0]["exp_avg_sq"])
+
+
+@pytest.mark.parametrize(
+    ("tamper", "message"),
+    [
+        (lambda s: s.update(param_groups=[]), "not one group"),
+        (lambda s: s["param_groups"][0].update(lr=float("nan")), "learning rate nan"),
+        (lambda s: s["param_groups"][0].update(params=[0, 1]), "covers 2 parameters; this model has 3"),
+        (lambda s: s["state"][0].update(exp_avg=torch.zeros(2)), "parameter 0 has no exp_avg of shape (5, 3)"),
+        (lambda s: s["state"][0].update(step=torch.tensor(float("inf"))), "non-finite step"),
+        (lambda s: s["state"].update({7: s["state"][0]}), "entry 7 for no parameter"),
+    ],
+)
+def test_a_damaged_state_is_refused_in_one_line_and_changes_nothing(tamper, message):
+    parameters, _ = twin_parameters()
+    optimizer = Adam(parameters, 0.01)
+    for parameter in parameters:
+        parameter.grad = torch.ones_like(parameter)
+    optimizer.step()
+    saved = optimizer.state_dict()
+    tamper(saved)
+    fresh = Adam(parameters, 0.01)
+    with pytest.raises(SharedLatentError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        fresh.load_state_dict(saved)
+    assert fresh.state == {} and fresh.lr == 0.01
+
+
+def test_plateau_decay_follows_reduce_lr_on_plateau():
+    losses = [5.0, 4.0, 4.0, 3.9999, 4.1, 2.0, 2.0, 2.0, 2.0, -1.0, -0.99995, -1.0, -1.0, -1.0]
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    ours = PlateauDecay(Adam([parameter], 0.1), factor=0.5, patience=2)
+    reference_optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    reference = torch.optim.lr_scheduler.ReduceLROnPlateau(reference_optimizer, factor=0.5, patience=2)
+    for loss in losses:
+        ours.step(loss)
+        reference.step(loss)
+        assert math.isclose(ours.optimizer.lr, reference_optimizer.param_groups[0]["lr"])
+    assert ours.optimizer.lr < 0.1
+    restored = PlateauDecay(Adam([parameter], 0.1), factor=0.5, patience=2)
+    restored.load_state_dict(reference.state_dict())  # a checkpoint written while torch's scheduler ran
+    assert (restored.best, restored.num_bad_epochs) == (ours.best, ours.num_bad_epochs)
+    with pytest.raises(SharedLatentError, match="learning-rate decay state"):
+        restored.load_state_dict({"best": "low", "num_bad_epochs": 1})
+
+
+def test_building_and_stepping_does_not_import_torch_dynamo():
+    code = (
+        "import sys, torch\n"
+        "from sharedlatent.training.adam import Adam\n"
+        "p = torch.nn.Parameter(torch.ones(3)); a = Adam([p], 0.1)\n"
+        "p.grad = torch.ones(3); a.step(); a.zero_grad()\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
