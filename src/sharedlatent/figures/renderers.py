@@ -34,8 +34,12 @@ class ImageRenderer:
     vmin: float | None = 0.0
     vmax: float | None = 1.0
 
+    def image(self, values: np.ndarray) -> np.ndarray:
+        """`values` as the (height, width) array shown."""
+        return np.asarray(values, dtype=float).reshape(self.height, self.width)
+
     def __call__(self, ax, values: np.ndarray) -> None:
-        ax.imshow(np.asarray(values).reshape(self.height, self.width), cmap=self.cmap, vmin=self.vmin, vmax=self.vmax)
+        ax.imshow(self.image(values), cmap=self.cmap, vmin=self.vmin, vmax=self.vmax)
         ax.set_xticks([])
         ax.set_yticks([])
 
