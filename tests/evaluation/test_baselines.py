@@ -116,3 +116,25 @@ def test_a_near_exact_baseline_is_named_instead_of_divided_by():
     }
     line = verdict_line("a->b", {"scores": scores})
     assert "ridge near-exact" in line and "0.30x mean" in line and line.endswith("(standardised MSE)")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_penalty_and_neighbour_searches_pick_what_scikit_learns_searches_pick(seed):
+    """On uneven target scales, a constant target feature and the tie-prone integer pixels of the digits."""
+    from sklearn.datasets import load_digits
+
+    from sharedlatent.evaluation.baselines import knn_neighbours, ridge_penalty
+
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((90, 12))
+    y = np.column_stack([x[:, :3] @ rng.standard_normal(3) * 100, np.tanh(x[:, 4]) + rng.normal(0, 1, 90), np.ones(90)])
+    digits = load_digits().data[seed * 300 : seed * 300 + 300]
+    for source, target in ((x, y), (digits[:, :32], digits[:, 32:])):
+        kfold = KFold(5, shuffle=True, random_state=seed)
+        alpha = RidgeCV(alphas=RIDGE_ALPHAS, cv=kfold).fit(source, target).alpha_
+        assert ridge_penalty(source, target, 5, seed) == pytest.approx(alpha)
+        grid = GridSearchCV(
+            KNeighborsRegressor(), {"n_neighbors": list(KNN_NEIGHBOURS)}, cv=kfold, scoring="neg_mean_squared_error"
+        )
+        k = grid.fit(source, target).best_params_["n_neighbors"]
+        assert knn_neighbours(source, target, list(KNN_NEIGHBOURS), 5, seed) == k

@@ -81,8 +81,7 @@ def fit_baselines(
 
     Rows with a NaN in the source or target training arrays are dropped. `inverse` maps predictions from the
     (preprocessed) training space to the data's scale; identity when None."""
-    from sklearn.linear_model import Ridge, RidgeCV
-    from sklearn.model_selection import GridSearchCV, KFold
+    from sklearn.linear_model import Ridge
     from sklearn.neighbors import KNeighborsRegressor
 
     inverse = inverse or (lambda values: values)
@@ -99,21 +98,11 @@ def fit_baselines(
             f"kNN and the ridge penalty search used {search_rows} of {len(x)} training rows (seeded subsample)"
         )
     folds = min(CV_FOLDS, len(search))
-    if folds >= 2:
-        ridge_search = RidgeCV(alphas=RIDGE_ALPHAS, cv=KFold(folds, shuffle=True, random_state=seed))
-        alpha = float(ridge_search.fit(x[search], y[search]).alpha_)
-    else:
-        alpha = 1.0
+    alpha = ridge_penalty(x[search], y[search], folds, seed) if folds >= 2 else 1.0
     ridge = Ridge(alpha=alpha).fit(x, y)
     candidates = [k for k in KNN_NEIGHBOURS if k <= len(search) * (folds - 1) // max(folds, 1)] or [1]
     if folds >= 2 and len(candidates) > 1:
-        grid = GridSearchCV(
-            KNeighborsRegressor(),
-            {"n_neighbors": candidates},
-            cv=KFold(folds, shuffle=True, random_state=seed),
-            scoring="neg_mean_squared_error",
-        )
-        k = int(grid.fit(x[search], y[search]).best_params_["n_neighbors"])
+        k = knn_neighbours(x[search], y[search], candidates, folds, seed)
     else:
         k = candidates[0]
     knn = KNeighborsRegressor(n_neighbors=min(k, len(search))).fit(x[search], y[search])
@@ -127,9 +116,55 @@ def fit_baselines(
     return BaselinePredictions({n: np.asarray(p, dtype=float) for n, p in predictions.items()}, alpha, k, notes)
 
 
+def _folds(n_rows: int, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (train, test) row indices of scikit-learn's KFold(folds, shuffle=True, random_state=seed)."""
+    from sklearn.model_selection import KFold
+
+    return list(KFold(folds, shuffle=True, random_state=seed).split(np.zeros((n_rows, 1))))
+
+
+def ridge_penalty(x: np.ndarray, y: np.ndarray, folds: int, seed: int) -> float:
+    """The RIDGE_ALPHAS penalty RidgeCV(alphas, cv=KFold(folds, shuffle, seed)) picks: the best R^2 (averaged over
+    target features, then folds). Every penalty of a fold comes from one SVD of its centred rows instead of a fit
+    per penalty (scikit-learn's 75 fits took most of a digits run's evaluation)."""
+    scores = np.zeros(len(RIDGE_ALPHAS))
+    for train, test in _folds(len(x), folds, seed):
+        x_mean, y_mean = x[train].mean(axis=0), y[train].mean(axis=0)
+        u, singular, vt = np.linalg.svd(x[train] - x_mean, full_matrices=False)
+        projected_y = u.T @ (y[train] - y_mean)
+        projected_test = (x[test] - x_mean) @ vt.T
+        for index, alpha in enumerate(RIDGE_ALPHAS):
+            shrink = singular / (singular**2 + alpha)
+            scores[index] += _r2(y[test], projected_test @ (shrink[:, None] * projected_y) + y_mean)
+    return RIDGE_ALPHAS[int(np.argmax(scores))]  # the first of equal scores, as scikit-learn ranks them
+
+
+def _r2(truth: np.ndarray, prediction: np.ndarray) -> float:
+    """R^2 averaged over features as scikit-learn's r2_score scores it (a constant feature: 1 if predicted
+    exactly, else 0)."""
+    residual = ((truth - prediction) ** 2).sum(axis=0)
+    total = ((truth - truth.mean(axis=0)) ** 2).sum(axis=0)
+    per_feature = np.where(total > 0, 1 - residual / np.where(total > 0, total, 1), np.where(residual > 0, 0.0, 1.0))
+    return float(per_feature.mean())
+
+
+def knn_neighbours(x: np.ndarray, y: np.ndarray, candidates: list[int], folds: int, seed: int) -> int:
+    """The neighbour count among `candidates` with the lowest mean squared error over KFold(folds, shuffle, seed),
+    as GridSearchCV over KNeighborsRegressor picks it; one neighbour query per fold serves every count."""
+    from sklearn.neighbors import NearestNeighbors
+
+    errors = np.zeros(len(candidates))
+    for train, test in _folds(len(x), folds, seed):
+        _, nearest = NearestNeighbors(n_neighbors=max(candidates)).fit(x[train]).kneighbors(x[test])
+        neighbour_targets = y[train][nearest]  # (test rows, neighbours, features), nearest first
+        for index, k in enumerate(candidates):
+            errors[index] += float(((neighbour_targets[:, :k].mean(axis=1) - y[test]) ** 2).mean())
+    return candidates[int(np.argmin(errors))]
+
+
 def score_prediction(truth: np.ndarray, prediction: np.ndarray, train_truth: np.ndarray) -> Scores:
     """MSE on the data's scale, MSE z-scored by the training truth, mean per-feature Pearson/Spearman, AUROC if binary."""
-    from scipy.stats import spearmanr
+    from sharedlatent.evaluation.correlation import per_feature_spearman
 
     truth, prediction = np.asarray(truth, dtype=float), np.asarray(prediction, dtype=float)
     train_truth = np.asarray(train_truth, dtype=float)
@@ -151,7 +186,7 @@ def score_prediction(truth: np.ndarray, prediction: np.ndarray, train_truth: np.
         t, p = truth[:, varying], prediction[:, varying]
         tc, pc = t - t.mean(axis=0), p - p.mean(axis=0)
         pearson = float(np.mean((tc * pc).sum(0) / np.sqrt((tc**2).sum(0) * (pc**2).sum(0))))
-        spearman = float(np.mean([spearmanr(t[:, j], p[:, j]).statistic for j in range(t.shape[1])]))
+        spearman = float(np.nanmean(per_feature_spearman(t, p)))  # ranks of varying columns vary: all defined
     return Scores(mse, standardized, pearson, spearman, _auroc(truth, prediction))
 
 
