@@ -13,6 +13,7 @@ import numpy as np
 
 from sharedlatent.datasets.anndata_files import choose_matrix, dense_rows
 from sharedlatent.errors import SharedLatentError, listed
+from sharedlatent.scverse.obs_columns import merged_obs_column, obs_frames
 from sharedlatent.scverse.registration import DomainRegistration, Registration, aligned_columns, per_domain
 
 CLEAR_MARGIN = 2.0  # a lone AnnData is taken for the domain whose features it shares this many times more of
@@ -256,17 +257,12 @@ def batch_labels(data: Any, table: CellTable, key: str, needed: np.ndarray | Non
 
     if table.cells is None:
         raise SharedLatentError(f"batch_key {key!r} is read from obs; bare matrices have none, give batch= instead")
-    labels = pd.Series(np.full(table.n_cells, None, dtype=object), index=table.cells)
-    frames = [data.obs] if kind_of(data) == "mudata" else []
-    frames += [adata.obs for adata in table.sources.values() if adata is not None]
-    found = [frame for frame in frames if key in frame.columns]
-    if not found:
+    adatas = [adata for adata in table.sources.values() if adata is not None]
+    frames = obs_frames(data, kind_of(data) == "mudata", adatas)
+    labels = merged_obs_column(frames, key, pd.Index(table.cells), lambda column: column.astype(object))
+    if labels is None:
         columns = listed(column for frame in frames for column in frame.columns)
         raise SharedLatentError(f"batch_key {key!r} is in no obs of the data; the obs columns are: {columns}")
-    for frame in found:
-        column = frame[key]
-        column = column[~column.index.duplicated()].reindex(table.cells)
-        labels = labels.where(labels.notna(), column.astype(object))
     missing = int((labels if needed is None else labels.iloc[needed]).isna().sum())
     if missing:
         raise SharedLatentError(f"batch_key {key!r} has no label for {missing} cells")

@@ -10,6 +10,7 @@ import numpy as np
 
 from sharedlatent.errors import SharedLatentError, listed
 from sharedlatent.scverse.objects import _cells, adatas_of, as_mapping, kind_of
+from sharedlatent.scverse.obs_columns import merged_obs_column, obs_frames
 from sharedlatent.scverse.registration import Registration
 
 
@@ -86,17 +87,19 @@ def obs_covariates(data: Any, cells: Any, sources: list[Any], keys: list[str], n
 
     if cells is None:
         raise SharedLatentError("continuous covariates are read from obs; bare matrices have none, give covariates=")
-    frames = ([data.obs] if kind_of(data) == "mudata" else []) + [adata.obs for adata in sources]
+    frames = obs_frames(data, kind_of(data) == "mudata", sources)
     table = pd.DataFrame(np.nan, index=cells, columns=list(keys), dtype=float)
     for key in keys:
-        found = [frame[key] for frame in frames if key in frame.columns]
-        if not found:
-            raise SharedLatentError(f"continuous covariate {key!r} is in no obs of the data")
-        for column in found:
+
+        def numeric(column: Any, key: str = key) -> Any:
             if not pd.api.types.is_numeric_dtype(column):
                 raise SharedLatentError(f"continuous covariate {key!r} is not a numeric obs column ({column.dtype})")
-            column = column[~column.index.duplicated()].reindex(cells).astype(float)
-            table[key] = table[key].where(table[key].notna(), column)
+            return column.astype(float)
+
+        column = merged_obs_column(frames, key, table.index, numeric)
+        if column is None:
+            raise SharedLatentError(f"continuous covariate {key!r} is in no obs of the data")
+        table[key] = column
         missing = int((table[key] if needed is None else table[key].iloc[needed]).isna().sum())
         if missing:
             raise SharedLatentError(f"continuous covariate {key!r} has no value for {missing} cells")
