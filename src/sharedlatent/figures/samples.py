@@ -20,6 +20,7 @@ from sharedlatent.figures.renderers import ImageRenderer, ProfileRenderer, Rende
 CELL_INCHES = 0.8
 DOMAIN_GAP = 0.25  # spacer row between domains, in cells
 IMAGE_GAP = 0.1  # white space between the images of a row, as a share of an image's width
+TITLE_INCHES = 6.5  # the narrowest figure whose title line fits
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ def _grid_layout(groups: Mapping[str, list[GridRow]], n_columns: int) -> tuple[F
     height_ratios: list[float] = []
     for index, rows in enumerate(groups.values()):
         height_ratios += ([DOMAIN_GAP] if index else []) + [1.0] * len(rows)
+    label_width = max(label_width, TITLE_INCHES - n_columns * CELL_INCHES - 0.2)  # few columns: room for the title
     width = label_width + n_columns * CELL_INCHES + 0.2
     height = 0.6 + sum(height_ratios) * CELL_INCHES * 1.08 + 0.15
     figure = new_figure(width, height)
@@ -131,20 +133,16 @@ def _draw_image_row(
     """An image row as one picture of its cells side by side (one axes instead of one per cell: drawing a grid of
     images this way takes a fraction of the time); same layout, labels and titles as `_draw_row`."""
     ax = figure.add_subplot(grid[grid_row, :])
-    gap = max(1, round(IMAGE_GAP * renderer.width))
-    step = renderer.width + gap
-    mosaic = np.full((renderer.height, step * len(columns) - gap), np.nan)  # NaN: the white space between cells
-    for column, sample in enumerate(columns):
-        row_index = sample if row.paired else column  # generated pairs are not test samples
-        if row_index < row.samples.shape[0]:
-            mosaic[:, column * step : column * step + renderer.width] = renderer.image(row.samples[row_index])
-            corner = (column * step - 0.5, -0.5)  # a frame per image, as each had its own axes
-            ax.add_patch(
-                Rectangle(corner, renderer.width, renderer.height, fill=False, linewidth=0.8, zorder=3, clip_on=False)
-            )
-        if grid_row == 0:
-            centre = column * step + (renderer.width - 1) / 2
-            ax.text(centre, -0.04 * renderer.height - 0.5, f"#{sample}", ha="center", va="bottom", fontsize=8)
+    images = [
+        renderer.image(row.samples[index]) if index < row.samples.shape[0] else None
+        for index in (columns if row.paired else range(len(columns)))  # generated pairs are not test samples
+    ]
+    mosaic, corners, centres = image_mosaic(images, renderer.height, renderer.width)
+    for corner in corners:  # a frame per image, as each had its own axes
+        ax.add_patch(Rectangle(corner, renderer.width, renderer.height, fill=False, lw=0.8, zorder=3, clip_on=False))
+    if grid_row == 0:
+        for centre, sample in zip(centres, columns, strict=True):
+            ax.text(centre, -0.04 * mosaic.shape[0] - 0.5, f"#{sample}", ha="center", va="bottom", fontsize=8)
     cmap = matplotlib.colormaps[renderer.cmap].with_extremes(bad="white")
     ax.imshow(mosaic, cmap=cmap, vmin=renderer.vmin, vmax=renderer.vmax, aspect="auto", interpolation="nearest")
     ax.set_axis_off()
@@ -152,6 +150,26 @@ def _draw_image_row(
         -0.12 / len(columns), 0.5, row.label, transform=ax.transAxes, ha="right", va="center", fontsize=9, color=colour
     )
     return []
+
+
+def image_mosaic(
+    images: list[np.ndarray | None], height: int, width: int
+) -> tuple[np.ndarray, list[tuple[float, float]], list[float]]:
+    """The images side by side in square cells (each centred, undistorted) with gaps of IMAGE_GAP, NaN wherever no
+    image is (None leaves a cell empty); each drawn image's top-left corner and every cell's centre column, in
+    imshow's pixel coordinates."""
+    side = max(height, width)
+    top, left = (side - height) // 2, (side - width) // 2
+    gap = max(1, round(IMAGE_GAP * side))
+    step = side + gap
+    mosaic = np.full((side, step * len(images) - gap), np.nan)
+    corners = []
+    for column, image in enumerate(images):
+        if image is not None:
+            start = column * step + left
+            mosaic[top : top + height, start : start + width] = image
+            corners.append((start - 0.5, top - 0.5))
+    return mosaic, corners, [column * step + (side - 1) / 2 for column in range(len(images))]
 
 
 def _share_profile_range(axes: list, arrays: list[np.ndarray]) -> None:
