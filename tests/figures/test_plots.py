@@ -313,14 +313,8 @@ def test_every_joint_posterior_is_described():
     assert set(model_summary.JOINING) == set(JOINT_POSTERIORS)
 
 
-def test_image_mosaic_centres_non_square_images_in_square_cells():
-    from sharedlatent.figures.samples import image_mosaic
+def test_fitted_box_centres_an_image_undistorted_in_its_cell():
+    from sharedlatent.figures.samples import fitted_box
 
-    wide = np.arange(12.0).reshape(2, 6)
-    mosaic, corners, centres = image_mosaic([wide, None, wide], 2, 6)
-    assert mosaic.shape == (6, 3 * 6 + 2 * 1)  # three 6x6 cells, one-pixel gaps
-    np.testing.assert_array_equal(mosaic[2:4, 0:6], wide)  # centred vertically, undistorted
-    np.testing.assert_array_equal(mosaic[2:4, 14:20], wide)
-    assert np.isnan(mosaic[:, 7:13]).all() and np.isnan(mosaic[[0, 1, 4, 5]]).all()
-    assert corners == [(-0.5, 1.5), (13.5, 1.5)]
-    assert centres == [2.5, 9.5, 16.5]
+    assert fitted_box((1.0, 2.0, 0.8, 0.8), 2, 6) == pytest.approx((1.0, 2.0 + 0.8 / 3, 0.8, 0.8 / 3))
+    assert fitted_box((0.0, 0.0, 0.6, 0.9), 8, 8) == pytest.approx((0.0, 0.15, 0.6, 0.6))

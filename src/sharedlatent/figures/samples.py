@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.gridspec import GridSpec
@@ -19,7 +18,7 @@ from sharedlatent.figures.renderers import ImageRenderer, ProfileRenderer, Rende
 
 CELL_INCHES = 0.8
 DOMAIN_GAP = 0.25  # spacer row between domains, in cells
-IMAGE_GAP = 0.1  # white space between the images of a row, as a share of an image's width
+TITLE_PAD_INCHES = 3 / 72  # a column title's gap above its image (matplotlib's title pad: 3 points)
 TITLE_INCHES = 6.5  # the narrowest figure whose title line fits
 
 
@@ -130,46 +129,50 @@ def _draw_image_row(
     renderer: ImageRenderer,
     colour: str,
 ) -> list:
-    """An image row as one picture of its cells side by side (one axes instead of one per cell: drawing a grid of
-    images this way takes a fraction of the time); same layout, labels and titles as `_draw_row`."""
+    """An image row drawn into one axes spanning the row instead of one axes per cell (a fraction of the drawing
+    time): each image where its own axes would have shown it (centred in its grid cell, undistorted), framed, with
+    the same labels and titles as `_draw_row`. Data coordinates are figure inches, so boxes keep their shape."""
+    width_in, height_in = figure.get_size_inches()
     ax = figure.add_subplot(grid[grid_row, :])
-    images = [
-        renderer.image(row.samples[index]) if index < row.samples.shape[0] else None
-        for index in (columns if row.paired else range(len(columns)))  # generated pairs are not test samples
-    ]
-    mosaic, corners, centres = image_mosaic(images, renderer.height, renderer.width)
-    for corner in corners:  # a frame per image, as each had its own axes
-        ax.add_patch(Rectangle(corner, renderer.width, renderer.height, fill=False, lw=0.8, zorder=3, clip_on=False))
-    if grid_row == 0:
-        for centre, sample in zip(centres, columns, strict=True):
-            ax.text(centre, -0.04 * mosaic.shape[0] - 0.5, f"#{sample}", ha="center", va="bottom", fontsize=8)
-    cmap = matplotlib.colormaps[renderer.cmap].with_extremes(bad="white")
-    ax.imshow(mosaic, cmap=cmap, vmin=renderer.vmin, vmax=renderer.vmax, aspect="auto", interpolation="nearest")
+    span = ax.get_position()
+    for column, sample in enumerate(columns):
+        row_index = sample if row.paired else column  # generated pairs are not test samples
+        cell = grid[grid_row, column].get_position(figure)
+        left, bottom, width, height = fitted_box(
+            (cell.x0 * width_in, cell.y0 * height_in, cell.width * width_in, cell.height * height_in),
+            renderer.height,
+            renderer.width,
+        )
+        if row_index < row.samples.shape[0]:
+            extent = (left, left + width, bottom, bottom + height)
+            ax.imshow(
+                renderer.image(row.samples[row_index]),
+                cmap=renderer.cmap,
+                vmin=renderer.vmin,
+                vmax=renderer.vmax,
+                extent=extent,
+                aspect="auto",
+                interpolation="nearest",
+            )
+            ax.add_patch(Rectangle((left, bottom), width, height, fill=False, linewidth=0.8, zorder=3, clip_on=False))
+        if grid_row == 0:
+            title_y = bottom + height + TITLE_PAD_INCHES
+            ax.text(left + width / 2, title_y, f"#{sample}", ha="center", va="bottom", fontsize=8, clip_on=False)
+    ax.set_xlim(span.x0 * width_in, span.x1 * width_in)
+    ax.set_ylim(span.y0 * height_in, span.y1 * height_in)
     ax.set_axis_off()
-    ax.text(
-        -0.12 / len(columns), 0.5, row.label, transform=ax.transAxes, ha="right", va="center", fontsize=9, color=colour
-    )
+    label_x = (grid[grid_row, 0].get_position(figure).x0 - span.x0) / span.width - 0.12 / len(columns)
+    ax.text(label_x, 0.5, row.label, transform=ax.transAxes, ha="right", va="center", fontsize=9, color=colour)
     return []
 
 
-def image_mosaic(
-    images: list[np.ndarray | None], height: int, width: int
-) -> tuple[np.ndarray, list[tuple[float, float]], list[float]]:
-    """The images side by side in square cells (each centred, undistorted) with gaps of IMAGE_GAP, NaN wherever no
-    image is (None leaves a cell empty); each drawn image's top-left corner and every cell's centre column, in
-    imshow's pixel coordinates."""
-    side = max(height, width)
-    top, left = (side - height) // 2, (side - width) // 2
-    gap = max(1, round(IMAGE_GAP * side))
-    step = side + gap
-    mosaic = np.full((side, step * len(images) - gap), np.nan)
-    corners = []
-    for column, image in enumerate(images):
-        if image is not None:
-            start = column * step + left
-            mosaic[top : top + height, start : start + width] = image
-            corners.append((start - 0.5, top - 0.5))
-    return mosaic, corners, [column * step + (side - 1) / 2 for column in range(len(images))]
+def fitted_box(cell: tuple[float, float, float, float], height: int, width: int) -> tuple[float, float, float, float]:
+    """(left, bottom, width, height) of a `height` x `width` image scaled to fit `cell` (left, bottom, width,
+    height) and centred in it, as imshow with equal aspect shows an image in its axes."""
+    left, bottom, cell_width, cell_height = cell
+    scale = min(cell_width / width, cell_height / height)
+    shown_width, shown_height = width * scale, height * scale
+    return left + (cell_width - shown_width) / 2, bottom + (cell_height - shown_height) / 2, shown_width, shown_height
 
 
 def _share_profile_range(axes: list, arrays: list[np.ndarray]) -> None:
