@@ -120,7 +120,8 @@ def test_a_near_exact_baseline_is_named_instead_of_divided_by():
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_penalty_and_neighbour_searches_pick_what_scikit_learns_searches_pick(seed):
-    """On uneven target scales, a constant target feature and the tie-prone integer pixels of the digits."""
+    """On uneven target scales, a constant target feature and the integer pixels of the digits (where distance ties
+    could, but on these rows do not, make the k differ: see knn_neighbours)."""
     from sklearn.datasets import load_digits
 
     from sharedlatent.evaluation.baselines import knn_neighbours, ridge_penalty

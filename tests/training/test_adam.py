@@ -68,6 +68,10 @@ def test_state_round_trips_and_reads_torch_adams_state():
         (lambda s: s["state"][0].update(exp_avg=torch.zeros(2)), "parameter 0 has no exp_avg of shape (5, 3)"),
         (lambda s: s["state"][0].update(step=torch.tensor(float("inf"))), "non-finite step"),
         (lambda s: s["state"].update({7: s["state"][0]}), "entry 7 for no parameter"),
+        (lambda s: s["param_groups"][0].update(lr=True), "learning rate True"),
+        (lambda s: s["state"][0].update(exp_avg=torch.zeros(5, 3, dtype=torch.complex64)), "complex64, not real"),
+        (lambda s: s["state"][0].update(exp_avg_sq=-torch.ones(5, 3)), "negative exp_avg_sq"),
+        (lambda s: s["state"][0].update(step=torch.tensor(1.5)), "step count of 1.5, not a whole number"),
     ],
 )
 def test_a_damaged_state_is_refused_in_one_line_and_changes_nothing(tamper, message):

@@ -123,3 +123,55 @@ def test_a_corrupt_checkpoint_is_refused_with_one_sentence(tmp_path, pairs):
     (tmp_path / "c" / "state.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(SharedLatentError, match="cannot be read"):
         fitted(tiny_config(epochs=2), pairs, checkpoint=tmp_path / "c", resume=True)
+
+
+def _set(mapping: dict, key: str, value) -> None:
+    mapping[key] = value
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda s: s.pop("optimizer"), "KeyError 'optimizer'"),
+        (lambda s: _set(s["optimizer"]["param_groups"][0], "lr", 1e30), "learning rate 1e\\+30 is above"),
+        (lambda s: _set(s["optimizer"]["param_groups"][0], "lr", True), "learning rate True"),
+        (
+            lambda s: _set(s["optimizer"]["state"][0], "exp_avg_sq", -s["optimizer"]["state"][0]["exp_avg_sq"] - 1),
+            "negative exp_avg_sq",
+        ),
+        (lambda s: _set(s["optimizer"]["state"][0], "step", torch.tensor(-1.0)), "negative step"),
+        (lambda s: _set(s["stopper"], "best", float("nan")), "early-stopping state"),
+        (lambda s: _set(s, "generator", torch.zeros(3, dtype=torch.uint8)), "RuntimeError"),
+        (
+            lambda s: _set(s["module"], "z_mean.bias", torch.zeros(99)),
+            "weights' z_mean.bias is not a torch.float32 tensor of shape \\(3,\\)",
+        ),
+        (lambda s: _set(s["position"], "stage", 7), "not a place in this schedule of 1 stages"),
+    ],
+)
+def test_a_damaged_checkpoint_is_refused_in_one_line(tmp_path, pairs, damage, message):
+    config = tiny_config(epochs=6, validation_fraction=0.25)
+    with pytest.raises(SimulatedKillError):
+        fitted(config, pairs, checkpoint=StopAfter(tmp_path / "c", 3, as_checkpoint(tmp_path, config).identity))
+    file = tmp_path / "c" / "state.pt"
+    state = torch.load(file, weights_only=True)
+    damage(state)
+    torch.save(state, file)
+    with pytest.raises(SharedLatentError, match=f"the checkpoint cannot be resumed: .*{message}") as caught:
+        fitted(config, pairs, checkpoint=tmp_path / "c", resume=True)
+    assert "\n" not in str(caught.value)
+
+
+def test_moments_saved_in_another_memory_layout_resume_to_the_same_weights(tmp_path, pairs):
+    config = tiny_config(epochs=6, validation_fraction=0.25)
+    reference = fitted(config, pairs)
+    with pytest.raises(SimulatedKillError):
+        fitted(config, pairs, checkpoint=StopAfter(tmp_path / "c", 3, as_checkpoint(tmp_path, config).identity))
+    file = tmp_path / "c" / "state.pt"
+    state = torch.load(file, weights_only=True)
+    for moments in state["optimizer"]["state"].values():
+        for key in ("exp_avg", "exp_avg_sq"):
+            if moments[key].ndim == 2:  # same shape and values, transposed strides
+                moments[key] = moments[key].t().contiguous().t()
+    torch.save(state, file)
+    assert_same_weights(reference, fitted(config, pairs, checkpoint=tmp_path / "c", resume=True))

@@ -126,7 +126,11 @@ def _folds(n_rows: int, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndar
 def ridge_penalty(x: np.ndarray, y: np.ndarray, folds: int, seed: int) -> float:
     """The RIDGE_ALPHAS penalty RidgeCV(alphas, cv=KFold(folds, shuffle, seed)) picks: the best R^2 (averaged over
     target features, then folds). Every penalty of a fold comes from one SVD of its centred rows instead of a fit
-    per penalty (scikit-learn's 75 fits took most of a digits run's evaluation)."""
+    per penalty (scikit-learn's 75 fits took most of a digits run's evaluation).
+
+    One difference: below 2 * folds rows some fold holds a single row, whose R^2 scikit-learn leaves undefined
+    (every penalty then scores NaN and it takes the smallest); here such a fold scores 0 (or 1 if exact), so
+    the other folds decide."""
     scores = np.zeros(len(RIDGE_ALPHAS))
     for train, test in _folds(len(x), folds, seed):
         x_mean, y_mean = x[train].mean(axis=0), y[train].mean(axis=0)
@@ -150,7 +154,10 @@ def _r2(truth: np.ndarray, prediction: np.ndarray) -> float:
 
 def knn_neighbours(x: np.ndarray, y: np.ndarray, candidates: list[int], folds: int, seed: int) -> int:
     """The neighbour count among `candidates` with the lowest mean squared error over KFold(folds, shuffle, seed),
-    as GridSearchCV over KNeighborsRegressor picks it; one neighbour query per fold serves every count."""
+    as GridSearchCV over KNeighborsRegressor picks it; one neighbour query per fold serves every count.
+
+    Where distances tie (binary or duplicated rows), which of the tied rows count among the k nearest depends on
+    the neighbour search, so the k chosen here can differ from GridSearchCV's; each is a cross-validated choice."""
     from sklearn.neighbors import NearestNeighbors
 
     errors = np.zeros(len(candidates))

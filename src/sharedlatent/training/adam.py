@@ -114,7 +114,7 @@ class Adam:
         group = groups[0]
         lr = group.get("lr") if isinstance(group, Mapping) else None
         params = group.get("params") if isinstance(group, Mapping) else None
-        if not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+        if not _is_number(lr) or not math.isfinite(lr) or lr <= 0:
             raise SharedLatentError(f"the saved optimiser state has learning rate {lr!r}, not a positive number")
         if not isinstance(params, list) or len(params) != len(self.parameters):
             count = len(params) if isinstance(params, list) else "no"
@@ -133,17 +133,22 @@ class Adam:
     def _checked_state(self, index: int, state: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         """Parameter `index`'s saved state as tensors on its device, or a one-line error naming what is wrong."""
         parameter = self.parameters[index]
-        fresh, checked = self._fresh_state(parameter), {}
+        fresh = self._fresh_state(parameter)
         for key, shape in (("step", ()), ("exp_avg", parameter.shape), ("exp_avg_sq", parameter.shape)):
             value = state.get(key)
+            where = f"the saved optimiser state of parameter {index}"
             if not isinstance(value, torch.Tensor) or tuple(value.shape) != tuple(shape):
-                raise SharedLatentError(
-                    f"the saved optimiser state of parameter {index} has no {key} of shape {tuple(shape)}"
-                )
+                raise SharedLatentError(f"{where} has no {key} of shape {tuple(shape)}")
+            if not value.dtype.is_floating_point:
+                raise SharedLatentError(f"{where} has {key} of type {value.dtype}, not real floating point")
             if not torch.isfinite(value).all():
-                raise SharedLatentError(f"the saved optimiser state of parameter {index} has a non-finite {key}")
-            checked[key] = value.to(dtype=fresh[key].dtype, device=fresh[key].device).clone()
-        return checked
+                raise SharedLatentError(f"{where} has a non-finite {key}")
+            if key != "exp_avg" and (value < 0).any():
+                raise SharedLatentError(f"{where} has a negative {key}")
+            if key == "step" and value != value.round():
+                raise SharedLatentError(f"{where} has a step count of {float(value)}, not a whole number")
+            fresh[key].copy_(value)  # into the parameter's own layout: the fused kernel assumes it
+        return fresh
 
 
 class PlateauDecay:
@@ -172,6 +177,16 @@ class PlateauDecay:
     def load_state_dict(self, saved: Mapping[str, Any]) -> None:
         """Take `state_dict`'s values (ReduceLROnPlateau's state has the same two keys among others)."""
         best, bad = (saved.get(key) if isinstance(saved, Mapping) else None for key in ("best", "num_bad_epochs"))
-        if not isinstance(best, (int, float)) or isinstance(bad, bool) or not isinstance(bad, int) or bad < 0:
+        if not _is_number(best) or math.isnan(best) or not _is_count(bad):
             raise SharedLatentError("the saved learning-rate decay state is not a best loss and an epoch count")
         self.best, self.num_bad_epochs = float(best), bad
+
+
+def _is_number(value: Any) -> bool:
+    """A real number, not a bool."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_count(value: Any) -> bool:
+    """A non-negative whole number, not a bool."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

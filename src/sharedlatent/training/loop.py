@@ -9,8 +9,10 @@ import copy
 import dataclasses
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -225,7 +227,7 @@ def fit_module(
         started=time.perf_counter(),
         noise_levels=dict(noise_levels or {}),
     )
-    saved = _restore_run(run, checkpoint.load()) if resume and checkpoint else None
+    saved = _restore_run(run, checkpoint.load(), len(stages)) if resume and checkpoint else None
     with distributed.process_group(device):
         for stage_index, stage in enumerate(stages):
             if saved is None or stage_index >= saved["position"]["stage"]:
@@ -237,16 +239,49 @@ def fit_module(
     return run.history
 
 
-def _restore_run(run: _Run, state: dict) -> dict:
-    """Put a checkpoint's module, optimiser, random and history state into `run`; returns the state."""
-    run.module.load_state_dict(state["module"])
-    run.optimizer.load_state_dict(state["optimizer"])
-    run.generator.set_state(state["generator"])
-    torch.set_rng_state(state["torch_rng"])
-    run.history = History.from_dict(state["history"])
-    run.started -= run.history.seconds
-    run.epochs_run = state["position"]["epochs_run"]
+def _restore_run(run: _Run, state: dict, n_stages: int) -> dict:
+    """Put a checkpoint's module, optimiser, random and history state into `run`; returns the state. A checkpoint is
+    data: any piece that does not fit this run is refused in one line (SharedLatentError), not a traceback."""
+    with _damaged_checkpoint():
+        position = state["position"]
+        if (
+            not all(_is_count(position[key]) for key in ("stage", "epoch", "epochs_run"))
+            or position["stage"] >= n_stages
+        ):
+            raise SharedLatentError(f"its position {position!r} is not a place in this schedule of {n_stages} stages")
+        _check_weights(state["module"], run.module, "weights")
+        run.module.load_state_dict(state["module"])
+        run.optimizer.load_state_dict(state["optimizer"])
+        if run.optimizer.lr > run.config.learning_rate:
+            raise SharedLatentError(
+                f"its learning rate {run.optimizer.lr:g} is above train.learning_rate {run.config.learning_rate:g}"
+            )
+        run.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        run.history = History.from_dict(state["history"])
+        run.started -= run.history.seconds
+        run.epochs_run = position["epochs_run"]
     return state
+
+
+@contextmanager
+def _damaged_checkpoint() -> Iterator[None]:
+    """Turn whatever a damaged checkpoint makes torch or Python raise while it is restored into one line."""
+    try:
+        yield
+    except SharedLatentError as error:
+        raise SharedLatentError(f"the checkpoint cannot be resumed: {error}") from None
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise SharedLatentError(
+            f"the checkpoint cannot be resumed: {type(error).__name__} {reason}".rstrip()
+            + "; pass --overwrite instead of --resume to start over"
+        ) from None
+
+
+def _is_count(value: Any) -> bool:
+    """A non-negative whole number, not a bool."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _save_checkpoint(
@@ -286,7 +321,7 @@ def _run_stage(run: _Run, stage_index: int, stage: Stage, resumed: dict | None =
     plateau = None
     if stage.restore_best and config.lr_decay < 1:
         plateau = PlateauDecay(run.optimizer, config.lr_decay, config.lr_decay_patience)
-    first, stopped = _restore_stage(resumed, stopper, plateau) if resumed else (0, False)
+    first, stopped = _restore_stage(resumed, stopper, plateau, run.module) if resumed else (0, False)
     label = "+".join(phase.name for phase in stage.phases)
     epochs = range(first, first if stopped else stage.epochs)
     show = run.show and distributed.is_main()
@@ -308,14 +343,43 @@ def _run_stage(run: _Run, stage_index: int, stage: Stage, resumed: dict | None =
     run.optimizer.lr = config.learning_rate
 
 
-def _restore_stage(state: dict, stopper: EarlyStopping | None, plateau: PlateauDecay | None) -> tuple[int, bool]:
+def _restore_stage(
+    state: dict, stopper: EarlyStopping | None, plateau: PlateauDecay | None, module: torch.nn.Module
+) -> tuple[int, bool]:
     """Load a checkpoint's early-stopping and learning-rate-decay state; returns (next epoch, stopped)."""
-    if stopper is not None and state["stopper"] is not None:
-        stopper.best, stopper.waited = state["stopper"]["best"], state["stopper"]["waited"]
-        stopper.best_state = state["stopper"]["best_state"]
-    if plateau is not None and state["plateau"] is not None:
-        plateau.load_state_dict(state["plateau"])
-    return state["position"]["epoch"], state["position"]["stopped"]
+    with _damaged_checkpoint():
+        if stopper is not None and state["stopper"] is not None:
+            saved = state["stopper"]
+            best, waited, best_state = saved["best"], saved["waited"], saved["best_state"]
+            if (
+                isinstance(best, bool)
+                or not isinstance(best, (int, float))
+                or math.isnan(best)
+                or not _is_count(waited)
+            ):
+                raise SharedLatentError("its early-stopping state is not a best loss and an epoch count")
+            if best_state is not None:
+                _check_weights(best_state, module, "best weights")
+            stopper.best, stopper.waited, stopper.best_state = float(best), waited, best_state
+        if plateau is not None and state["plateau"] is not None:
+            plateau.load_state_dict(state["plateau"])
+        epoch, stopped = state["position"]["epoch"], state["position"]["stopped"]
+        if not isinstance(stopped, bool):
+            raise SharedLatentError(f"its position says stopped={stopped!r}, not true or false")
+    return epoch, stopped
+
+
+def _check_weights(weights: Any, module: torch.nn.Module, what: str) -> None:
+    """Raise SharedLatentError unless `weights` has exactly `module`'s tensors, shapes and dtypes."""
+    expected = module.state_dict()
+    if not isinstance(weights, Mapping) or set(weights) != set(expected):
+        raise SharedLatentError(f"its {what} are not this model's (other tensor names)")
+    for key, tensor in expected.items():
+        value = weights[key]
+        if not isinstance(value, torch.Tensor) or value.shape != tensor.shape or value.dtype != tensor.dtype:
+            raise SharedLatentError(
+                f"its best weights' {key} is not a {tensor.dtype} tensor of shape {tuple(tensor.shape)}"
+            )
 
 
 def _run_phases(run: _Run, stage_index: int, stage: Stage, epoch: int) -> dict[str, float]:
