@@ -16,6 +16,7 @@ import torch
 from torch.optim.adam import adam as adam_update
 
 from sharedlatent.errors import SharedLatentError
+from sharedlatent.plain_values import is_count, is_number
 
 BETAS = (0.9, 0.999)
 EPS = 1e-8
@@ -114,7 +115,7 @@ class Adam:
         group = groups[0]
         lr = group.get("lr") if isinstance(group, Mapping) else None
         params = group.get("params") if isinstance(group, Mapping) else None
-        if not _is_number(lr) or not math.isfinite(lr) or lr <= 0:
+        if not is_number(lr) or not math.isfinite(lr) or lr <= 0:
             raise SharedLatentError(f"the saved optimiser state has learning rate {lr!r}, not a positive number")
         if not isinstance(params, list) or len(params) != len(self.parameters):
             count = len(params) if isinstance(params, list) else "no"
@@ -177,16 +178,6 @@ class PlateauDecay:
     def load_state_dict(self, saved: Mapping[str, Any]) -> None:
         """Take `state_dict`'s values (ReduceLROnPlateau's state has the same two keys among others)."""
         best, bad = (saved.get(key) if isinstance(saved, Mapping) else None for key in ("best", "num_bad_epochs"))
-        if not _is_number(best) or math.isnan(best) or not _is_count(bad):
+        if not is_number(best) or math.isnan(best) or not is_count(bad):
             raise SharedLatentError("the saved learning-rate decay state is not a best loss and an epoch count")
         self.best, self.num_bad_epochs = float(best), bad
-
-
-def _is_number(value: Any) -> bool:
-    """A real number, not a bool."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_count(value: Any) -> bool:
-    """A non-negative whole number, not a bool."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0

@@ -21,6 +21,7 @@ from sharedlatent.config import TrainConfig
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.nn.model import SharedLatentModule
 from sharedlatent.nn.objective import LossWeights, add_noise, kl_weight_at
+from sharedlatent.plain_values import is_count, is_number
 from sharedlatent.training import distributed
 from sharedlatent.training.adam import Adam, PlateauDecay
 from sharedlatent.training.checkpoint import Checkpoint, Position
@@ -245,7 +246,7 @@ def _restore_run(run: _Run, state: dict, n_stages: int) -> dict:
     with _damaged_checkpoint():
         position = state["position"]
         if (
-            not all(_is_count(position[key]) for key in ("stage", "epoch", "epochs_run"))
+            not all(is_count(position[key]) for key in ("stage", "epoch", "epochs_run"))
             or position["stage"] >= n_stages
         ):
             raise SharedLatentError(f"its position {position!r} is not a place in this schedule of {n_stages} stages")
@@ -277,11 +278,6 @@ def _damaged_checkpoint() -> Iterator[None]:
             f"the checkpoint cannot be resumed: {type(error).__name__} {reason}".rstrip()
             + "; pass --overwrite instead of --resume to start over"
         ) from None
-
-
-def _is_count(value: Any) -> bool:
-    """A non-negative whole number, not a bool."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _save_checkpoint(
@@ -351,12 +347,7 @@ def _restore_stage(
         if stopper is not None and state["stopper"] is not None:
             saved = state["stopper"]
             best, waited, best_state = saved["best"], saved["waited"], saved["best_state"]
-            if (
-                isinstance(best, bool)
-                or not isinstance(best, (int, float))
-                or math.isnan(best)
-                or not _is_count(waited)
-            ):
+            if not is_number(best) or math.isnan(best) or not is_count(waited):
                 raise SharedLatentError("its early-stopping state is not a best loss and an epoch count")
             if best_state is not None:
                 _check_weights(best_state, module, "best weights")

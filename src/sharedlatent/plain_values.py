@@ -1,0 +1,15 @@
+"""Checks of plain values read back from files (checkpoints, JSON): Python counts True as the number 1."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def is_number(value: Any) -> bool:
+    """A real number (int or float), not a bool."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def is_count(value: Any) -> bool:
+    """A non-negative whole number, not a bool."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
