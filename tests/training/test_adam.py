@@ -71,7 +71,7 @@ def test_state_round_trips_and_reads_torch_adams_state():
         (lambda s: s["param_groups"][0].update(lr=True), "learning rate True"),
         (lambda s: s["state"][0].update(exp_avg=torch.zeros(5, 3, dtype=torch.complex64)), "complex64, not real"),
         (lambda s: s["state"][0].update(exp_avg_sq=-torch.ones(5, 3)), "negative exp_avg_sq"),
-        (lambda s: s["state"][0].update(step=torch.tensor(1.5)), "step count of 1.5, not a whole number"),
+        (lambda s: s["state"][0].update(step=torch.tensor(1.5)), "step count of 1.5, not a whole number from 1"),
     ],
 )
 def test_a_damaged_state_is_refused_in_one_line_and_changes_nothing(tamper, message):
@@ -116,3 +116,17 @@ def test_building_and_stepping_does_not_import_torch_dynamo():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_moments_that_no_gradients_give_are_refused_and_real_ones_pass():
+    torch.manual_seed(3)
+    parameter = torch.nn.Parameter(torch.zeros(200))
+    optimizer = Adam([parameter], 0.01)
+    for scale in torch.logspace(-3, 3, 40):  # gradients of wildly varying size and sign
+        parameter.grad = torch.randn(200) * scale
+        optimizer.step()
+    saved = optimizer.state_dict()
+    Adam([parameter], 0.01).load_state_dict(saved)  # what Adam writes always passes
+    saved["state"][0]["exp_avg_sq"] = torch.zeros(200)
+    with pytest.raises(SharedLatentError, match="moments no gradients can give"):
+        Adam([parameter], 0.01).load_state_dict(saved)

@@ -20,6 +20,9 @@ from sharedlatent.plain_values import is_count, is_number
 
 BETAS = (0.9, 0.999)
 EPS = 1e-8
+# Any gradients give exp_avg^2 <= this * exp_avg_sq elementwise (Cauchy-Schwarz over the two moving averages'
+# weights): (1 - b1)^2 / ((1 - b2) (1 - b1^2 / b2)) = 52.86. A saved state above it was not written by Adam.
+MOMENT_RATIO_BOUND = (1 - BETAS[0]) ** 2 / ((1 - BETAS[1]) * (1 - BETAS[0] ** 2 / BETAS[1]))
 PLATEAU_THRESHOLD = 1e-4  # a loss counts as lower only below best * (1 - this), as in ReduceLROnPlateau
 PLATEAU_MIN_CHANGE = 1e-8  # a decay smaller than this is skipped, as in ReduceLROnPlateau
 
@@ -135,9 +138,9 @@ class Adam:
         """Parameter `index`'s saved state as tensors on its device, or a one-line error naming what is wrong."""
         parameter = self.parameters[index]
         fresh = self._fresh_state(parameter)
+        where = f"the saved optimiser state of parameter {index}"
         for key, shape in (("step", ()), ("exp_avg", parameter.shape), ("exp_avg_sq", parameter.shape)):
             value = state.get(key)
-            where = f"the saved optimiser state of parameter {index}"
             if not isinstance(value, torch.Tensor) or tuple(value.shape) != tuple(shape):
                 raise SharedLatentError(f"{where} has no {key} of shape {tuple(shape)}")
             if not value.dtype.is_floating_point:
@@ -146,9 +149,11 @@ class Adam:
                 raise SharedLatentError(f"{where} has a non-finite {key}")
             if key != "exp_avg" and (value < 0).any():
                 raise SharedLatentError(f"{where} has a negative {key}")
-            if key == "step" and value != value.round():
-                raise SharedLatentError(f"{where} has a step count of {float(value)}, not a whole number")
+            if key == "step" and (value != value.round() or value < 1):
+                raise SharedLatentError(f"{where} has a step count of {float(value)}, not a whole number from 1")
             fresh[key].copy_(value)  # into the parameter's own layout: the fused kernel assumes it
+        if (fresh["exp_avg"].square() > MOMENT_RATIO_BOUND * fresh["exp_avg_sq"] * 1.01 + 1e-30).any():
+            raise SharedLatentError(f"{where} has moments no gradients can give (exp_avg^2 > 52.9 exp_avg_sq)")
         return fresh
 
 
@@ -178,6 +183,6 @@ class PlateauDecay:
     def load_state_dict(self, saved: Mapping[str, Any]) -> None:
         """Take `state_dict`'s values (ReduceLROnPlateau's state has the same two keys among others)."""
         best, bad = (saved.get(key) if isinstance(saved, Mapping) else None for key in ("best", "num_bad_epochs"))
-        if not is_number(best) or math.isnan(best) or not is_count(bad):
+        if not is_number(best) or not -math.inf < best <= math.inf or not is_count(bad):
             raise SharedLatentError("the saved learning-rate decay state is not a best loss and an epoch count")
         self.best, self.num_bad_epochs = float(best), bad

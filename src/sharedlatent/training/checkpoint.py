@@ -85,7 +85,10 @@ class Checkpoint:
         try:
             state = torch.load(self.file, map_location="cpu", weights_only=True)
         except Exception as error:  # a truncated or foreign file fails in many ways (struct, pickle, zip errors)
-            raise SharedLatentError(f"checkpoint {self.file} cannot be read: {error}") from None
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else "no details"
+            raise SharedLatentError(
+                f"checkpoint {self.file} cannot be read ({type(error).__name__}: {reason})"
+            ) from None
         if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
             raise SharedLatentError(f"checkpoint {self.file} is not a version {FORMAT_VERSION} sharedlatent checkpoint")
         differences = _differences(state.get("identity", {}), self.identity)

@@ -195,6 +195,7 @@ class _Run:
     checkpoint: Checkpoint | None = None
     started: float = 0.0  # perf_counter at the start, less the seconds a resumed run had already trained
     noise_levels: dict[str, float] = dataclasses.field(default_factory=dict)  # input-noise std per domain
+    resumed: bool = False  # restored from a checkpoint
 
 
 def fit_module(
@@ -257,11 +258,19 @@ def _restore_run(run: _Run, state: dict, n_stages: int) -> dict:
             raise SharedLatentError(
                 f"its learning rate {run.optimizer.lr:g} is above train.learning_rate {run.config.learning_rate:g}"
             )
-        run.generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
+        for name, restore in (("generator", run.generator.set_state), ("torch_rng", torch.set_rng_state)):
+            try:
+                restore(state[name])
+            except (RuntimeError, TypeError) as error:
+                raise SharedLatentError(
+                    f"its random state {name!r} does not fit: {str(error).splitlines()[0]}"
+                ) from None
         run.history = History.from_dict(state["history"])
+        if not is_number(run.history.seconds) or not 0 <= run.history.seconds < math.inf:
+            raise SharedLatentError(f"its training time {run.history.seconds!r} is not a number of seconds")
         run.started -= run.history.seconds
         run.epochs_run = position["epochs_run"]
+        run.resumed = True
     return state
 
 
@@ -317,7 +326,7 @@ def _run_stage(run: _Run, stage_index: int, stage: Stage, resumed: dict | None =
     plateau = None
     if stage.restore_best and config.lr_decay < 1:
         plateau = PlateauDecay(run.optimizer, config.lr_decay, config.lr_decay_patience)
-    first, stopped = _restore_stage(resumed, stopper, plateau, run.module) if resumed else (0, False)
+    first, stopped = _restore_stage(resumed, stage, stopper, plateau, run.module) if resumed else (0, False)
     label = "+".join(phase.name for phase in stage.phases)
     epochs = range(first, first if stopped else stage.epochs)
     show = run.show and distributed.is_main()
@@ -340,15 +349,19 @@ def _run_stage(run: _Run, stage_index: int, stage: Stage, resumed: dict | None =
 
 
 def _restore_stage(
-    state: dict, stopper: EarlyStopping | None, plateau: PlateauDecay | None, module: torch.nn.Module
+    state: dict, stage: Stage, stopper: EarlyStopping | None, plateau: PlateauDecay | None, module: torch.nn.Module
 ) -> tuple[int, bool]:
     """Load a checkpoint's early-stopping and learning-rate-decay state; returns (next epoch, stopped)."""
     with _damaged_checkpoint():
         if stopper is not None and state["stopper"] is not None:
             saved = state["stopper"]
             best, waited, best_state = saved["best"], saved["waited"], saved["best_state"]
-            if not is_number(best) or math.isnan(best) or not is_count(waited):
+            if not is_number(best) or not -math.inf < best <= math.inf or not is_count(waited):
                 raise SharedLatentError("its early-stopping state is not a best loss and an epoch count")
+            if waited > stopper.patience:
+                raise SharedLatentError(
+                    f"its early stopping waited {waited} epochs, past train.patience {stopper.patience}"
+                )
             if best_state is not None:
                 _check_weights(best_state, module, "best weights")
             stopper.best, stopper.waited, stopper.best_state = float(best), waited, best_state
@@ -357,20 +370,22 @@ def _restore_stage(
         epoch, stopped = state["position"]["epoch"], state["position"]["stopped"]
         if not isinstance(stopped, bool):
             raise SharedLatentError(f"its position says stopped={stopped!r}, not true or false")
+        if epoch > stage.epochs:
+            raise SharedLatentError(f"its position is epoch {epoch} of a stage of {stage.epochs} epochs")
     return epoch, stopped
 
 
 def _check_weights(weights: Any, module: torch.nn.Module, what: str) -> None:
-    """Raise SharedLatentError unless `weights` has exactly `module`'s tensors, shapes and dtypes."""
+    """Raise SharedLatentError unless `weights` has exactly `module`'s tensors, shapes and dtypes, all finite."""
     expected = module.state_dict()
     if not isinstance(weights, Mapping) or set(weights) != set(expected):
         raise SharedLatentError(f"its {what} are not this model's (other tensor names)")
     for key, tensor in expected.items():
         value = weights[key]
         if not isinstance(value, torch.Tensor) or value.shape != tensor.shape or value.dtype != tensor.dtype:
-            raise SharedLatentError(
-                f"its best weights' {key} is not a {tensor.dtype} tensor of shape {tuple(tensor.shape)}"
-            )
+            raise SharedLatentError(f"its {what}' {key} is not a {tensor.dtype} tensor of shape {tuple(tensor.shape)}")
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            raise SharedLatentError(f"its {what}' {key} holds NaN or infinite values")
 
 
 def _run_phases(run: _Run, stage_index: int, stage: Stage, epoch: int) -> dict[str, float]:
@@ -389,6 +404,11 @@ def _run_phases(run: _Run, stage_index: int, stage: Stage, epoch: int) -> dict[s
                 f"training diverged: the {phase.name} loss became {train_loss} in epoch {epoch + 1}; "
                 f"lower train.learning_rate or train.beta{f' or the input noise ({noisy})' if noisy else ''}, "
                 "or check the data's scale against its likelihood"
+                + (
+                    "; this fit resumed from a checkpoint, which may be damaged: --overwrite starts over"
+                    if run.resumed
+                    else ""
+                )
             )
         validation_loss = None
         if run.validation_data:
