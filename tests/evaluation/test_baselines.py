@@ -139,3 +139,18 @@ def test_penalty_and_neighbour_searches_pick_what_scikit_learns_searches_pick(se
         )
         k = grid.fit(source, target).best_params_["n_neighbors"]
         assert knn_neighbours(source, target, list(KNN_NEIGHBOURS), 5, seed) == k
+
+
+def test_a_constant_prediction_at_a_large_scale_has_no_correlation_and_no_warning():
+    import warnings
+
+    from sharedlatent.evaluation.baselines import score_prediction
+
+    rng = np.random.default_rng(0)
+    truth, train = rng.normal(1e6, 1e5, (50, 4)), rng.normal(1e6, 1e5, (200, 4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scores = score_prediction(truth, np.tile(train.mean(0), (50, 1)), train)
+        varied = score_prediction(truth, truth * 0.5 + 1e5, train)
+    assert np.isnan(scores.pearson) and np.isnan(scores.spearman) and scores.standardized_mse > 0.5
+    assert varied.pearson == pytest.approx(1.0) and varied.spearman == pytest.approx(1.0)

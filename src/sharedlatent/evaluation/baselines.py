@@ -187,7 +187,7 @@ def score_prediction(truth: np.ndarray, prediction: np.ndarray, train_truth: np.
         standardized = float(np.mean(((truth - prediction)[:, informative] / scale[informative]) ** 2))
     else:
         standardized = float("nan")
-    varying = (truth.std(axis=0) > STD_FLOOR) & (prediction.std(axis=0) > STD_FLOOR)
+    varying = _varies(truth) & _varies(prediction)
     pearson = spearman = float("nan")
     if varying.any():
         t, p = truth[:, varying], prediction[:, varying]
@@ -195,6 +195,13 @@ def score_prediction(truth: np.ndarray, prediction: np.ndarray, train_truth: np.
         pearson = float(np.mean((tc * pc).sum(0) / np.sqrt((tc**2).sum(0) * (pc**2).sum(0))))
         spearman = float(np.nanmean(per_feature_spearman(t, p)))  # ranks of varying columns vary: all defined
     return Scores(mse, standardized, pearson, spearman, _auroc(truth, prediction))
+
+
+def _varies(values: np.ndarray) -> np.ndarray:
+    """Per column: spread beyond float rounding (relative to the column's size: a constant column of values near 1e6
+    shows a std of about 1e-10 from rounding alone, and a correlation with it is noise)."""
+    size = np.abs(values).max(axis=0) if len(values) else np.zeros(values.shape[1])
+    return values.std(axis=0) > STD_FLOOR * np.maximum(size, 1.0)
 
 
 def _auroc(truth: np.ndarray, prediction: np.ndarray) -> float | None:
