@@ -156,7 +156,9 @@ def fitted(config: RunConfig, data: dict[str, np.ndarray]) -> SharedLatentVAE:
 
 def test_input_noise_is_on_for_standardised_domains_only_and_reproduced_from_the_config(tmp_path):
     from sharedlatent.config import AUTO_NOISE
-    from sharedlatent.fitting import noise_levels
+
+    def noise_levels(model: SharedLatentVAE) -> dict[str, float]:
+        return model.config.noise_levels(model.domain_names)
 
     data = real_and_image(0)
     model = fitted(quick_config(epochs=1), data)

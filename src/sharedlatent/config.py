@@ -237,6 +237,12 @@ class RunConfig:
         """Raise SharedLatentError for impossible values, also against the data's domains when given."""
         validate_run_config(self, input_sizes)
 
+    def noise_levels(self, domains: list[str]) -> dict[str, float]:
+        """The input-noise std of each domain (ModelConfig.noise_for with train.noise_level), as training uses them.
+        Not written into the config: the rule and the chosen preprocessing it reads are, so a rerun gets the same
+        levels and --noise still applies."""
+        return {name: self.model.noise_for(name, self.train.noise_level) for name in domains}
+
     def to_dict(self) -> dict[str, Any]:
         """Nested plain values, unset optional fields left out (TOML has no null)."""
         return drop_none(dataclasses.asdict(self))

@@ -15,6 +15,7 @@ from typing import Any
 
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.names import DEPRECATED_NAMES, canonical
+from sharedlatent.plain_values import is_integer, is_number
 
 
 def check_fields(settings: Any, where: str) -> None:
@@ -34,7 +35,7 @@ def check_fields(settings: Any, where: str) -> None:
         elif isinstance(value, list):
             require(len(value) >= bounds.get("min_items", 0), f"{name} needs at least one layer")
             require(all(_within(v, bounds) for v in value), f"{name} must be positive integers, got {value}")
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        elif is_number(value):
             require(math.isfinite(value), f"{name} must be a finite number, got {value!r}")
             require(_within(value, bounds), f"{name} {_bounds_text(bounds)}, got {value}")
 
@@ -67,9 +68,9 @@ def _check_type(hint: Any, value: Any, name: str) -> None:
 def _is_a(hint: type, value: Any) -> bool:
     """isinstance, with bools not counted as numbers and ints counted as floats."""
     if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return is_number(value)
     if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+        return is_integer(value)
     return isinstance(value, hint)
 
 

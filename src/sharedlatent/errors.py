@@ -14,6 +14,15 @@ class SharedLatentError(Exception):
         self.cli = cli
 
 
+def first_line(error: BaseException, limit: int = 200, typed: bool = False) -> str:
+    """The first line of an exception's message (its type's name when the message is empty), for an error line;
+    `typed` puts the type's name first ("KeyError: 'optimizer'")."""
+    lines = str(error).strip().splitlines()
+    if not lines:
+        return type(error).__name__
+    return (f"{type(error).__name__}: {lines[0]}" if typed else lines[0])[:limit]
+
+
 def listed(items: Iterable[object], limit: int = 20) -> str:
     """The first `limit` distinct items as one comma-separated phrase for an error line ("none" when empty)."""
     distinct = list(dict.fromkeys(str(item) for item in items))

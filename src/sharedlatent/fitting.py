@@ -45,12 +45,6 @@ def choose_auto_settings(model: Any, arrays: Arrays, present: Masks) -> None:
             warnings.warn(warning, UserWarning, stacklevel=4)
 
 
-def noise_levels(model: Any) -> dict[str, float]:
-    """The input-noise std of each domain, as the training loop takes them. Not written into the config: the
-    rule and the chosen preprocessing it reads are, so a rerun gets the same levels and --noise still applies."""
-    return {name: model.config.model.noise_for(name, model.config.train.noise_level) for name in model.domain_names}
-
-
 def train_stages(
     model: Any,
     train_data: Any,
@@ -74,7 +68,7 @@ def train_stages(
             progress=progress,
             checkpoint=checkpoint,
             resume=resume,
-            noise_levels=noise_levels(model),
+            noise_levels=model.config.noise_levels(model.domain_names),
         )
     return model.history
 
@@ -89,7 +83,8 @@ def trained_length(
 ) -> TrainConfig:
     """The training settings, with the epoch count chosen by k-fold CV when the hold-out would be too small."""
     settings = model.config.train
-    if validation is not None or not needs_epoch_search(len(next(iter(arrays.values()))), settings):
+    n_samples = len(next(iter(arrays.values())))
+    if validation is not None or not needs_epoch_search(n_samples, settings):
         return settings
     fold_config = dataclasses.replace(model.config, train=dataclasses.replace(settings, progress=False))
 
@@ -99,7 +94,6 @@ def trained_length(
         history = fold.fit(kept, validation=held_out)
         return [record.validation_loss for record in history.records]
 
-    n_samples = len(next(iter(arrays.values())))
     labels = None if batches is None else np.asarray(label_array(batches, n_samples, "fit"))
     model.epoch_search = search_epochs_on(arrays, present, settings.seed, fold_losses, labels, covariates)
     epochs = model.epoch_search.epochs

@@ -132,7 +132,7 @@ def _set(mapping: dict, key: str, value) -> None:
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
-        (lambda s: s.pop("optimizer"), "KeyError 'optimizer'"),
+        (lambda s: s.pop("optimizer"), "KeyError: 'optimizer'"),
         (lambda s: _set(s["optimizer"]["param_groups"][0], "lr", 1e30), "learning rate 1e\\+30 is above"),
         (lambda s: _set(s["optimizer"]["param_groups"][0], "lr", True), "learning rate True"),
         (

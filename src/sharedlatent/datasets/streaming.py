@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from sharedlatent.datasets.base import Split
-from sharedlatent.errors import SharedLatentError, listed
+from sharedlatent.errors import SharedLatentError, first_line, listed
 
 CHUNK_ROWS = 4096  # rows per read when a whole split is streamed (statistics, encodings)
 
@@ -67,10 +67,6 @@ class RowReader:
         raise NotImplementedError
 
 
-def _first_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-
-
 def _stamp(path: Path) -> tuple[int, int]:
     try:
         status = os.stat(path)
@@ -86,7 +82,7 @@ class NpyRows(RowReader):
         try:
             self.array = np.load(path, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError, EOFError) as error:  # missing, a folder, truncated, pickled, not .npy at all
-            raise SharedLatentError(f"{path} cannot be read as a .npy array: {_first_line(error)}") from None
+            raise SharedLatentError(f"{path} cannot be read as a .npy array: {first_line(error)}") from None
         if not isinstance(self.array, np.ndarray) or self.array.ndim != 2:
             shape = getattr(self.array, "shape", "an .npz archive")
             raise SharedLatentError(f"{path}: expected a 2-D array (samples x features), got shape {shape}")
@@ -115,7 +111,7 @@ class ParquetRows(RowReader):
         try:
             self.file = pq.ParquetFile(path)
         except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
-            raise SharedLatentError(f"{path} cannot be read as Parquet: {str(error).strip()[:200]}") from None
+            raise SharedLatentError(f"{path} cannot be read as Parquet: {first_line(error)}") from None
         schema = self.file.schema_arrow
         columns = [columns] if isinstance(columns, str) else columns
         numeric = [f.name for f in schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)]
@@ -144,7 +140,7 @@ class ParquetRows(RowReader):
         try:
             values = self.file.read(columns=[column]).column(0).to_pylist()
         except (OSError, ValueError) as error:
-            raise SharedLatentError(f"{self.path}: cannot read column {column!r}: {_first_line(error)}") from None
+            raise SharedLatentError(f"{self.path}: cannot read column {column!r}: {first_line(error)}") from None
         if any(value is None for value in values):
             raise SharedLatentError(f"{self.path}: column {column!r} has empty IDs")
         return np.asarray([str(value) for value in values])
@@ -156,7 +152,7 @@ class ParquetRows(RowReader):
         return self.cached_groups // 2
 
     def _read_sorted(self, rows: np.ndarray) -> np.ndarray:
-        groups = np.searchsorted(self.starts, rows, side="right") - 1
+        groups = self.blocks(rows)
         out = np.empty((rows.size, self.shape[1]), dtype=np.float32)
         for group in np.unique(groups).tolist():
             chosen = groups == group
@@ -188,7 +184,7 @@ class H5Rows(RowReader):
         try:  # no chunk cache: every read comes from the file as it is
             self.file = h5py.File(path, "r", rdcc_nbytes=0)
         except OSError as error:  # missing, a folder, not HDF5
-            raise SharedLatentError(f"{path} cannot be read as HDF5 (.h5ad): {_first_line(error)}") from None
+            raise SharedLatentError(f"{path} cannot be read as HDF5 (.h5ad): {first_line(error)}") from None
         if key not in self.file:
             raise SharedLatentError(f"{path}: no matrix at {key!r}")
         self.node = self.file[key]
@@ -342,11 +338,7 @@ class StreamedSplit:
 def npy_split(paths: dict[str, str | Path]) -> StreamedSplit:
     """A StreamedSplit over one .npy file per domain, rows paired by position."""
     readers = {name: NpyRows(path) for name, path in paths.items()}
-    counts = {reader.shape[0] for reader in readers.values()}
-    if len(counts) != 1:
-        raise SharedLatentError(f"the .npy files have different row counts: {sorted(counts)}")
-    n_samples = counts.pop()
-    return StreamedSplit(readers, {name: np.arange(n_samples) for name in readers})
+    return _paired_by_position(readers, "the .npy files have different row counts: {counts}")
 
 
 def parquet_split(paths: dict[str, str | Path], id_column: str | None = None) -> StreamedSplit:
@@ -354,13 +346,8 @@ def parquet_split(paths: dict[str, str | Path], id_column: str | None = None) ->
     in the first file's order; IDs must be unique) or, without it, by position (equal row counts required)."""
     readers = {name: ParquetRows(path) for name, path in paths.items()}
     if id_column is None:
-        counts = {reader.shape[0] for reader in readers.values()}
-        if len(counts) != 1:
-            raise SharedLatentError(
-                f"the Parquet files have different row counts {sorted(counts)}: pair them with id_column="
-            )
-        n_samples = counts.pop()
-        return StreamedSplit(readers, {name: np.arange(n_samples) for name in readers})
+        mismatch = "the Parquet files have different row counts {counts}: pair them with id_column="
+        return _paired_by_position(readers, mismatch)
     ids = {name: reader.column_values(id_column) for name, reader in readers.items()}
     first = next(iter(ids))
     common = np.asarray(ids[first])
@@ -378,3 +365,13 @@ def parquet_split(paths: dict[str, str | Path], id_column: str | None = None) ->
         order = np.argsort(values, kind="stable")
         rows[name] = order[np.searchsorted(values[order], common)]
     return StreamedSplit(readers, rows)
+
+
+def _paired_by_position(readers: dict[str, RowReader], mismatch: str) -> StreamedSplit:
+    """A StreamedSplit pairing the files' rows by position; the error `mismatch` (its {counts}: the row counts)
+    when they differ in length."""
+    counts = {reader.shape[0] for reader in readers.values()}
+    if len(counts) != 1:
+        raise SharedLatentError(mismatch.format(counts=sorted(counts)))
+    n_samples = counts.pop()
+    return StreamedSplit(readers, {name: np.arange(n_samples) for name in readers})

@@ -87,7 +87,7 @@ def mixing_lines(metrics: dict) -> list[str]:
 
 def noise_text(config: RunConfig, domains: list[str]) -> str:
     """The input-noise std: one number when every domain has it, else per domain ("left 0.2, right 0")."""
-    levels = {name: config.model.noise_for(name, config.train.noise_level) for name in domains}
+    levels = config.noise_levels(domains)
     if len(set(levels.values())) == 1:
         return f"{next(iter(levels.values())):g}"
     return ", ".join(f"{name} {level:g}" for name, level in levels.items())

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from sharedlatent.errors import SharedLatentError
+from sharedlatent.errors import SharedLatentError, first_line
 from sharedlatent.storage import atomic_path
 
 CHECKPOINT_FILE = "state.pt"
@@ -85,9 +85,8 @@ class Checkpoint:
         try:
             state = torch.load(self.file, map_location="cpu", weights_only=True)
         except Exception as error:  # a truncated or foreign file fails in many ways (struct, pickle, zip errors)
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else "no details"
             raise SharedLatentError(
-                f"checkpoint {self.file} cannot be read ({type(error).__name__}: {reason})"
+                f"checkpoint {self.file} cannot be read ({first_line(error, typed=True)})"
             ) from None
         if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
             raise SharedLatentError(f"checkpoint {self.file} is not a version {FORMAT_VERSION} sharedlatent checkpoint")

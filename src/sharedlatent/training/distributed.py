@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from sharedlatent.errors import SharedLatentError
+from sharedlatent.errors import SharedLatentError, first_line
 from sharedlatent.nn.draws import Draws, RowDraws
 from sharedlatent.nn.objective import LossTerms, LossWeights
 
@@ -78,7 +78,7 @@ def process_group(device: torch.device) -> Iterator[None]:
         torch.distributed.init_process_group(backend, timeout=timedelta(seconds=TIMEOUT_SECONDS))
     except (RuntimeError, ValueError) as error:
         raise SharedLatentError(
-            f"rank {rank()} could not join the {backend} process group at {address}: {_first_line(error)}"
+            f"rank {rank()} could not join the {backend} process group at {address}: {first_line(error)}"
         ) from None
     try:
         yield
@@ -86,7 +86,7 @@ def process_group(device: torch.device) -> Iterator[None]:
         if not _lost_peer(error):
             raise
         raise SharedLatentError(
-            f"rank {rank()} lost the other training processes ({_first_line(error)}); no run folder was written"
+            f"rank {rank()} lost the other training processes ({first_line(error)}); no run folder was written"
         ) from None
     finally:
         torch.distributed.destroy_process_group()
@@ -107,10 +107,6 @@ def _lost_peer(error: RuntimeError) -> bool:
     """Whether `error` says another rank stopped answering (crashed, killed, timed out), not a bug of this one."""
     words = ("Connection closed by peer", "Connection reset by peer", "gloo/transport", "Timed out", "NCCL")
     return isinstance(error, torch.distributed.DistError) or any(word in str(error) for word in words)
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 @dataclasses.dataclass

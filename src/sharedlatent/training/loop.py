@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from sharedlatent.config import TrainConfig
-from sharedlatent.errors import SharedLatentError
+from sharedlatent.errors import SharedLatentError, first_line
 from sharedlatent.nn.model import SharedLatentModule
 from sharedlatent.nn.objective import LossWeights, add_noise, kl_weight_at
 from sharedlatent.plain_values import is_count, is_number
@@ -262,9 +262,7 @@ def _restore_run(run: _Run, state: dict, n_stages: int) -> dict:
             try:
                 restore(state[name])
             except (RuntimeError, TypeError) as error:
-                raise SharedLatentError(
-                    f"its random state {name!r} does not fit: {str(error).splitlines()[0]}"
-                ) from None
+                raise SharedLatentError(f"its random state {name!r} does not fit: {first_line(error)}") from None
         run.history = History.from_dict(state["history"])
         if not is_number(run.history.seconds) or not 0 <= run.history.seconds < math.inf:
             raise SharedLatentError(f"its training time {run.history.seconds!r} is not a number of seconds")
@@ -282,10 +280,9 @@ def _damaged_checkpoint() -> Iterator[None]:
     except SharedLatentError as error:
         raise SharedLatentError(f"the checkpoint cannot be resumed: {error}") from None
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise SharedLatentError(
-            f"the checkpoint cannot be resumed: {type(error).__name__} {reason}".rstrip()
-            + "; pass --overwrite instead of --resume to start over"
+            f"the checkpoint cannot be resumed: {first_line(error, typed=True)}; "
+            "pass --overwrite instead of --resume to start over"
         ) from None
 
 
