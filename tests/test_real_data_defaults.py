@@ -175,6 +175,31 @@ def test_input_noise_is_on_for_standardised_domains_only_and_reproduced_from_the
     assert noise_levels(fitted(explicit, data)) == {"real": 0.0, "image": 0.05}
 
 
+def test_weight_decay_is_on_when_a_domain_is_standardised_and_reaches_the_optimiser(monkeypatch, tmp_path):
+    from sharedlatent.config import AUTO_WEIGHT_DECAY, original_config
+    from sharedlatent.training import loop
+
+    used = []
+
+    def recording_optimizer(module, learning_rate, weight_decay=0.0):
+        used.append(weight_decay)
+        return make_optimizer(module, learning_rate, weight_decay)
+
+    make_optimizer = loop.make_optimizer
+    monkeypatch.setattr(loop, "make_optimizer", recording_optimizer)
+    data = real_and_image(0)
+    model = fitted(quick_config(epochs=1), data)
+    # every fit (the epoch search's folds and the final one) decays
+    assert model.config.weight_decay(model.domain_names) == AUTO_WEIGHT_DECAY and set(used) == {AUTO_WEIGHT_DECAY}
+    (tmp_path / "config.toml").write_text(model.config.to_toml())  # the chosen preprocessing is written out, so a
+    assert RunConfig.from_toml(tmp_path / "config.toml").weight_decay(list(data)) == AUTO_WEIGHT_DECAY  # rerun decays
+    images = {"image": data["image"], "inverse": 1 - data["image"]}  # in [0, 1]: no decay, as on the digits task
+    assert fitted(quick_config(epochs=1), images).config.weight_decay(list(images)) == 0.0 and used[-1] == 0.0
+    explicit = fitted(quick_config(epochs=1, weight_decay=0.05), data)
+    assert explicit.config.weight_decay(explicit.domain_names) == 0.05 and used[-1] == 0.05
+    assert original_config().weight_decay(["left", "right"]) == 0.0  # the original used plain Adam
+
+
 def test_noise_values_of_the_wrong_type_are_one_line_errors():
     for config in (quick_config(noise_level="auto"), quick_config()):
         if config.train.noise_level is None:

@@ -55,8 +55,8 @@ def train_stages(
     checkpoint: Any,
     resume: bool,
 ) -> History:
-    """Run `settings`' schedule on the model's module (in-memory or streamed data alike) with its thread count and
-    input noise; sets and returns model.history."""
+    """Run `settings`' schedule on the model's module (in-memory or streamed data alike) with its thread count,
+    input noise and weight decay; sets and returns model.history."""
     stages = build_schedule(settings.schedule, model.domain_names, settings.epochs, settings.freeze_phases)
     with cpu_threads(thread_count(model.module, settings.threads, settings.batch_size)):
         model.history = fit_module(
@@ -69,6 +69,7 @@ def train_stages(
             checkpoint=checkpoint,
             resume=resume,
             noise_levels=model.config.noise_levels(model.domain_names),
+            weight_decay=model.config.weight_decay(model.domain_names),
         )
     return model.history
 

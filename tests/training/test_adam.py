@@ -21,12 +21,17 @@ def twin_parameters() -> tuple[list[torch.nn.Parameter], list[torch.nn.Parameter
     return first, [torch.nn.Parameter(p.detach().clone()) for p in first]
 
 
+@pytest.mark.parametrize("weight_decay", [0.0, 0.3])
 @pytest.mark.parametrize("fused", [True, False])
-def test_steps_equal_torch_adams_bit_for_bit_with_frozen_parameters(fused):
+def test_steps_equal_torch_adams_bit_for_bit_with_frozen_parameters(fused, weight_decay):
+    """Without decay torch.optim.Adam's steps, with decay torch.optim.AdamW's; a frozen parameter is not decayed."""
     ours_parameters, theirs_parameters = twin_parameters()
-    ours = Adam(ours_parameters, 0.01)
+    ours = Adam(ours_parameters, 0.01, weight_decay)
     ours.fused = fused  # the single-tensor path, as on a device without the fused kernel
-    theirs = torch.optim.Adam(theirs_parameters, lr=0.01, fused=fused or None)
+    if weight_decay:
+        theirs = torch.optim.AdamW(theirs_parameters, lr=0.01, weight_decay=weight_decay, fused=fused or None)
+    else:
+        theirs = torch.optim.Adam(theirs_parameters, lr=0.01, fused=fused or None)
     generator = torch.Generator().manual_seed(1)
     for step in range(12):
         trained = [0, 1] if step < 6 else [1, 2]  # parameter 2 starts late, parameter 0 freezes
@@ -40,6 +45,7 @@ def test_steps_equal_torch_adams_bit_for_bit_with_frozen_parameters(fused):
             ours.lr = theirs.param_groups[0]["lr"] = 0.003
     for mine, reference in zip(ours_parameters, theirs_parameters, strict=True):
         assert torch.equal(mine, reference)
+    assert ours.state_dict()["param_groups"][0]["weight_decay"] == weight_decay
     assert sorted(ours.state) == [0, 1, 2]
     assert float(ours.state[0]["step"]) == 6 and float(ours.state[2]["step"]) == 6
 

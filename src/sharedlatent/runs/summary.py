@@ -30,7 +30,8 @@ def summary_lines(folder: Path, list_files: bool = False) -> str:
         f"domains   {', '.join(f'{n} ({s} features)' for n, s in record.input_sizes.items())}",
         f"layout    {record.layout}  (latent {config.model.latent_size}, joint posterior {config.model.joint_posterior})",
         f"training  schedule {config.train.schedule}, {config.train.epochs} epochs max, batch {config.train.batch_size}, "
-        f"noise {noise_text(config, record.domains)}, {record.train_seconds:.1f} s",
+        f"noise {noise_text(config, record.domains)}, weight decay {config.weight_decay(record.domains):g}, "
+        f"{record.train_seconds:.1f} s",
         *(f"data      {note}" for note in record.data_notes),
     ]
     lines += [f"auto      {name}: {text}" for name, text in record.chosen_settings.items()]

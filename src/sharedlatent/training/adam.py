@@ -1,9 +1,11 @@
-"""Adam and its learning-rate decay on plateaus, as a small class around torch's own Adam update function.
+"""Adam (AdamW's decoupled weight decay optional) and its learning-rate decay on plateaus, as a small class around
+torch's own Adam update function.
 
 torch.optim.Optimizer imports torch._dynamo the first time it is used (0.2-0.7 s measured with warm file caches,
 1.5-2 s under the import profiler) and wraps every step in hooks and a profiler record (about 0.1 ms, several
 percent of a small model's step). `Adam` calls the same update, `torch.optim.adam.adam` (the fused kernel where the device has one),
-so its steps equal torch.optim.Adam's bit for bit, and its state_dict has torch.optim.Adam's layout.
+so its steps equal torch.optim.Adam's (with weight decay: torch.optim.AdamW's) bit for bit, and its state_dict has
+their layout.
 `PlateauDecay` is torch's ReduceLROnPlateau rule (mode "min", relative threshold 1e-4, no cooldown) for it."""
 
 from __future__ import annotations
@@ -38,14 +40,16 @@ def _has_fused_kernel(device: torch.device) -> bool:
 
 
 class Adam:
-    """Adam (betas 0.9 / 0.999, eps 1e-8, no weight decay) over a fixed list of parameters.
+    """Adam (betas 0.9 / 0.999, eps 1e-8) over a fixed list of parameters, with decoupled weight decay as AdamW's
+    (`weight_decay`; 0 is plain Adam).
 
-    A parameter without a gradient at a step is left alone, moments included, so frozen groups stay frozen;
-    its moments start at its first gradient, as torch.optim.Adam's lazy state does."""
+    A parameter without a gradient at a step is left alone, moments and decay included, so frozen groups stay
+    frozen; its moments start at its first gradient, as torch.optim.Adam's lazy state does."""
 
-    def __init__(self, parameters: Iterable[torch.nn.Parameter], lr: float) -> None:
+    def __init__(self, parameters: Iterable[torch.nn.Parameter], lr: float, weight_decay: float = 0.0) -> None:
         self.parameters = list(parameters)
         self.lr = lr
+        self.weight_decay = weight_decay
         self.fused = bool(self.parameters) and _has_fused_kernel(self.parameters[0].device)
         self.state: dict[int, dict[str, torch.Tensor]] = {}  # parameter index -> step, exp_avg, exp_avg_sq
 
@@ -77,9 +81,10 @@ class Adam:
             beta1=BETAS[0],
             beta2=BETAS[1],
             lr=self.lr,
-            weight_decay=0.0,
+            weight_decay=self.weight_decay,
             eps=EPS,
             maximize=False,
+            decoupled_weight_decay=self.weight_decay > 0,  # AdamW's kernel; without decay exactly Adam's call
         )
 
     def _fresh_state(self, parameter: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -100,7 +105,8 @@ class Adam:
             "lr": self.lr,
             "betas": BETAS,
             "eps": EPS,
-            "weight_decay": 0.0,
+            "weight_decay": self.weight_decay,
+            "decoupled_weight_decay": True,
             "amsgrad": False,
             "maximize": False,
             "fused": self.fused,

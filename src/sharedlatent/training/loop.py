@@ -174,9 +174,10 @@ class EarlyStopping:
         return self.waited >= self.patience
 
 
-def make_optimizer(module: torch.nn.Module, learning_rate: float) -> Adam:
-    """Adam over every parameter of `module` (training/adam.py: torch's update, without torch.optim's start-up)."""
-    return Adam(module.parameters(), learning_rate)
+def make_optimizer(module: torch.nn.Module, learning_rate: float, weight_decay: float = 0.0) -> Adam:
+    """Adam over every parameter of `module`, with AdamW's decoupled `weight_decay` (training/adam.py: torch's
+    update, without torch.optim's start-up)."""
+    return Adam(module.parameters(), learning_rate, weight_decay)
 
 
 @dataclass
@@ -208,9 +209,10 @@ def fit_module(
     checkpoint: Checkpoint | None = None,
     resume: bool = False,
     noise_levels: Mapping[str, float] | None = None,
+    weight_decay: float = 0.0,
 ) -> History:
     """Run every stage of a schedule on in-memory tensors and return the history (`noise_levels`: the input-noise
-    std per domain, none for a domain left out).
+    std per domain, none for a domain left out; `weight_decay`: the optimiser's decoupled weight decay).
 
     With `checkpoint`, save the training state there as it asks; with `resume`, continue from its saved state
     (the result is the one an uninterrupted fit gives)."""
@@ -218,7 +220,7 @@ def fit_module(
     generator = torch.Generator(device="cpu" if device.type == "cpu" else device).manual_seed(config.seed + 1)
     run = _Run(
         module,
-        make_optimizer(module, config.learning_rate),
+        make_optimizer(module, config.learning_rate, weight_decay),
         train_data,
         validation_data,
         config,
