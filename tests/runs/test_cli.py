@@ -335,3 +335,19 @@ def test_translate_matches_columns_by_name(run_folder, tmp_path, digits, capsys)
         == 2
     )
     assert "columns do not match the domain's features" in one_error_line(capsys)
+
+
+def test_the_weight_decay_a_run_trained_with_is_in_its_summary_and_report(tmp_path, monkeypatch, capsys):
+    """Values on a natural scale are standardised, which turns the decay on; --set turns it off again."""
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        rows = [f"s{i}," + ",".join(f"{v:.3f}" for v in rng.normal(50, 10, 3)) for i in range(40)]
+        (tmp_path / f"{name}.csv").write_text("id,f1,f2,f3\n" + "\n".join(rows) + "\n")
+    monkeypatch.chdir(tmp_path)
+    args = ["train", "tables", "--data-option", "left_path=a.csv", "--data-option", "right_path=b.csv"]
+    for extra, decay in (([], "0.3"), (["--set", "train.weight_decay=0"], "0")):
+        run = tmp_path / f"run{decay}"
+        assert main([*args, "--epochs", "1", "--no-progress", "--out", str(run), *extra]) == 0
+        training = [line for line in capsys.readouterr().out.splitlines() if line.startswith("training")]
+        assert training and f"weight decay {decay}," in training[0]
+        assert f"weight decay {decay} (as the config" in (run / "report.html").read_text()

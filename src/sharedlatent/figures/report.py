@@ -145,6 +145,7 @@ def write_report(
     subtitle: str = "",
     file_name: str = REPORT_FILE,
     chosen_settings: Mapping[str, str] | None = None,
+    rule_settings: Mapping[str, str] | None = None,
 ) -> Path:
     """Write run_folder/report.html (or `file_name`): readable offline, with nothing fetched from elsewhere.
 
@@ -166,6 +167,8 @@ def write_report(
         The report's name inside `run_folder`.
     chosen_settings
         Domain -> what fit chose for its "auto" likelihood and preprocessing, and why (shown above the config).
+    rule_settings
+        Setting -> the value training used where the config leaves it to a rule (input noise, weight decay).
     """
     run_folder = Path(run_folder)
     shown = {key: value for key, value in metrics.items() if key not in TEXT_SECTIONS}
@@ -174,6 +177,7 @@ def write_report(
     notes = "".join(f"<li>{escape(str(line))}</li>" for line in metrics.get("baseline_notes", []))
     figure_section = "\n".join(figure_html(path) for path in figures) or "<p>No figures.</p>"
     chosen = "".join(f"<li>{escape(name)}: {escape(text)}</li>" for name, text in (chosen_settings or {}).items())
+    ruled = ", ".join(f"{escape(name)} {escape(text)}" for name, text in (rule_settings or {}).items())
     document = f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -195,6 +199,7 @@ training mean, all fitted on the same training rows.</p>
 {figure_section}
 <h2>Configuration</h2>
 {f"<p>Settings chosen from the training data (written into the config below):</p><ul>{chosen}</ul>" if chosen else ""}
+{f"<p>Training used {ruled} (as the config below sets them or, where it leaves them unset, as the preprocessing implies).</p>" if ruled else ""}
 <pre>{escape(config_text)}</pre>
 </body>
 </html>

@@ -25,6 +25,7 @@ from sharedlatent.runs.record import RunRecord, write_record
 from sharedlatent.storage import CONFIG_FILE, METRICS_FILE, split_file, write_json, write_text
 
 if TYPE_CHECKING:
+    from sharedlatent.config import RunConfig
     from sharedlatent.api import SharedLatentVAE
     from sharedlatent.figures.renderers import Renderer
     from sharedlatent.training.loop import History
@@ -198,9 +199,13 @@ def _feature_scatters(folder: Path, record: RunRecord, evaluation: Evaluation) -
     return figures
 
 
-def write_report(folder: Path, record: RunRecord, metrics: dict[str, Any], figures: list[Path], split: str) -> Path:
-    """Write report.html (report_<split>.html for other splits) from the metrics, figures and config."""
+def write_report(
+    folder: Path, record: RunRecord, metrics: dict[str, Any], figures: list[Path], split: str, config: RunConfig
+) -> Path:
+    """Write report.html (report_<split>.html for other splits) from the metrics, figures and config (`config`: the
+    run's, for the input noise and weight decay its rules gave, which config.toml does not spell out)."""
     from sharedlatent.figures import report
+    from sharedlatent.runs.summary import noise_text
 
     subtitle = f"{record.dataset} {record.data_options or ''}, trained {record.created} in {record.train_seconds:.1f} s"
     if record.data_notes:
@@ -217,6 +222,10 @@ def write_report(folder: Path, record: RunRecord, metrics: dict[str, Any], figur
         subtitle=subtitle.replace(" ,", ","),
         file_name=split_file(report.REPORT_FILE, split),
         chosen_settings=record.chosen_settings,
+        rule_settings={
+            "input noise": noise_text(config, record.domains),
+            "weight decay": f"{config.weight_decay(record.domains):g}",
+        },
     )
 
 
@@ -237,5 +246,5 @@ def evaluate_into(
     figures = write_figures(folder, model, record, history, evaluation)
     record.figures = [path.name for path in figures]
     write_record(folder, record)
-    write_report(folder, record, metrics, figures, split)
+    write_report(folder, record, metrics, figures, split, model.config)
     return metrics
