@@ -25,8 +25,8 @@ from sharedlatent.runs.record import RunRecord, write_record
 from sharedlatent.storage import CONFIG_FILE, METRICS_FILE, split_file, write_json, write_text
 
 if TYPE_CHECKING:
-    from sharedlatent.config import RunConfig
     from sharedlatent.api import SharedLatentVAE
+    from sharedlatent.config import RunConfig
     from sharedlatent.figures.renderers import Renderer
     from sharedlatent.training.loop import History
 
