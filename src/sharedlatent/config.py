@@ -207,8 +207,9 @@ class TrainConfig:
     # Unset: AUTO_NOISE on domains preprocessed with "standardize", none on the others (the train summary shows
     # each domain's level; config.toml keeps the chosen preprocessing, so a rerun gets the same levels)
     noise_level: float | None = field(default=None, metadata=NON_NEGATIVE)
-    # decoupled weight decay (AdamW: each step shrinks the weights by learning_rate * weight_decay). Unset:
-    # AUTO_WEIGHT_DECAY when any domain is preprocessed with "standardize", else none (the train summary shows it)
+    # decoupled weight decay (AdamW: each step shrinks every trained parameter by learning_rate * weight_decay).
+    # Unset: AUTO_WEIGHT_DECAY when any domain is preprocessed with "standardize", else none; fit writes the value
+    # out, so a saved config without it predates the decay (trained with none)
     weight_decay: float | None = field(default=None, metadata=NON_NEGATIVE)
     patience: int = field(default=20, metadata=AT_LEAST_1)  # early stopping: epochs without improvement
     # "joint" schedule: multiply the learning rate by this when the validation loss stalls
@@ -231,6 +232,11 @@ class TrainConfig:
     def validate(self) -> None:
         """Raise SharedLatentError for impossible values (deprecated names are replaced by current ones)."""
         check_fields(self, "train")
+        if self.weight_decay is not None and self.weight_decay * self.learning_rate >= 1:
+            raise SharedLatentError(
+                f"train.weight_decay {self.weight_decay:g} times train.learning_rate {self.learning_rate:g} must be"
+                " below 1 (each step multiplies the weights by 1 minus it)"
+            )
 
 
 @dataclass
@@ -253,9 +259,10 @@ class RunConfig:
 
     def weight_decay(self, domains: list[str]) -> float:
         """The optimiser's decoupled weight decay: train.weight_decay, else AUTO_WEIGHT_DECAY when one of `domains` is
-        standardised, else 0. Like the noise, not written into the config: the rule and the chosen preprocessing are."""
+        standardised, else 0. Before fit chooses the "auto" preprocessing no domain counts as standardised; fit
+        writes the value out (fitting.settle_weight_decay)."""
         if self.train.weight_decay is not None:
-            return self.train.weight_decay
+            return self.train.weight_decay + 0.0  # -0.0 reads as 0
         standardised = any(self.model.preprocessing_for(name) == "standardize" for name in domains)
         return AUTO_WEIGHT_DECAY if standardised else 0.0
 

@@ -201,6 +201,15 @@ def _set_input_width(model: Any, field: str, width: int) -> None:
         model.build_module()
 
 
+def settle_weight_decay(model: Any) -> None:
+    """Write out an unset train.weight_decay as the value its rule gives (after the "auto" preprocessing is chosen),
+    so config.toml says what training used and a config without the key is known to predate it."""
+    if model.config.train.weight_decay is None:
+        chosen = model.config.weight_decay(model.domain_names)
+        train = dataclasses.replace(model.config.train, weight_decay=chosen)
+        model.config = dataclasses.replace(model.config, train=train)
+
+
 def settle_kl_reduction(model: Any) -> None:
     """Write out train.kl_reduction "auto": "sum" (the ELBO) with covariates, else "mean" (the original's)."""
     if model.config.train.kl_reduction != names.AUTO:

@@ -14,6 +14,7 @@ from sharedlatent.fitting import (
     fit_continuous_covariates,
     fit_preprocessing,
     settle_kl_reduction,
+    settle_weight_decay,
     split_validation,
     train_stages,
     trained_length,
@@ -45,6 +46,7 @@ def fit_in_memory(
     validation_covariates = joined(validation_batch, validation_continuous)
     settle_kl_reduction(model)
     choose_auto_settings(model, train_arrays, train_present)
+    settle_weight_decay(model)
     # the folds of an epoch search get the standardised columns (their own scaling is then near the identity)
     settings = trained_length(model, train_arrays, train_present, validation, batch, continuous)
     train_arrays = fit_preprocessing(model, train_arrays, train_present)

@@ -10,7 +10,7 @@ import torch
 
 from sharedlatent.datasets.streaming import StreamedSplit
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.fitting import choose_auto_settings, settle_kl_reduction, train_stages
+from sharedlatent.fitting import choose_auto_settings, settle_kl_reduction, settle_weight_decay, train_stages
 from sharedlatent.inference import encode_means
 from sharedlatent.preprocessing import fit_streamed, transform_all
 from sharedlatent.training.checkpoint import as_checkpoint
@@ -46,6 +46,7 @@ def fit_from_disk(
         for name, width in split.input_sizes.items()
     }
     choose_auto_settings(model, sample, None)
+    settle_weight_decay(model)
     fit_preprocessing_streamed(model, split)
     kept, held = np.arange(n), None
     if validation_size(n, settings.validation_fraction):

@@ -351,3 +351,9 @@ def test_the_weight_decay_a_run_trained_with_is_in_its_summary_and_report(tmp_pa
         training = [line for line in capsys.readouterr().out.splitlines() if line.startswith("training")]
         assert training and f"weight decay {decay}," in training[0]
         assert f"weight decay {decay} (as the config" in (run / "report.html").read_text()
+        assert f"weight_decay = {float(decay)}" in (run / "config.toml").read_text()  # written out, rule or not
+    # A run's config without the key was trained before the decay existed, with none: shown so, not as the rule
+    old = tmp_path / "run0.3" / "config.toml"
+    old.write_text("\n".join(line for line in old.read_text().splitlines() if not line.startswith("weight_decay")))
+    assert main(["info", str(tmp_path / "run0.3")]) == 0
+    assert "weight decay 0 (trained before train.weight_decay existed)" in capsys.readouterr().out

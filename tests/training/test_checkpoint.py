@@ -118,6 +118,17 @@ def test_resume_refuses_a_missing_checkpoint_or_a_different_config(tmp_path, pai
     assert len(resumed.history.records) == 2
 
 
+def test_a_checkpoint_from_before_the_weight_decay_rule_is_refused(tmp_path, pairs):
+    """Its config leaves train.weight_decay unset as today's does, but it trained without decay: resuming it under
+    the rule would not give the run it started."""
+    config = tiny_config(epochs=2, validation_fraction=0.0)
+    older = {key: value for key, value in as_checkpoint(tmp_path, config).identity.items() if key == "config"}
+    with pytest.raises(SimulatedKillError):
+        fitted(config, pairs, checkpoint=StopAfter(tmp_path / "c", 1, older))
+    with pytest.raises(SharedLatentError, match=r"different run \(unset_weight_decay_rule: None in the checkpoint"):
+        fitted(config, pairs, checkpoint=tmp_path / "c", resume=True)
+
+
 def test_a_corrupt_checkpoint_is_refused_with_one_sentence(tmp_path, pairs):
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "state.pt").write_bytes(b"not a checkpoint")

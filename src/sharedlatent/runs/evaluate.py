@@ -205,7 +205,7 @@ def write_report(
     """Write report.html (report_<split>.html for other splits) from the metrics, figures and config (`config`: the
     run's, for the input noise and weight decay its rules gave, which config.toml does not spell out)."""
     from sharedlatent.figures import report
-    from sharedlatent.runs.summary import noise_text
+    from sharedlatent.runs.summary import noise_text, weight_decay_text
 
     subtitle = f"{record.dataset} {record.data_options or ''}, trained {record.created} in {record.train_seconds:.1f} s"
     if record.data_notes:
@@ -224,7 +224,7 @@ def write_report(
         chosen_settings=record.chosen_settings,
         rule_settings={
             "input noise": noise_text(config, record.domains),
-            "weight decay": f"{config.weight_decay(record.domains):g}",
+            "weight decay": weight_decay_text(config),
         },
     )
 

@@ -30,7 +30,7 @@ def summary_lines(folder: Path, list_files: bool = False) -> str:
         f"domains   {', '.join(f'{n} ({s} features)' for n, s in record.input_sizes.items())}",
         f"layout    {record.layout}  (latent {config.model.latent_size}, joint posterior {config.model.joint_posterior})",
         f"training  schedule {config.train.schedule}, {config.train.epochs} epochs max, batch {config.train.batch_size}, "
-        f"noise {noise_text(config, record.domains)}, weight decay {config.weight_decay(record.domains):g}, "
+        f"noise {noise_text(config, record.domains)}, weight decay {weight_decay_text(config)}, "
         f"{record.train_seconds:.1f} s",
         *(f"data      {note}" for note in record.data_notes),
     ]
@@ -84,6 +84,13 @@ def mixing_lines(metrics: dict) -> list[str]:
         return []
     entropy = "n/a" if mixing["entropy"] is None else f"{mixing['entropy']:.3f}"
     return [f"batches   mixing entropy {entropy} over {mixing['batches']} batches (k {mixing['k']}; 1 is perfect)"]
+
+
+def weight_decay_text(config: RunConfig) -> str:
+    """The weight decay a saved run trained with. Fit writes it into config.toml; a run's config without it was
+    trained before train.weight_decay existed, with none."""
+    decay = config.train.weight_decay
+    return "0 (trained before train.weight_decay existed)" if decay is None else f"{decay + 0.0:g}"
 
 
 def noise_text(config: RunConfig, domains: list[str]) -> str:

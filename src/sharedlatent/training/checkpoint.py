@@ -131,6 +131,10 @@ def as_checkpoint(where: str | Path | Checkpoint | None, config: Any) -> Checkpo
     """A Checkpoint from a folder path, saving as `config.train` says and identified by `config` (a RunConfig)."""
     if where is None or isinstance(where, Checkpoint):
         return where
+    from sharedlatent.config import AUTO_WEIGHT_DECAY
+
     train = config.train
-    identity = {"config": config_identity(config.to_dict())}
+    # The config as given leaves some settings to rules; a rule that changes makes another run of the same config.
+    # Checkpoints from before the weight decay existed lack this entry, so they are refused, not resumed with it.
+    identity = {"config": config_identity(config.to_dict()), "unset_weight_decay_rule": AUTO_WEIGHT_DECAY}
     return Checkpoint(where, train.checkpoint_every, train.checkpoint_minutes, identity)
