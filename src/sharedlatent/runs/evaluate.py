@@ -203,7 +203,7 @@ def write_report(
     folder: Path, record: RunRecord, metrics: dict[str, Any], figures: list[Path], split: str, config: RunConfig
 ) -> Path:
     """Write report.html (report_<split>.html for other splits) from the metrics, figures and config (`config`: the
-    run's, for the input noise and weight decay its rules gave, which config.toml does not spell out)."""
+    run's, for the input noise its rule gave, which config.toml leaves unset, and the weight decay)."""
     from sharedlatent.figures import report
     from sharedlatent.runs.summary import noise_text, weight_decay_text
 
