@@ -399,11 +399,12 @@ def _run_phases(run: _Run, stage_index: int, stage: Stage, epoch: int) -> dict[s
         )
         if not math.isfinite(train_loss):
             noisy = ", ".join(f"{name} {level:g}" for name, level in run.noise_levels.items() if level > 0)
+            settings = ["train.learning_rate", "train.beta"]
+            settings += [f"the input noise ({noisy})"] if noisy else []
+            settings += [f"train.weight_decay ({run.optimizer.weight_decay:g})"] if run.optimizer.weight_decay else []
             raise SharedLatentError(
                 f"training diverged: the {phase.name} loss became {train_loss} in epoch {epoch + 1}; "
-                f"lower train.learning_rate or train.beta{f' or the input noise ({noisy})' if noisy else ''}"
-                f"{f' or train.weight_decay ({run.optimizer.weight_decay:g})' if run.optimizer.weight_decay else ''}, "
-                "or check the data's scale against its likelihood"
+                f"lower {' or '.join(settings)}, or check the data's scale against its likelihood"
                 + (
                     "; this fit resumed from a checkpoint, which may be damaged: --overwrite starts over"
                     if run.resumed
