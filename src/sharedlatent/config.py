@@ -119,6 +119,9 @@ class ModelConfig:
     # 0: none. fit sets it to the number of covariate columns when covariates are given
     continuous_covariates: int = field(default=0, metadata=NON_NEGATIVE)
     domains: dict[str, DomainConfig] = field(default_factory=dict)
+    # Gaussian domains' decoder output layers start with zero weights, so the untrained model predicts the training
+    # mean of standardised data; false starts them Glorot-uniform like every other layer (before version 0.4)
+    zero_output_layers: bool = True
 
     def widths_for(self, domain: str) -> list[int]:
         """Private widths of `domain` (its own override or the default)."""

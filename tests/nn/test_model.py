@@ -40,6 +40,19 @@ def test_layout_matches_the_original_description():
     assert module.shared_decoder[0].out_features == 32 and decoder == [64, 96, 64]
 
 
+def test_gaussian_output_layers_start_at_zero_so_the_untrained_model_predicts_the_standardised_mean():
+    likelihoods = {"a": "gaussian", "b": "sigmoid_mse"}
+    torch.manual_seed(0)
+    module = SharedLatentModule({"a": 12, "b": 7}, {"a": [10, 6], "b": [9, 6]}, [4], 5, likelihoods)
+    assert not module.output_layer("a").weight.any() and module.output_layer("b").weight.abs().min() > 0
+    outputs = module.decode(torch.randn(8, 5))
+    assert not outputs["a"].any() and outputs["b"].std() > 0  # 0: the mean of standardised data; b a sigmoid
+    glorot = SharedLatentModule(
+        {"a": 12, "b": 7}, {"a": [10, 6], "b": [9, 6]}, [4], 5, likelihoods, zero_output_layers=False
+    )
+    assert glorot.output_layer("a").weight.abs().min() > 0
+
+
 def test_parameter_groups_cover_every_parameter_once():
     module = build()
     grouped = [id(p) for group in module.parameter_groups().values() for p in group]

@@ -34,6 +34,9 @@ class Likelihood(nn.Module):
 
     name = "base"
     support: tuple[float | None, float | None] = (None, None)  # noisy encoder inputs are clipped into this range
+    # Whether the decoder output is the predicted value itself, so an output layer with zero weights predicts its
+    # bias: 0, the training mean of standardised data (model.zero_output_layers)
+    output_is_value = False
 
     @property
     def kind(self) -> str:
@@ -131,6 +134,7 @@ class Gaussian(Likelihood):
     """Normal with the decoder's mean and a learned per-feature variance (log-parameterised, floored at MIN_VARIANCE)."""
 
     name = "gaussian"
+    output_is_value = True
 
     def __init__(self, features: int) -> None:
         super().__init__()
