@@ -69,6 +69,21 @@ def test_sixty_samples_learn_the_relation_where_a_glorot_output_layer_collapsed_
         assert np.mean((prediction - values[60:]) ** 2) < 0.3 * mean_error
 
 
+def test_output_layers_start_at_zero_unless_the_kl_is_summed():
+    left, right = low_rank_pair(40)
+    data = {"left": left, "right": right}
+    labels = np.repeat(["a", "b"], 20)
+    for batch, kl_reduction, wanted in ((None, "auto", True), (labels, "auto", False), (None, "sum", False)):
+        model = SharedLatentVAE({"left": 120, "right": 21}, quick_config(epochs=2, kl_reduction=kl_reduction))
+        model.fit(data, batch=batch)
+        assert model.config.model.zero_output_layers is wanted and model.module.zero_output_layers is wanted
+    explicit = quick_config(epochs=2)
+    explicit.model.zero_output_layers = True
+    model = SharedLatentVAE({"left": 120, "right": 21}, explicit)
+    model.fit(data, batch=labels)
+    assert model.config.model.zero_output_layers is True and model.module.zero_output_layers is True
+
+
 def test_linnerud_translates_no_worse_than_the_mean_both_ways():
     # 16 training and 4 test samples with little signal: the smoke case. A Glorot output layer left the
     # exercise -> physiology translation 12% worse than the training mean on this split.

@@ -210,6 +210,20 @@ def settle_weight_decay(model: Any) -> None:
         model.config = dataclasses.replace(model.config, train=train)
 
 
+def settle_zero_output_layers(model: Any) -> None:
+    """Write out an unset model.zero_output_layers (after train.kl_reduction is settled): true unless the KL is
+    summed. Rebuilds an untrained module when that start differs from the one it was built with (a trained or
+    loaded one keeps its weights: its start is long past)."""
+    layout = model.config.model
+    if layout.zero_output_layers is not None:
+        return
+    chosen = model.config.train.kl_reduction != "sum"
+    model.config = dataclasses.replace(model.config, model=dataclasses.replace(layout, zero_output_layers=chosen))
+    untrained = model.history is None and model.loaded_from is None
+    if untrained and model.module.zero_output_layers != chosen:
+        model.build_module()
+
+
 def settle_kl_reduction(model: Any) -> None:
     """Write out train.kl_reduction "auto": "sum" (the ELBO) with covariates, else "mean" (the original's)."""
     if model.config.train.kl_reduction != names.AUTO:

@@ -15,6 +15,7 @@ from sharedlatent.fitting import (
     fit_preprocessing,
     settle_kl_reduction,
     settle_weight_decay,
+    settle_zero_output_layers,
     split_validation,
     train_stages,
     trained_length,
@@ -45,6 +46,7 @@ def fit_in_memory(
     covariates = joined(batch_rows, continuous)
     validation_covariates = joined(validation_batch, validation_continuous)
     settle_kl_reduction(model)
+    settle_zero_output_layers(model)
     choose_auto_settings(model, train_arrays, train_present)
     settle_weight_decay(model)
     # the folds of an epoch search get the standardised columns (their own scaling is then near the identity)

@@ -10,7 +10,13 @@ import torch
 
 from sharedlatent.datasets.streaming import StreamedSplit
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.fitting import choose_auto_settings, settle_kl_reduction, settle_weight_decay, train_stages
+from sharedlatent.fitting import (
+    choose_auto_settings,
+    settle_kl_reduction,
+    settle_weight_decay,
+    settle_zero_output_layers,
+    train_stages,
+)
 from sharedlatent.inference import encode_means
 from sharedlatent.preprocessing import fit_streamed, transform_all
 from sharedlatent.training.checkpoint import as_checkpoint
@@ -41,6 +47,7 @@ def fit_from_disk(
         raise SharedLatentError(f"{n} samples are too few to stream from disk; load them in memory instead")
     checkpoint = as_checkpoint(checkpoint, model.config)
     settle_kl_reduction(model)
+    settle_zero_output_layers(model)
     sample = {
         name: split.read_domain(name, _auto_sample(n, settings.seed, width))
         for name, width in split.input_sizes.items()

@@ -108,7 +108,7 @@ class SharedLatentModule(nn.Module):
             model.batch_categories,
             model.batch_in_encoders,
             model.continuous_covariates,
-            model.zero_output_layers,
+            model.zero_output_layers is not False,  # unset until fit settles it: zeros, its usual value
         )
 
     def reset_parameters(self) -> None:
