@@ -115,7 +115,7 @@ class SharedLatentModule(nn.Module):
         """Glorot-uniform weights and zero biases, as the original's Keras Dense layers started; with
         zero_output_layers, zero weights in the output layer of each domain whose decoder outputs values (Gaussian),
         so the untrained model predicts standardised data's training mean and training moves away from it only as far
-        as the data pull (on 16 samples a Glorot start left predictions up to 12% worse than the mean)."""
+        as the data pull."""
         for layer in self.modules():
             if isinstance(layer, nn.Linear):
                 nn.init.xavier_uniform_(layer.weight)
