@@ -357,3 +357,27 @@ def test_the_weight_decay_a_run_trained_with_is_in_its_summary_and_report(tmp_pa
     old.write_text("\n".join(line for line in old.read_text().splitlines() if not line.startswith("weight_decay")))
     assert main(["info", str(tmp_path / "run0.3")]) == 0
     assert "weight decay 0 (trained before train.weight_decay existed)" in capsys.readouterr().out
+
+
+def test_the_summary_says_how_the_output_layers_started(tmp_path, monkeypatch, capsys):
+    """Zero by default on standardised data, Glorot when asked, and Glorot for a config that predates the key."""
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        rows = [f"s{i}," + ",".join(f"{v:.3f}" for v in rng.normal(50, 10, 3)) for i in range(40)]
+        (tmp_path / f"{name}.csv").write_text("id,f1,f2,f3\n" + "\n".join(rows) + "\n")
+    monkeypatch.chdir(tmp_path)
+    args = ["train", "tables", "--data-option", "left_path=a.csv", "--data-option", "right_path=b.csv"]
+    for extra, wanted in (
+        ([], "output layers start at zero)"),
+        (["--set", "model.zero_output_layers=false"], "output layers Glorot)"),
+    ):
+        run = tmp_path / f"run{len(extra)}"
+        assert main([*args, "--epochs", "1", "--no-progress", "--out", str(run), *extra]) == 0
+        layout = [line for line in capsys.readouterr().out.splitlines() if line.startswith("layout")]
+        assert layout and layout[0].endswith(wanted)
+    old = tmp_path / "run2" / "config.toml"
+    old.write_text(
+        "\n".join(line for line in old.read_text().splitlines() if not line.startswith("zero_output_layers"))
+    )
+    assert main(["info", str(tmp_path / "run2")]) == 0
+    assert "output layers Glorot (trained before model.zero_output_layers existed)" in capsys.readouterr().out

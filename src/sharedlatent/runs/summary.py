@@ -28,7 +28,8 @@ def summary_lines(folder: Path, list_files: bool = False) -> str:
         f"run       {folder}",
         f"dataset   {record.dataset} {record.data_options or ''}".rstrip(),
         f"domains   {', '.join(f'{n} ({s} features)' for n, s in record.input_sizes.items())}",
-        f"layout    {record.layout}  (latent {config.model.latent_size}, joint posterior {config.model.joint_posterior})",
+        f"layout    {record.layout}  (latent {config.model.latent_size}, joint posterior {config.model.joint_posterior}, "
+        f"{output_start_text(config)})",
         f"training  schedule {config.train.schedule}, {config.train.epochs} epochs max, batch {config.train.batch_size}, "
         f"noise {noise_text(config, record.domains)}, weight decay {weight_decay_text(config)}, "
         f"{record.train_seconds:.1f} s",
@@ -84,6 +85,15 @@ def mixing_lines(metrics: dict) -> list[str]:
         return []
     entropy = "n/a" if mixing["entropy"] is None else f"{mixing['entropy']:.3f}"
     return [f"batches   mixing entropy {entropy} over {mixing['batches']} batches (k {mixing['k']}; 1 is perfect)"]
+
+
+def output_start_text(config: RunConfig) -> str:
+    """How the Gaussian decoders' output layers started. Fit writes model.zero_output_layers out, so a config
+    without it predates the setting (version 0.3 and older), whose layers all started Glorot-uniform."""
+    zero = config.model.zero_output_layers
+    if zero is None:
+        return "output layers Glorot (trained before model.zero_output_layers existed)"
+    return "output layers start at zero" if zero else "output layers Glorot"
 
 
 def weight_decay_text(config: RunConfig) -> str:
