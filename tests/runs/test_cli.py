@@ -337,14 +337,20 @@ def test_translate_matches_columns_by_name(run_folder, tmp_path, digits, capsys)
     assert "columns do not match the domain's features" in one_error_line(capsys)
 
 
-def test_the_weight_decay_a_run_trained_with_is_in_its_summary_and_report(tmp_path, monkeypatch, capsys):
-    """Values on a natural scale are standardised, which turns the decay on; --set turns it off again."""
+def natural_scale_tables(folder: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Two 40-row CSVs of values around 50 (so "auto" standardises them) in `folder`, made the working folder; the
+    `train tables` arguments that read them."""
     rng = np.random.default_rng(0)
     for name in ("a", "b"):
         rows = [f"s{i}," + ",".join(f"{v:.3f}" for v in rng.normal(50, 10, 3)) for i in range(40)]
-        (tmp_path / f"{name}.csv").write_text("id,f1,f2,f3\n" + "\n".join(rows) + "\n")
-    monkeypatch.chdir(tmp_path)
-    args = ["train", "tables", "--data-option", "left_path=a.csv", "--data-option", "right_path=b.csv"]
+        (folder / f"{name}.csv").write_text("id,f1,f2,f3\n" + "\n".join(rows) + "\n")
+    monkeypatch.chdir(folder)
+    return ["train", "tables", "--data-option", "left_path=a.csv", "--data-option", "right_path=b.csv"]
+
+
+def test_the_weight_decay_a_run_trained_with_is_in_its_summary_and_report(tmp_path, monkeypatch, capsys):
+    """Values on a natural scale are standardised, which turns the decay on; --set turns it off again."""
+    args = natural_scale_tables(tmp_path, monkeypatch)
     for extra, decay in (([], "0.3"), (["--set", "train.weight_decay=0"], "0")):
         run = tmp_path / f"run{decay}"
         assert main([*args, "--epochs", "1", "--no-progress", "--out", str(run), *extra]) == 0
@@ -361,12 +367,7 @@ def test_the_weight_decay_a_run_trained_with_is_in_its_summary_and_report(tmp_pa
 
 def test_the_summary_says_how_the_output_layers_started(tmp_path, monkeypatch, capsys):
     """Zero by default on standardised data, Glorot when asked, and Glorot for a config that predates the key."""
-    rng = np.random.default_rng(0)
-    for name in ("a", "b"):
-        rows = [f"s{i}," + ",".join(f"{v:.3f}" for v in rng.normal(50, 10, 3)) for i in range(40)]
-        (tmp_path / f"{name}.csv").write_text("id,f1,f2,f3\n" + "\n".join(rows) + "\n")
-    monkeypatch.chdir(tmp_path)
-    args = ["train", "tables", "--data-option", "left_path=a.csv", "--data-option", "right_path=b.csv"]
+    args = natural_scale_tables(tmp_path, monkeypatch)
     for extra, wanted in (
         ([], "output layers start at zero)"),
         (["--set", "model.zero_output_layers=false"], "output layers Glorot)"),
