@@ -382,3 +382,17 @@ def test_the_summary_says_how_the_output_layers_started(tmp_path, monkeypatch, c
     )
     assert main(["info", str(tmp_path / "run2")]) == 0
     assert "output layers Glorot (trained before model.zero_output_layers existed)" in capsys.readouterr().out
+
+
+def test_the_output_layer_line_names_only_domains_whose_decoder_outputs_the_value():
+    from sharedlatent.config import DomainConfig, RunConfig
+    from sharedlatent.runs.summary import output_start_text
+
+    config = RunConfig()
+    config.model.zero_output_layers = True
+    config.model.domains = {name: DomainConfig(likelihood="sigmoid_mse") for name in ("left", "right")}
+    assert output_start_text(config, ["left", "right"]) == "output layers Glorot"  # nothing is zeroed there
+    config.model.domains["right"] = DomainConfig(likelihood="gaussian")
+    assert output_start_text(config, ["left", "right"]) == "output layers (right) start at zero"
+    config.model.zero_output_layers = None
+    assert "(right) Glorot (trained before" in output_start_text(config, ["left", "right"])

@@ -7,6 +7,7 @@ from typing import Any
 
 from sharedlatent.config import RunConfig
 from sharedlatent.errors import SharedLatentError
+from sharedlatent.names import canonical
 from sharedlatent.runs.record import NO_TEST_NOTE, read_record
 from sharedlatent.storage import CONFIG_FILE, METRICS_FILE, read_json, split_file
 
@@ -29,7 +30,7 @@ def summary_lines(folder: Path, list_files: bool = False) -> str:
         f"dataset   {record.dataset} {record.data_options or ''}".rstrip(),
         f"domains   {', '.join(f'{n} ({s} features)' for n, s in record.input_sizes.items())}",
         f"layout    {record.layout}  (latent {config.model.latent_size}, joint posterior {config.model.joint_posterior}, "
-        f"{output_start_text(config)})",
+        f"{output_start_text(config, record.domains)})",
         f"training  schedule {config.train.schedule}, {config.train.epochs} epochs max, batch {config.train.batch_size}, "
         f"noise {noise_text(config, record.domains)}, weight decay {weight_decay_text(config)}, "
         f"{record.train_seconds:.1f} s",
@@ -87,13 +88,21 @@ def mixing_lines(metrics: dict) -> list[str]:
     return [f"batches   mixing entropy {entropy} over {mixing['batches']} batches (k {mixing['k']}; 1 is perfect)"]
 
 
-def output_start_text(config: RunConfig) -> str:
-    """How the Gaussian decoders' output layers started. Fit writes model.zero_output_layers out, so a config
-    without it predates the setting (version 0.3 and older), whose layers all started Glorot-uniform."""
+def output_start_text(config: RunConfig, domains: list[str]) -> str:
+    """How the output layers of the domains whose decoder outputs the value itself (gaussian, gaussian_fixed) started.
+    Fit writes model.zero_output_layers out, so a config without it predates the setting (version 0.3 and older),
+    whose layers all started Glorot-uniform."""
+    from sharedlatent.nn.likelihoods import LIKELIHOODS
+
+    classes = {name: LIKELIHOODS.get(canonical(config.model.likelihood_for(name))) for name in domains}
+    valued = [name for name, likelihood in classes.items() if likelihood is not None and likelihood.output_is_value]
+    if not valued:
+        return "output layers Glorot"
     zero = config.model.zero_output_layers
+    which = "" if len(valued) == len(domains) else f" ({', '.join(valued)})"
     if zero is None:
-        return "output layers Glorot (trained before model.zero_output_layers existed)"
-    return "output layers start at zero" if zero else "output layers Glorot"
+        return f"output layers{which} Glorot (trained before model.zero_output_layers existed)"
+    return f"output layers{which} start at zero" if zero else "output layers Glorot"
 
 
 def weight_decay_text(config: RunConfig) -> str:
