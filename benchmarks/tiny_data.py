@@ -5,9 +5,9 @@ dozen rows, translates held-out rows both ways and reports standardised test MSE
 predictor's (1.0 = learned nothing), with cross-validated ridge on the same rows beside it. Seeds change both the
 data draw (or split) and the training seed. Prints a table and writes benchmarks/results/tiny_data.json.
 
-Tasks: small25 (25 rows, 3 -> 4 features of 2 factors on natural scales, 300 test rows), lowrank30 / lowrank60
-(3 factors, 120 -> 21 features), covid60 (60 serology samples, S -> N), digits60 (60 sklearn digits, top -> bottom
-half, 300 test rows), linnerud (5-fold out-of-fold over the 20 samples; the ratios of the 4-row folds are
+Tasks: small25 / small40 (25 / 40 rows, 3 -> 4 features of 2 factors on natural scales, 300 test rows), lowrank30 /
+lowrank60 (3 factors, 120 -> 21 features), covid60 (60 serology samples, S -> N), digits60 (60 sklearn digits, top
+-> bottom half, 300 test rows), linnerud (5-fold out-of-fold over the 20 samples; the ratios of the 4-row folds are
 averaged; only the first three seeds given, as its 5 folds already train 5 models per seed). covid60 tests on all
 378 other samples.
 
@@ -106,6 +106,7 @@ def linnerud_folds(seed: int, config: RunConfig) -> dict:
 
 TASKS = {
     "small25": drawn(small_pair, 25),
+    "small40": drawn(small_pair, 40),
     "lowrank30": drawn(lambda n, seed: factor_views(n, seed, (120, 21), 3, 0.5), 30),
     "lowrank60": drawn(lambda n, seed: factor_views(n, seed, (120, 21), 3, 0.5), 60),
     "covid60": subsampled(covid, 60),

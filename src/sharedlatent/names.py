@@ -45,6 +45,9 @@ LIKELIHOOD_KINDS: dict[str, str] = {
     "zinb": "counts",
 }
 COUNT_LIKELIHOODS: tuple[str, ...] = tuple(name for name, kind in LIKELIHOOD_KINDS.items() if kind == "counts")
+# Likelihoods whose decoder output is the predicted value itself, so an output layer with zero weights predicts its
+# bias: 0, the training mean of standardised data (model.zero_output_layers)
+VALUE_OUTPUT_LIKELIHOODS: tuple[str, ...] = ("gaussian", "gaussian_fixed")
 
 # Names of version 0.1 that still load (with a deprecation warning), each with the name that replaced it.
 DEPRECATED_NAMES: dict[str, str] = {"seed": "original"}

@@ -34,9 +34,11 @@ class Likelihood(nn.Module):
 
     name = "base"
     support: tuple[float | None, float | None] = (None, None)  # noisy encoder inputs are clipped into this range
-    # Whether the decoder output is the predicted value itself, so an output layer with zero weights predicts its
-    # bias: 0, the training mean of standardised data (model.zero_output_layers)
-    output_is_value = False
+
+    @property
+    def output_is_value(self) -> bool:
+        """Whether the decoder output is the predicted value itself, from names.VALUE_OUTPUT_LIKELIHOODS."""
+        return self.name in names.VALUE_OUTPUT_LIKELIHOODS
 
     @property
     def kind(self) -> str:
@@ -134,7 +136,6 @@ class Gaussian(Likelihood):
     """Normal with the decoder's mean and a learned per-feature variance (log-parameterised, floored at MIN_VARIANCE)."""
 
     name = "gaussian"
-    output_is_value = True
 
     def __init__(self, features: int) -> None:
         super().__init__()

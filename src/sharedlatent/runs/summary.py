@@ -7,7 +7,7 @@ from typing import Any
 
 from sharedlatent.config import RunConfig
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.names import canonical
+from sharedlatent.names import VALUE_OUTPUT_LIKELIHOODS, canonical
 from sharedlatent.runs.record import NO_TEST_NOTE, read_record
 from sharedlatent.storage import CONFIG_FILE, METRICS_FILE, read_json, split_file
 
@@ -92,10 +92,7 @@ def output_start_text(config: RunConfig, domains: list[str]) -> str:
     """How the output layers of the domains whose decoder outputs the value itself (gaussian, gaussian_fixed) started.
     Fit writes model.zero_output_layers out, so a config without it predates the setting (version 0.3 and older),
     whose layers all started Glorot-uniform."""
-    from sharedlatent.nn.likelihoods import LIKELIHOODS
-
-    classes = {name: LIKELIHOODS.get(canonical(config.model.likelihood_for(name))) for name in domains}
-    valued = [name for name, likelihood in classes.items() if likelihood is not None and likelihood.output_is_value]
+    valued = [name for name in domains if canonical(config.model.likelihood_for(name)) in VALUE_OUTPUT_LIKELIHOODS]
     if not valued:
         return "output layers Glorot"
     zero = config.model.zero_output_layers
