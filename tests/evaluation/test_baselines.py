@@ -6,6 +6,7 @@ from sklearn.linear_model import Ridge, RidgeCV
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.neighbors import KNeighborsRegressor
 
+from sharedlatent.errors import SharedLatentError
 from sharedlatent.evaluation.baselines import (
     KNN_NEIGHBOURS,
     RIDGE_ALPHAS,
@@ -154,3 +155,31 @@ def test_a_constant_prediction_at_a_large_scale_has_no_correlation_and_no_warnin
         varied = score_prediction(truth, truth * 0.5 + 1e5, train)
     assert np.isnan(scores.pearson) and np.isnan(scores.spearman) and scores.standardized_mse > 0.5
     assert varied.pearson == pytest.approx(1.0) and varied.spearman == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda a: {**a, "target_train": a["target_train"][:-5]}, "source_train has 150 rows but target_train has 145"),
+        (lambda a: {**a, "source_test": a["source_test"][:, :3]}, "source_train has 6 features but source_test has 3"),
+        (lambda a: {**a, "target_test_raw": np.full((50, 4), np.inf)}, "target_test has infinite values"),
+        (lambda a: {**a, "source_train": a["source_train"][None]}, "source_train must be samples x features"),
+        (lambda a: {**a, "model_prediction": np.zeros((49, 4))}, "target_test has 50 rows but model_prediction has 49"),
+        (lambda a: {**a, "source_train": np.full((150, 6), np.nan)}, "no training row has both"),
+    ],
+)
+def test_compare_direction_refuses_bad_arrays_in_one_line(change, message):
+    x, y, x_test, y_test = linear_problem()
+    arrays = {"source_train": x, "target_train": y, "source_test": x_test, "target_test_raw": y_test}
+    with pytest.raises(SharedLatentError, match=message):
+        compare_direction("a->b", **change(arrays))
+
+
+def test_compare_direction_takes_one_dimensional_targets_and_notes_dropped_test_rows():
+    x, y, x_test, y_test = linear_problem()
+    x_test = x_test.copy()
+    x_test[0, 2] = np.nan
+    scores = compare_direction("a->b", x, y[:, 0], x_test, y_test[:, 0])
+    assert scores.n_test == len(x_test) - 1
+    assert scores.notes == ["dropped 1 test rows with a missing (NaN) source value"]
+    assert scores.scores["ridge"].standardized_mse < 0.01

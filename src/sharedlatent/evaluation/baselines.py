@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from sharedlatent.errors import SharedLatentError
+
 RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-3, 4, 15))  # 1e-3 .. 1e4, half a decade apart
 KNN_NEIGHBOURS = (1, 3, 5, 10, 20, 50)  # k is chosen by 5-fold cross-validation among those below the sample count
 CV_FOLDS = 5
@@ -261,17 +263,63 @@ def compare_direction(
 ) -> DirectionScores:
     """Fit the baselines in the preprocessed space and score them, and the model's prediction, on the data's scale.
 
-    Rows of the source test array with NaN (absent samples) are dropped together with their truth."""
-    source_test = np.asarray(source_test, dtype=float)
-    test_keep = observed_rows(source_test)
-    target_test_raw = np.asarray(target_test_raw, dtype=float)[test_keep]
+    Arrays are samples x features (a 1-D array is one feature); NaN marks an absent value, and rows with one
+    are dropped (noted); infinite values and mismatched shapes raise SharedLatentError."""
+    source_train, source_test = _table(source_train, "source_train"), _table(source_test, "source_test")
+    target_train, target_test_raw = _table(target_train, "target_train"), _table(target_test_raw, "target_test")
+    _same_rows(("source_train", source_train), ("target_train", target_train))
+    _same_rows(("source_test", source_test), ("target_test", target_test_raw))
+    _same_columns(("source_train", source_train), ("source_test", source_test))
+    _same_columns(("target_train", target_train), ("target_test", target_test_raw))
+    if target_train_raw is not None:
+        target_train_raw = _table(target_train_raw, "target_train_raw")
+        _same_rows(("target_train", target_train), ("target_train_raw", target_train_raw))
+        _same_columns(("target_test", target_test_raw), ("target_train_raw", target_train_raw))
     if model_prediction is not None:
-        model_prediction = np.asarray(model_prediction, dtype=float)[test_keep]
+        model_prediction = _table(model_prediction, "model_prediction", allow_inf=True)
+        _same_rows(("target_test", target_test_raw), ("model_prediction", model_prediction))
+        _same_columns(("target_test", target_test_raw), ("model_prediction", model_prediction))
+    test_keep = observed_rows(source_test)
+    target_test_raw = target_test_raw[test_keep]
+    if model_prediction is not None:
+        model_prediction = model_prediction[test_keep]
     train_keep = observed_rows(source_train, target_train)
+    if not train_keep.any():
+        raise SharedLatentError("no training row has both the source and the target (all miss a value)")
     baselines = fit_baselines(source_train, target_train, source_test[test_keep], inverse, seed, search_rows)
     raw = target_train if target_train_raw is None else target_train_raw
     raw = np.asarray(raw, dtype=float)[train_keep]
-    return score_direction(direction, target_test_raw, raw, model_prediction, baselines)
+    scores = score_direction(direction, target_test_raw, raw, model_prediction, baselines)
+    if not test_keep.all():
+        scores.notes.append(f"dropped {int((~test_keep).sum())} test rows with a missing (NaN) source value")
+    return scores
+
+
+def _table(values: Any, name: str, allow_inf: bool = False) -> np.ndarray:
+    """`values` as a float samples x features array (1-D: one feature); raises on other shapes and infinities."""
+    try:
+        array = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as error:
+        raise SharedLatentError(f"{name} is not an array of numbers: {error}") from None
+    if array.ndim == 1:
+        array = array[:, None]
+    if array.ndim != 2:
+        raise SharedLatentError(f"{name} must be samples x features, got shape {array.shape}")
+    if not allow_inf and np.isinf(array).any():
+        raise SharedLatentError(f"{name} has infinite values; NaN marks a missing one")
+    return array
+
+
+def _same_rows(first: tuple[str, np.ndarray], second: tuple[str, np.ndarray]) -> None:
+    """Raise unless both named arrays have as many rows."""
+    if len(first[1]) != len(second[1]):
+        raise SharedLatentError(f"{first[0]} has {len(first[1])} rows but {second[0]} has {len(second[1])}")
+
+
+def _same_columns(first: tuple[str, np.ndarray], second: tuple[str, np.ndarray]) -> None:
+    """Raise unless both named arrays have as many features."""
+    if first[1].shape[1] != second[1].shape[1]:
+        raise SharedLatentError(f"{first[0]} has {first[1].shape[1]} features but {second[0]} has {second[1].shape[1]}")
 
 
 def verdict_line(direction: str, scores: DirectionScores | Mapping[str, Any]) -> str:
