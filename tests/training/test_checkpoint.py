@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -158,6 +160,8 @@ def _set(mapping: dict, key: str, value) -> None:
             "weights' z_mean.bias is not a torch.float32 tensor of shape \\(3,\\)",
         ),
         (lambda s: _set(s["position"], "stage", 7), "not a place in this schedule of 1 stages"),
+        (lambda s: _set(s, "history", '{"records": ['), "JSONDecodeError"),
+        (lambda s: _set(s, "history", '{"records": [], "stopped_early": []}'), "KeyError: 'seconds'"),
     ],
 )
 def test_a_damaged_checkpoint_is_refused_in_one_line(tmp_path, pairs, damage, message):
@@ -186,3 +190,19 @@ def test_moments_saved_in_another_memory_layout_resume_to_the_same_weights(tmp_p
                 moments[key] = moments[key].t().contiguous().t()
     torch.save(state, file)
     assert_same_weights(reference, fitted(config, pairs, checkpoint=tmp_path / "c", resume=True))
+
+
+def test_a_checkpoint_with_its_history_as_containers_still_resumes(tmp_path, pairs):
+    """Checkpoints before version 0.4.1 held the history as nested dicts and lists; now it is one JSON string."""
+    config = tiny_config(epochs=6, validation_fraction=0.25)
+    reference = fitted(config, pairs)
+    with pytest.raises(SimulatedKillError):
+        fitted(config, pairs, checkpoint=StopAfter(tmp_path / "c", 3, as_checkpoint(tmp_path, config).identity))
+    file = tmp_path / "c" / "state.pt"
+    state = torch.load(file, weights_only=True)
+    assert isinstance(state["history"], str)
+    state["history"] = json.loads(state["history"])
+    torch.save(state, file)
+    resumed = fitted(config, pairs, checkpoint=tmp_path / "c", resume=True)
+    assert_same_weights(reference, resumed)
+    assert [r.train_loss for r in resumed.history.records] == [r.train_loss for r in reference.history.records]

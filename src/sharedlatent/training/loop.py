@@ -5,8 +5,8 @@ lives on the module (nn/objective.py) and history reads its typed terms (trainin
 
 from __future__ import annotations
 
-import copy
 import dataclasses
+import json
 import math
 import time
 from collections.abc import Iterator, Mapping
@@ -168,7 +168,7 @@ class EarlyStopping:
         if loss < self.best:
             self.best, self.waited = loss, 0
             if self.keep_best:
-                self.best_state = copy.deepcopy(module.state_dict())
+                self.best_state = {key: value.detach().clone() for key, value in module.state_dict().items()}
             return False
         self.waited += 1
         return self.waited >= self.patience
@@ -265,7 +265,8 @@ def _restore_run(run: _Run, state: dict, n_stages: int) -> dict:
                 restore(state[name])
             except (RuntimeError, TypeError) as error:
                 raise SharedLatentError(f"its random state {name!r} does not fit: {first_line(error)}") from None
-        run.history = History.from_dict(state["history"])
+        history = state["history"]  # JSON text; a dict in older checkpoints
+        run.history = History.from_dict(json.loads(history) if isinstance(history, str) else history)
         if not is_number(run.history.seconds) or not 0 <= run.history.seconds < math.inf:
             raise SharedLatentError(f"its training time {run.history.seconds!r} is not a number of seconds")
         run.started -= run.history.seconds
@@ -309,7 +310,9 @@ def _save_checkpoint(
         "stopper": stopping,
         "generator": run.generator.get_state(),
         "torch_rng": torch.get_rng_state(),
-        "history": run.history.to_dict(),
+        # One string, not nested containers: torch.save pickles every object of a state, and the history grows with
+        # each epoch (as containers it was most of a save's time on digits)
+        "history": json.dumps(run.history.to_dict()),
     }
     run.checkpoint.save(state)
 
