@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
+
 from sharedlatent.nn.objective import LossTerms, Sources
 
 
@@ -78,6 +80,49 @@ def _from_version_0_1(values: dict[str, float]) -> TermValues:
         elif match := _OLD_RECONSTRUCTION.fullmatch(key):
             terms.reconstruction[(tuple(match["sources"].split("+")), match["target"])] = float(value)
     return terms
+
+
+class EpochSums:
+    """One epoch's running sums of the loss and its terms over batches.
+
+    On the CPU they are Python floats. On an accelerator (`deferred`) they stay one tensor on the device until
+    `result`, so no batch waits for the device to finish its work (one read per epoch instead of several per batch)."""
+
+    def __init__(self, deferred: bool) -> None:
+        self.deferred = deferred
+        self.total, self.terms = 0.0, TermValues()
+        self._keys: tuple[tuple, tuple, tuple] | None = None
+        self._running: torch.Tensor | None = None
+
+    def add(self, terms: LossTerms, rows: int) -> None:
+        """Add one batch's total and terms (KL terms are batch means, so they count once per row)."""
+        if not self.deferred:
+            self.total += terms.total.item()
+            self.terms.add(terms, rows)
+            return
+        keys = (tuple(terms.reconstruction), tuple(terms.kl), tuple(terms.cycle))
+        if self._keys is None:
+            self._keys = keys
+        elif keys != self._keys:
+            raise ValueError("the batches of one epoch must have the same loss terms")
+        values = [terms.total, *terms.reconstruction.values(), *(v * rows for v in terms.kl.values())]
+        stacked = torch.stack([*values, *terms.cycle.values()]).detach()
+        stacked = stacked.float() if stacked.device.type == "mps" else stacked.double()  # MPS has no float64
+        self._running = stacked if self._running is None else self._running + stacked
+
+    def result(self) -> tuple[float, TermValues]:
+        """The summed loss and terms so far (not yet divided by the number of samples)."""
+        if self._running is None:
+            return self.total, self.terms
+        assert self._keys is not None
+        values = iter(self._running.tolist())
+        total = next(values)
+        reconstruction_keys, kl_keys, cycle_keys = self._keys
+        return total, TermValues(
+            {key: next(values) for key in reconstruction_keys},
+            {key: next(values) for key in kl_keys},
+            {key: next(values) for key in cycle_keys},
+        )
 
 
 @dataclass

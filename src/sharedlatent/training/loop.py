@@ -25,7 +25,7 @@ from sharedlatent.plain_values import is_count, is_number
 from sharedlatent.training import distributed
 from sharedlatent.training.adam import Adam, PlateauDecay
 from sharedlatent.training.checkpoint import Checkpoint, Position
-from sharedlatent.training.history import EpochRecord, History, TermValues
+from sharedlatent.training.history import EpochRecord, EpochSums, History, TermValues
 from sharedlatent.training.runtime import autocast
 from sharedlatent.training.schedules import Phase, Stage, set_trainable
 
@@ -96,7 +96,7 @@ def run_epoch(
     n = data.n_samples
     order = torch.randperm(n, generator=generator, device="cpu").to(data.device)
     shuffled = data.shuffled(order)  # in memory one gather per epoch; on disk (training/sources.py) a lazy order
-    total, sums = 0.0, TermValues()
+    sums = EpochSums(deferred=data.device.type != "cpu")  # no per-batch read from an accelerator
     for start in range(0, n, config.batch_size):
         stop = min(start + config.batch_size, n)
         part = distributed.shard(start, stop)
@@ -118,11 +118,11 @@ def run_epoch(
         (terms.total if part.loss_scale == 1 else terms.total * part.loss_scale).backward()
         optimizer.step()
         if part.loss_scale:
-            total += terms.total.item()
             sums.add(terms, batch.n_samples)
+    total, summed = sums.result()
     if distributed.world_size() > 1:
-        total, sums = _summed_over_ranks(total, sums, order.device)
-    return total / n, sums.scaled(1 / n)
+        total, summed = _summed_over_ranks(total, summed, order.device)
+    return total / n, summed.scaled(1 / n)
 
 
 def _summed_over_ranks(total: float, sums: TermValues, device: torch.device) -> tuple[float, TermValues]:
