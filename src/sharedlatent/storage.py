@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -57,7 +58,22 @@ def write_text(path: str | Path, text: str) -> None:
 
 
 def write_json(path: str | Path, values: Any) -> None:
-    write_text(path, json.dumps(values, indent=2, default=_json_default) + "\n")
+    """Write `values` as standard JSON: NaN and infinities (undefined metrics) become null, which every JSON reader
+    takes, where Python's default would write bare NaN that JavaScript's JSON.parse and others refuse."""
+    write_text(path, json.dumps(_finite_or_null(values), indent=2, default=_json_default, allow_nan=False) + "\n")
+
+
+def _finite_or_null(value: Any) -> Any:
+    """`value` with every non-finite float (numpy scalars and arrays included) replaced by None, recursively."""
+    if isinstance(value, dict):
+        return {key: _finite_or_null(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_null(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return _finite_or_null(value.tolist())
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
 
 
 def read_json(path: str | Path) -> Any:
