@@ -178,3 +178,18 @@ def test_auto_settings_are_chosen_from_the_training_data_and_saved(digits, tmp_p
     assert again.config.model.likelihood_for("left") == "gaussian"
     x = digits.test.domains["right"][:5]
     assert np.allclose(again.translate(x, "right", "left"), model.translate(x, "right", "left"))
+
+
+def test_scipy_sparse_samples_translate_and_encode_as_their_dense_values(trained, digits):
+    """The README promises scipy.sparse input; it gives the dense input's numpy output."""
+    import scipy.sparse as sp
+
+    left = digits.test.domains["left"][:6]
+    for matrix in (sp.csr_matrix(left), sp.csc_matrix(left), sp.coo_matrix(left)):
+        np.testing.assert_array_equal(
+            trained.translate(matrix, "left", "right"), trained.translate(left, "left", "right")
+        )
+        np.testing.assert_array_equal(trained.encode(matrix, "left"), trained.encode(left, "left"))
+        np.testing.assert_array_equal(trained.cycle(matrix, "left", "right"), trained.cycle(left, "left", "right"))
+    both = {"left": sp.csr_matrix(left), "right": sp.csr_matrix(digits.test.domains["right"][:6])}
+    assert trained.predict(both, ["right"]).decoded["right"].shape == (6, 64)

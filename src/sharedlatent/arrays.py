@@ -9,6 +9,16 @@ import numpy as np
 from sharedlatent.errors import SharedLatentError
 
 
+def is_sparse_matrix(values: Any) -> bool:
+    """Whether `values` is a scipy.sparse matrix or array (checked by module, so scipy is not imported here)."""
+    return type(values).__module__.startswith("scipy.sparse") and hasattr(values, "toarray")
+
+
+def dense_if_sparse(values: Any) -> Any:
+    """A scipy.sparse matrix as a dense numpy array; anything else unchanged."""
+    return values.toarray() if is_sparse_matrix(values) else values
+
+
 def as_matrix(
     values: Any,
     what: str,
@@ -25,6 +35,7 @@ def as_matrix(
     `promote_vector` reads a 1-D array of `features` values as one sample."""
     if hasattr(values, "detach"):  # a torch tensor; imported lazily so this module stays torch-free
         values = values.detach().cpu().numpy()
+    values = dense_if_sparse(values)
     try:
         array = np.ascontiguousarray(values, dtype=dtype)
     except (TypeError, ValueError):
