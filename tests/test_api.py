@@ -193,3 +193,21 @@ def test_scipy_sparse_samples_translate_and_encode_as_their_dense_values(trained
         np.testing.assert_array_equal(trained.cycle(matrix, "left", "right"), trained.cycle(left, "left", "right"))
     both = {"left": sp.csr_matrix(left), "right": sp.csr_matrix(digits.test.domains["right"][:6])}
     assert trained.predict(both, ["right"]).decoded["right"].shape == (6, 64)
+
+
+def test_dataframes_with_different_row_indexes_are_refused_not_paired_by_position(digits):
+    pd = pytest.importorskip("pandas")
+    ids = [f"s{i}" for i in range(120)]
+    left = pd.DataFrame(digits.train.domains["left"][:120], index=ids)
+    right = pd.DataFrame(digits.train.domains["right"][:120], index=ids)
+    model = SharedLatentVAE(digits.input_sizes, small_config(epochs=1))
+    with pytest.raises(SharedLatentError, match="row 0 is 's0' in one and 's119' in the other"):
+        model.fit({"left": left, "right": right[::-1]})
+    with pytest.raises(SharedLatentError, match="120 and 100 rows"):
+        model.fit({"left": left, "right": right.iloc[:100]})
+    model.fit({"left": left, "right": right})
+    with pytest.raises(SharedLatentError, match="predict: the DataFrames of 'left' and 'right' have different"):
+        model.predict({"left": left, "right": right.sort_index()}, ["right"])
+    np.testing.assert_array_equal(
+        model.translate(left.iloc[:4], "left", "right"), model.translate(left.to_numpy()[:4], "left", "right")
+    )

@@ -26,6 +26,7 @@ from sharedlatent.datasets.streaming import StreamedSplit
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.fitting_in_memory import fit_in_memory
 from sharedlatent.fitting_streamed import fit_from_disk
+from sharedlatent.frames import check_frame_rows
 from sharedlatent.generation import latent_points
 from sharedlatent.inference import decode_points, encode_means
 from sharedlatent.model_io import load_model, save_model
@@ -179,6 +180,8 @@ class SharedLatentVAE:
         if kind_of(train):  # AnnData, MuData or sparse: cells paired by obs_names (scverse/objects.py)
             covariates = training_covariates(self, train) if covariates is None else covariates
             train, present, batch = training_arrays(self, train, present, batch)
+        if isinstance(train, Mapping):
+            check_frame_rows(train, "fit")
         batch = train.batches if batch is None and isinstance(train, Split) else batch
         covariates = train.covariates if covariates is None and isinstance(train, Split) else covariates
         return fit_in_memory(
@@ -229,6 +232,7 @@ class SharedLatentVAE:
         if kind_of(inputs) and not all(is_sparse_matrix(values) for values in inputs.values()):
             raise SharedLatentError("AnnData / MuData input: use get_latent (latents) or translate (an AnnData)")
         inputs = {name: dense_if_sparse(values) for name, values in inputs.items()}  # README: sparse in, numpy out
+        check_frame_rows(inputs, "predict")
         batch = source_labels(self, batch, transform_batch)
         for target in targets:
             self._check_domain(target)
