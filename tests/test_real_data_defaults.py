@@ -118,6 +118,19 @@ def test_the_summary_warns_when_a_translation_is_the_mean():
     assert warning.startswith("warning   a->b") and "a encoding carries no information about b" in warning
 
 
+def test_the_no_information_warning_reads_standardised_mse_where_the_baselines_have_it():
+    """On the data's scale one huge feature decides the ratio; standardised, every feature counts alike."""
+    metrics = {
+        "translation": {"a->b": {"mse_vs_mean_predictor": 1.03}, "b->a": {"mse_vs_mean_predictor": 0.5}},
+        "baselines": {
+            "a->b": {"standardized_mse": {"model": 0.87, "mean": 1.21}},
+            "b->a": {"standardized_mse": {"model": 1.2, "mean": 1.2}},
+        },
+    }
+    (warning,) = uninformative_warnings(metrics)
+    assert warning.startswith("warning   b->a: no better than the training mean (1.00x its standardised MSE)")
+
+
 def test_a_nonlinear_task_is_won_against_ridge_by_a_margin():
     rng = np.random.default_rng(0)
     angle, radius = rng.uniform(0, 2 * np.pi, 400), rng.uniform(0.5, 1.5, 400)

@@ -70,13 +70,24 @@ NO_INFORMATION_RATIO = 0.97  # a translation this close to the training mean's e
 
 
 def uninformative_warnings(metrics: dict) -> list[str]:
-    """A warning per direction whose translation is no better than predicting the training mean."""
-    return [
-        f"warning   {direction}: no better than the training mean ({values['mse_vs_mean_predictor']:.2f}x its MSE): "
-        f"the {direction.split('->')[0]} encoding carries no information about {direction.split('->')[-1]}"
-        for direction, values in metrics.get("translation", {}).items()
-        if values.get("mse_vs_mean_predictor", 0) >= NO_INFORMATION_RATIO
-    ]
+    """A warning per direction whose translation is no better than predicting the training mean.
+
+    Judged on standardised MSE (each feature scaled by its training std) where the baselines were scored: on the
+    data's scale one large feature (a protein at 20,000 counts, a column near 1e9) decides the ratio alone."""
+    warnings = []
+    for direction, values in metrics.get("translation", {}).items():
+        standardized = (metrics.get("baselines") or {}).get(direction, {}).get("standardized_mse") or {}
+        if standardized.get("model") is not None and standardized.get("mean"):
+            ratio, measure = standardized["model"] / standardized["mean"], "standardised MSE"
+        else:
+            ratio, measure = values.get("mse_vs_mean_predictor", 0), "MSE"
+        if ratio >= NO_INFORMATION_RATIO:
+            source, target = direction.split("->")[0], direction.split("->")[-1]
+            warnings.append(
+                f"warning   {direction}: no better than the training mean ({ratio:.2f}x its {measure}): "
+                f"the {source} encoding carries no information about {target}"
+            )
+    return warnings
 
 
 def mixing_lines(metrics: dict) -> list[str]:
