@@ -37,7 +37,8 @@ def as_matrix(
         values = values.detach().cpu().numpy()
     values = dense_if_sparse(values)
     try:
-        array = np.ascontiguousarray(values, dtype=dtype)
+        with np.errstate(over="ignore"):  # float64 beyond float32's range: reported below, by name
+            array = np.ascontiguousarray(values, dtype=dtype)
     except (TypeError, ValueError):
         raise SharedLatentError(f"{what}: values are not numeric") from None
     if promote_vector and array.ndim == 1 and features is not None and array.size == features:
@@ -51,6 +52,11 @@ def as_matrix(
         raise SharedLatentError(f"{what}: needs at least one sample and one feature, got shape {array.shape}")
     bad = np.isinf(array) if allow_nan else ~np.isfinite(array)
     if bad.any():
+        if np.isfinite(np.asarray(values, dtype=np.float64)[bad]).all():
+            raise SharedLatentError(
+                f"{what}: {int(bad.sum())} values lie beyond {np.dtype(dtype).name}'s range "
+                f"(largest allowed {np.finfo(dtype).max:.3g}); rescale them first"
+            )
         kind = "infinite" if allow_nan else "NaN or infinite"
         raise SharedLatentError(f"{what}: contains {int(bad.sum())} {kind} values")
     return array

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sharedlatent.arrays import as_matrix
 from sharedlatent.datasets.registry import load_dataset
 from sharedlatent.datasets.tables import detect_id_column, load_table_pair, read_table, write_table
 from sharedlatent.errors import SharedLatentError
@@ -114,6 +115,14 @@ def test_nan_is_named_by_file_and_column(tmp_path):
     pd.DataFrame({"id": ["a", "b"], "x": [1.0, np.nan]}).to_csv(tmp_path / "l.csv", index=False)
     with pytest.raises(SharedLatentError, match=r"l.csv: column 'x' has 1 NaN"):
         read_table(tmp_path / "l.csv")
+
+
+def test_values_beyond_float32_are_named_not_called_nan(tmp_path):
+    pd.DataFrame({"id": ["a", "b"], "x": [1.0, 2e39]}).to_csv(tmp_path / "l.csv", index=False)
+    with pytest.raises(SharedLatentError, match=r"l.csv: column 'x' has values beyond float32's range \(e.g. 2e\+39"):
+        read_table(tmp_path / "l.csv")
+    with pytest.raises(SharedLatentError, match=r"input: 1 values lie beyond float32's range"):
+        as_matrix(np.array([[1.0, -5e38]]), "input")
 
 
 def test_explicit_id_column_and_missing_file(tmp_path):

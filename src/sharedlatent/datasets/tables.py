@@ -46,6 +46,7 @@ ID_NAME = re.compile(
 )
 TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": "\t"}
 TABLE_SUFFIXES = (*TEXT_SUFFIXES, ".parquet", ".npz", ".npy")
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # training and outputs are float32
 TEXT_FORMATS = {",": "CSV", "\t": "tab-separated text"}
 
 
@@ -229,10 +230,16 @@ def check_numeric(frame: pandas.DataFrame, path: Path) -> None:
             raise SharedLatentError(
                 f"{path}: column {name!r} is not numeric (e.g. {example!r}); name it as id_column or label_column, or remove it"
             )
-        missing = int(column.isna().sum()) + int(np.isinf(column.to_numpy(dtype=float)).sum())
+        values = column.to_numpy(dtype=float)
+        missing = int(column.isna().sum()) + int(np.isinf(values).sum())
         if missing:
             raise SharedLatentError(
                 f"{path}: column {name!r} has {missing} NaN or infinite values; fill or drop them first"
+            )
+        if (np.abs(values) > FLOAT32_MAX).any():  # training is in float32: these would become infinite
+            raise SharedLatentError(
+                f"{path}: column {name!r} has values beyond float32's range (e.g. {values[np.abs(values) > FLOAT32_MAX][0]:g}, "
+                f"largest allowed {FLOAT32_MAX:.3g}); rescale it first"
             )
 
 
