@@ -1,5 +1,7 @@
 """Table pairs: formats, ID matching and its report, refusals of misaligned, non-numeric or incomplete data."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -177,3 +179,22 @@ def test_a_csv_without_header_keeps_its_first_row(tmp_path):
     table = read_table(tmp_path / "plain.csv")
     np.testing.assert_allclose(table.values, values)
     assert table.feature_names == ["feature_0", "feature_1", "feature_2"]
+
+
+def test_an_unrecognised_id_column_shared_by_both_files_is_pointed_out(tmp_path):
+    """Both files carry 'patient' (unique whole numbers, another order) but no ID-like name: rows are paired by
+    position, which is probably wrong, so the pairing note and a warning name the column to use."""
+    patients = np.arange(1000, 1040)
+    left = pd.DataFrame({"patient": patients, "x": RNG.normal(size=40)})
+    right = pd.DataFrame({"patient": patients[::-1], "y": RNG.normal(size=40)})
+    left.to_csv(tmp_path / "l.csv", index=False)
+    right.to_csv(tmp_path / "r.csv", index=False)
+    with pytest.warns(UserWarning, match="column 'patient' holds the same unique whole numbers"):
+        data = load_table_pair(tmp_path / "l.csv", tmp_path / "r.csv")
+    assert any("set id_column=patient" in note for note in data.notes)
+    paired = load_table_pair(tmp_path / "l.csv", tmp_path / "r.csv", id_column="patient")
+    assert paired.input_sizes == {"left": 1, "right": 1}
+    right.iloc[::-1].to_csv(tmp_path / "r.csv", index=False)  # the same order: position pairing is right
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_table_pair(tmp_path / "l.csv", tmp_path / "r.csv")

@@ -3,7 +3,8 @@
 The ID column is `id_column` when given; otherwise the first column whose name looks like an ID: "id", "ids",
 "index", "sample(s)", "barcode(s)", "sample_id", "cell_id", "obs_names", any name ending in "_id" or " id", or the
 "Unnamed: 0" column pandas writes for an index (case-insensitive; numeric ID columns are only found this way or by
-name). Without an ID column in either file, rows are paired by position and the row counts must agree.
+name). Without an ID column in either file, rows are paired by position and the row counts must agree; a column
+every file has, holding the same unique whole numbers in another order, gets a warning (likely unrecognised IDs).
 With pairing="outer", samples found in only one file are kept too (partially paired data; see datasets/pairing.py).
 NPZ files hold `values` (samples x features) and optionally `feature_names`, `sample_ids` and `labels`.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -269,12 +271,36 @@ def match_tables(
         n = next(iter(counts.values()))
         rows = {domain: np.arange(n) for domain in tables}
         ids, paired_by = np.array([str(i) for i in range(n)]), "row order (no ID column)"
+        suspect = shared_id_like_column(tables)
+        if suspect is not None:
+            hint = (
+                f"column {suspect!r} holds the same unique whole numbers in every file, in a different order: if it "
+                f"names the samples, set id_column={suspect} (pairing by row order now, and training on it as a feature)"
+            )
+            warnings.warn(hint, UserWarning, stacklevel=3)
+            paired_by = f"row order (no ID column; {hint})"
         report = MatchReport(paired_by, tuple(DomainMatch(d, str(t.path), n, n) for d, t in tables.items()))
     else:
         paired_by = "sample ID (" + ", ".join(f"{d}: {t.id_column!r}" for d, t in tables.items()) + ")"
         sources = {d: str(t.path) for d, t in tables.items()}
         rows, ids, report = pair_by_ids({d: t.sample_ids for d, t in tables.items()}, sources, paired_by, pairing)
     return rows, ids, report
+
+
+def shared_id_like_column(tables: dict[str, Table]) -> str | None:
+    """A column that every table has, holding the same set of distinct whole numbers in a different row order:
+    most likely sample IDs that the name rules did not recognise, which pairing by row order would mismatch."""
+    shared = set.intersection(*(set(t.feature_names) for t in tables.values()))
+    for name in sorted(shared):
+        columns = [t.values[:, t.feature_names.index(name)] for t in tables.values()]
+        first = columns[0]
+        whole = all(np.array_equal(c, np.round(c)) for c in columns)
+        unique = all(len(np.unique(c)) == len(c) for c in columns)
+        if whole and unique and len(first) > 1:
+            same_set = all(np.array_equal(np.sort(c), np.sort(first)) for c in columns)
+            if same_set and not all(np.array_equal(c, first) for c in columns):
+                return name
+    return None
 
 
 def matched_labels(tables: dict[str, Table], rows: dict[str, np.ndarray], label_column: str) -> np.ndarray:
