@@ -72,16 +72,25 @@ def comparison_table(runs: dict[str, dict[str, Any]]) -> str:
     """Metrics of several runs in columns; a metric missing from a run shows as '-'."""
     flats = {name: flatten_metrics(metrics) for name, metrics in runs.items()}
     keys = list(dict.fromkeys(key for flat in flats.values() for key in flat))
-    width = max([len(k) for k in keys] + [6])
-    columns = [name if len(name) <= 24 else "..." + name[-21:] for name in flats]
+    width = max([len(k) for k in (*keys, *DESCRIPTIVE_KEYS)] + [6])
+    columns = [_shortened(name) for name in flats]
     lines = [f"{'metric':<{width}}  " + "  ".join(f"{c:>24}" for c in columns)]
     for label in DESCRIPTIVE_KEYS:  # which split, data and schedule each column's numbers come from
-        cells = [str(metrics.get(label, "-"))[-24:] for metrics in runs.values()]
+        cells = [_shortened(str(metrics.get(label, "-"))) for metrics in runs.values()]
         lines.append(f"{label:<{width}}  " + "  ".join(f"{cell:>24}" for cell in cells))
     for key in keys:
         cells = [_format(flat[key]) if key in flat else "-" for flat in flats.values()]
         lines.append(f"{key:<{width}}  " + "  ".join(f"{cell:>24}" for cell in cells))
     return "\n".join(lines)
+
+
+def _shortened(text: str, width: int = 24) -> str:
+    """`text` cut to `width` characters by dropping its middle ("left8-96...32-16"): layouts differ at the start,
+    run paths at the end, so both ends stay."""
+    if len(text) <= width:
+        return text
+    head = (width - 3) // 2
+    return text[:head] + "..." + text[-(width - 3 - head) :]
 
 
 def _format(value: float) -> str:
