@@ -396,3 +396,23 @@ def test_the_output_layer_line_names_only_domains_whose_decoder_outputs_the_valu
     assert output_start_text(config, ["left", "right"]) == "output layers (right) start at zero"
     config.model.zero_output_layers = None
     assert "(right) Glorot (trained before" in output_start_text(config, ["left", "right"])
+
+
+def test_translate_keeps_the_id_column_name_and_leaves_out_the_runs_label_column(tmp_path, monkeypatch, capsys):
+    """The training CSV itself, label column and all, goes back into translate; the output's ID column is named
+    as the input's, so it joins back to the input by name."""
+    args = natural_scale_tables(tmp_path, monkeypatch)
+    lines = (tmp_path / "a.csv").read_text().splitlines()
+    labelled = [lines[0] + ",kind"] + [f"{line},{'xy'[i % 2]}" for i, line in enumerate(lines[1:])]
+    (tmp_path / "a.csv").write_text("\n".join(labelled) + "\n")
+    run = tmp_path / "run"
+    assert main([*args, "--data-option", "label_column=kind", "--epochs", "1", "--no-progress", "--out", str(run)]) == 0
+    assert main(translate_args(run, tmp_path / "a.csv", tmp_path / "out.csv")) == 0
+    assert (tmp_path / "out.csv").read_text().splitlines()[0] == "id,f1,f2,f3"
+    renamed = ["donor" + lines[0][2:]] + lines[1:]  # 'donor' is not named like an ID: only --id-column says so
+    (tmp_path / "donor.csv").write_text("\n".join(renamed) + "\n")
+    capsys.readouterr()
+    assert main(translate_args(run, tmp_path / "donor.csv", tmp_path / "out2.csv")) == 2
+    assert "translate: --id-column / --label-column" in capsys.readouterr().err
+    assert main(translate_args(run, tmp_path / "donor.csv", tmp_path / "out2.csv", "--id-column", "donor")) == 0
+    assert (tmp_path / "out2.csv").read_text().splitlines()[1].startswith("s0,")

@@ -30,6 +30,13 @@ def add_translate_parser(commands: Subparsers) -> None:
         "--cycle", action="store_true", help="translate there and back (output in the source domain)"
     )
     translate.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    translate.add_argument(
+        "--id-column", help="a table's sample-ID column (default: one named like an ID); the output keeps its name"
+    )
+    translate.add_argument(
+        "--label-column",
+        help="a table's label column, left out of the values (default: the run's label_column, where the file has it)",
+    )
     add_matrix_options(translate)
     add_batch_options(translate)
 
@@ -46,7 +53,8 @@ def run_translate(args: argparse.Namespace) -> int:
     refuse_labels_without_batches(model, args)
     if (done := translate_objects(args, model, record)) is not None:
         return done
-    samples = read_samples(args.input)
+    label_column = args.label_column or (record.data_options or {}).get("label_column")
+    samples = read_samples(args.input, args.id_column, label_column)
     inputs, note = aligned_values(
         samples, record.feature_names.get(args.source), f"{args.input} (domain {args.source!r})"
     )
@@ -54,7 +62,7 @@ def run_translate(args: argparse.Namespace) -> int:
         print(note, file=sys.stderr)
     values = _translated(args, model, inputs)
     names = record.feature_names.get(args.source if args.cycle else args.target)
-    write_samples(args.output, values, names or None, samples.sample_ids)
+    write_samples(args.output, values, names or None, samples.sample_ids, samples.id_column)
     print(f"wrote {values.shape[0]} x {values.shape[1]} to {args.output}")
     return 0
 

@@ -19,10 +19,12 @@ class Samples:
     values: np.ndarray
     sample_ids: np.ndarray | None = None
     feature_names: list[str] | None = None
+    id_column: str | None = None  # the table's name for the IDs, kept in what is written from these samples
 
 
-def read_samples(path: str | Path) -> Samples:
-    """Samples from a file, its format chosen by the suffix; IDs come from an ID column or obs_names."""
+def read_samples(path: str | Path, id_column: str | None = None, label_column: str | None = None) -> Samples:
+    """Samples from a file, its format chosen by the suffix; IDs come from an ID column or obs_names. A table's
+    `id_column` (else one named like an ID) and `label_column` (where present) are left out of the values."""
     path = Path(path)
     if not path.is_file():
         raise SharedLatentError(f"input file {path} does not exist")
@@ -40,8 +42,8 @@ def read_samples(path: str | Path) -> Samples:
         return Samples(np.atleast_2d(read_npy(path)))
     from sharedlatent.datasets.tables import read_table
 
-    table = read_table(path)
-    return Samples(table.values, table.sample_ids, table.feature_names)
+    table = read_table(path, id_column, label_column)
+    return Samples(table.values, table.sample_ids, table.feature_names, table.id_column)
 
 
 def read_npy(path: Path) -> np.ndarray:
@@ -79,9 +81,14 @@ def aligned_values(samples: Samples, expected: list[str] | None, what: str) -> t
 
 
 def write_samples(
-    path: str | Path, values: np.ndarray, feature_names: list[str] | None, sample_ids: np.ndarray | None = None
+    path: str | Path,
+    values: np.ndarray,
+    feature_names: list[str] | None,
+    sample_ids: np.ndarray | None = None,
+    id_column: str | None = None,
 ) -> Path:
-    """Write rows named by the target domain's features (and the input's IDs), atomically, in the suffix's format."""
+    """Write rows named by the target domain's features (and the input's IDs, under the input's ID column name,
+    else "sample_id"), atomically, in the suffix's format."""
     path = Path(path)
     names = feature_names or [f"feature_{i}" for i in range(values.shape[1])]
     if path.suffix.lower() == H5AD:
@@ -91,4 +98,4 @@ def write_samples(
         return write_h5ad(path, values, ids, names)
     from sharedlatent.datasets.tables import write_table
 
-    return write_table(path, values, names, sample_ids)
+    return write_table(path, values, names, sample_ids, id_column or "sample_id")
