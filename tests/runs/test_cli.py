@@ -391,7 +391,11 @@ def test_the_output_layer_line_names_only_domains_whose_decoder_outputs_the_valu
     config = RunConfig()
     config.model.zero_output_layers = True
     config.model.domains = {name: DomainConfig(likelihood="sigmoid_mse") for name in ("left", "right")}
-    assert output_start_text(config, ["left", "right"]) == "output layers Glorot"  # nothing is zeroed there
+    # Nothing is zeroed there, though config.toml says zero_output_layers = true: the line says why
+    assert output_start_text(config, ["left", "right"]) == "output layers Glorot (no gaussian domain to start at zero)"
+    config.model.zero_output_layers = False
+    assert output_start_text(config, ["left", "right"]) == "output layers Glorot"
+    config.model.zero_output_layers = True
     config.model.domains["right"] = DomainConfig(likelihood="gaussian")
     assert output_start_text(config, ["left", "right"]) == "output layers (right) start at zero"
     config.model.zero_output_layers = None

@@ -104,8 +104,12 @@ def output_start_text(config: RunConfig, domains: list[str]) -> str:
     Fit writes model.zero_output_layers out, so a config without it predates the setting (version 0.3 and older),
     whose layers all started Glorot-uniform."""
     valued = [name for name in domains if canonical(config.model.likelihood_for(name)) in VALUE_OUTPUT_LIKELIHOODS]
-    if not valued:
-        return "output layers Glorot"
+    if not valued:  # model.zero_output_layers (true or not) zeroes only gaussian domains' output layers
+        return (
+            "output layers Glorot (no gaussian domain to start at zero)"
+            if config.model.zero_output_layers
+            else "output layers Glorot"
+        )
     zero = config.model.zero_output_layers
     which = "" if len(valued) == len(domains) else f" ({', '.join(valued)})"
     if zero is None:
