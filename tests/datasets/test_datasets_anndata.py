@@ -152,3 +152,18 @@ def test_missing_extra_gives_install_hint(monkeypatch):
     monkeypatch.setitem(sys.modules, "anndata", None)  # what an environment without the package looks like to import
     with pytest.raises(SharedLatentError, match=r"pip install 'sharedlatent\[bio\]'"):
         anndata_files.import_anndata()
+
+
+def test_normalised_x_beside_a_counts_layer_gets_a_note_naming_the_layer(tmp_path):
+    """scanpy leaves log-normalised values in X and the counts in a layer; reading X silently would model the
+    normalised values, so the dataset notes say which layer holds the counts."""
+    counts = RNG.poisson(3.0, (len(CELLS), 30)).astype(np.float32)
+    adata = anndata.AnnData(X=np.log1p(counts), obs=pd.DataFrame(index=CELLS), layers={"counts": counts})
+    adata.write_h5ad(tmp_path / "rna.h5ad")
+    protein(CELLS).write_h5ad(tmp_path / "protein.h5ad")
+    paths = {"left_path": tmp_path / "rna.h5ad", "right_path": tmp_path / "protein.h5ad"}
+    (note,) = [n for n in load_h5ad_pair(**paths).notes if "is not counts" in n]
+    assert note.startswith("left: X is not counts but layers['counts'] is") and "layer=counts" in note
+    assert not [n for n in load_h5ad_pair(**paths, left_layer="counts").notes if "is not counts" in n]
+    with pytest.raises(SharedLatentError, match=r"no layer 'counts'; layers are \[\] \(without a layer, X is read"):
+        load_h5ad_pair(**paths, layer="counts")  # the protein file has none

@@ -62,7 +62,10 @@ def choose_matrix(adata: anndata.AnnData, source: str, layer: str | None = None,
         raise SharedLatentError(f"{source}: give either a layer ({layer!r}) or an obsm key ({obsm!r}), not both")
     if layer:
         if layer not in adata.layers:
-            raise SharedLatentError(f"{source}: no layer {layer!r}; layers are {list(adata.layers)}")
+            raise SharedLatentError(
+                f"{source}: no layer {layer!r}; layers are {list(adata.layers)} (without a layer, X is read; "
+                "left_layer= / right_layer= name one per file)"
+            )
         return Modality(source, adata, adata.layers[layer], [str(n) for n in adata.var_names])
     if obsm:
         if obsm not in adata.obsm:
@@ -74,6 +77,30 @@ def choose_matrix(adata: anndata.AnnData, source: str, layer: str | None = None,
     if adata.X is None:
         raise SharedLatentError(f"{source}: X is empty; choose a layer or an obsm key")
     return Modality(source, adata, adata.X, [str(n) for n in adata.var_names])
+
+
+HINT_ROWS = 1000  # rows read to tell counts from normalised values, for the hint below
+
+
+def counts_layer_hint(modality: Modality, domain: str, layer: str | None, obsm: str | None) -> str | None:
+    """A note when X is read but is not counts while a layer of the same AnnData holds them (scanpy leaves
+    log-normalised values in X and the counts in a layer): a count likelihood needs the layer."""
+    if layer or obsm or not len(modality.adata.layers):
+        return None
+    rows = np.arange(min(HINT_ROWS, modality.adata.n_obs))
+    if _whole_non_negative(dense_rows(modality.matrix, rows)):
+        return None
+    for name in modality.adata.layers:
+        if _whole_non_negative(dense_rows(modality.adata.layers[name], rows)):
+            return (
+                f"{domain}: X is not counts but layers[{name!r}] is; to model the counts with a count likelihood, "
+                f"read that layer (layer={name} for both files, or left_layer= / right_layer=)"
+            )
+    return None
+
+
+def _whole_non_negative(values: np.ndarray) -> bool:
+    return values.size > 0 and bool(np.all(values >= 0) and np.all(values == np.round(values)))
 
 
 def dense_rows(
@@ -210,6 +237,7 @@ def load_h5ad_pair(
         "h5ad", full, {d: m.feature_names for d, m in modalities.items()}, what, test_fraction, seed
     )
     dataset.notes.append(f"h5ad: {summary}")
+    dataset.notes += [h for d, m in modalities.items() if (h := counts_layer_hint(m, d, *choices[d]))]
     dataset.obs = cells_obs(modalities)
     return dataset
 
@@ -260,6 +288,7 @@ def load_h5mu_pair(
         "h5mu", full, {d: m.feature_names for d, m in modalities.items()}, what, test_fraction, seed
     )
     dataset.notes.append(f"h5mu: {summary}")
+    dataset.notes += [h for d, m in modalities.items() if (h := counts_layer_hint(m, d, *choices[names[d]]))]
     dataset.obs = cells_obs(modalities, mdata.obs)
     return dataset
 
