@@ -420,3 +420,9 @@ def test_translate_keeps_the_id_column_name_and_leaves_out_the_runs_label_column
     assert "translate: --id-column / --label-column" in capsys.readouterr().err
     assert main(translate_args(run, tmp_path / "donor.csv", tmp_path / "out2.csv", "--id-column", "donor")) == 0
     assert (tmp_path / "out2.csv").read_text().splitlines()[1].startswith("s0,")
+
+
+def test_generated_pairs_in_an_npz_translate_by_their_domain_key(run_folder, tmp_path):
+    assert main(["generate", str(run_folder), "-n", "3", "--output", str(tmp_path / "pairs.npz")]) == 0
+    assert main(translate_args(run_folder, tmp_path / "pairs.npz", tmp_path / "out.npy")) == 0
+    assert np.load(tmp_path / "out.npy").shape == (3, 64)

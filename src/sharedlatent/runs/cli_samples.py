@@ -54,7 +54,7 @@ def run_translate(args: argparse.Namespace) -> int:
     if (done := translate_objects(args, model, record)) is not None:
         return done
     label_column = args.label_column or (record.data_options or {}).get("label_column")
-    samples = read_samples(args.input, args.id_column, label_column)
+    samples = read_samples(args.input, args.id_column, label_column, domain=args.source)
     inputs, note = aligned_values(
         samples, record.feature_names.get(args.source), f"{args.input} (domain {args.source!r})"
     )

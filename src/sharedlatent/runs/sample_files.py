@@ -22,12 +22,17 @@ class Samples:
     id_column: str | None = None  # the table's name for the IDs, kept in what is written from these samples
 
 
-def read_samples(path: str | Path, id_column: str | None = None, label_column: str | None = None) -> Samples:
+def read_samples(
+    path: str | Path, id_column: str | None = None, label_column: str | None = None, domain: str | None = None
+) -> Samples:
     """Samples from a file, its format chosen by the suffix; IDs come from an ID column or obs_names. A table's
-    `id_column` (else one named like an ID) and `label_column` (where present) are left out of the values."""
+    `id_column` (else one named like an ID) and `label_column` (where present) are left out of the values. An NPZ
+    without a 'values' array may hold `domain`'s samples under the domain's name, as `generate` writes them."""
     path = Path(path)
     if not path.is_file():
         raise SharedLatentError(f"input file {path} does not exist")
+    if path.suffix.lower() == ".npz" and domain is not None and (values := _domain_array(path, domain)) is not None:
+        return Samples(values)
     if path.suffix.lower() == H5AD:
         from sharedlatent.datasets.anndata_files import choose_matrix, dense_rows, import_anndata
 
@@ -44,6 +49,19 @@ def read_samples(path: str | Path, id_column: str | None = None, label_column: s
 
     table = read_table(path, id_column, label_column)
     return Samples(table.values, table.sample_ids, table.feature_names, table.id_column)
+
+
+def _domain_array(path: Path, domain: str) -> np.ndarray | None:
+    """The `domain` array of an NPZ of one array per domain (generate's pairs), or None for an NPZ table."""
+    import zipfile
+
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if "values" in archive.files or domain not in archive.files:
+                return None
+            return np.atleast_2d(archive[domain])
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+        raise SharedLatentError(f"{path} cannot be read as an NPZ archive: {error}") from None
 
 
 def read_npy(path: Path) -> np.ndarray:
