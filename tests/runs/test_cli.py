@@ -426,3 +426,17 @@ def test_generated_pairs_in_an_npz_translate_by_their_domain_key(run_folder, tmp
     assert main(["generate", str(run_folder), "-n", "3", "--output", str(tmp_path / "pairs.npz")]) == 0
     assert main(translate_args(run_folder, tmp_path / "pairs.npz", tmp_path / "out.npy")) == 0
     assert np.load(tmp_path / "out.npy").shape == (3, 64)
+
+
+def test_upper_case_npy_and_npz_outputs_hold_the_data(run_folder, tmp_path, digits):
+    """numpy appends ".npy" to a name not ending so in lower case; the file renamed into place was empty, and with
+    --overwrite the old one was lost (a hostile-input review)."""
+    np.save(tmp_path / "in.npy", digits.test.domains["left"][:4])
+    (tmp_path / "OUT.NPY").write_bytes(b"old")
+    assert main(translate_args(run_folder, tmp_path / "in.npy", tmp_path / "OUT.NPY", "--overwrite")) == 0
+    assert np.load(tmp_path / "OUT.NPY").shape == (4, 64)
+    assert main(["generate", str(run_folder), "-n", "3", "--output", str(tmp_path / "G.NPZ")]) == 0
+    assert np.load(tmp_path / "G.NPZ")["left"].shape == (3, 64)
+    assert main(["generate", str(run_folder), "-n", "3", "--output", str(tmp_path / "H.NPY")]) == 0
+    assert np.load(tmp_path / "H_right.NPY").shape == (3, 64)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []

@@ -383,11 +383,15 @@ def write_table(
     if sample_ids is not None and len(sample_ids) != values.shape[0]:
         raise SharedLatentError(f"{path}: {len(sample_ids)} sample IDs for {values.shape[0]} rows")
     with atomic_path(path) as temporary:
+        # Through open files: given a name, numpy appends ".npy" / ".npz" unless it ends so in lower case, and
+        # the temporary renamed into place would stay empty (an upper-case FILE.NPY).
         if kind == ".npy":
-            np.save(temporary, values)
+            with open(temporary, "wb") as handle:
+                np.save(handle, values)
         elif kind == ".npz":
             extra = {} if sample_ids is None else {"sample_ids": np.asarray(sample_ids).astype(str)}
-            np.savez(temporary, values=values, feature_names=np.asarray(feature_names, dtype=str), **extra)
+            with open(temporary, "wb") as handle:
+                np.savez(handle, values=values, feature_names=np.asarray(feature_names, dtype=str), **extra)
         else:
             frame = import_pandas().DataFrame(values, columns=list(feature_names))
             if sample_ids is not None:

@@ -113,6 +113,11 @@ def add_train_parser(commands: Subparsers) -> None:
     train.add_argument(
         "--allow-pickle", action="store_true", help="let the 'pickle' dataset unpickle (runs code from the file)"
     )
+    train.add_argument(
+        "--trust-loader",
+        action="store_true",
+        help="run the module:function or file.py:function loader that a --config file names as its dataset",
+    )
     train.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     train.add_argument("--color-by", metavar="COLUMN", help=COLOR_BY_HELP)
     train.add_argument(
@@ -130,7 +135,14 @@ def run_train(args: argparse.Namespace) -> int:
     from sharedlatent.training.distributed import is_main
 
     config = RunConfig.from_toml(args.config) if args.config else RunConfig()
-    config = apply_overrides(config, _train_overrides(args))
+    overrides = _train_overrides(args)
+    if ":" in config.dataset and "dataset" not in overrides and not args.trust_loader:
+        # A config file is data: a run folder's config.toml may come from anyone, and a loader path is code
+        raise SharedLatentError(
+            f"{args.config} names the dataset loader {config.dataset!r}, which is code; pass --trust-loader to run "
+            "it, or give the dataset on the command line"
+        )
+    config = apply_overrides(config, overrides)
     data_options: dict[str, Any] = parse_pairs(args.data_option, "--data-option")
     if args.allow_pickle:
         data_options["allow_pickle"] = True

@@ -103,7 +103,6 @@ def add_generate_parser(commands: Subparsers) -> None:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    import numpy as np
 
     from sharedlatent.runs.batches import refuse_labels_without_batches, require_labels
     from sharedlatent.runs.folder import load_run
@@ -127,7 +126,7 @@ def run_generate(args: argparse.Namespace) -> int:
     require_labels(model, args.transform_batch, "--transform-batch LABEL (the batch to generate samples of)")
     generated = model.generate(args.n_samples, method=args.method, seed=args.seed, transform_batch=args.transform_batch)
     if suffix == ".npz":
-        write_file_set(targets, lambda _, path: np.savez(path, **generated))
+        write_file_set(targets, lambda _, path: _save_npz(path, generated))
         print(f"wrote {args.n_samples} generated pairs ({', '.join(generated)}) to {args.output}")
         return 0
     write_file_set(
@@ -143,3 +142,11 @@ def _domains(run: Path) -> list[str]:
     from sharedlatent.runs.record import read_record
 
     return read_record(run).domains
+
+
+def _save_npz(path: Path, arrays: dict[str, Any]) -> None:
+    """An NPZ at exactly `path` (numpy appends ".npz" to a name that does not end so in lower case)."""
+    import numpy as np
+
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
