@@ -1018,6 +1018,27 @@ def _(tmp, base, mp):
     return ["evaluate", str(run), "--trust-loader"]
 
 
+@case("train-config-toml-names-a-python-file-loader")
+def _(tmp, base, mp):
+    """A run folder's config.toml, handed to --config, is data: its loader path needs --trust-loader."""
+    payload = tmp / "payload.py"
+    payload.write_text(f"open({str(tmp / 'marker')!r}, 'w').close()\ndef load():\n    pass\n")
+    config = tmp / "config.toml"
+    config.write_text((base / "config.toml").read_text().replace('dataset = "digits"', f'dataset = "{payload}:load"'))
+    assert str(payload) in config.read_text()
+    return ["train", "--config", str(config), "--epochs", "1", "--out", str(tmp / "out"), "--no-progress"]
+
+
+@case("train-overwrite-an-out-folder-that-holds-the-data")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    rows = "sample_id,x,y\n" + "".join(f"s{i},{i % 7},{i % 5}\n" for i in range(60))
+    for name in ("l.csv", "r.csv"):
+        (run / name).write_text(rows)
+    options = ["--data-option", f"left_path={run / 'l.csv'}", "--data-option", f"right_path={run / 'r.csv'}"]
+    return ["train", "tables", *options, "--epochs", "1", "--out", str(run), "--overwrite", "--no-progress"]
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_bad_input_gives_one_error_line_and_changes_nothing(name, base_run, tmp_path, capsys, monkeypatch):
     work = tmp_path / "work"

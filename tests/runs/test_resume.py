@@ -98,3 +98,22 @@ def test_resume_refusals_are_one_line(tmp_path, capsys):
     assert "pass --resume to continue it or --overwrite" in one_error_line(capsys)
     assert main(train_argv(out, "--resume")) == 2
     assert "cannot be read" in one_error_line(capsys)
+
+
+def test_a_checkpoint_is_not_resumed_on_data_files_that_changed(tmp_path):
+    """The checkpoint's identity holds each data file's size and sha256, as run.json does for evaluate."""
+    from sharedlatent.config import RunConfig
+    from sharedlatent.errors import SharedLatentError
+    from sharedlatent.runs.reload import fingerprint_data_files
+    from sharedlatent.runs.resume import run_checkpoint
+
+    data = tmp_path / "left.csv"
+    data.write_text("id,x\na,1\n")
+    options = {"left_path": str(data)}
+    out = tmp_path / "run"
+    run_checkpoint(out, RunConfig(), options, False, False, fingerprint_data_files(options)).save({"x": 1})
+    assert run_checkpoint(out, RunConfig(), options, True, False, fingerprint_data_files(options)).load()["x"] == 1
+    data.write_text("id,x\na,2\n")
+    changed = run_checkpoint(out, RunConfig(), options, True, False, fingerprint_data_files(options))
+    with pytest.raises(SharedLatentError, match=r"belongs to a different run \(data_files"):
+        changed.load()

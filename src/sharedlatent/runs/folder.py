@@ -18,7 +18,13 @@ from sharedlatent.errors import SharedLatentError
 from sharedlatent.runs.evaluate import evaluate_into, obs_column
 from sharedlatent.runs.record import NO_TEST_NOTE, RUN_FILE, RunRecord, read_record, write_record
 from sharedlatent.runs.registration import run_registration
-from sharedlatent.runs.reload import absolute_data_options, check_data_files, fingerprint_data_files, reload_options
+from sharedlatent.runs.reload import (
+    absolute_data_options,
+    check_data_files,
+    fingerprint_data_files,
+    is_path_option,
+    reload_options,
+)
 from sharedlatent.runs.resume import run_checkpoint
 from sharedlatent.runs.target import check_target, staging_folder, sweep_stale_staging
 from sharedlatent.storage import CONFIG_FILE, HISTORY_FILE, WEIGHTS_FILE, read_json, write_json, write_text
@@ -65,9 +71,10 @@ def train_run(
     if main:
         sweep_stale_staging(out)
     data_options = absolute_data_options(dict(data_options or {}))
+    refuse_inputs_inside(out, data_options)
     data_files = fingerprint_data_files(data_options)
     # Only rank 0 saves (or clears) checkpoints; the others read one when resuming.
-    checkpoint = run_checkpoint(out, config, data_options, resume, overwrite) if main or resume else None
+    checkpoint = run_checkpoint(out, config, data_options, resume, overwrite, data_files) if main or resume else None
     dataset = dataset or load_dataset(config.dataset, **data_options)
     if 0 < dataset.test.n_samples < MIN_TEST_SAMPLES:
         raise SharedLatentError(
@@ -146,6 +153,19 @@ def with_dataset_settings(config: RunConfig, dataset: PairedDataset) -> RunConfi
     for name, settings in dataset.domain_settings.items():
         domains.setdefault(name, dict(settings))
     return RunConfig.from_dict(values)
+
+
+def refuse_inputs_inside(out: Path, data_options: dict[str, Any]) -> None:
+    """Refuse an output folder that holds a file or folder the data is read from: writing the run replaces the
+    whole folder, so --overwrite would delete the data (a path option inside a run folder is refused always)."""
+    for key, value in data_options.items():
+        if is_path_option(key) and isinstance(value, str):
+            path = Path(value).resolve()
+            if path == out or out in path.parents:
+                raise SharedLatentError(
+                    f"--out {out} holds the data option {key}={value}; writing the run replaces that folder, so "
+                    "choose another --out or move the data out of it"
+                )
 
 
 def _replace_folder(staging: Path, out: Path, overwrite: bool) -> None:

@@ -25,14 +25,21 @@ def checkpoint_folder(out: str | Path) -> Path:
 
 
 def run_checkpoint(
-    out: Path, config: RunConfig, data_options: dict[str, Any], resume: bool, overwrite: bool
+    out: Path,
+    config: RunConfig,
+    data_options: dict[str, Any],
+    resume: bool,
+    overwrite: bool,
+    data_files: dict[str, Any] | None = None,
 ) -> Checkpoint:
-    """The checkpoint of the run writing `out`, identified by its config and dataset.
+    """The checkpoint of the run writing `out`, identified by its config, dataset options and the size and sha256
+    of the data files they name (`data_files`), so a file changed since the interruption is not resumed on.
 
     Without `resume`, an interrupted run's checkpoint is kept unless `overwrite` says to start over."""
     identity = {
         "config": config_identity(config.to_dict()),
         "data_options": json.dumps(data_options, sort_keys=True, default=str),
+        "data_files": json.dumps(data_files or {}, sort_keys=True),
     }
     train = config.train
     checkpoint = Checkpoint(checkpoint_folder(out), train.checkpoint_every, train.checkpoint_minutes, identity)
