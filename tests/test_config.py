@@ -35,7 +35,7 @@ def test_unknown_key_is_an_error_naming_it(tmp_path):
         ("[train]\nepochs = 'ten'\n", "train.epochs must be an integer"),
         ("[train]\nschedule = 'fancy'\n", "train.schedule must be one of"),
         ("[model]\nlatent_size = -2\n", "model.latent_size"),
-        ("[model]\nshared_widths = [0]\n", "positive integers"),
+        ("[model]\nshared_widths = [0]\n", r"each must be in \[1, 65536\]"),
         ("[train]\nvalidation_fraction = 1.5\n", "validation_fraction"),
         ("[model.domains.left]\npreprocessing = 'cube'\n", "preprocessing must be one of"),
     ],
@@ -140,9 +140,9 @@ def test_a_choice_error_is_one_line_naming_the_choices():
         ("train", "threads", -1, "train.threads must be non-negative"),
         ("train", "device", "tpu", "train.device must be"),
         ("train", "kl_formula", "approx", "train.kl_formula must be one of"),
-        ("model", "latent_size", 0, "model.latent_size must be at least 1"),
+        ("model", "latent_size", 0, "model.latent_size must be in [1, 65536], got 0"),
         ("model", "private_widths", [], "model.private_widths needs at least one layer"),
-        ("model", "private_widths", [8, 0], "model.private_widths must be positive integers, got [8, 0]"),
+        ("model", "private_widths", [8, 0], "model.private_widths: each must be in [1, 65536], got [8, 0]"),
         ("model", "joint_posterior", "sum", "model.joint_posterior must be one of"),
     ],
 )
@@ -156,7 +156,7 @@ def test_bounds_and_choices(section, key, value, message):
 @pytest.mark.parametrize(
     "domain, message",
     [
-        (DomainConfig(private_widths=[0]), "model.domains.left.private_widths must be positive integers"),
+        (DomainConfig(private_widths=[0]), "model.domains.left.private_widths: each must be in"),
         (DomainConfig(likelihood="gaussian_fixed", variance=0.0), "model.domains.left.variance must be positive"),
         (DomainConfig(variance=2.0), "variance applies only to likelihood 'gaussian_fixed'"),
         (DomainConfig(library="learned"), "library applies only to likelihoods"),

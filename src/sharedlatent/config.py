@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -42,6 +43,9 @@ LIKELIHOODS, LIBRARY_MODES, PREPROCESSINGS, DEVICES = (
 
 # Field metadata that check_fields reads: numeric bounds, and min_items for lists.
 AT_LEAST_1 = {"min": 1}
+# A layer or latent width: 2^16 is far beyond any model here, and keeps a typo (1000000) from asking for terabytes
+LAYER_WIDTH = {"min": 1, "max": 1 << 16}
+SEED_RANGE = {"min": 0, "max": (1 << 32) - 1}  # what numpy, torch and scikit-learn all accept
 NON_NEGATIVE = {"min": 0}
 POSITIVE = {"min_exclusive": 0}
 # Input-noise std on standardised features when nothing sets one: 0.2 of each feature's training std. With it,
@@ -60,7 +64,7 @@ class DomainConfig:
     """How one named domain is modelled; unset fields fall back to the model-wide defaults."""
 
     # encoder widths from input to shared part; the decoder mirrors them
-    private_widths: list[int] | None = field(default=None, metadata=AT_LEAST_1)
+    private_widths: list[int] | None = field(default=None, metadata=LAYER_WIDTH)
     # sigmoid_mse (the original: sigmoid + squared error), gaussian (learned per-feature variance), gaussian_fixed,
     # bernoulli (logits; values in [0, 1]), negative_binomial or zinb (raw counts; the encoder sees log1p(counts))
     # "auto" (the default): chosen from the training data when the run starts and written out explicitly
@@ -104,9 +108,9 @@ class ModelConfig:
     """The layout: private branches per domain, shared layers, latent size."""
 
     # first_layer_size, second_layer_size
-    private_widths: list[int] = field(default_factory=lambda: [96, 64], metadata={**AT_LEAST_1, "min_items": 1})
-    shared_widths: list[int] = field(default_factory=lambda: [32], metadata=AT_LEAST_1)  # third_layer_size
-    latent_size: int = field(default=16, metadata=AT_LEAST_1)  # encoded_size
+    private_widths: list[int] = field(default_factory=lambda: [96, 64], metadata={**LAYER_WIDTH, "min_items": 1})
+    shared_widths: list[int] = field(default_factory=lambda: [32], metadata=LAYER_WIDTH)  # third_layer_size
+    latent_size: int = field(default=16, metadata=LAYER_WIDTH)  # encoded_size
     # how several domains' encodings combine: "mean" (the original's average of branch outputs),
     # "poe" (product of experts with the prior), "moe" (mixture of experts)
     joint_posterior: JointPosterior = "mean"
@@ -166,6 +170,11 @@ class ModelConfig:
     def _validate_against(self, input_sizes: dict[str, int]) -> None:
         """The data's domains: at least two, none named like the shared group, sizes and widths that fit."""
         require(len(input_sizes) >= 2, f"a shared latent model needs at least two domains, got {list(input_sizes)}")
+        for name in input_sizes:
+            require(
+                re.fullmatch(names.DOMAIN_NAME_PATTERN, name) is not None,
+                f"domain name {name!r} must be 1-64 letters, digits, '_' or '-', starting with a letter or digit",
+            )
         require(
             SHARED_GROUP not in input_sizes,
             f"a domain may not be named {SHARED_GROUP!r}: that name is the shared layers' parameter group",
@@ -222,7 +231,7 @@ class TrainConfig:
     lr_decay_patience: int = field(default=5, metadata=NON_NEGATIVE)  # epochs without improvement before it decays
     # share of the training split held out for the validation loss
     validation_fraction: float = field(default=0.1, metadata={"min": 0, "max_exclusive": 1})
-    seed: int = 0
+    seed: int = field(default=0, metadata=SEED_RANGE)
     device: Device = "cpu"
     # "bf16": the training forward pass under bfloat16 autocast (faster on recent GPUs; weights and Adam stay float32)
     precision: Precision = "float32"
@@ -313,6 +322,8 @@ class RunConfig:
             raise SharedLatentError(f"cannot read config file {path}: {error}") from None
         except tomllib.TOMLDecodeError as error:
             raise SharedLatentError(f"config file {path} is not valid TOML: {error}") from None
+        except RecursionError:
+            raise SharedLatentError(f"config file {path} is not a config: nested too deeply") from None
         try:
             return cls.from_dict(values)
         except SharedLatentError as error:
@@ -363,7 +374,7 @@ def apply_overrides(config: RunConfig, overrides: dict[str, str]) -> RunConfig:
                 raise SharedLatentError(f"config key {dotted!r} does not name a setting")
         try:
             parsed = tomllib.loads(f"v = {text}")["v"]
-        except tomllib.TOMLDecodeError:
+        except (tomllib.TOMLDecodeError, RecursionError):
             parsed = text
         target[parts[-1]] = parsed
     return RunConfig.from_dict(values)

@@ -34,7 +34,7 @@ def check_fields(settings: Any, where: str) -> None:
             require(current in choices, f"{name} must be one of {choices}, got {current!r}")
         elif isinstance(value, list):
             require(len(value) >= bounds.get("min_items", 0), f"{name} needs at least one layer")
-            require(all(_within(v, bounds) for v in value), f"{name} must be positive integers, got {value}")
+            require(all(_within(v, bounds) for v in value), f"{name}: each {_bounds_text(bounds)}, got {value}")
         elif is_number(value):
             require(math.isfinite(value), f"{name} must be a finite number, got {value!r}")
             require(_within(value, bounds), f"{name} {_bounds_text(bounds)}, got {value}")

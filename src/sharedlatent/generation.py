@@ -19,6 +19,8 @@ def latent_points(
         raise SharedLatentError(
             f"unknown generation method {method!r}; choose one of {', '.join(names.GENERATION_METHODS)}"
         )
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 1 << 32:
+        raise SharedLatentError(f"the generation seed must be a whole number from 0 to {(1 << 32) - 1}, got {seed!r}")
     rng = np.random.default_rng(seed)
     if method == "prior":
         return rng.standard_normal((n, latent_size)).astype(np.float32)

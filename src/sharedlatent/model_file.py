@@ -73,7 +73,7 @@ def _parse_header(path: Path, raw: bytes, data_bytes: int) -> tuple[dict[str, tu
     """Tensor shapes (checked against the `data_bytes` after the header) and our metadata record."""
     try:
         header = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise SharedLatentError(f"{path} is not a readable safetensors model file (header is not JSON)") from None
     if not isinstance(header, dict):
         raise SharedLatentError(f"{path} is not a readable safetensors model file (header is not a table)")
@@ -83,7 +83,7 @@ def _parse_header(path: Path, raw: bytes, data_bytes: int) -> tuple[dict[str, tu
         raise SharedLatentError(f"{path} has no sharedlatent metadata; was it written by sharedlatent?")
     try:
         metadata = json.loads(extra[METADATA_KEY])
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         raise SharedLatentError(f"{path}: the sharedlatent metadata is not JSON") from None
     if not isinstance(metadata, dict):
         raise SharedLatentError(f"{path}: the sharedlatent metadata is not a table")
@@ -168,7 +168,9 @@ def _finite_tensors(path: Path, data: bytes) -> dict[str, Any]:
     except (SafetensorError, OSError, ValueError) as error:
         raise SharedLatentError(f"{path} is not a readable safetensors model file: {error}") from None
     for name, tensor in tensors.items():
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+        if tensor.dtype != torch.float32:  # sharedlatent writes float32 only; other bytes would be reread as it
+            raise SharedLatentError(f"{path}: tensor {name!r} is {tensor.dtype}, not float32")
+        if not bool(torch.isfinite(tensor).all()):
             raise SharedLatentError(f"{path}: tensor {name!r} holds NaN or infinite values")
     return tensors
 
@@ -264,7 +266,12 @@ def _check_covariates(path: Path, record: Any, width: int) -> None:
         raise SharedLatentError(f"{path}: covariate obs_keys must equal the covariate names or be null")
 
 
+FLOAT32_MAX = 3.4028234663852886e38  # parameters are used as float32: anything larger becomes infinite
+
+
 def _finite_list(values: Any) -> bool:
+    """A list of numbers that stay finite as float32."""
     return isinstance(values, list) and all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) <= FLOAT32_MAX
+        for v in values
     )

@@ -56,6 +56,9 @@ ALIASES: dict[str, str] = {"nb": "negative_binomial"}
 
 # The shared layers' parameter group; no domain may take this name.
 SHARED_GROUP = "shared"
+# Domain names become file names (scatter_<domain>_..., FILE_<domain>.csv) and torch module keys: letters, digits,
+# "_" and "-", starting with a letter or digit, so no name can reach outside a folder or break a module path.
+DOMAIN_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
 
 
 def canonical(name: str) -> str:

@@ -83,6 +83,8 @@ def read_json(path: str | Path) -> Any:
         raise SharedLatentError(f"{path} does not exist") from None
     except (OSError, ValueError) as error:
         raise SharedLatentError(f"cannot read {path} as JSON: {error}") from None
+    except RecursionError:
+        raise SharedLatentError(f"cannot read {path} as JSON: nested too deeply") from None
 
 
 def _json_default(value: Any) -> Any:

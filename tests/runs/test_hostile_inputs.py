@@ -1039,6 +1039,112 @@ def _(tmp, base, mp):
     return ["train", "tables", *options, "--epochs", "1", "--out", str(run), "--overwrite", "--no-progress"]
 
 
+@case("evaluate-run-json-layout-climbs-out-of-the-folder")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    edit_run_json(run, lambda r: r.update(layout="/../../../ESCAPED"))
+    return ["evaluate", str(run)]
+
+
+@case("train-domain-name-with-a-slash")
+def _(tmp, base, mp):
+    rows = "sample_id,x,y\n" + "".join(f"s{i},{i % 7},{i % 5}\n" for i in range(60))
+    for name in ("l.csv", "r.csv"):
+        (tmp / name).write_text(rows)
+    options = ["--data-option", "left_path=l.csv", "--data-option", "right_path=r.csv", "--data-option", "left=a/b"]
+    return ["train", "tables", *options, "--epochs", "1", "--out", str(tmp / "out"), "--no-progress"]
+
+
+@case("evaluate-history-json-not-a-history")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    (run / "history.json").write_text('{"a": 1}')
+    return ["evaluate", str(run)]
+
+
+@case("evaluate-history-json-loss-a-string")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    history = json.loads((run / "history.json").read_text())
+    history["records"][0]["train_loss"] = "low"
+    (run / "history.json").write_text(json.dumps(history))
+    return ["evaluate", str(run)]
+
+
+@case("evaluate-run-json-data-notes-not-text")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    edit_run_json(run, lambda r: r.update(data_notes=[{"a": 1}]))
+    return ["evaluate", str(run)]
+
+
+@case("generate-run-json-domains-not-the-models")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    edit_run_json(run, lambda r: r.update(domains=["foo", "bar"]))
+    return ["generate", str(run), "-n", "2", "--output", str(tmp / "g.csv")]
+
+
+@case("info-run-json-nested-too-deeply")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    (run / "run.json").write_text("[" * 100_000 + "]" * 100_000)
+    return ["translate", str(run), "--source", "left", "--target", "right", "--input", str(good_input(tmp)),
+            "--output", str(tmp / "o.npy")]  # fmt: skip
+
+
+@case("train-config-nested-too-deeply")
+def _(tmp, base, mp):
+    (tmp / "c.toml").write_text("v = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    return ["train", "--config", str(tmp / "c.toml"), "--out", str(tmp / "out")]
+
+
+@case("generate-negative-seed")
+def _(tmp, base, mp):
+    return ["generate", str(base), "-n", "2", "--seed", "-1", "--output", str(tmp / "g.csv")]
+
+
+@case("train-seed-beyond-32-bits")
+def _(tmp, base, mp):
+    return ["train", "digits", "--set", "train.seed=99999999999999999999", "--out", str(tmp / "out")]
+
+
+@case("train-absurd-latent-size")
+def _(tmp, base, mp):
+    return ["train", "digits", "--set", "model.latent_size=100000000", "--out", str(tmp / "out")]
+
+
+@case("translate-model-latent-box-beyond-float32")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    size = json.loads((run / "config.toml").read_text().split("latent_size = ")[1].split()[0])
+    edit_model_metadata(run, lambda m: m.update(latent_box=[[-1e308] * size, [1e308] * size]))
+    return ["generate", str(run), "-n", "2", "--output", str(tmp / "g.csv")]
+
+
+@case("translate-model-integer-tensor")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    edit_tensors(run, lambda t: t.update({"z_mean.bias": t["z_mean.bias"].view(np.int32)}))
+    return translate_args(run, good_input(tmp), tmp / "o.npy")
+
+
+@case("translate-hdf5-that-is-not-anndata")
+def _(tmp, base, mp):
+    h5py = pytest.importorskip("h5py")
+    pytest.importorskip("anndata")
+    with h5py.File(tmp / "x.h5ad", "w") as handle:
+        handle["foo"] = np.zeros(3)
+    return translate_args(base, tmp / "x.h5ad", tmp / "o.npy")
+
+
+@case("translate-csv-row-longer-than-its-header")
+def _(tmp, base, mp):
+    header = ",".join(f"pixel_{i // 8}_{i % 8}" for i in range(64))
+    (tmp / "x.csv").write_text(header + "\n" + ",".join(["0.5"] * 70) + "\n")
+    return translate_args(base, tmp / "x.csv", tmp / "o.csv")
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_bad_input_gives_one_error_line_and_changes_nothing(name, base_run, tmp_path, capsys, monkeypatch):
     work = tmp_path / "work"

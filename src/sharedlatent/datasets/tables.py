@@ -116,9 +116,19 @@ def read_text_frame(path: Path, kind: str, id_column: str | None, label_column: 
     separator = TEXT_SUFFIXES[kind]
     keep_as_text = {name: str for name in (id_column, label_column) if name}
     try:
-        frame = pd.read_csv(path, sep=separator, dtype=keep_as_text or None)
+        with warnings.catch_warnings():
+            # index_col=False: a first row longer than the header is not silently read as an index (shifting
+            # every value); pandas warns instead, which is made an error here
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(path, sep=separator, dtype=keep_as_text or None, index_col=False)
+    except pd.errors.ParserWarning:
+        raise SharedLatentError(
+            f"{path}: a row has more fields than the header; check the separator, quoting and trailing delimiters"
+        ) from None
     except pd.errors.EmptyDataError:
         raise SharedLatentError(f"{path} is empty") from None
+    except (OSError, EOFError) as error:  # e.g. a .csv.gz that is not gzip
+        raise SharedLatentError(f"{path} cannot be read: {error}") from None
     except pd.errors.ParserError as error:
         raise SharedLatentError(f"{path} cannot be parsed as {TEXT_FORMATS[separator]}: {str(error).strip()}") from None
     except UnicodeDecodeError as error:

@@ -15,6 +15,7 @@ from sharedlatent.api import SharedLatentVAE
 from sharedlatent.config import RunConfig
 from sharedlatent.datasets import PairedDataset, load_dataset
 from sharedlatent.errors import SharedLatentError
+from sharedlatent.plain_values import is_number
 from sharedlatent.runs.evaluate import evaluate_into, obs_column
 from sharedlatent.runs.record import NO_TEST_NOTE, RUN_FILE, RunRecord, read_record, write_record
 from sharedlatent.runs.registration import run_registration
@@ -207,7 +208,38 @@ def _versions() -> dict[str, str]:
 def load_run(folder: str | Path) -> tuple[SharedLatentVAE, RunRecord]:
     """The trained model (its file checked before anything is built) and the record of a run folder."""
     record = read_record(folder)
-    return SharedLatentVAE.load(Path(folder) / WEIGHTS_FILE), record
+    model = SharedLatentVAE.load(Path(folder) / WEIGHTS_FILE)
+    if record.domains and list(record.domains) != list(model.domain_names):
+        raise SharedLatentError(
+            f"{Path(folder) / RUN_FILE} lists domains {record.domains} but its model has {model.domain_names}"
+        )
+    sizes = {name: size for name, size in (record.input_sizes or {}).items()}
+    if sizes and sizes != model.input_sizes:
+        raise SharedLatentError(
+            f"{Path(folder) / RUN_FILE} lists input sizes {sizes} but its model has {model.input_sizes}"
+        )
+    return model, record
+
+
+def read_history(folder: Path) -> History | None:
+    """The folder's history.json, or None without one; a damaged file is one line, not a traceback."""
+    path = folder / HISTORY_FILE
+    if not path.exists():
+        return None
+    try:
+        history = History.from_dict(read_json(path))
+        valid = all(
+            isinstance(r.phase, str)
+            and type(r.epoch) is int
+            and is_number(r.train_loss)
+            and (r.validation_loss is None or is_number(r.validation_loss))
+            for r in history.records
+        )
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        valid = False
+    if not valid:
+        raise SharedLatentError(f"{path} is not a sharedlatent training history")
+    return history
 
 
 def evaluate_run(
@@ -231,5 +263,5 @@ def evaluate_run(
         )
     if split == "test" and not dataset.test.n_samples:
         raise SharedLatentError(f"{folder} was trained with test_fraction=0 and has no test split; use --split train")
-    history = History.from_dict(read_json(folder / HISTORY_FILE)) if (folder / HISTORY_FILE).exists() else None
+    history = read_history(folder)
     return evaluate_into(folder, model, dataset, record, history, split, color_by)

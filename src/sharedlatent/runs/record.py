@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sharedlatent.errors import SharedLatentError
+from sharedlatent.names import DOMAIN_NAME_PATTERN
 from sharedlatent.storage import read_json, write_json
 
 RUN_FILE = "run.json"
@@ -86,9 +88,14 @@ def record_from_values(values: Any, path: Path) -> RunRecord:
         )
     sizes = values.get("input_sizes", {})
     if not all(type(n) is int and n > 0 for n in sizes.values()) or not all(
-        isinstance(d, str) for d in values.get("domains", [])
+        isinstance(d, str) and re.fullmatch(DOMAIN_NAME_PATTERN, d) for d in values.get("domains", [])
     ):
         raise SharedLatentError(f"{path}: input_sizes must be positive integers and domains names")
+    # The layout names figure files: "left8-96-64_right5-96-64-32-16" or "64-96-64-32-16", never a path
+    if "layout" in values and not re.fullmatch(r"[A-Za-z0-9_-]{1,500}", values["layout"]):
+        raise SharedLatentError(f"{path}: layout {values['layout'][:80]!r} is not a layout name")
+    if not all(isinstance(note, str) for note in values.get("data_notes", [])):
+        raise SharedLatentError(f"{path}: data_notes must be lines of text")
     try:
         return RunRecord(**values)
     except TypeError as error:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sharedlatent.errors import SharedLatentError
+from sharedlatent.errors import SharedLatentError, first_line
 
 H5AD = ".h5ad"
 
@@ -38,8 +38,8 @@ def read_samples(
 
         try:
             adata = import_anndata().read_h5ad(path)
-        except (OSError, ValueError, KeyError) as error:
-            raise SharedLatentError(f"cannot read {path} as .h5ad: {error}") from None
+        except (OSError, ValueError, KeyError, TypeError) as error:  # TypeError: HDF5 that is not AnnData
+            raise SharedLatentError(f"cannot read {path} as .h5ad: {first_line(error)}") from None
         modality = choose_matrix(adata, str(path))
         values = dense_rows(modality.matrix, np.arange(adata.n_obs))
         return Samples(values, np.asarray(adata.obs_names).astype(str), list(map(str, adata.var_names)))
