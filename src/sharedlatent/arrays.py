@@ -36,6 +36,8 @@ def as_matrix(
     if hasattr(values, "detach"):  # a torch tensor; imported lazily so this module stays torch-free
         values = values.detach().cpu().numpy()
     values = dense_if_sparse(values)
+    if np.iscomplexobj(values):  # the cast would drop the imaginary part with only a warning
+        raise SharedLatentError(f"{what}: values are complex numbers, not real ones")
     try:
         with np.errstate(over="ignore"):  # float64 beyond float32's range: reported below, by name
             array = np.ascontiguousarray(values, dtype=dtype)

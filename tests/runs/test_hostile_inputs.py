@@ -1145,6 +1145,17 @@ def _(tmp, base, mp):
     return translate_args(base, tmp / "x.csv", tmp / "o.csv")
 
 
+@case("translate-complex-npy")
+def _(tmp, base, mp):
+    return translate_args(base, write_npy(tmp / "x.npy", np.ones((3, 64), dtype=complex)), tmp / "o.npy")
+
+
+@case("translate-input-is-a-folder")
+def _(tmp, base, mp):
+    (tmp / "folder").mkdir()
+    return translate_args(base, tmp / "folder", tmp / "o.npy")
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_bad_input_gives_one_error_line_and_changes_nothing(name, base_run, tmp_path, capsys, monkeypatch):
     work = tmp_path / "work"

@@ -240,7 +240,7 @@ def check_numeric(frame: pandas.DataFrame, path: Path) -> None:
         if not (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)):
             example = column.dropna().iloc[0] if column.notna().any() else None
             raise SharedLatentError(
-                f"{path}: column {name!r} is not numeric (e.g. {example!r}); name it as the ID or label column "
+                f"{path}: column {name!r} is not numeric (e.g. {str(example)[:40]!r}); name it as the ID or label column "
                 "(data options id_column / label_column; translate: --id-column / --label-column), or remove it"
             )
         values = column.to_numpy(dtype=float)

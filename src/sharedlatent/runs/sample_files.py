@@ -29,6 +29,8 @@ def read_samples(
     `id_column` (else one named like an ID) and `label_column` (where present) are left out of the values. An NPZ
     without a 'values' array may hold `domain`'s samples under the domain's name, as `generate` writes them."""
     path = Path(path)
+    if path.is_dir():
+        raise SharedLatentError(f"input {path} is a folder, not a file")
     if not path.is_file():
         raise SharedLatentError(f"input file {path} does not exist")
     if path.suffix.lower() == ".npz" and domain is not None and (values := _domain_array(path, domain)) is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,9 @@ class Checkpoint:
         if not self.exists():
             raise SharedLatentError(f"there is no checkpoint to resume from in {self.folder}; run without --resume")
         try:
-            state = torch.load(self.file, map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():  # torch warns about foreign files before failing; the error says enough
+                warnings.simplefilter("ignore")
+                state = torch.load(self.file, map_location="cpu", weights_only=True)
         except Exception as error:  # a truncated or foreign file fails in many ways (struct, pickle, zip errors)
             raise SharedLatentError(
                 f"checkpoint {self.file} cannot be read ({first_line(error, typed=True)})"
