@@ -240,8 +240,8 @@ def check_numeric(frame: pandas.DataFrame, path: Path) -> None:
         if not (pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)):
             example = column.dropna().iloc[0] if column.notna().any() else None
             raise SharedLatentError(
-                f"{path}: column {name!r} is not numeric (e.g. {str(example)[:40]!r}); name it as the ID or label column "
-                "(data options id_column / label_column; translate: --id-column / --label-column), or remove it"
+                f"{path}: column {name!r} is not numeric (e.g. {str(example)[:40]!r}); name it as the ID or label "
+                "column (data options id_column / label_column; translate: --id-column / --label-column), or remove it"
             )
         values = column.to_numpy(dtype=float)
         missing = int(column.isna().sum()) + int(np.isinf(values).sum())
@@ -249,10 +249,11 @@ def check_numeric(frame: pandas.DataFrame, path: Path) -> None:
             raise SharedLatentError(
                 f"{path}: column {name!r} has {missing} NaN or infinite values; fill or drop them first"
             )
-        if (np.abs(values) > FLOAT32_MAX).any():  # training is in float32: these would become infinite
+        beyond = values[np.abs(values) > FLOAT32_MAX]  # training is in float32: these would become infinite
+        if beyond.size:
             raise SharedLatentError(
-                f"{path}: column {name!r} has values beyond float32's range (e.g. {values[np.abs(values) > FLOAT32_MAX][0]:g}, "
-                f"largest allowed {FLOAT32_MAX:.3g}); rescale it first"
+                f"{path}: column {name!r} has values beyond float32's range (e.g. {beyond[0]:g}, largest allowed "
+                f"{FLOAT32_MAX:.3g}); rescale it first"
             )
 
 
@@ -285,8 +286,9 @@ def match_tables(
         suspect = shared_id_like_column(tables)
         if suspect is not None:
             hint = (
-                f"column {suspect!r} holds the same unique whole numbers in every file, in a different order: if it "
-                f"names the samples, set id_column={suspect} (pairing by row order now, and training on it as a feature)"
+                f"column {suspect!r} holds the same unique whole numbers in every file, in a different order: if "
+                f"it names the samples, set id_column={suspect} (pairing by row order now, and training on it as a "
+                "feature)"
             )
             warnings.warn(hint, UserWarning, stacklevel=3)
             paired_by = f"row order (no ID column; {hint})"

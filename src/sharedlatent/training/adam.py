@@ -5,8 +5,9 @@ torch.optim.Optimizer imports torch._dynamo the first time it is used (0.2-0.7 s
 1.5-2 s under the import profiler) and wraps every step in hooks and a profiler record (about 0.1 ms, several
 percent of a small model's step). `Adam` calls the same kernels: where the device has the fused one, it calls it
 directly, with the step counts as one shared tensor per count instead of torch's per-parameter in-place additions
-(a one-off timing on the digits model: 0.2 ms of a 2.7 ms step became 0.07 ms); elsewhere `torch.optim.adam.adam`. Its steps equal
-torch.optim.Adam's (with weight decay: torch.optim.AdamW's) bit for bit, and its state_dict has their layout.
+(a one-off timing on the digits model: 0.2 ms of a 2.7 ms step became 0.07 ms); elsewhere `torch.optim.adam.adam`.
+Its steps equal torch.optim.Adam's (with weight decay: torch.optim.AdamW's) bit for bit, and its state_dict has
+their layout.
 `PlateauDecay` is torch's ReduceLROnPlateau rule (mode "min", relative threshold 1e-4, no cooldown) for it."""
 
 from __future__ import annotations
