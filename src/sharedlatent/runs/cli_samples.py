@@ -103,7 +103,6 @@ def add_generate_parser(commands: Subparsers) -> None:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-
     from sharedlatent.runs.batches import refuse_labels_without_batches, require_labels
     from sharedlatent.runs.folder import load_run
     from sharedlatent.runs.outputs import check_generation_size, refuse_existing, write_file_set

@@ -213,7 +213,7 @@ def load_run(folder: str | Path) -> tuple[SharedLatentVAE, RunRecord]:
         raise SharedLatentError(
             f"{Path(folder) / RUN_FILE} lists domains {record.domains} but its model has {model.domain_names}"
         )
-    sizes = {name: size for name, size in (record.input_sizes or {}).items()}
+    sizes = dict(record.input_sizes or {})
     if sizes and sizes != model.input_sizes:
         raise SharedLatentError(
             f"{Path(folder) / RUN_FILE} lists input sizes {sizes} but its model has {model.input_sizes}"
