@@ -177,32 +177,36 @@ def test_a_damaged_checkpoint_is_refused_in_one_line(tmp_path, pairs, damage, me
     assert "\n" not in str(caught.value)
 
 
-def test_moments_saved_in_another_memory_layout_resume_to_the_same_weights(tmp_path, pairs):
+def uninterrupted_and_edited_resume(tmp_path, pairs, edit) -> tuple[SharedLatentVAE, SharedLatentVAE]:
+    """An uninterrupted fit, and one stopped after 3 saves whose saved state `edit` changes before it resumes."""
     config = tiny_config(epochs=6, validation_fraction=0.25)
     reference = fitted(config, pairs)
     with pytest.raises(SimulatedKillError):
         fitted(config, pairs, checkpoint=StopAfter(tmp_path / "c", 3, as_checkpoint(tmp_path, config).identity))
     file = tmp_path / "c" / "state.pt"
     state = torch.load(file, weights_only=True)
-    for moments in state["optimizer"]["state"].values():
-        for key in ("exp_avg", "exp_avg_sq"):
-            if moments[key].ndim == 2:  # same shape and values, transposed strides
-                moments[key] = moments[key].t().contiguous().t()
+    edit(state)
     torch.save(state, file)
-    assert_same_weights(reference, fitted(config, pairs, checkpoint=tmp_path / "c", resume=True))
+    return reference, fitted(config, pairs, checkpoint=tmp_path / "c", resume=True)
+
+
+def test_moments_saved_in_another_memory_layout_resume_to_the_same_weights(tmp_path, pairs):
+    def transpose_strides(state: dict) -> None:
+        for moments in state["optimizer"]["state"].values():
+            for key in ("exp_avg", "exp_avg_sq"):
+                if moments[key].ndim == 2:  # same shape and values, transposed strides
+                    moments[key] = moments[key].t().contiguous().t()
+
+    assert_same_weights(*uninterrupted_and_edited_resume(tmp_path, pairs, transpose_strides))
 
 
 def test_a_checkpoint_with_its_history_as_containers_still_resumes(tmp_path, pairs):
-    """Checkpoints before version 0.4.1 held the history as nested dicts and lists; now it is one JSON string."""
-    config = tiny_config(epochs=6, validation_fraction=0.25)
-    reference = fitted(config, pairs)
-    with pytest.raises(SimulatedKillError):
-        fitted(config, pairs, checkpoint=StopAfter(tmp_path / "c", 3, as_checkpoint(tmp_path, config).identity))
-    file = tmp_path / "c" / "state.pt"
-    state = torch.load(file, weights_only=True)
-    assert isinstance(state["history"], str)
-    state["history"] = json.loads(state["history"])
-    torch.save(state, file)
-    resumed = fitted(config, pairs, checkpoint=tmp_path / "c", resume=True)
+    """Checkpoints from before this change held the history as nested dicts and lists; now it is one JSON string."""
+
+    def history_as_containers(state: dict) -> None:
+        assert isinstance(state["history"], str)
+        state["history"] = json.loads(state["history"])
+
+    reference, resumed = uninterrupted_and_edited_resume(tmp_path, pairs, history_as_containers)
     assert_same_weights(reference, resumed)
     assert [r.train_loss for r in resumed.history.records] == [r.train_loss for r in reference.history.records]
