@@ -256,12 +256,33 @@ def test_parquet_files_pair_by_an_id_column(files, tmp_path):
     both = split.read(np.arange(split.n_samples))
     kept = np.setdiff1d(np.arange(N), np.setdiff1d(np.arange(N), shuffled))
     assert np.array_equal(both["left"], arrays["left"][kept]) and np.array_equal(both["right"], arrays["right"][kept])
+    assert parquet_split(paths).n_samples == N - 10  # sample_id is in both and named like an ID: found
+    frame.drop(columns="sample_id").to_parquet(tmp_path / "protein.parquet")
     with pytest.raises(SharedLatentError, match="different row counts \\[390, 400\\]: pair them with id_column="):
         parquet_split(paths)
     frame.iloc[[0, 1], 0] = "cell7"
     frame.to_parquet(tmp_path / "protein.parquet")
     with pytest.raises(SharedLatentError, match="'sample_id' repeats IDs \\(cell7\\)"):
         parquet_split(paths, id_column="sample_id")
+
+
+def test_an_integer_id_column_pairs_parquet_files_and_is_never_a_feature(tmp_path):
+    """A numeric ID column was read as a feature, and without id_column the files paired by position (a review)."""
+    rng = np.random.default_rng(0)
+    left, right = rng.random((60, 5)), rng.random((60, 3))
+    order = np.arange(60)[::-1]
+    first = pd.DataFrame(left, columns=list("abcde"))
+    first.insert(0, "cell_id", np.arange(60))
+    second = pd.DataFrame(right[order], columns=list("xyz"))
+    second.insert(0, "cell_id", order)
+    first.to_parquet(tmp_path / "l.parquet")
+    second.to_parquet(tmp_path / "r.parquet")
+    paths = {"l": tmp_path / "l.parquet", "r": tmp_path / "r.parquet"}
+    for split in (parquet_split(paths, id_column="cell_id"), parquet_split(paths)):  # named like an ID: found
+        assert split.input_sizes == {"l": 5, "r": 3}
+        both = split.read(np.arange(60))
+        np.testing.assert_array_equal(both["l"], left.astype(np.float32))
+        np.testing.assert_array_equal(both["r"], right.astype(np.float32))
 
 
 def test_rows_that_would_mis_pair_are_refused(files, tmp_path):

@@ -100,7 +100,13 @@ class ParquetRows(RowReader):
 
     Row groups of a few thousand rows keep a shuffled batch cheap; one huge group is read whole for every batch."""
 
-    def __init__(self, path: str | Path, columns: list[str] | None = None, cached_groups: int = 8) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        columns: list[str] | None = None,
+        cached_groups: int = 8,
+        exclude: tuple[str, ...] = (),
+    ) -> None:
         try:
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -115,8 +121,8 @@ class ParquetRows(RowReader):
         schema = self.file.schema_arrow
         columns = [columns] if isinstance(columns, str) else columns
         numeric = [f.name for f in schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)]
-        if columns is None:
-            columns = numeric
+        if columns is None:  # every numeric column but `exclude` (an ID column is not a feature)
+            columns = [name for name in numeric if name not in exclude]
         missing = [name for name in columns if name not in numeric]
         if missing:
             kind = "is not numeric" if missing[0] in schema.names else "does not exist"
@@ -343,8 +349,13 @@ def npy_split(paths: dict[str, str | Path]) -> StreamedSplit:
 
 def parquet_split(paths: dict[str, str | Path], id_column: str | None = None) -> StreamedSplit:
     """A StreamedSplit over one Parquet file per domain: rows paired by `id_column` (only samples in every file,
-    in the first file's order; IDs must be unique) or, without it, by position (equal row counts required)."""
-    readers = {name: ParquetRows(path) for name, path in paths.items()}
+    in the first file's order; IDs must be unique) or, without it, by position (equal row counts required).
+
+    The ID column is never a feature. Without `id_column`, a column every file has and whose name looks like an ID
+    (the `tables` loader's rule: sample_id, cell_id, barcode, ...) is taken as it, as `tables` does."""
+    if id_column is None:
+        id_column = _shared_id_column(paths)
+    readers = {name: ParquetRows(path, exclude=(id_column,) if id_column else ()) for name, path in paths.items()}
     if id_column is None:
         mismatch = "the Parquet files have different row counts {counts}: pair them with id_column="
         return _paired_by_position(readers, mismatch)
@@ -365,6 +376,20 @@ def parquet_split(paths: dict[str, str | Path], id_column: str | None = None) ->
         order = np.argsort(values, kind="stable")
         rows[name] = order[np.searchsorted(values[order], common)]
     return StreamedSplit(readers, rows)
+
+
+def _shared_id_column(paths: dict[str, str | Path]) -> str | None:
+    """The ID-like column name (datasets/tables.py's rule) that every Parquet file's schema has, if any."""
+    from sharedlatent.datasets.tables import detect_id_column
+
+    try:
+        import pyarrow.parquet as pq
+
+        names = [pq.read_schema(path).names for path in paths.values()]
+    except (ImportError, OSError, ValueError):  # ParquetRows reports these, naming the file
+        return None
+    found = detect_id_column(names[0])
+    return found if found is not None and all(found in other for other in names) else None
 
 
 def _paired_by_position(readers: dict[str, RowReader], mismatch: str) -> StreamedSplit:
