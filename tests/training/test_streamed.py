@@ -336,3 +336,18 @@ def test_a_memory_mapped_file_truncated_between_reads_is_an_error_not_a_crash(tm
     os.truncate(tmp_path / "x.npy", 1000)  # reading the memory map past the end now would be SIGBUS
     with pytest.raises(SharedLatentError, match="changed on disk during training"):
         reader.read(np.arange(1900, 2000))
+
+
+def test_a_backed_test_split_kept_as_a_subsample_is_reported_as_one(files, monkeypatch):
+    """The backed loader keeps a seeded subsample of a large test split; evaluate said "all" of it (a review)."""
+    from sharedlatent.datasets import backed_files, load_dataset
+    from sharedlatent.runs.evaluate import prepare, sample_note
+
+    paths, _ = files
+    monkeypatch.setattr(backed_files, "TEST_ROWS", 30)
+    options = {"left_path": str(paths["left"]), "right_path": str(paths["right"]), "backed": "true", "seed": 4}
+    dataset = load_dataset("h5ad", **options)
+    assert dataset.test.n_samples == 30 and dataset.test_subsample == (80, 4)
+    model = SharedLatentVAE(dataset.input_sizes, config(epochs=1))
+    model.fit(dataset.train)
+    assert sample_note(prepare(model, dataset, "test")) == "computed on 30 of 80 test samples, seed 4"

@@ -66,6 +66,8 @@ def load_backed_pair(
     dataset.notes.append(
         f"h5ad backed: training reads rows from disk; {len(kept)} of {len(test_rows)} test cells loaded"
     )
+    if len(kept) < len(test_rows):
+        dataset.test_subsample = (len(test_rows), int(seed))
     return dataset
 
 

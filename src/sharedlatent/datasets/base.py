@@ -143,6 +143,9 @@ class PairedDataset:
     # The cells' obs (a pandas DataFrame indexed by sample ID) for data read from AnnData / MuData, else None:
     # what a figure may be coloured by (`--color-by cell_type`).
     obs: Any = None
+    # (all test samples, seed) when the loader kept only a seeded subsample of the test split (backed files), so
+    # the evaluation can say what its numbers were computed on; None when `test` is the whole split.
+    test_subsample: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         if list(self.train.domains) != list(self.test.domains):

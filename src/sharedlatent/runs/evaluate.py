@@ -49,6 +49,7 @@ class Evaluation:
     renderers: dict[str, Renderer]
     pictured: frozenset[str]  # domains the dataset gives a renderer of their own; the others get feature scatters
     colour: tuple[str, np.ndarray] | None = None  # an obs column the latent plot is coloured by, per sample
+    subsample_seed: int = EVALUATION_SEED  # the seed of the subsample when data is one (the loader's, if it drew it)
 
 
 def prepare(model: SharedLatentVAE, dataset: PairedDataset, split: str, color_by: str | None = None) -> Evaluation:
@@ -58,10 +59,14 @@ def prepare(model: SharedLatentVAE, dataset: PairedDataset, split: str, color_by
         raise SharedLatentError(f"split must be 'train' or 'test', got {split!r}")
     available = getattr(dataset, split).paired()
     data = seeded_rows(available, EVALUATION_SAMPLES)
+    n_available, seed = available.n_samples, EVALUATION_SEED
+    if split == "test" and dataset.test_subsample is not None:  # the loader already kept a subsample
+        n_available, seed = dataset.test_subsample
     return Evaluation(
         split=split,
         data=data,
-        n_available=available.n_samples,
+        n_available=n_available,
+        subsample_seed=seed,
         outputs=compute_outputs(model, data, seed=model.config.train.seed),
         interpolation=interpolate(model, data, INTERPOLATION_STEPS),
         renderers={name: _renderer(model, dataset, name) for name in dataset.domain_names},
@@ -117,7 +122,7 @@ def sample_note(evaluation: Evaluation) -> str:
     n, split = evaluation.data.n_samples, evaluation.split
     if n == evaluation.n_available:
         return f"computed on all {n} {split} samples"
-    return f"computed on {n} of {evaluation.n_available} {split} samples, seed {EVALUATION_SEED}"
+    return f"computed on {n} of {evaluation.n_available} {split} samples, seed {evaluation.subsample_seed}"
 
 
 def write_metrics(
