@@ -1156,6 +1156,22 @@ def _(tmp, base, mp):
     return translate_args(base, tmp / "folder", tmp / "o.npy")
 
 
+@case("info-model-file-truncated")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    (run / "model.safetensors").write_bytes((base / "model.safetensors").read_bytes()[:1000])
+    return ["info", str(run)]
+
+
+@case("info-config-toml-not-the-models")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    text = (run / "config.toml").read_text()
+    assert "latent_size = 16" in text
+    (run / "config.toml").write_text(text.replace("latent_size = 16", "latent_size = 1000"))
+    return ["info", str(run)]
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_bad_input_gives_one_error_line_and_changes_nothing(name, base_run, tmp_path, capsys, monkeypatch):
     work = tmp_path / "work"

@@ -188,9 +188,11 @@ def add_info_parser(commands: Subparsers) -> None:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from sharedlatent.runs.summary import summary_lines
+    from sharedlatent.runs.summary import check_model_matches, summary_lines
 
-    print(summary_lines(args.run, list_files=True))
+    text = summary_lines(args.run, list_files=True)
+    check_model_matches(args.run)  # a run whose model file is damaged or not its own is not described as healthy
+    print(text)
     return 0
 
 
