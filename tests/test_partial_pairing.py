@@ -167,3 +167,24 @@ def test_tables_outer_pairing(tmp_path):
     assert outer.pairing_counts() == {"paired": 20, "left_only": 10, "right_only": 15}
     assert outer.test.is_paired and outer.test.n_samples == 5 and outer.train.n_samples == 40
     assert "20 paired, 10 left-only, 15 right-only" in outer.description
+
+
+def test_outer_pairing_with_labels_in_one_file_leaves_the_other_files_samples_unlabelled(tmp_path):
+    """Samples only the unlabelled file has cannot carry a label; they are unpaired, so no split or metric reads it.
+    Before, the run was refused with "add it to every file", which cannot be done (a new-user review)."""
+    rng = np.random.default_rng(0)
+    left_ids, right_ids = [f"s{i}" for i in range(30)], [f"s{i}" for i in range(10, 45)]
+    kinds = ["a" if i % 2 else "b" for i in range(30)]
+    pd.DataFrame({"sample_id": left_ids, "g1": rng.random(30), "kind": kinds}).to_csv(tmp_path / "l.csv", index=False)
+    pd.DataFrame({"sample_id": right_ids, "p1": rng.random(35)}).to_csv(tmp_path / "r.csv", index=False)
+    outer = load_table_pair(
+        left_path=tmp_path / "l.csv",
+        right_path=tmp_path / "r.csv",
+        pairing="outer",
+        test_fraction=0.25,
+        label_column="kind",
+    )
+    assert set(outer.test.labels) == {"a", "b"}  # the test split is paired: every sample has its label
+    assert set(outer.train.paired().labels) == {"a", "b"}
+    assert sorted(set(outer.train.labels)) == ["", "a", "b"]  # the 15 right-only samples
+    assert int((outer.train.labels == "").sum()) == 15

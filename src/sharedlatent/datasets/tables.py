@@ -335,9 +335,11 @@ def matched_labels(tables: dict[str, Table], rows: dict[str, np.ndarray], label_
             )
         labels[have], known[have] = taken, True
     if not known.all():
-        raise SharedLatentError(
-            f"label column {label_column!r} is missing for {int((~known).sum())} samples that only files without it have; add it to every file"
-        )
+        # Only samples that no labelled file has lack a label: with outer pairing these are unpaired (a paired
+        # sample is in every file), and the split, the metrics and the figures read the paired samples' labels
+        # only. They get "" and the labels become text.
+        labels[~known] = ""
+        return np.asarray([str(value) for value in labels.tolist()])
     return np.asarray(labels.tolist(), dtype=np.asarray(next(iter(found.values()))[0]).dtype)
 
 
