@@ -167,3 +167,13 @@ def test_normalised_x_beside_a_counts_layer_gets_a_note_naming_the_layer(tmp_pat
     assert not [n for n in load_h5ad_pair(**paths, left_layer="counts").notes if "is not counts" in n]
     with pytest.raises(SharedLatentError, match=r"no layer 'counts'; layers are \[\] \(without a layer, X is read"):
         load_h5ad_pair(**paths, layer="counts")  # the protein file has none
+
+
+def test_outer_pairing_with_labels_in_one_file_leaves_the_others_cells_unlabelled(tmp_path):
+    """Cells only the protein file has are unpaired: they get an empty label that nothing reads (a review)."""
+    rna(CELLS[:15]).write_h5ad(tmp_path / "rna.h5ad")  # obs has cell_type
+    protein(CELLS[5:]).write_h5ad(tmp_path / "protein.h5ad")  # no cell_type
+    paths = {"left_path": tmp_path / "rna.h5ad", "right_path": tmp_path / "protein.h5ad"}
+    dataset = load_h5ad_pair(**paths, label_column="cell_type", pairing="outer", test_fraction=0.3)
+    assert set(dataset.test.labels) <= {"B", "T"} and set(dataset.train.paired().labels) <= {"B", "T"}
+    assert int((dataset.train.labels == "").sum()) == 5  # the five protein-only cells

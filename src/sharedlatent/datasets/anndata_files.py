@@ -171,6 +171,12 @@ def find_labels(
             f"; the obs columns are: {listed(c for frame in frames for c in frame.columns)}"
         )
     missing = pd.isna(values)
+    if option == "label column":
+        # Cells only unlabelled modalities hold (outer pairing) are unpaired, and no split or metric reads their
+        # label: they get "". A paired cell without a label is still an error.
+        unpaired = ~np.all(np.stack([domain_rows >= 0 for domain_rows in rows.values()]), axis=0)
+        values[missing & unpaired] = ""
+        missing = missing & ~unpaired
     if missing.any():
         raise SharedLatentError(f"{option} {column!r} has {int(missing.sum())} missing values among the paired cells")
     return np.asarray(values).astype(str)
