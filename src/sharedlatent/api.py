@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sharedlatent.arrays import as_matrix, dense_if_sparse, is_sparse_matrix
+from sharedlatent.arrays import as_matrix, dense_if_sparse
 from sharedlatent.auto_settings import AutoChoice, provisional
 from sharedlatent.config import RunConfig
 from sharedlatent.continuous_covariates import CovariateScaler, covariate_rows, joined
@@ -229,9 +229,9 @@ class SharedLatentVAE:
             A count target's total count per sample (or one for all) instead of the training mean (or, decoding a
             domain from itself, its observed total).
         """
-        if kind_of(inputs) and not all(is_sparse_matrix(values) for values in inputs.values()):
-            raise SharedLatentError("AnnData / MuData input: use get_latent (latents) or translate (an AnnData)")
         inputs = {name: dense_if_sparse(values) for name, values in inputs.items()}  # README: sparse in, numpy out
+        if kind_of(inputs):
+            raise SharedLatentError("AnnData / MuData input: use get_latent (latents) or translate (an AnnData)")
         check_frame_rows(inputs, "predict")
         batch = source_labels(self, batch, transform_batch)
         for target in targets:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from sharedlatent import names
+from sharedlatent.config import SEED_RANGE
 from sharedlatent.errors import SharedLatentError
 
 
@@ -19,8 +20,9 @@ def latent_points(
         raise SharedLatentError(
             f"unknown generation method {method!r}; choose one of {', '.join(names.GENERATION_METHODS)}"
         )
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 1 << 32:
-        raise SharedLatentError(f"the generation seed must be a whole number from 0 to {(1 << 32) - 1}, got {seed!r}")
+    low, high = SEED_RANGE["min"], SEED_RANGE["max"]
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not low <= seed <= high:
+        raise SharedLatentError(f"the generation seed must be a whole number from {low} to {high}, got {seed!r}")
     rng = np.random.default_rng(seed)
     if method == "prior":
         return rng.standard_normal((n, latent_size)).astype(np.float32)

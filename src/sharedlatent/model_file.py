@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sharedlatent.errors import SharedLatentError
+from sharedlatent.plain_values import FLOAT32_MAX
 from sharedlatent.storage import METADATA_KEY
 
 FORMAT_VERSION = 1  # of the metadata record a model file carries
@@ -264,9 +265,6 @@ def _check_covariates(path: Path, record: Any, width: int) -> None:
         raise SharedLatentError(f"{path}: covariate mean and std must be {width} finite numbers each, std above 0")
     if keys is not None and keys != names:
         raise SharedLatentError(f"{path}: covariate obs_keys must equal the covariate names or be null")
-
-
-FLOAT32_MAX = 3.4028234663852886e38  # parameters are used as float32: anything larger becomes infinite
 
 
 def _finite_list(values: Any) -> bool:

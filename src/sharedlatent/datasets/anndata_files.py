@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sharedlatent.auto_settings import is_nonnegative_integer
 from sharedlatent.datasets.backed_files import load_backed_pair, wants_backed
 from sharedlatent.datasets.base import PairedDataset, Split
 from sharedlatent.datasets.options import require_path
@@ -88,19 +89,15 @@ def counts_layer_hint(modality: Modality, domain: str, layer: str | None, obsm: 
     if layer or obsm or not len(modality.adata.layers):
         return None
     rows = np.arange(min(HINT_ROWS, modality.adata.n_obs))
-    if _whole_non_negative(dense_rows(modality.matrix, rows)):
+    if not len(rows) or is_nonnegative_integer(dense_rows(modality.matrix, rows)):
         return None
     for name in modality.adata.layers:
-        if _whole_non_negative(dense_rows(modality.adata.layers[name], rows)):
+        if is_nonnegative_integer(dense_rows(modality.adata.layers[name], rows)):
             return (
                 f"{domain}: X is not counts but layers[{name!r}] is; to model the counts with a count likelihood, "
                 f"read that layer (layer={name} for both files, or left_layer= / right_layer=)"
             )
     return None
-
-
-def _whole_non_negative(values: np.ndarray) -> bool:
-    return values.size > 0 and bool(np.all(values >= 0) and np.all(values == np.round(values)))
 
 
 def dense_rows(

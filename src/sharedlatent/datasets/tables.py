@@ -35,6 +35,7 @@ from sharedlatent.datasets.pairing import (
 from sharedlatent.datasets.splits import split_into_dataset
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.optional_deps import require_module
+from sharedlatent.plain_values import FLOAT32_MAX
 from sharedlatent.storage import atomic_path
 
 if TYPE_CHECKING:
@@ -48,7 +49,6 @@ ID_NAME = re.compile(
 )
 TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": "\t"}
 TABLE_SUFFIXES = (*TEXT_SUFFIXES, ".parquet", ".npz", ".npy")
-FLOAT32_MAX = float(np.finfo(np.float32).max)  # training and outputs are float32
 TEXT_FORMATS = {",": "CSV", "\t": "tab-separated text"}
 
 

@@ -8,6 +8,7 @@ from typing import Any
 from sharedlatent.config import RunConfig
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.names import VALUE_OUTPUT_LIKELIHOODS, canonical
+from sharedlatent.plain_values import flattened
 from sharedlatent.runs.record import NO_TEST_NOTE, read_record
 from sharedlatent.storage import CONFIG_FILE, METRICS_FILE, WEIGHTS_FILE, read_json, split_file
 
@@ -27,22 +28,14 @@ def check_model_matches(folder: Path) -> None:
 
     folder = Path(folder)
     metadata, _ = read_model_file(folder / WEIGHTS_FILE)
-    saved = _flat(RunConfig.from_dict(metadata["config"]).to_dict())
-    shown = _flat(RunConfig.from_toml(folder / CONFIG_FILE).to_dict())
+    saved = flattened(RunConfig.from_dict(metadata["config"]).to_dict())
+    shown = flattened(RunConfig.from_toml(folder / CONFIG_FILE).to_dict())
     # A key config.toml leaves unset is read as its rule or an older version's default; only set values must agree
     differing = sorted(key for key, value in shown.items() if value is not None and saved.get(key) != value)
     if differing:
         raise SharedLatentError(
             f"{folder / CONFIG_FILE} differs from the config its model was trained with ({', '.join(differing[:3])})"
         )
-
-
-def _flat(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested config values as one dict with dotted keys."""
-    flat: dict[str, Any] = {}
-    for key, value in values.items():
-        flat.update(_flat(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value})
-    return flat
 
 
 def summary_lines(folder: Path, list_files: bool = False) -> str:

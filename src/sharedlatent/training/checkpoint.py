@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from sharedlatent.errors import SharedLatentError, first_line
+from sharedlatent.plain_values import flattened
 from sharedlatent.storage import atomic_path
 
 CHECKPOINT_FILE = "state.pt"
@@ -107,24 +108,13 @@ class Checkpoint:
 
 def config_identity(config_values: dict[str, Any]) -> dict[str, Any]:
     """A config's nested values without the settings a resumed run may change."""
-    values = _flatten(config_values)
+    values = flattened(config_values)
     return {key: value for key, value in values.items() if key not in VOLATILE_KEYS}
-
-
-def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested dicts as one dict with dotted keys."""
-    flat: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, dict) and value:
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def _differences(saved: dict[str, Any], current: dict[str, Any]) -> str:
     """The first few keys whose values differ, as `key: saved in the checkpoint, current now`."""
-    saved, current = _flatten(saved), _flatten(current)
+    saved, current = flattened(saved), flattened(current)
     keys = sorted(key for key in set(saved) | set(current) if saved.get(key) != current.get(key))
     shown = [f"{key}: {saved.get(key)!r} in the checkpoint, {current.get(key)!r} now" for key in keys[:3]]
     return "; ".join(shown) + (f"; and {len(keys) - 3} more" if len(keys) > 3 else "")
