@@ -93,8 +93,10 @@ def test_covariate_errors_are_one_line():
     with pytest.raises(SharedLatentError, match="covariates have 7 rows for 400 samples"):
         vae.translate(rna, "rna", "protein", covariates=np.zeros((7, 2)))
     assert vae.encode(rna, "rna").shape == (400, 4)  # the encoders never read them by default
+    declared = small_config(epochs=1)
+    declared.model.continuous_covariates = 2
     with pytest.raises(SharedLatentError, match="give fit covariates="):
-        vae.fit(arrays)
+        SharedLatentVAE({name: v.shape[1] for name, v in arrays.items()}, declared).fit(arrays)
     inf = np.column_stack([covariate, np.zeros_like(covariate)])
     inf[0, 1] = np.inf
     plain = SharedLatentVAE({name: v.shape[1] for name, v in arrays.items()}, small_config(epochs=1))

@@ -5,6 +5,7 @@ input validation in arrays.py and datasets/partial.py; this class wires them tog
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import warnings
 from collections.abc import Mapping, Sequence
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sharedlatent.arrays import as_matrix, dense_if_sparse
+from sharedlatent.arrays import as_matrix, checked_input_sizes, dense_if_sparse
 from sharedlatent.auto_settings import AutoChoice, provisional
 from sharedlatent.config import RunConfig
 from sharedlatent.continuous_covariates import CovariateScaler, covariate_rows, joined
@@ -73,19 +74,37 @@ class SharedLatentVAE:
     _module_cls = SharedLatentModule
 
     def __init__(self, input_sizes: Mapping[str, int], config: RunConfig | None = None) -> None:
-        self.config = config or RunConfig()
-        self.input_sizes = {str(name): int(size) for name, size in input_sizes.items()}
-        self.config.validate(self.input_sizes)
+        self.input_sizes = checked_input_sizes(input_sizes)
+        # A copy, as scikit-learn estimators keep theirs: the caller may edit or reuse the object, and fit writes
+        # its choices into the model's own config. `given_config` is what every fit starts from.
+        self.given_config = copy.deepcopy(config) if config is not None else RunConfig()
+        self.given_config.validate(self.input_sizes)  # deprecated names replaced (and warned about) once, here
+        self.registration: Registration | None = None  # where AnnData / MuData input is read (scverse/)
+        self.batch_encoder: BatchEncoder | None = None  # the batch labels fit saw (covariates.py)
+        self.start_over()
+
+    def start_over(self) -> None:
+        """Forget everything fit learned: the config as given, a fresh module from train.seed, no history."""
+        self.config = copy.deepcopy(self.given_config)
         self.device = resolve_device(self.config.train.device)
         self.latent_box: tuple[np.ndarray, np.ndarray] | None = None
         self.history: History | None = None
         self.auto_choices: dict[str, AutoChoice] = {}  # what fit chose for "auto" likelihoods and preprocessing
         self.epoch_search: EpochSearch | None = None  # set by fit when a tiny hold-out gave way to k-fold CV
-        self.registration: Registration | None = None  # where AnnData / MuData input is read (scverse/)
-        self.batch_encoder: BatchEncoder | None = None  # the batch labels fit saw (covariates.py)
         self.covariate_scaler: CovariateScaler | None = None  # continuous covariates' names, mean, std (fit)
         self.loaded_from: str | None = None
         self.build_module()
+
+    @property
+    def is_trained(self) -> bool:
+        """Whether fit has run or the model was loaded from a file."""
+        return self.history is not None or self.loaded_from is not None
+
+    def _check_trained(self, call: str) -> None:
+        if not self.is_trained:
+            raise SharedLatentError(
+                f"{call}() needs a trained model: call fit() first (or SharedLatentVAE.load a saved one)"
+            )
 
     @classmethod
     def from_data(
@@ -172,7 +191,33 @@ class SharedLatentVAE:
         covariates
             Continuous covariates, samples x k (an array, a DataFrame or a mapping name -> values; AnnData /
             MuData: the registered continuous_covariate_keys), standardised and joined after the batch one-hot.
+
+        Each call starts over, as scikit-learn's fit does: from the config as given (its "auto" settings chosen
+        anew from this data) and a fresh start from train.seed, so a second fit equals a first; a trained or
+        loaded model is retrained, not fine-tuned. A fit that fails leaves the model as it was. To continue an
+        interrupted fit, use `checkpoint` and `resume`.
         """
+        earlier = dict(vars(self))  # start_over replaces these objects, never changes them: a failed fit puts them back
+        self.start_over()
+        try:
+            return self._fit(train, validation, progress, present, checkpoint, resume, batch, covariates)
+        except BaseException:
+            vars(self).clear()
+            vars(self).update(earlier)
+            raise
+
+    def _fit(
+        self,
+        train: Any,
+        validation: Any,
+        progress: bool | None,
+        present: Mapping[str, ArrayLike] | None,
+        checkpoint: str | Path | Checkpoint | None,
+        resume: bool,
+        batch: Any,
+        covariates: Any,
+    ) -> History:
+        """fit's work, on a model just started over."""
         if isinstance(train, StreamedSplit):  # rows stay on disk, read batch by batch
             if covariates is not None:
                 raise SharedLatentError("covariates are not read from disk yet; load the data in memory to fit them")
@@ -229,6 +274,7 @@ class SharedLatentVAE:
             A count target's total count per sample (or one for all) instead of the training mean (or, decoding a
             domain from itself, its observed total).
         """
+        self._check_trained("predict")
         inputs = {name: dense_if_sparse(values) for name, values in inputs.items()}  # README: sparse in, numpy out
         if kind_of(inputs):
             raise SharedLatentError("AnnData / MuData input: use get_latent (latents) or translate (an AnnData)")
@@ -280,6 +326,7 @@ class SharedLatentVAE:
         self, x: ArrayLike, domain: str, *, batch: Any = None, covariates: Any = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Posterior means and log-sigmas of samples of one domain (for KL per latent dimension, active units)."""
+        self._check_trained("latent_distribution")
         self._check_domain(domain)
         prepared = self.preprocessors[domain].transform(self._matrix(x, domain)).astype(np.float32)
         continuous = covariate_rows(
@@ -319,6 +366,7 @@ class SharedLatentVAE:
             The continuous covariates to decode with (one row per point, or one for all), for a model fitted
             with them.
         """
+        self._check_trained("decode")
         latent = as_matrix(z, "latent points", features=self.module.latent_size, promote_vector=True)
         continuous = covariate_rows(self, covariates, len(latent), "decode", needed=True)
         rows = joined(decoder_rows(self, None, transform_batch, len(latent), "decode"), continuous)
@@ -369,6 +417,7 @@ class SharedLatentVAE:
         covariates
             As in predict; AnnData / MuData input reads them from the registered continuous_covariate_keys.
         """
+        self._check_trained("translate")
         self._check_domain(target)
         self._check_domain(source)
         batch = source_labels(self, batch, transform_batch)
@@ -382,6 +431,7 @@ class SharedLatentVAE:
     def get_latent(self, data: Any, **options: Any) -> Any:
         """Latent means of AnnData / MuData cells as a frame aligned to obs_names (joint over the domains a cell
         has); options: domain (for a lone AnnData), layer, obsm. See scverse/latent.py."""
+        self._check_trained("get_latent")
         return scverse_latent.get_latent(self, data, **options)
 
     def write_latent(self, data: Any, key: str = scverse_latent.LATENT_KEY, **options: Any) -> Any:

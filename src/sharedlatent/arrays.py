@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -42,7 +43,7 @@ def as_matrix(
         with np.errstate(over="ignore"):  # float64 beyond float32's range: reported below, by name
             array = np.ascontiguousarray(values, dtype=dtype)
     except (TypeError, ValueError):
-        raise SharedLatentError(f"{what}: values are not numeric") from None
+        raise SharedLatentError(f"{what}: {_not_numeric(values)}") from None
     if promote_vector and array.ndim == 1 and features is not None and array.size == features:
         array = array[None, :]
     if array.ndim != 2:
@@ -62,3 +63,31 @@ def as_matrix(
         kind = "infinite" if allow_nan else "NaN or infinite"
         raise SharedLatentError(f"{what}: contains {int(bad.sum())} {kind} values")
     return array
+
+
+def _not_numeric(values: Any) -> str:
+    """Why `values` do not convert to numbers: missing entries (None, pandas' NA), which a nullable DataFrame
+    holds, or some other non-number."""
+    try:
+        cells = np.asarray(values, dtype=object).ravel()
+    except (TypeError, ValueError):
+        return "values are not numeric"
+    missing = sum(1 for cell in cells if cell is None or type(cell).__name__ in ("NAType", "NaTType"))
+    if missing:
+        return f"{missing} values are missing (None or pandas NA), which are not numbers; fill or drop them"
+    return "values are not numeric"
+
+
+def checked_input_sizes(input_sizes: Any) -> dict[str, int]:
+    """`input_sizes` as {domain name: feature count}, or a one-line error: a mapping of whole counts of at least 1."""
+    if not isinstance(input_sizes, Mapping) or not input_sizes:
+        raise SharedLatentError(
+            f"input_sizes must map each domain name to its feature count, e.g. {{'rna': 2000, 'protein': 30}}; "
+            f"got {type(input_sizes).__name__}"
+        )
+    sizes = {}
+    for name, size in input_sizes.items():
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+            raise SharedLatentError(f"domain {name!r} needs a whole number of features of at least 1, got {size!r}")
+        sizes[str(name)] = int(size)
+    return sizes

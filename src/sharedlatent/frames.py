@@ -31,8 +31,14 @@ def check_frame_rows(inputs: Mapping[str, Any], what: str) -> None:
             detail = f"{len(first)} and {len(frame)} rows"
         else:
             row = next(i for i, (a, b) in enumerate(zip(first.index, frame.index, strict=True)) if a != b)
-            detail = f"row {row} is {first.index[row]!r} in one and {frame.index[row]!r} in the other"
+            mine, theirs = (_plain(index[row]) for index in (first.index, frame.index))
+            detail = f"row {row} is {mine!r} in one and {theirs!r} in the other"
         raise SharedLatentError(
             f"{what}: the DataFrames of {first_name!r} and {name!r} have different row indexes ({detail}); rows are "
             "paired by position, so align them first (e.g. frame.loc[shared_ids]) or pass arrays"
         )
+
+
+def _plain(label: Any) -> Any:
+    """An index label as Python prints it plainly (399, not np.int64(399))."""
+    return label.item() if hasattr(label, "item") and not isinstance(label, str) else label

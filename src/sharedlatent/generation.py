@@ -14,8 +14,8 @@ def latent_points(
 ) -> np.ndarray:
     """`n` float32 points: "box" draws uniformly inside `latent_box` (the per-dimension min/max of the training
     encodings, as the original did), "prior" draws from N(0, I)."""
-    if n < 1:
-        raise SharedLatentError(f"number of samples to generate must be at least 1, got {n}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise SharedLatentError(f"the number of samples to generate must be a whole number of at least 1, got {n!r}")
     if method not in names.GENERATION_METHODS:
         raise SharedLatentError(
             f"unknown generation method {method!r}; choose one of {', '.join(names.GENERATION_METHODS)}"

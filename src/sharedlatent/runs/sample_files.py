@@ -27,8 +27,16 @@ def read_samples(
 ) -> Samples:
     """Samples from a file, its format chosen by the suffix; IDs come from an ID column or obs_names. A table's
     `id_column` (else one named like an ID) and `label_column` (where present) are left out of the values. An NPZ
-    without a 'values' array may hold `domain`'s samples under the domain's name, as `generate` writes them."""
-    path = Path(path)
+    without a 'values' array may hold `domain`'s samples under the domain's name, as `generate` writes them.
+    A file of no samples is refused: on the command line it is a mistake, not a request for an empty output."""
+    samples = _read_any(Path(path), id_column, label_column, domain)
+    if len(samples.values) == 0:
+        raise SharedLatentError(f"input {path} holds no samples (0 rows)")
+    return samples
+
+
+def _read_any(path: Path, id_column: str | None, label_column: str | None, domain: str | None) -> Samples:
+    """read_samples' reading, by the file's suffix."""
     if path.is_dir():
         raise SharedLatentError(f"input {path} is a folder, not a file")
     if not path.is_file():

@@ -73,7 +73,7 @@ def map_chunks(
     module.eval()
     n = next(iter(arrays.values())).shape[0]
     pieces = []
-    for start in range(0, n, INFERENCE_CHUNK):
+    for start in range(0, max(n, 1), INFERENCE_CHUNK):  # 0 rows still run once, for the output's width
         batch = {k: torch.from_numpy(v[start : start + INFERENCE_CHUNK]).to(device) for k, v in arrays.items()}
         pieces.append(function(batch).cpu().numpy())
-    return np.concatenate(pieces) if pieces else np.zeros((0, 0), dtype=np.float32)
+    return np.concatenate(pieces)
