@@ -5,11 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from tests.conftest import small_config
 
 from sharedlatent.api import SharedLatentVAE
 from sharedlatent.config import RunConfig
 from sharedlatent.errors import SharedLatentError
-from tests.conftest import small_config
 
 
 def _pair(seed: int = 0, n: int = 200, scale: float = 1.0) -> dict[str, np.ndarray]:
@@ -137,3 +137,9 @@ def test_misaligned_integer_indexes_are_printed_plainly():
     frames = {"left": pd.DataFrame(data["left"]), "right": pd.DataFrame(data["right"], index=range(5, 205))}
     with pytest.raises(SharedLatentError, match="row 0 is 0 in one and 5 in the other"):
         model.fit(frames)
+
+
+def test_a_misspelt_config_attribute_is_an_error_not_ignored():
+    config = RunConfig()
+    with pytest.raises(AttributeError, match="'epoch'"):
+        config.train.epoch = 3

@@ -3,6 +3,8 @@ should, and "auto" settings resolved next to explicit ones."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -158,7 +160,7 @@ def test_a_nonlinear_task_is_won_against_ridge_by_a_margin():
     ],
 )
 def test_auto_fills_only_what_the_domain_leaves_unset(own, expected):
-    config = RunConfig.from_dict({"model": {"domains": {"left": own.__dict__ | {"private_widths": None}}}})
+    config = RunConfig.from_dict({"model": {"domains": {"left": dataclasses.asdict(own) | {"private_widths": None}}}})
     values = np.random.default_rng(0).poisson(3.0, size=(50, 4)).astype(float) * 1.5
     resolved, chosen = resolve_auto(config, {"left": values})
     if expected is None:

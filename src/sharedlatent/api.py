@@ -438,13 +438,16 @@ class SharedLatentVAE:
         """Write get_latent's coordinates into `data.obsm[key]` (a MuData's own obsm) and return them."""
         return scverse_latent.write_latent(self, data, key, **options)
 
-    def cycle(self, x: ArrayLike, source: str, target: str, *, batch: Any = None, covariates: Any = None) -> ArrayLike:
+    def cycle(
+        self, x: Any, source: str, target: str, *, batch: Any = None, covariates: Any = None, **options: Any
+    ) -> Any:
         """Translate to `target` and back to `source`.
 
         Parameters
         ----------
         x
-            Samples x features of `source`.
+            Samples x features of `source`; or an AnnData / MuData, read where the model reads `source` (its
+            registered layer or obsm), which gives an AnnData as translate does (options: layer, obsm, model_name).
         source, target
             Domain names.
         batch
@@ -452,7 +455,13 @@ class SharedLatentVAE:
         covariates
             The samples' continuous covariates, for a model fitted with them (used both ways).
         """
+        self._check_trained("cycle")
         self._check_domain(source)
+        self._check_domain(target)
+        if kind_of(x):
+            return translate_object(self, x, source, target, batch=batch, covariates=covariates, cycle=True, **options)
+        if options:
+            raise SharedLatentError(f"{', '.join(options)} apply to AnnData / MuData input, not to arrays")
         there = self.translate(self._matrix(x, source), source, target, batch=batch, covariates=covariates)
         with warnings.catch_warnings():  # the way back reads the model's own (non-integer) count means
             warnings.simplefilter("ignore", CountInputWarning)

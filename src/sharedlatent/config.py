@@ -59,7 +59,7 @@ AUTO_NOISE = 0.2
 AUTO_WEIGHT_DECAY = 0.3
 
 
-@dataclass
+@dataclass(slots=True)
 class DomainConfig:
     """How one named domain is modelled; unset fields fall back to the model-wide defaults."""
 
@@ -103,7 +103,7 @@ class DomainConfig:
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class ModelConfig:
     """The layout: private branches per domain, shared layers, latent size."""
 
@@ -194,7 +194,7 @@ class ModelConfig:
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class TrainConfig:
     """How training runs: schedule, epochs, batches, optimiser, noise, early stopping, seed."""
 
@@ -253,7 +253,7 @@ class TrainConfig:
             )
 
 
-@dataclass
+@dataclass(slots=True)
 class RunConfig:
     """A whole run: which dataset, the model layout and the training."""
 

@@ -177,3 +177,33 @@ def test_outer_pairing_with_labels_in_one_file_leaves_the_others_cells_unlabelle
     dataset = load_h5ad_pair(**paths, label_column="cell_type", pairing="outer", test_fraction=0.3)
     assert set(dataset.test.labels) <= {"B", "T"} and set(dataset.train.paired().labels) <= {"B", "T"}
     assert int((dataset.train.labels == "").sum()) == 5  # the five protein-only cells
+
+
+def test_repeated_feature_names_are_refused_when_training(tmp_path):
+    """New cells are matched to a trained model by feature name, so a repeated name is refused up front (in memory
+    and backed) instead of training a model that cannot read its own file."""
+    left = rna(CELLS)
+    left.var_names = [f"gene{min(i, 28)}" for i in range(30)]  # gene28 twice
+    left.write_h5ad(tmp_path / "rna.h5ad")
+    protein(CELLS).write_h5ad(tmp_path / "protein.h5ad")
+    paths = {"left_path": str(tmp_path / "rna.h5ad"), "right_path": str(tmp_path / "protein.h5ad")}
+    for backed in (False, True):
+        with pytest.raises(SharedLatentError, match=r"feature names are not unique \(gene28\); run .var_names_make_"):
+            load_h5ad_pair(**paths, backed=backed)
+
+
+def test_a_label_column_both_files_hold_must_agree(tmp_path):
+    left, right = rna(CELLS), protein(CELLS)
+    left.obs["lane"] = ["b1" if i % 2 else "b2" for i in range(len(CELLS))]
+    right.obs["lane"] = left.obs["lane"].to_numpy()
+    right.obs.loc[CELLS[0], "lane"] = None  # missing in one file: the other file's value is taken
+    left.write_h5ad(tmp_path / "rna.h5ad")
+    right.write_h5ad(tmp_path / "protein.h5ad")
+    paths = {"left_path": str(tmp_path / "rna.h5ad"), "right_path": str(tmp_path / "protein.h5ad")}
+    assert set(load_h5ad_pair(**paths, batch_key="lane").train.batches) == {"b1", "b2"}
+    right.obs["lane"] = ["X1" if i % 2 else "X2" for i in range(len(CELLS))]
+    right.write_h5ad(tmp_path / "protein.h5ad")
+    with pytest.raises(
+        SharedLatentError, match=r"^batch_key 'lane' differs between .*rna.h5ad and .*protein.h5ad for 20 cells"
+    ):
+        load_h5ad_pair(**paths, batch_key="lane")

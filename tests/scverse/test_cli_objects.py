@@ -131,3 +131,44 @@ def test_info_of_a_final_model_reads_its_train_split_metrics(run, capsys):
     assert main(["info", str(run / "run")]) == 0
     printed = capsys.readouterr().out
     assert "on the train split" in printed and "not computed yet" not in printed
+
+
+def test_cycle_of_cells_reads_the_trained_layer_and_keeps_obs(run, capsys):
+    """translate --cycle on .h5mu / .h5ad reads the counts layer the model was trained on (not the log-normalised X),
+    keeps obs and says it cycled, as the Python API's cycle of the same counts gives."""
+    from sharedlatent.api import SharedLatentVAE
+
+    args = ["translate", str(run / "run"), "--source", "rna", "--target", "protein", "--cycle"]
+    assert main([*args, "--input", str(run / "cells.h5mu"), "--output", str(run / "cycled.h5ad")]) == 0
+    assert "rna -> protein -> rna" in capsys.readouterr().out
+    cycled = anndata.read_h5ad(run / "cycled.h5ad")
+    rna = cite_seq().mod["rna"]
+    assert cycled.shape == rna.shape and list(cycled.obs_names) == list(rna.obs_names)
+    assert list(cycled.obs["cell_type"]) == list(rna.obs["cell_type"]) and not cycled.obs["sharedlatent_imputed"].any()
+    assert cycled.uns["sharedlatent"]["cycle"] == "rna -> protein -> rna"
+    model = SharedLatentVAE.load(run / "run" / "model.safetensors")
+    expected = model.cycle(rna.layers["counts"].toarray(), "rna", "protein")
+    np.testing.assert_allclose(cycled.X, expected, rtol=1e-6)
+    assert (
+        main([*args, "--input", str(run / "cells.h5mu"), "--output", str(run / "c2.h5ad"), "--transform-batch", "b1"])
+        == 2
+    )
+
+
+def test_a_domain_decoded_from_itself_is_not_flagged_imputed(run, tmp_path):
+    cite_seq().mod["rna"].write_h5ad(tmp_path / "rna.h5ad")
+    args = ["translate", str(run / "run"), "--source", "rna", "--target", "rna", "--input", str(tmp_path / "rna.h5ad")]
+    assert main([*args, "--output", str(tmp_path / "same.h5ad")]) == 0
+    same = anndata.read_h5ad(tmp_path / "same.h5ad")
+    assert not same.obs["sharedlatent_imputed"].any()
+    assert same.uns["sharedlatent"]["library_size"] == "each cell's own observed total"
+
+
+def test_an_input_of_no_cells_is_refused_and_an_existing_output_kept(run, tmp_path, capsys):
+    cite_seq().mod["rna"][:0].copy().write_h5ad(tmp_path / "none.h5ad")
+    (tmp_path / "out.h5ad").write_bytes(b"earlier result")
+    for command in (["translate", "--source", "rna", "--target", "protein"], ["encode"]):
+        args = [command[0], str(run / "run"), *command[1:], "--input", str(tmp_path / "none.h5ad")]
+        assert main([*args, "--output", str(tmp_path / "out.h5ad"), "--overwrite"]) == 2
+        assert "holds no cells (0 obs)" in capsys.readouterr().err
+    assert (tmp_path / "out.h5ad").read_bytes() == b"earlier result"

@@ -21,7 +21,7 @@ from sharedlatent.auto_settings import is_nonnegative_integer
 from sharedlatent.datasets.backed_files import load_backed_pair, wants_backed
 from sharedlatent.datasets.base import PairedDataset, Split
 from sharedlatent.datasets.options import require_path
-from sharedlatent.datasets.pairing import pair_by_ids, presence_of
+from sharedlatent.datasets.pairing import check_unique_features, pair_by_ids, presence_of
 from sharedlatent.datasets.splits import split_into_dataset
 from sharedlatent.errors import SharedLatentError, listed
 from sharedlatent.optional_deps import require_module
@@ -58,7 +58,22 @@ class Modality:
 
 
 def choose_matrix(adata: anndata.AnnData, source: str, layer: str | None = None, obsm: str | None = None) -> Modality:
-    """X, `layers[layer]` or `obsm[obsm]` of an AnnData, with names for its columns."""
+    """X, `layers[layer]` or `obsm[obsm]` of an AnnData, with names for its columns (which must be unique: new
+    cells are read by feature name, so a repeated name could not be matched)."""
+    modality = _matrix_of(adata, source, layer, obsm)
+    if modality.matrix.shape[1] == 0:
+        raise SharedLatentError(f"{source}: the matrix read ({modality_name(layer, obsm)}) has no features (0 columns)")
+    check_unique_features(modality.feature_names, source)
+    return modality
+
+
+def modality_name(layer: str | None, obsm: str | None) -> str:
+    """Which matrix of an AnnData is read, in words."""
+    return f"layers[{layer!r}]" if layer else f"obsm[{obsm!r}]" if obsm else "X"
+
+
+def _matrix_of(adata: anndata.AnnData, source: str, layer: str | None, obsm: str | None) -> Modality:
+    """choose_matrix's pick, before its checks."""
     if layer and obsm:
         raise SharedLatentError(f"{source}: give either a layer ({layer!r}) or an obsm key ({obsm!r}), not both")
     if layer:
@@ -95,7 +110,8 @@ def counts_layer_hint(modality: Modality, domain: str, layer: str | None, obsm: 
         if is_nonnegative_integer(dense_rows(modality.adata.layers[name], rows)):
             return (
                 f"{domain}: X is not counts but layers[{name!r}] is; to model the counts with a count likelihood, "
-                f"read that layer (layer={name} for both files, or left_layer= / right_layer=)"
+                f"read that layer (left_layer={name} or right_layer={name}, whichever this file is; layer={name} only "
+                "when every file has it)"
             )
     return None
 
@@ -151,15 +167,18 @@ def find_labels(
     import pandas as pd
 
     values = np.full(len(shared), None, dtype=object)
+    given_by = np.full(len(shared), "", dtype=object)  # which file gave each cell's value, for a clash's message
     found = False
     for domain, m in modalities.items():
         if column in m.adata.obs.columns:
-            take = pd.isna(values) & (rows[domain] >= 0)
-            values[take] = m.adata.obs[column].to_numpy()[rows[domain][take]]
+            theirs = np.full(len(shared), None, dtype=object)
+            held = rows[domain] >= 0
+            theirs[held] = m.adata.obs[column].to_numpy()[rows[domain][held]]
+            _take_agreeing(values, given_by, theirs, m.source, shared, f"{option} {column!r}")
             found = True
     if extra_obs is not None and column in extra_obs.columns:
-        take = pd.isna(values)
-        values[take] = extra_obs[column].reindex(shared[take]).to_numpy()
+        theirs = extra_obs[column].reindex(shared).to_numpy().astype(object)
+        _take_agreeing(values, given_by, theirs, "the MuData's obs", shared, f"{option} {column!r}")
         found = True
     if not found:
         frames = [m.adata.obs for m in modalities.values()] + ([] if extra_obs is None else [extra_obs])
@@ -177,6 +196,26 @@ def find_labels(
     if missing.any():
         raise SharedLatentError(f"{option} {column!r} has {int(missing.sum())} missing values among the paired cells")
     return np.asarray(values).astype(str)
+
+
+def _take_agreeing(
+    values: np.ndarray, given_by: np.ndarray, theirs: np.ndarray, source: str, cells: np.ndarray, what: str
+) -> None:
+    """Fill `values`' missing entries from `theirs` (one more file's values for the same cells); a cell both give
+    different values is an error, not a silent pick of the first file's."""
+    import pandas as pd
+
+    both = ~pd.isna(values) & ~pd.isna(theirs)
+    clash = np.flatnonzero(both & (values.astype(str) != theirs.astype(str)))
+    if len(clash):
+        cell = clash[0]
+        raise SharedLatentError(
+            f"{what} differs between {given_by[cell]} and {source} for {len(clash)} cells (cell {cells[cell]!s}: "
+            f"{values[cell]!s} against {theirs[cell]!s}); keep the column in one file or make them agree"
+        )
+    take = pd.isna(values) & ~pd.isna(theirs)
+    values[take] = theirs[take]
+    given_by[take] = source
 
 
 def cells_obs(modalities: dict[str, Modality], extra_obs: pandas.DataFrame | None = None) -> pandas.DataFrame:

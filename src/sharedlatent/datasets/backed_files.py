@@ -12,7 +12,7 @@ import numpy as np
 
 from sharedlatent.datasets.base import PairedDataset, Split
 from sharedlatent.datasets.options import as_bool, as_float, as_int
-from sharedlatent.datasets.pairing import pair_by_ids
+from sharedlatent.datasets.pairing import check_unique_features, pair_by_ids
 from sharedlatent.datasets.splits import split_rows
 from sharedlatent.datasets.streaming import H5Rows, StreamedSplit
 from sharedlatent.errors import SharedLatentError
@@ -49,6 +49,7 @@ def load_backed_pair(
     ids, names = {}, {}
     for domain, path in paths.items():
         ids[domain], names[domain] = index_names(path, "obs"), [str(n) for n in index_names(path, "var")]
+        check_unique_features(names[domain], str(path))
     rows, shared, report = pair_by_ids(ids, {d: str(p) for d, p in paths.items()}, "obs_names", "inner")
     readers = {d: H5Rows(p, f"layers/{layers[d]}" if layers[d] else "X") for d, p in paths.items()}
     full = StreamedSplit(readers, rows)

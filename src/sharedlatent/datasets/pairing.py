@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sharedlatent.errors import SharedLatentError
+from sharedlatent.errors import SharedLatentError, listed
 
 PAIRING_MODES = ("inner", "outer")
 
@@ -130,3 +130,17 @@ def gather_rows(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
     found = rows >= 0
     out[found] = values[rows[found]]
     return out
+
+
+def check_unique_features(names: list[str], source: str) -> None:
+    """Refuse repeated feature names in one line: new samples are later matched to a domain by feature name."""
+    seen: set[str] = set()
+    repeated = []
+    for name in names:
+        if name in seen:
+            repeated.append(name)
+        seen.add(name)
+    if repeated:
+        raise SharedLatentError(
+            f"{source}: feature names are not unique ({listed(repeated)}); run .var_names_make_unique() on it first"
+        )

@@ -68,20 +68,21 @@ def translate_objects(args: argparse.Namespace, model: Any, record: RunRecord) -
             raise SharedLatentError(f"--layer and --obsm apply to .h5ad / .h5mu input, not {args.input.name}")
         return None
     attach_registration(model, record)
-    if args.cycle or (record.dataset not in ANNDATA_LOADERS and not (args.layer or args.obsm)):
-        if args.layer or args.obsm:
-            raise SharedLatentError("--cycle reads X; drop --layer / --obsm")
+    if record.dataset not in ANNDATA_LOADERS and not (args.layer or args.obsm):
         return None
     import numpy as np
 
     from sharedlatent.scverse.translation import IMPUTED_COLUMN, PROVENANCE_KEY
 
+    if args.cycle and args.transform_batch is not None:
+        raise SharedLatentError("--cycle comes back in the cells' own batch: drop --transform-batch")
     data = read_object(args.input)
-    labels = {"batch": args.batch, "transform_batch": args.transform_batch}
+    options = {"model_name": str(args.run), "batch": args.batch, **matrix_choice(args)}
     with cli_words():
-        result = model.translate(
-            data, args.source, args.target, model_name=str(args.run), **labels, **matrix_choice(args)
-        )
+        if args.cycle:  # read where the model reads the source (a counts layer), obs kept, as translate does
+            result = model.cycle(data, args.source, args.target, **options)
+        else:
+            result = model.translate(data, args.source, args.target, transform_batch=args.transform_batch, **options)
     result.uns[PROVENANCE_KEY].update(provenance(args, "translate"))
     if args.output.suffix.lower() == ".h5ad":
         from sharedlatent.storage import atomic_path
@@ -93,7 +94,12 @@ def translate_objects(args: argparse.Namespace, model: Any, record: RunRecord) -
 
         write_samples(args.output, result.X, list(result.var_names), np.asarray(result.obs_names))
     flagged = int(result.obs[IMPUTED_COLUMN].sum())
-    print(f"wrote {result.n_obs} x {result.n_vars} to {args.output} ({flagged} cells without a measured {args.target})")
+    what = (
+        f"{args.source} -> {args.target} -> {args.source}"
+        if args.cycle
+        else f"{flagged} cells without a measured {args.target}"
+    )
+    print(f"wrote {result.n_obs} x {result.n_vars} to {args.output} ({what})")
     return 0
 
 
@@ -133,9 +139,12 @@ def read_object(path: Path) -> Any:
     if suffix not in OBJECT_SUFFIXES:
         raise SharedLatentError(f"input file {path} must be .h5mu or .h5ad")
     try:
-        return import_mudata().read_h5mu(path) if suffix == ".h5mu" else import_anndata().read_h5ad(path)
+        data = import_mudata().read_h5mu(path) if suffix == ".h5mu" else import_anndata().read_h5ad(path)
     except (OSError, ValueError, KeyError) as error:
         raise SharedLatentError(f"cannot read {path}: {error}") from None
+    if data.n_obs == 0:  # a mistake on the command line, not a request for an empty output
+        raise SharedLatentError(f"input {path} holds no cells (0 obs)")
+    return data
 
 
 def provenance(args: argparse.Namespace, command: str) -> dict[str, str]:

@@ -29,12 +29,20 @@ def translate_object(
     batch: Any = None,
     transform_batch: Any = None,
     covariates: Any = None,
+    cycle: bool = False,
 ) -> Any:
-    """An AnnData of `source`'s cells translated into `target` (cells without `source` are left out).
+    """An AnnData of `source`'s cells translated into `target` (cells without `source` are left out); with `cycle`,
+    translated there and back into `source` (api.cycle).
 
     library_size: per cell (aligned to the source's cells) or one number, for a count target; see api.translate.
     batch: the cells' batch labels (default: the registered batch_key's obs column); transform_batch: decode as."""
     import anndata
+
+    if cycle and (library_size is not None or transform_batch is not None):
+        from sharedlatent.errors import SharedLatentError
+
+        raise SharedLatentError("a cycle decodes both ways in the cells' own batch and library: drop those options")
+    out = source if cycle else target
 
     domain = source if kind_of(data) == "anndata" else None
     table = cell_table(model, data, domain, _only(source, layer), _only(source, obsm), [source])
@@ -42,33 +50,33 @@ def translate_object(
     libraries = _per_cell(library_size, table.n_cells, cells)
     batches = cell_batches(model, data, table, batch, transform_batch, needed=cells)  # only the translated cells'
     numbers = cell_covariates(model, data, table, covariates, needed=cells)  # given, or the obs columns
-    values = np.zeros((len(cells), model.input_sizes[target]), dtype=np.float32)
+    values = np.zeros((len(cells), model.input_sizes[out]), dtype=np.float32)
     done = 0
     for block in table.chunks(cells):
         inputs = table.dense(block)[source]
         library = None if libraries is None else libraries[done : done + len(block)]
         labels = batches if batches is None or np.ndim(batches) == 0 else batches[block]
-        values[done : done + len(block)] = model.translate(
-            inputs,
-            source,
-            target,
-            library_size=library,
-            batch=labels,
-            transform_batch=transform_batch,
-            covariates=block_rows(numbers, table.n_cells, block),
-        )
+        known = {"batch": labels, "covariates": block_rows(numbers, table.n_cells, block)}
+        if cycle:
+            values[done : done + len(block)] = model.cycle(inputs, source, target, **known)
+        else:
+            values[done : done + len(block)] = model.translate(
+                inputs, source, target, library_size=library, transform_batch=transform_batch, **known
+            )
         done += len(block)
     obs = _obs(data, table, source, cells)
-    obs[IMPUTED_COLUMN] = ~_measured(model, data, target, obs.index)
-    result = anndata.AnnData(X=values, obs=obs, var=_var(model, target))
+    # every translated cell has its source measured; another target only where the input holds it
+    obs[IMPUTED_COLUMN] = False if out == source else ~_measured(model, data, target, obs.index)
+    result = anndata.AnnData(X=values, obs=obs, var=_var(model, out))
     spec = model.registration.spec(source) if model.registration else None
     result.uns[PROVENANCE_KEY] = {
         "source": source,
         "target": target,
+        **({"cycle": f"{source} -> {target} -> {source}"} if cycle else {}),
         "layer": layer or (spec.layer if spec and not obsm else None) or "",
         "obsm": obsm or (spec.obsm if spec and not layer else None) or "",
         "model": model_name or getattr(model, "loaded_from", None) or "in-memory model",
-        "library_size": "given per cell" if library_size is not None else _library_mode(model, target),
+        "library_size": _library_text(model, source, out, library_size is not None, cycle),
     }
     if transform_batch is not None:
         result.uns[PROVENANCE_KEY]["transform_batch"] = str(transform_batch)
@@ -133,6 +141,16 @@ def _var(model: Any, target: str) -> Any:
     spec = model.registration.spec(target) if model.registration else None
     names = spec.var_names if spec and spec.var_names else [f"{target}_{i}" for i in range(model.input_sizes[target])]
     return pd.DataFrame(index=pd.Index(names, dtype=str))
+
+
+def _library_text(model: Any, source: str, out: str, given: bool, cycle: bool) -> str:
+    """How the output's library size was set: given, each cell's own (a count domain decoded from itself), or the
+    domain's rule (a cycle comes back from the other domain, so it never sees the cell's own total)."""
+    if given:
+        return "given per cell"
+    if out == source and not cycle and model.module.uses_observed_library(source):
+        return "each cell's own observed total"
+    return _library_mode(model, out)
 
 
 def _library_mode(model: Any, target: str) -> str:
