@@ -172,3 +172,21 @@ def test_an_input_of_no_cells_is_refused_and_an_existing_output_kept(run, tmp_pa
         assert main([*args, "--output", str(tmp_path / "out.h5ad"), "--overwrite"]) == 2
         assert "holds no cells (0 obs)" in capsys.readouterr().err
     assert (tmp_path / "out.h5ad").read_bytes() == b"earlier result"
+
+
+def test_generated_h5ad_names_its_pairs_and_says_how_it_was_made(run, tmp_path):
+    out = tmp_path / "new.h5ad"
+    assert main(["generate", str(run / "run"), "-n", "7", "--output", str(out), "--seed", "3"]) == 0
+    rna, protein = (anndata.read_h5ad(tmp_path / f"new_{name}.h5ad") for name in ("rna", "protein"))
+    assert list(rna.obs_names) == list(protein.obs_names) == [f"generated_{i}" for i in range(7)]
+    assert list(protein.var_names) == [f"CD{i}" for i in range(PROTEINS)]
+    told = protein.uns["sharedlatent"]
+    assert (told["command"], told["domain"], told["method"], told["seed"]) == ("generate", "protein", "box", "3")
+
+
+def test_an_unknown_input_format_lists_anndata_among_the_known_ones(run, tmp_path, capsys):
+    (tmp_path / "cells.xyz").write_text("1,2\n")
+    args = ["translate", str(run / "run"), "--source", "rna", "--target", "protein"]
+    assert main([*args, "--input", str(tmp_path / "cells.xyz"), "--output", str(tmp_path / "o.csv")]) == 2
+    error = capsys.readouterr().err
+    assert "unknown format '.xyz'; expected .csv" in error and error.rstrip().endswith(".h5ad, .h5mu")

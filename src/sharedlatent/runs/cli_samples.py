@@ -103,6 +103,8 @@ def add_generate_parser(commands: Subparsers) -> None:
 
 
 def run_generate(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from sharedlatent.runs.batches import refuse_labels_without_batches, require_labels
     from sharedlatent.runs.folder import load_run
     from sharedlatent.runs.outputs import check_generation_size, refuse_existing, write_file_set
@@ -128,12 +130,32 @@ def run_generate(args: argparse.Namespace) -> int:
         write_file_set(targets, lambda _, path: _save_npz(path, generated))
         print(f"wrote {args.n_samples} generated pairs ({', '.join(generated)}) to {args.output}")
         return 0
-    write_file_set(
-        targets, lambda name, path: write_samples(path, generated[name], record.feature_names.get(name) or None)
-    )
+    ids = np.array([f"generated_{i}" for i in range(args.n_samples)])  # row i of every domain is one pair
+    if suffix == ".h5ad":
+        from sharedlatent.datasets.anndata_files import write_h5ad
+
+        def write(name: str, path: Path) -> Path:
+            names = record.feature_names.get(name) or [f"{name}_{i}" for i in range(model.input_sizes[name])]
+            return write_h5ad(path, generated[name], ids, names, uns={"sharedlatent": _generated_with(args, name)})
+
+        write_file_set(targets, write)
+    else:
+        write_file_set(
+            targets, lambda name, path: write_samples(path, generated[name], record.feature_names.get(name) or None)
+        )
     for name, path in targets.items():
         print(f"wrote {args.n_samples} generated {name} samples to {path}")
     return 0
+
+
+def _generated_with(args: argparse.Namespace, domain: str) -> dict[str, str]:
+    """What a generated .h5ad says about itself in uns["sharedlatent"]: the command, run, domain and settings."""
+    from sharedlatent import __version__
+
+    told = {"method": args.method, "seed": str(args.seed)}
+    if args.transform_batch is not None:
+        told["transform_batch"] = str(args.transform_batch)
+    return {"command": "generate", "run": str(args.run), "domain": domain, **told, "sharedlatent_version": __version__}
 
 
 def _domains(run: Path) -> list[str]:

@@ -55,8 +55,15 @@ def _read_any(path: Path, id_column: str | None, label_column: str | None, domai
         return Samples(values, np.asarray(adata.obs_names).astype(str), list(map(str, adata.var_names)))
     if path.suffix.lower() == ".npy":
         return Samples(np.atleast_2d(read_npy(path)))
-    from sharedlatent.datasets.tables import read_table
+    from sharedlatent.datasets.tables import TABLE_SUFFIXES, read_table, table_kind
 
+    try:
+        table_kind(path)
+    except SharedLatentError:  # its list names tables only; a sample file may be AnnData too
+        known = ", ".join(dict.fromkeys([*TABLE_SUFFIXES, H5AD, ".h5mu"]))
+        raise SharedLatentError(
+            f"input {path}: unknown format {path.suffix or '(no suffix)'!r}; expected {known}"
+        ) from None
     table = read_table(path, id_column, label_column)
     return Samples(table.values, table.sample_ids, table.feature_names, table.id_column)
 
