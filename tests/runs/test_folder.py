@@ -20,10 +20,10 @@ def _staging_left(parent) -> list[str]:
 def test_overwrite_replaces_a_run_folder(tmp_path):
     out = tmp_path / "run"
     assert _train(out, "--set", "model.latent_size=3") == 0
-    (out / "stale.txt").write_text("from the old run")
+    (out / "report_train.html").write_text("the old run's")  # a run file the new run does not write
     assert _train(out, "--overwrite", "--set", "model.latent_size=5") == 0
     assert RunConfig.from_toml(out / "config.toml").model.latent_size == 5
-    assert not (out / "stale.txt").exists()
+    assert not (out / "report_train.html").exists()
     assert _staging_left(tmp_path) == []
 
 

@@ -140,6 +140,21 @@ def _(tmp, base, mp):
     return ["evaluate", str(run)]
 
 
+@case("evaluate-config-toml-random-bytes")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    (run / "config.toml").write_bytes(bytes(range(128, 256)) * 4)
+    return ["evaluate", str(run)]
+
+
+@case("evaluate-config-toml-says-another-layout")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    text = (run / "config.toml").read_text()
+    (run / "config.toml").write_text(text.replace("latent_size = 16", "latent_size = 8"))
+    return ["evaluate", str(run)]
+
+
 @case("evaluate-run-json-not-json")
 def _(tmp, base, mp):
     run = copy_run(base, tmp)
@@ -337,6 +352,13 @@ def _(tmp, base, mp):
 def _(tmp, base, mp):
     run = copy_run(base, tmp)
     (run / "run.json").write_text((run / "run.json").read_text()[:50])
+    return ["info", str(run)]
+
+
+@case("info-history-json-truncated")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    (run / "history.json").write_text((run / "history.json").read_text()[:40])
     return ["info", str(run)]
 
 
@@ -607,6 +629,11 @@ def _(tmp, base, mp):
     (tmp / "precious").mkdir()
     (tmp / "precious" / "notes.txt").write_text("keep")
     return ["train", "digits", "--epochs", "1", "--out", str(tmp / "precious"), "--overwrite", "--no-progress"]
+
+
+@case("train-epochs-flag-and-set-disagree")
+def _(tmp, base, mp):
+    return ["train", "digits", "--epochs", "2", "--set", "train.epochs=1", "--out", str(tmp / "new")]
 
 
 @case("train-out-exists")

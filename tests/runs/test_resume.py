@@ -115,5 +115,6 @@ def test_a_checkpoint_is_not_resumed_on_data_files_that_changed(tmp_path):
     assert run_checkpoint(out, RunConfig(), options, True, False, fingerprint_data_files(options)).load()["x"] == 1
     data.write_text("id,x\na,2\n")
     changed = run_checkpoint(out, RunConfig(), options, True, False, fingerprint_data_files(options))
-    with pytest.raises(SharedLatentError, match=r"belongs to a different run \(data_files"):
+    with pytest.raises(SharedLatentError, match=r"belongs to a different run \(data_files") as refused:
         changed.load()
+    assert f"data_files.{data}.sha256: '" in str(refused.value) and '"size"' not in str(refused.value)

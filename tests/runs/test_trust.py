@@ -110,9 +110,9 @@ def test_train_overwrite_replaces_a_genuine_run_folder(digits_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(digits_run, run)
     created = read_record(run).created
-    (run / "stale.txt").write_text("from the old run")
+    (run / "report_train.html").write_text("the old run's")  # a run file the new run does not write
     assert main(["train", "digits", "--out", str(run), "--overwrite", "--seed", "3", *FAST]) == 0
-    assert not (run / "stale.txt").exists()
+    assert not (run / "report_train.html").exists()
     assert read_record(run).format == RUN_FORMAT
     assert read_record(run).created >= created
 
@@ -197,3 +197,24 @@ def test_generate_replaces_a_file_set_and_refuses_absurd_counts(digits_run, tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["g_left.csv", "g_right.csv"]
     assert main(["generate", str(digits_run), "-n", "100000000", "--output", str(tmp_path / "h.npz")]) == 2
     assert "GiB" in capsys.readouterr().err and not (tmp_path / "h.npz").exists()
+
+
+def test_overwrite_refuses_a_run_folder_holding_the_users_own_files(digits_run, tmp_path, capsys, monkeypatch):
+    from sharedlatent.runs.target import files_a_run_does_not_write
+
+    assert files_a_run_does_not_write(digits_run) == []  # every file a digits run writes is known as a run's
+    copy = tmp_path / "run"
+    shutil.copytree(digits_run, copy)
+    assert main(["evaluate", str(copy), "--split", "train"]) == 0
+    assert files_a_run_does_not_write(copy) == []  # and so are the train split's
+    (copy / "my_notes.txt").write_text("mine")
+    (copy / "predictions").mkdir()
+    capsys.readouterr()
+    assert main(["train", "digits", "--out", str(copy), "--overwrite", *FAST]) == 2
+    assert "also holds files a run does not write (my_notes.txt, predictions)" in capsys.readouterr().err
+    assert (copy / "my_notes.txt").read_text() == "mine"
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.chdir(data)
+    assert main([*_tables(data, [f"s{i}" for i in range(40)]), "--out", str(tmp_path / "tables")]) == 0
+    assert files_a_run_does_not_write(tmp_path / "tables") == []  # scatter figures of a tables run

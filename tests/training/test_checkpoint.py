@@ -142,6 +142,13 @@ def _set(mapping: dict, key: str, value) -> None:
     mapping[key] = value
 
 
+def _nan_loss(history: str) -> str:
+    """A checkpoint's history (JSON text) with its first training loss NaN, as no crash writes it."""
+    values = json.loads(history)
+    values["records"][0]["train_loss"] = float("nan")
+    return json.dumps(values)
+
+
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
@@ -161,7 +168,9 @@ def _set(mapping: dict, key: str, value) -> None:
         ),
         (lambda s: _set(s["position"], "stage", 7), "not a place in this schedule of 1 stages"),
         (lambda s: _set(s, "history", '{"records": ['), "JSONDecodeError"),
-        (lambda s: _set(s, "history", '{"records": [], "stopped_early": []}'), "KeyError: 'seconds'"),
+        (lambda s: _set(s, "history", '{"records": [], "stopped_early": []}'), "not a sharedlatent training history"),
+        (lambda s: _set(s, "history", _nan_loss(s["history"])), "not a sharedlatent training history"),
+        (lambda s: _set(s["position"], "epoch", 1), "does not end where its position says"),
     ],
 )
 def test_a_damaged_checkpoint_is_refused_in_one_line(tmp_path, pairs, damage, message):

@@ -168,13 +168,20 @@ def run_train(args: argparse.Namespace) -> int:
 def _train_overrides(args: argparse.Namespace) -> dict[str, str]:
     """The `--set` pairs plus the shortcut flags, as dotted config keys with TOML values."""
     overrides = parse_pairs(args.set, "--set")
-    numbers = [("epochs", "train.epochs"), ("batch_size", "train.batch_size"), ("noise", "train.noise_level")]
-    for flag, key in [*numbers, ("seed", "train.seed")]:
-        if getattr(args, flag) is not None:
-            overrides[key] = str(getattr(args, flag))
-    for flag, key in [("schedule", "train.schedule"), ("device", "train.device")]:
-        if getattr(args, flag) is not None:
-            overrides[key] = json.dumps(getattr(args, flag))
+    # the shortcut flags: (flag, attribute, key, TOML text of the value)
+    flags = [("--epochs", "epochs", "train.epochs", str), ("--batch-size", "batch_size", "train.batch_size", str)]
+    flags += [("--noise", "noise", "train.noise_level", str), ("--seed", "seed", "train.seed", str)]
+    flags += [
+        ("--schedule", "schedule", "train.schedule", json.dumps),
+        ("--device", "device", "train.device", json.dumps),
+    ]
+    for flag, attribute, key, as_text in flags:
+        value = getattr(args, attribute)
+        if value is None:
+            continue
+        if key in overrides:  # one setting given twice: neither silently wins
+            raise SharedLatentError(f"{flag} and --set {key}=... both set {key}; give one")
+        overrides[key] = as_text(value)
     if args.dataset:
         overrides["dataset"] = json.dumps(absolute_loader_path(args.dataset))
     if args.no_progress:
@@ -188,10 +195,11 @@ def add_info_parser(commands: Subparsers) -> None:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from sharedlatent.runs.summary import check_model_matches, summary_lines
+    from sharedlatent.runs.summary import check_model_matches, read_history, summary_lines
 
     text = summary_lines(args.run, list_files=True)
     check_model_matches(args.run)  # a run whose model file is damaged or not its own is not described as healthy
+    read_history(args.run)  # nor one whose training history is
     print(text)
     return 0
 

@@ -22,7 +22,7 @@ from sharedlatent.names import COUNT_LIKELIHOODS, canonical
 from sharedlatent.runs.batches import GENERATED_BATCH_RULE
 from sharedlatent.runs.predictions import compute_outputs, interpolate
 from sharedlatent.runs.record import RunRecord, write_record
-from sharedlatent.storage import CONFIG_FILE, METRICS_FILE, split_file, write_json, write_text
+from sharedlatent.storage import METRICS_FILE, split_file, write_json, write_text
 
 if TYPE_CHECKING:
     from sharedlatent.api import SharedLatentVAE
@@ -217,7 +217,7 @@ def write_report(
         subtitle += "; data: " + "; ".join(record.data_notes)
     if metrics.get("evaluated_on"):
         subtitle += f"; metrics {metrics['evaluated_on']}"
-    config_text = (folder / CONFIG_FILE).read_text() if (folder / CONFIG_FILE).exists() else ""
+    config_text = config.to_toml()  # the model's own, as train wrote config.toml; never the file, which is data
     return report.write_report(
         folder,
         metrics=metrics,

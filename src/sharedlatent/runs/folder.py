@@ -15,7 +15,6 @@ from sharedlatent.api import SharedLatentVAE
 from sharedlatent.config import RunConfig
 from sharedlatent.datasets import PairedDataset, load_dataset
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.plain_values import is_number
 from sharedlatent.runs.evaluate import evaluate_into, obs_column
 from sharedlatent.runs.record import NO_TEST_NOTE, RUN_FILE, RunRecord, read_record, write_record
 from sharedlatent.runs.registration import run_registration
@@ -27,10 +26,10 @@ from sharedlatent.runs.reload import (
     reload_options,
 )
 from sharedlatent.runs.resume import run_checkpoint
+from sharedlatent.runs.summary import check_model_matches, read_history
 from sharedlatent.runs.target import check_target, staging_folder, sweep_stale_staging
-from sharedlatent.storage import CONFIG_FILE, HISTORY_FILE, WEIGHTS_FILE, read_json, write_json, write_text
+from sharedlatent.storage import CONFIG_FILE, HISTORY_FILE, WEIGHTS_FILE, write_json, write_text
 from sharedlatent.training import distributed
-from sharedlatent.training.loop import History
 
 __all__ = ["RUN_FILE", "RunRecord", "evaluate_into", "evaluate_run", "load_run", "read_record", "train_run"]
 
@@ -221,27 +220,6 @@ def load_run(folder: str | Path) -> tuple[SharedLatentVAE, RunRecord]:
     return model, record
 
 
-def read_history(folder: Path) -> History | None:
-    """The folder's history.json, or None without one; a damaged file is one line, not a traceback."""
-    path = folder / HISTORY_FILE
-    if not path.exists():
-        return None
-    try:
-        history = History.from_dict(read_json(path))
-        valid = all(
-            isinstance(r.phase, str)
-            and type(r.epoch) is int
-            and is_number(r.train_loss)
-            and (r.validation_loss is None or is_number(r.validation_loss))
-            for r in history.records
-        )
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
-        valid = False
-    if not valid:
-        raise SharedLatentError(f"{path} is not a sharedlatent training history")
-    return history
-
-
 def evaluate_run(
     folder: str | Path,
     split: str = "test",
@@ -254,6 +232,7 @@ def evaluate_run(
     A run folder is data, never code: a `module:function` loader needs `trust_loader`, a pickle `allow_pickle`."""
     folder = Path(folder)
     model, record = load_run(folder)
+    check_model_matches(folder)  # the report shows the model's config; a config.toml that says otherwise is damage
     options = reload_options(record, trust_loader, allow_pickle)
     check_data_files(record)
     dataset = load_dataset(record.dataset, **options)

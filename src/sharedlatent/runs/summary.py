@@ -10,7 +10,8 @@ from sharedlatent.errors import SharedLatentError
 from sharedlatent.names import VALUE_OUTPUT_LIKELIHOODS, canonical
 from sharedlatent.plain_values import flattened
 from sharedlatent.runs.record import NO_TEST_NOTE, read_record
-from sharedlatent.storage import CONFIG_FILE, METRICS_FILE, WEIGHTS_FILE, read_json, split_file
+from sharedlatent.storage import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, WEIGHTS_FILE, read_json, split_file
+from sharedlatent.training.history import History, checked_history
 
 
 def metrics_shaped(metrics: Any) -> bool:
@@ -36,6 +37,17 @@ def check_model_matches(folder: Path) -> None:
         raise SharedLatentError(
             f"{folder / CONFIG_FILE} differs from the config its model was trained with ({', '.join(differing[:3])})"
         )
+
+
+def read_history(folder: Path) -> History | None:
+    """The folder's history.json, or None without one; a damaged file is one line, not a traceback."""
+    path = folder / HISTORY_FILE
+    if not path.exists():
+        return None
+    try:
+        return checked_history(read_json(path))
+    except SharedLatentError as error:
+        raise SharedLatentError(f"{path} is {error}") from None
 
 
 def summary_lines(folder: Path, list_files: bool = False) -> str:

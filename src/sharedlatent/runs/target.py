@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import shutil
 from pathlib import Path
 
-from sharedlatent.errors import SharedLatentError
+from sharedlatent.errors import SharedLatentError, listed
 from sharedlatent.runs.record import RUN_FILE, RUN_FORMAT, record_from_values
 from sharedlatent.storage import WEIGHTS_FILE, read_json
 
@@ -38,6 +39,42 @@ def check_target(out: Path, overwrite: bool) -> None:
                 f"output folder {out} is not a sharedlatent run folder (no valid {RUN_FILE} and {WEIGHTS_FILE}); "
                 "--overwrite replaces run folders only"
             )
+        foreign = files_a_run_does_not_write(out)
+        if foreign:
+            raise SharedLatentError(
+                f"run folder {out} also holds files a run does not write ({listed(foreign)}), which --overwrite "
+                "would delete; move them out first"
+            )
+
+
+# What train and evaluate write into a run folder (runs/folder.py, runs/evaluate.py); anything else is the user's.
+RUN_FILE_PATTERNS = (
+    "run.json",
+    "config.toml",
+    "history.json",
+    "model.safetensors",
+    "model.txt",
+    "model.png",
+    "loss_curves.png",
+    "metrics.json",
+    "metrics_*.json",
+    "report.html",
+    "report_*.html",
+    "samples_*.png",
+    "latent_*.png",
+    "interpolation_*.png",
+    "heatmap_*.png",
+    "scatter_*_to_*.png",
+)
+
+
+def files_a_run_does_not_write(folder: Path) -> list[str]:
+    """The names in `folder` no run writes (a subfolder is never a run's)."""
+    return sorted(
+        entry.name
+        for entry in folder.iterdir()
+        if entry.is_dir() or not any(fnmatch.fnmatchcase(entry.name, pattern) for pattern in RUN_FILE_PATTERNS)
+    )
 
 
 def is_run_folder(folder: Path) -> bool:

@@ -4,7 +4,9 @@ A checkpoint is data, never code: torch.save of tensors and plain containers, re
 
 from __future__ import annotations
 
+import json
 import os
+import pickle
 import shutil
 import time
 import warnings
@@ -89,8 +91,11 @@ class Checkpoint:
                 warnings.simplefilter("ignore")
                 state = torch.load(self.file, map_location="cpu", weights_only=True)
         except Exception as error:  # a truncated or foreign file fails in many ways (struct, pickle, zip errors)
+            # torch's unpickling message advises weights_only=False, which would run code from the file: not here
+            detail = type(error).__name__ if isinstance(error, pickle.UnpicklingError) else first_line(error, 120, True)
             raise SharedLatentError(
-                f"checkpoint {self.file} cannot be read ({first_line(error, typed=True)})"
+                f"checkpoint {self.file} cannot be read: it is damaged or not a checkpoint ({detail}); pass --overwrite "
+                "instead of --resume to start over"
             ) from None
         if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
             raise SharedLatentError(f"checkpoint {self.file} is not a version {FORMAT_VERSION} sharedlatent checkpoint")
@@ -113,11 +118,37 @@ def config_identity(config_values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _differences(saved: dict[str, Any], current: dict[str, Any]) -> str:
-    """The first few keys whose values differ, as `key: saved in the checkpoint, current now`."""
-    saved, current = flattened(saved), flattened(current)
+    """The first few keys whose values differ, as `key: saved in the checkpoint, current now` (a data file by its
+    path, a long digest cut short)."""
+    saved, current = _expanded(saved), _expanded(current)
     keys = sorted(key for key in set(saved) | set(current) if saved.get(key) != current.get(key))
-    shown = [f"{key}: {saved.get(key)!r} in the checkpoint, {current.get(key)!r} now" for key in keys[:3]]
+    shown = [f"{key}: {_short(saved.get(key))} in the checkpoint, {_short(current.get(key))} now" for key in keys[:3]]
     return "; ".join(shown) + (f"; and {len(keys) - 3} more" if len(keys) > 3 else "")
+
+
+def _expanded(identity: Any) -> dict[str, Any]:
+    """An identity flattened to dotted keys, with the JSON text it holds (data options, data files) read key by key,
+    so a difference names the option or file rather than printing two blobs."""
+    flat = {}
+    for key, value in flattened(identity if isinstance(identity, dict) else {"identity": identity}).items():
+        inner = _json_object(value)
+        flat.update({f"{key}.{k}": v for k, v in flattened(inner).items()} if inner else {key: value})
+    return flat
+
+
+def _json_object(value: Any) -> dict | None:
+    if not isinstance(value, str) or not value.startswith("{"):
+        return None
+    try:
+        inner = json.loads(value)
+    except ValueError:
+        return None
+    return inner if isinstance(inner, dict) and inner else None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:20] + "..."
 
 
 def as_checkpoint(where: str | Path | Checkpoint | None, config: Any) -> Checkpoint | None:

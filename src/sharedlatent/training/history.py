@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from sharedlatent.errors import SharedLatentError
 from sharedlatent.nn.objective import LossTerms, Sources
+from sharedlatent.plain_values import is_number
 
 
 @dataclass
@@ -176,3 +179,24 @@ class History:
 
     def phases(self) -> list[str]:
         return list(dict.fromkeys(r.phase for r in self.records))
+
+
+def checked_history(values: Any) -> History:
+    """A History read from `to_dict` output that is data (history.json, a checkpoint): every record a phase name, a
+    whole stage and epoch and a finite training loss, or SharedLatentError."""
+    try:
+        history = History.from_dict(values)
+        valid = all(
+            isinstance(r.phase, str)
+            and type(r.stage) is int
+            and type(r.epoch) is int
+            and is_number(r.train_loss)
+            and math.isfinite(r.train_loss)
+            and (r.validation_loss is None or is_number(r.validation_loss))
+            for r in history.records
+        )
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        valid = False
+    if not valid:
+        raise SharedLatentError("not a sharedlatent training history")
+    return history

@@ -25,7 +25,7 @@ from sharedlatent.plain_values import is_count, is_number
 from sharedlatent.training import distributed
 from sharedlatent.training.adam import Adam, PlateauDecay
 from sharedlatent.training.checkpoint import Checkpoint, Position
-from sharedlatent.training.history import EpochRecord, EpochSums, History, TermValues
+from sharedlatent.training.history import EpochRecord, EpochSums, History, TermValues, checked_history
 from sharedlatent.training.runtime import autocast
 from sharedlatent.training.schedules import Phase, Stage, set_trainable
 
@@ -266,7 +266,21 @@ def _restore_run(run: _Run, state: dict, n_stages: int) -> dict:
             except (RuntimeError, TypeError) as error:
                 raise SharedLatentError(f"its random state {name!r} does not fit: {first_line(error)}") from None
         history = state["history"]  # JSON text; a dict in older checkpoints
-        run.history = History.from_dict(json.loads(history) if isinstance(history, str) else history)
+        run.history = checked_history(json.loads(history) if isinstance(history, str) else history)
+        ran = {(record.stage, record.epoch) for record in run.history.records}
+        last = run.history.records[-1] if run.history.records else None
+        if (
+            len(ran) != position["epochs_run"]
+            or last is None
+            or (last.stage, last.epoch + 1)
+            != (
+                position["stage"],
+                position["epoch"],
+            )
+        ):
+            raise SharedLatentError(
+                f"its history ({len(ran)} epochs) does not end where its position says ({position!r})"
+            )
         if not is_number(run.history.seconds) or not 0 <= run.history.seconds < math.inf:
             raise SharedLatentError(f"its training time {run.history.seconds!r} is not a number of seconds")
         run.started -= run.history.seconds
