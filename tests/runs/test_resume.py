@@ -98,6 +98,8 @@ def test_resume_refusals_are_one_line(tmp_path, capsys):
     assert "pass --resume to continue it or --overwrite" in one_error_line(capsys)
     assert main(train_argv(out, "--resume")) == 2
     assert "cannot be read" in one_error_line(capsys)
+    assert main(["info", str(out)]) == 2
+    assert "holds an interrupted run of it: the same train command with --resume" in one_error_line(capsys)
 
 
 def test_a_checkpoint_is_not_resumed_on_data_files_that_changed(tmp_path):

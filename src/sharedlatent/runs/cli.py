@@ -195,8 +195,14 @@ def add_info_parser(commands: Subparsers) -> None:
 
 
 def run_info(args: argparse.Namespace) -> int:
+    from sharedlatent.runs.resume import checkpoint_folder
     from sharedlatent.runs.summary import check_model_matches, read_history, summary_lines
 
+    if not args.run.exists() and checkpoint_folder(args.run).is_dir():
+        raise SharedLatentError(
+            f"run folder {args.run} does not exist, but {checkpoint_folder(args.run)} holds an interrupted run of it: "
+            "the same train command with --resume continues it"
+        )
     text = summary_lines(args.run, list_files=True)
     check_model_matches(args.run)  # a run whose model file is damaged or not its own is not described as healthy
     read_history(args.run)  # nor one whose training history is
