@@ -201,6 +201,12 @@ def test_a_label_column_both_files_hold_must_agree(tmp_path):
     right.write_h5ad(tmp_path / "protein.h5ad")
     paths = {"left_path": str(tmp_path / "rna.h5ad"), "right_path": str(tmp_path / "protein.h5ad")}
     assert set(load_h5ad_pair(**paths, batch_key="lane").train.batches) == {"b1", "b2"}
+    left.obs["plate"] = [i % 3 for i in range(len(CELLS))]  # integers in one file, floats (one missing) in the other
+    right.obs["plate"] = left.obs["plate"].astype(float)
+    right.obs.loc[CELLS[1], "plate"] = np.nan
+    left.write_h5ad(tmp_path / "rna.h5ad")
+    right.write_h5ad(tmp_path / "protein.h5ad")
+    assert set(load_h5ad_pair(**paths, batch_key="plate").train.batches) <= {"0", "1", "2"}
     right.obs["lane"] = ["X1" if i % 2 else "X2" for i in range(len(CELLS))]
     right.write_h5ad(tmp_path / "protein.h5ad")
     with pytest.raises(

@@ -205,8 +205,8 @@ def _take_agreeing(
     different values is an error, not a silent pick of the first file's."""
     import pandas as pd
 
-    both = ~pd.isna(values) & ~pd.isna(theirs)
-    clash = np.flatnonzero(both & (values.astype(str) != theirs.astype(str)))
+    both = np.flatnonzero(~pd.isna(values) & ~pd.isna(theirs))
+    clash = [cell for cell in both if _label_text(values[cell]) != _label_text(theirs[cell])]
     if len(clash):
         cell = clash[0]
         raise SharedLatentError(
@@ -216,6 +216,13 @@ def _take_agreeing(
     take = pd.isna(values) & ~pd.isna(theirs)
     values[take] = theirs[take]
     given_by[take] = source
+
+
+def _label_text(value: object) -> str:
+    """A label as text, a whole float as its integer (a column with a missing value is float in pandas: 1.0 is 1)."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def cells_obs(modalities: dict[str, Modality], extra_obs: pandas.DataFrame | None = None) -> pandas.DataFrame:
