@@ -190,3 +190,15 @@ def test_an_unknown_input_format_lists_anndata_among_the_known_ones(run, tmp_pat
     assert main([*args, "--input", str(tmp_path / "cells.xyz"), "--output", str(tmp_path / "o.csv")]) == 2
     error = capsys.readouterr().err
     assert "unknown format '.xyz'; expected .csv" in error and error.rstrip().endswith(".h5ad, .h5mu")
+
+
+def test_generate_writes_the_pairs_as_one_h5mu_of_a_modality_per_domain(run, tmp_path):
+    out = tmp_path / "new.h5mu"
+    assert main(["generate", str(run / "run"), "-n", "6", "--output", str(out)]) == 0
+    pairs = mudata.read_h5mu(out)
+    assert set(pairs.mod) == {"rna", "protein"} and pairs.n_obs == 6
+    assert (
+        list(pairs.mod["protein"].obs_names) == list(pairs.mod["rna"].obs_names) == [f"generated_{i}" for i in range(6)]
+    )
+    assert list(pairs.mod["rna"].var_names) == list(cite_seq().mod["rna"].var_names)
+    assert pairs.uns["sharedlatent"]["command"] == "generate" and "domain" not in pairs.uns["sharedlatent"]

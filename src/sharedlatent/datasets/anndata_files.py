@@ -342,6 +342,33 @@ def load_h5mu_pair(
     return dataset
 
 
+def write_h5mu(
+    path: str | Path,
+    values: dict[str, np.ndarray],
+    obs_names: np.ndarray,
+    var_names: dict[str, list[str]],
+    uns: dict | None = None,
+) -> Path:
+    """Write paired samples (row i of every domain is one sample) as a new .h5mu with a modality per domain."""
+    anndata, mudata = import_anndata(), import_mudata()
+    import pandas as pd
+
+    index = pd.Index(np.asarray(obs_names).astype(str))
+    modalities = {
+        name: anndata.AnnData(
+            X=np.asarray(array, dtype=np.float32),
+            obs=pd.DataFrame(index=index),
+            var=pd.DataFrame(index=pd.Index(np.asarray(var_names[name]).astype(str))),
+        )
+        for name, array in values.items()
+    }
+    data = mudata.MuData(modalities)
+    data.uns.update(dict(uns or {}))
+    with atomic_path(path) as temporary:
+        data.write_h5mu(temporary)
+    return Path(path)
+
+
 def write_h5ad(
     path: str | Path,
     values: np.ndarray,

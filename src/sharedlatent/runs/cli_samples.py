@@ -13,7 +13,7 @@ from sharedlatent.names import GENERATION_METHODS
 from sharedlatent.runs.batches import add_batch_options
 from sharedlatent.runs.cli_objects import add_matrix_options, translate_objects
 
-GENERATE_SUFFIXES = (".npz", ".npy", ".csv", ".tsv", ".parquet", ".h5ad")
+GENERATE_SUFFIXES = (".npz", ".h5mu", ".npy", ".csv", ".tsv", ".parquet", ".h5ad")
 Subparsers = Any  # argparse's _SubParsersAction, which it does not export
 
 
@@ -89,7 +89,8 @@ def add_generate_parser(commands: Subparsers) -> None:
         "--output",
         required=True,
         type=Path,
-        help="an .npz with one array per domain, or FILE.csv/.npy giving FILE_<domain>.csv",
+        help="an .npz (an array per domain) or .h5mu (a modality per domain), or FILE.csv/.npy/.h5ad giving "
+        "FILE_<domain>.csv and so on",
     )
     generate.add_argument(
         "--method",
@@ -113,7 +114,7 @@ def run_generate(args: argparse.Namespace) -> int:
     suffix = args.output.suffix.lower()
     if suffix not in GENERATE_SUFFIXES:
         raise SharedLatentError(f"output file {args.output} must end in one of {', '.join(GENERATE_SUFFIXES)}")
-    if suffix == ".npz":
+    if suffix in (".npz", ".h5mu"):  # one file holds every domain
         targets = {"": args.output}
     else:
         targets = {
@@ -131,12 +132,24 @@ def run_generate(args: argparse.Namespace) -> int:
         print(f"wrote {args.n_samples} generated pairs ({', '.join(generated)}) to {args.output}")
         return 0
     ids = np.array([f"generated_{i}" for i in range(args.n_samples)])  # row i of every domain is one pair
+    names = {
+        name: record.feature_names.get(name) or [f"{name}_{i}" for i in range(size)]
+        for name, size in model.input_sizes.items()
+    }
+    if suffix == ".h5mu":
+        from sharedlatent.datasets.anndata_files import write_h5mu
+
+        told = {"sharedlatent": _generated_with(args, None)}
+        write_file_set(targets, lambda _, path: write_h5mu(path, generated, ids, names, uns=told))
+        print(f"wrote {args.n_samples} generated pairs ({', '.join(generated)} as modalities) to {args.output}")
+        return 0
     if suffix == ".h5ad":
         from sharedlatent.datasets.anndata_files import write_h5ad
 
         def write(name: str, path: Path) -> Path:
-            names = record.feature_names.get(name) or [f"{name}_{i}" for i in range(model.input_sizes[name])]
-            return write_h5ad(path, generated[name], ids, names, uns={"sharedlatent": _generated_with(args, name)})
+            return write_h5ad(
+                path, generated[name], ids, names[name], uns={"sharedlatent": _generated_with(args, name)}
+            )
 
         write_file_set(targets, write)
     else:
@@ -148,14 +161,16 @@ def run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _generated_with(args: argparse.Namespace, domain: str) -> dict[str, str]:
-    """What a generated .h5ad says about itself in uns["sharedlatent"]: the command, run, domain and settings."""
+def _generated_with(args: argparse.Namespace, domain: str | None) -> dict[str, str]:
+    """What a generated .h5ad (one `domain`) or .h5mu (None: all) says about itself in uns["sharedlatent"]: the
+    command, run, domain and settings."""
     from sharedlatent import __version__
 
-    told = {"method": args.method, "seed": str(args.seed)}
+    told = {"command": "generate", "run": str(args.run), **({"domain": domain} if domain else {})}
+    told |= {"method": args.method, "seed": str(args.seed)}
     if args.transform_batch is not None:
         told["transform_batch"] = str(args.transform_batch)
-    return {"command": "generate", "run": str(args.run), "domain": domain, **told, "sharedlatent_version": __version__}
+    return {**told, "sharedlatent_version": __version__}
 
 
 def _domains(run: Path) -> list[str]:
