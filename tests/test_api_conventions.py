@@ -143,3 +143,50 @@ def test_a_misspelt_config_attribute_is_an_error_not_ignored():
     config = RunConfig()
     with pytest.raises(AttributeError, match="'epoch'"):
         config.train.epoch = 3
+
+
+def test_a_refit_forgets_the_first_fits_batch_labels(tmp_path):
+    data = _pair()
+    labels = np.array(["A", "B", "C"] * 66 + ["A", "B"])
+    model = SharedLatentVAE({"left": 12, "right": 6}, small_config(epochs=1))
+    model.fit(data, batch=labels)
+    model.fit(data)  # no batch now: a plain model, as a fresh fit gives
+    assert model.batch_encoder is None and model.config.model.batch_categories == 0
+    assert model.translate(data["left"][:3], "left", "right").shape == (3, 6)
+    model.save(tmp_path / "plain.safetensors")
+    SharedLatentVAE.load(tmp_path / "plain.safetensors")
+    two = np.where(labels == "C", "A", labels)
+    model.fit(data, batch=two)
+    fresh = SharedLatentVAE({"left": 12, "right": 6}, small_config(epochs=1))
+    fresh.fit(data, batch=two)
+    assert model.batch_encoder.categories == fresh.batch_encoder.categories == ("A", "B")
+    x = data["left"][:5]
+    np.testing.assert_array_equal(
+        model.translate(x, "left", "right", batch="A"), fresh.translate(x, "left", "right", batch="A")
+    )
+
+
+def test_settings_edited_on_model_config_before_the_first_fit_are_used():
+    model = SharedLatentVAE({"left": 12, "right": 6}, small_config(epochs=5))
+    model.config.train.epochs = 2
+    model.fit(_pair())
+    assert len(model.history.records) == 2 and model.config.train.epochs == 2
+
+
+def test_untrained_models_are_not_saved_and_errors_name_the_call(tmp_path):
+    model = SharedLatentVAE({"left": 12, "right": 6}, small_config())
+    x = _pair()["left"][:3]
+    for call, name in [
+        (lambda: model.save(tmp_path / "m.safetensors"), "save"),
+        (lambda: model.encode(x, "left"), "encode"),
+        (lambda: model.encode_joint({"left": x}), "encode_joint"),
+        (lambda: model.generate(3, method="prior"), "generate"),
+    ]:
+        with pytest.raises(SharedLatentError, match=rf"^{name}\(\) needs a trained model"):
+            call()
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_a_config_of_the_wrong_type_is_one_clear_error():
+    with pytest.raises(SharedLatentError, match="config must be a RunConfig, not dict"):
+        SharedLatentVAE({"left": 12, "right": 6}, {"train": {"epochs": 2}})

@@ -75,17 +75,23 @@ class SharedLatentVAE:
 
     def __init__(self, input_sizes: Mapping[str, int], config: RunConfig | None = None) -> None:
         self.input_sizes = checked_input_sizes(input_sizes)
+        if config is not None and not isinstance(config, RunConfig):
+            raise SharedLatentError(
+                f"config must be a RunConfig, not {type(config).__name__} (RunConfig.from_dict reads a dict)"
+            )
         # A copy, as scikit-learn estimators keep theirs: the caller may edit or reuse the object, and fit writes
         # its choices into the model's own config. `given_config` is what every fit starts from.
         self.given_config = copy.deepcopy(config) if config is not None else RunConfig()
         self.given_config.validate(self.input_sizes)  # deprecated names replaced (and warned about) once, here
         self.registration: Registration | None = None  # where AnnData / MuData input is read (scverse/)
-        self.batch_encoder: BatchEncoder | None = None  # the batch labels fit saw (covariates.py)
+        # batch labels fixed before any fit (the epoch search gives each fold model the whole data's), else None
+        self.given_batch_encoder: BatchEncoder | None = None
         self.start_over()
 
     def start_over(self) -> None:
         """Forget everything fit learned: the config as given, a fresh module from train.seed, no history."""
         self.config = copy.deepcopy(self.given_config)
+        self.batch_encoder: BatchEncoder | None = self.given_batch_encoder  # the batch labels fit saw (covariates.py)
         self.device = resolve_device(self.config.train.device)
         self.latent_box: tuple[np.ndarray, np.ndarray] | None = None
         self.history: History | None = None
@@ -193,11 +199,14 @@ class SharedLatentVAE:
             MuData: the registered continuous_covariate_keys), standardised and joined after the batch one-hot.
 
         Each call starts over, as scikit-learn's fit does: from the config as given (its "auto" settings chosen
-        anew from this data) and a fresh start from train.seed, so a second fit equals a first; a trained or
-        loaded model is retrained, not fine-tuned. A fit that fails leaves the model as it was. To continue an
-        interrupted fit, use `checkpoint` and `resume`.
+        anew from this data; edits to `model.config` before the first fit count as given) and a fresh start from
+        train.seed, so a second fit equals a first; a trained or loaded model is retrained, not fine-tuned. A fit
+        that fails leaves the model as it was. To continue an interrupted fit, use `checkpoint` and `resume`.
         """
         earlier = dict(vars(self))  # start_over replaces these objects, never changes them: a failed fit puts them back
+        if not self.is_trained:  # settings edited on model.config before the first fit are the ones asked for
+            self.given_config = copy.deepcopy(self.config)
+            self.given_config.validate(self.input_sizes)
         self.start_over()
         try:
             return self._fit(train, validation, progress, present, checkpoint, resume, batch, covariates)
@@ -320,6 +329,7 @@ class SharedLatentVAE:
         covariates
             The samples' continuous covariates; needed only by a model with batch_in_encoders.
         """
+        self._check_trained("encode")
         return self.encode_joint({domain: x}, batch=batch, covariates=covariates)
 
     def latent_distribution(
@@ -351,6 +361,7 @@ class SharedLatentVAE:
         covariates
             The samples' continuous covariates; needed only by a model with batch_in_encoders.
         """
+        self._check_trained("encode_joint")
         return self.predict(inputs, batch=batch, covariates=covariates).latent
 
     def decode(self, z: ArrayLike, *, transform_batch: Any = None, covariates: Any = None) -> dict[str, ArrayLike]:
@@ -498,11 +509,13 @@ class SharedLatentVAE:
             The continuous covariates to generate samples with (one row for all, or `n` rows), for a model
             fitted with them.
         """
+        self._check_trained("generate")
         points = self.sample_latent_points(n, method, seed)
         return self.decode(points, transform_batch=transform_batch, covariates=covariates)
 
     def save(self, path: str | Path) -> None:
         """Write weights plus everything needed to rebuild the model to one safetensors file at `path`."""
+        self._check_trained("save")  # a loaded file counts as trained: an untrained one must not become one
         save_model(self, path)
 
     @classmethod

@@ -91,7 +91,7 @@ def trained_length(
 
     def fold_losses(kept: Split, held_out: Split) -> list[float]:
         fold = type(model)(model.input_sizes, fold_config)
-        fold.batch_encoder = model.batch_encoder  # the same codes, even for a batch that one fold lacks
+        fold.given_batch_encoder = model.batch_encoder  # the same codes, even for a batch that one fold lacks
         history = fold.fit(kept, validation=held_out)
         return [record.validation_loss for record in history.records]
 

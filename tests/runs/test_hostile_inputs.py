@@ -636,6 +636,17 @@ def _(tmp, base, mp):
     return ["train", "digits", "--epochs", "2", "--set", "train.epochs=1", "--out", str(tmp / "new")]
 
 
+@case("train-set-twice")
+def _(tmp, base, mp):
+    return ["train", "digits", "--set", "train.epochs=2", "--set", "train.epochs=3", "--out", str(tmp / "new")]
+
+
+@case("translate-h5mu-to-a-run-not-trained-on-anndata")
+def _(tmp, base, mp):
+    (tmp / "cells.h5mu").write_bytes(b"not read")
+    return translate_args(base, tmp / "cells.h5mu", tmp / "y.npy")
+
+
 @case("train-out-exists")
 def _(tmp, base, mp):
     run = copy_run(base, tmp)

@@ -30,6 +30,10 @@ def parse_pairs(pairs: Sequence[str], flag: str) -> dict[str, str]:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise SharedLatentError(f"{flag} expects KEY=VALUE, got {pair!r}")
+        if key.strip() in parsed and parsed[key.strip()] != value.strip():  # neither silently wins
+            raise SharedLatentError(
+                f"{flag} sets {key.strip()} twice ({parsed[key.strip()]} and {value.strip()}); give one"
+            )
         parsed[key.strip()] = value.strip()
     return parsed
 

@@ -53,6 +53,11 @@ def _read_any(path: Path, id_column: str | None, label_column: str | None, domai
         modality = choose_matrix(adata, str(path))
         values = dense_rows(modality.matrix, np.arange(adata.n_obs))
         return Samples(values, np.asarray(adata.obs_names).astype(str), list(map(str, adata.var_names)))
+    if path.suffix.lower() == ".h5mu":
+        raise SharedLatentError(
+            f"input {path}: this run was not trained on AnnData / MuData, so which matrix of a .h5mu holds the "
+            "values is unknown: name it with --layer or --obsm"
+        )
     if path.suffix.lower() == ".npy":
         return Samples(np.atleast_2d(read_npy(path)))
     from sharedlatent.datasets.tables import TABLE_SUFFIXES, read_table, table_kind

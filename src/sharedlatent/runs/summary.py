@@ -44,8 +44,9 @@ def read_history(folder: Path) -> History | None:
     path = folder / HISTORY_FILE
     if not path.exists():
         return None
+    values = read_json(path)  # its own one-line error for a file that is not JSON
     try:
-        return checked_history(read_json(path))
+        return checked_history(values)
     except SharedLatentError as error:
         raise SharedLatentError(f"{path} is {error}") from None
 
