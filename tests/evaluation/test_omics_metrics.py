@@ -86,3 +86,25 @@ def test_translation_metrics_every_direction_by_target_likelihood():
     }
     assert "auroc_mean" in results["rna->mutation"] and "pearson_feature_mean" in results["mutation->protein"]
     assert "rna->rna" in translation_metrics(model, dataset.test.domains, include_reconstruction=True)
+
+
+def test_baseline_notes_say_which_scale_a_count_targets_numbers_are_on():
+    from sharedlatent.evaluation.baseline_metrics import baseline_comparison
+    from sharedlatent.runs.predictions import compute_outputs
+
+    dataset = load_dataset("synthetic_omics", n_samples=150, n_genes=20, n_proteins=5)
+    config = RunConfig(
+        model=ModelConfig(private_widths=[12], shared_widths=[8], latent_size=3),
+        train=TrainConfig(epochs=2, progress=False, validation_fraction=0.0, threads=1),
+    )
+    model = SharedLatentVAE(dataset.input_sizes, config)
+    model.fit(dataset.train)
+    outputs = compute_outputs(model, dataset.test)
+    notes = baseline_comparison(model, outputs, dataset.train.domains)["baseline_notes"]
+    counts = [name for name in dataset.domain_names if model.config.model.likelihood_for(name) == "negative_binomial"]
+    assert counts and all(
+        any(note.startswith(f"{source}->{counts[0]}: the standardised MSE") for note in notes)
+        for source in dataset.domain_names
+        if source != counts[0]
+    )
+    assert not any("log1p(counts)" in note for note in notes if not note.split(":")[0].endswith(counts[0]))

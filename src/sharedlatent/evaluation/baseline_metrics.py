@@ -57,6 +57,11 @@ def baseline_comparison(
             }
             verdicts.append(verdict_line(direction, scores))
             notes += [f"{direction}: {note}" for note in scores.notes]
+            if _is_counts(model, target):  # three scales meet in one report; say which number is on which
+                notes.append(
+                    f"{direction}: the standardised MSE (and the verdict) compares log1p(counts), as the encoder sees "
+                    "them; translation MSE is on raw counts, translation_scores on log1p(counts)"
+                )
     return {"verdict": verdicts, "baselines": directions, "baseline_notes": sorted(set(notes))}
 
 
