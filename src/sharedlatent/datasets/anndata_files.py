@@ -206,7 +206,8 @@ def _take_agreeing(
     import pandas as pd
 
     both = np.flatnonzero(~pd.isna(values) & ~pd.isna(theirs))
-    clash = [cell for cell in both if _label_text(values[cell]) != _label_text(theirs[cell])]
+    differ = both[values[both].astype(str) != theirs[both].astype(str)]  # vectorised; usually none are left
+    clash = [cell for cell in differ if _label_text(values[cell]) != _label_text(theirs[cell])]
     if len(clash):
         cell = clash[0]
         raise SharedLatentError(

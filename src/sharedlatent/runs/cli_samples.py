@@ -132,30 +132,25 @@ def run_generate(args: argparse.Namespace) -> int:
         print(f"wrote {args.n_samples} generated pairs ({', '.join(generated)}) to {args.output}")
         return 0
     ids = np.array([f"generated_{i}" for i in range(args.n_samples)])  # row i of every domain is one pair
-    names = {
-        name: record.feature_names.get(name) or [f"{name}_{i}" for i in range(size)]
-        for name, size in model.input_sizes.items()
-    }
     if suffix == ".h5mu":
         from sharedlatent.datasets.anndata_files import write_h5mu
 
+        names = {
+            name: record.feature_names.get(name) or [f"{name}_{i}" for i in range(size)]
+            for name, size in model.input_sizes.items()
+        }
         told = {"sharedlatent": _generated_with(args, None)}
         write_file_set(targets, lambda _, path: write_h5mu(path, generated, ids, names, uns=told))
         print(f"wrote {args.n_samples} generated pairs ({', '.join(generated)} as modalities) to {args.output}")
         return 0
-    if suffix == ".h5ad":
-        from sharedlatent.datasets.anndata_files import write_h5ad
+    h5ad = suffix == ".h5ad"  # names its cells and says how it was made; a table holds the values only
 
-        def write(name: str, path: Path) -> Path:
-            return write_h5ad(
-                path, generated[name], ids, names[name], uns={"sharedlatent": _generated_with(args, name)}
-            )
+    def write(name: str, path: Path) -> Path:
+        told = {"sharedlatent": _generated_with(args, name)} if h5ad else None
+        names = record.feature_names.get(name) or None
+        return write_samples(path, generated[name], names, ids if h5ad else None, uns=told)
 
-        write_file_set(targets, write)
-    else:
-        write_file_set(
-            targets, lambda name, path: write_samples(path, generated[name], record.feature_names.get(name) or None)
-        )
+    write_file_set(targets, write)
     for name, path in targets.items():
         print(f"wrote {args.n_samples} generated {name} samples to {path}")
     return 0

@@ -126,16 +126,17 @@ def write_samples(
     feature_names: list[str] | None,
     sample_ids: np.ndarray | None = None,
     id_column: str | None = None,
+    uns: dict | None = None,
 ) -> Path:
     """Write rows named by the target domain's features (and the input's IDs, under the input's ID column name,
-    else "sample_id"), atomically, in the suffix's format."""
+    else "sample_id"), atomically, in the suffix's format; an .h5ad also carries `uns`."""
     path = Path(path)
     names = feature_names or [f"feature_{i}" for i in range(values.shape[1])]
     if path.suffix.lower() == H5AD:
         from sharedlatent.datasets.anndata_files import write_h5ad
 
         ids = sample_ids if sample_ids is not None else np.array([str(i) for i in range(values.shape[0])])
-        return write_h5ad(path, values, ids, names)
+        return write_h5ad(path, values, ids, names, uns=uns)
     from sharedlatent.datasets.tables import write_table
 
     return write_table(path, values, names, sample_ids, id_column or "sample_id")

@@ -8,8 +8,9 @@ import shutil
 from pathlib import Path
 
 from sharedlatent.errors import SharedLatentError, listed
+from sharedlatent.figures.report import REPORT_FILE
 from sharedlatent.runs.record import RUN_FILE, RUN_FORMAT, record_from_values
-from sharedlatent.storage import WEIGHTS_FILE, read_json
+from sharedlatent.storage import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, WEIGHTS_FILE, read_json, split_file
 
 STAGING_MARK = ".partial-"
 
@@ -49,17 +50,17 @@ def check_target(out: Path, overwrite: bool) -> None:
 
 # What train and evaluate write into a run folder (runs/folder.py, runs/evaluate.py); anything else is the user's.
 RUN_FILE_PATTERNS = (
-    "run.json",
-    "config.toml",
-    "history.json",
-    "model.safetensors",
+    RUN_FILE,
+    CONFIG_FILE,
+    HISTORY_FILE,
+    WEIGHTS_FILE,
+    METRICS_FILE,
+    split_file(METRICS_FILE, "*"),
+    REPORT_FILE,
+    split_file(REPORT_FILE, "*"),
     "model.txt",
     "model.png",
     "loss_curves.png",
-    "metrics.json",
-    "metrics_*.json",
-    "report.html",
-    "report_*.html",
     "samples_*.png",
     "latent_*.png",
     "interpolation_*.png",

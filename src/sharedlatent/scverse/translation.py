@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from sharedlatent.errors import SharedLatentError
 from sharedlatent.scverse.latent import cell_batches, cell_table
 from sharedlatent.scverse.objects import kind_of
 from sharedlatent.scverse.obs_covariates import block_rows, cell_covariates
@@ -39,8 +40,6 @@ def translate_object(
     import anndata
 
     if cycle and (library_size is not None or transform_batch is not None):
-        from sharedlatent.errors import SharedLatentError
-
         raise SharedLatentError("a cycle decodes both ways in the cells' own batch and library: drop those options")
     out = source if cycle else target
 
@@ -95,8 +94,6 @@ def _per_cell(library_size: Any, n_cells: int, cells: np.ndarray) -> np.ndarray 
     if values.size == 1:
         return np.full(len(cells), values[0], dtype=np.float32)
     if values.size != n_cells:
-        from sharedlatent.errors import SharedLatentError
-
         raise SharedLatentError(f"library_size has {values.size} entries for {n_cells} cells")
     return values[cells]
 

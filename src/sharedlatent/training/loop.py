@@ -269,15 +269,8 @@ def _restore_run(run: _Run, state: dict, n_stages: int) -> dict:
         run.history = checked_history(json.loads(history) if isinstance(history, str) else history)
         ran = {(record.stage, record.epoch) for record in run.history.records}
         last = run.history.records[-1] if run.history.records else None
-        if (
-            len(ran) != position["epochs_run"]
-            or last is None
-            or (last.stage, last.epoch + 1)
-            != (
-                position["stage"],
-                position["epoch"],
-            )
-        ):
+        ends_at = None if last is None else (last.stage, last.epoch + 1)  # a save follows its epoch's record
+        if len(ran) != position["epochs_run"] or ends_at != (position["stage"], position["epoch"]):
             raise SharedLatentError(
                 f"its history ({len(ran)} epochs) does not end where its position says ({position!r})"
             )
