@@ -43,6 +43,33 @@ def test_encode_writes_obs_and_latent_for_every_cell(run, capsys):
     np.testing.assert_allclose(table.to_numpy(), latent.obsm["X_sharedlatent"], rtol=1e-5)
 
 
+def test_encode_into_h5mu_keeps_the_input_whole_and_adds_the_latent_to_its_obsm(run, tmp_path):
+    out = tmp_path / "with_latent.h5mu"
+    assert main(["encode", str(run / "run"), "--input", str(run / "cells.h5mu"), "--output", str(out)]) == 0
+    given, written = mudata.read_h5mu(run / "cells.h5mu"), mudata.read_h5mu(out)
+    assert list(written.mod) == list(given.mod) and list(written.obs_names) == list(given.obs_names)
+    assert (written.obs["rna:cell_type"] == given.obs["rna:cell_type"]).all()
+    for name in given.mod:
+        assert list(written[name].var_names) == list(given[name].var_names)
+        assert (written[name].X != given[name].X).nnz == 0
+    assert (written["rna"].layers["counts"] != given["rna"].layers["counts"]).nnz == 0
+    assert (
+        main(["encode", str(run / "run"), "--input", str(run / "cells.h5mu"), "--output", str(tmp_path / "z.csv")]) == 0
+    )
+    table = pd.read_csv(tmp_path / "z.csv", index_col="obs_names").reindex(written.obs_names)
+    np.testing.assert_allclose(written.obsm["X_sharedlatent"], table.to_numpy(), rtol=1e-5)
+    assert written.uns["sharedlatent"]["command"] == "encode"
+
+
+def test_encode_of_an_h5ad_into_h5mu_is_refused_in_one_line(run, tmp_path, capsys):
+    rna = mudata.read_h5mu(run / "cells.h5mu")["rna"]
+    rna.write_h5ad(tmp_path / "rna.h5ad")
+    out = tmp_path / "z.h5mu"
+    assert main(["encode", str(run / "run"), "--input", str(tmp_path / "rna.h5ad"), "--output", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert "keeps an .h5mu input whole" in error and "rna.h5ad" in error and not out.exists()
+
+
 def test_translate_h5mu_reads_the_trained_layer_and_flags_rna_only_cells(run, capsys):
     out = run / "protein.h5ad"
     args = ["translate", str(run / "run"), "--source", "rna", "--target", "protein"]

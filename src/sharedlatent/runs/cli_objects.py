@@ -14,14 +14,19 @@ from sharedlatent.runs.record import RunRecord
 from sharedlatent.runs.registration import ANNDATA_LOADERS, run_registration
 
 OBJECT_SUFFIXES = (".h5ad", ".h5mu")
-ENCODE_OUTPUTS = (".h5ad", ".csv")
+ENCODE_OUTPUTS = (".h5ad", ".h5mu", ".csv")
 
 
 def add_encode_parser(commands: Any) -> None:
     encode = commands.add_parser("encode", help="write the latent coordinates of .h5ad / .h5mu cells")
     encode.add_argument("run", type=Path)
     encode.add_argument("--input", required=True, type=Path, help=".h5mu (a modality per domain) or .h5ad")
-    encode.add_argument("--output", required=True, type=Path, help=".h5ad (input's obs, obsm X_sharedlatent) or .csv")
+    encode.add_argument(
+        "--output",
+        required=True,
+        type=Path,
+        help=".h5ad (input's obs, obsm X_sharedlatent), .h5mu (an .h5mu input whole, obsm X_sharedlatent added) or .csv",
+    )
     encode.add_argument("--domain", help="the domain an .h5ad holds (default: recognised by its var_names)")
     add_matrix_options(encode)
     encode.add_argument("--overwrite", action="store_true", help="replace an existing output file")
@@ -43,6 +48,10 @@ def run_encode(args: argparse.Namespace) -> int:
     suffix = args.output.suffix.lower()
     if suffix not in ENCODE_OUTPUTS:
         raise SharedLatentError(f"output file {args.output} must end in one of {', '.join(ENCODE_OUTPUTS)}")
+    if suffix == ".h5mu" and args.input.suffix.lower() != ".h5mu":
+        raise SharedLatentError(
+            f"an .h5mu output keeps an .h5mu input whole; for {args.input.name} write .h5ad or .csv"
+        )
     refuse_same_file(args.input, args.output)
     refuse_existing(args.output, args.overwrite)
     model, record = load_run(args.run)
@@ -53,6 +62,8 @@ def run_encode(args: argparse.Namespace) -> int:
     unmeasured = int(np.isnan(frame.to_numpy()).any(axis=1).sum())
     if suffix == ".csv":
         write_csv(args.output, frame)
+    elif suffix == ".h5mu":
+        write_latent_h5mu(args.output, data, frame.reindex(data.obs_names).to_numpy(), provenance(args, "encode"))
     else:
         write_latent_h5ad(args.output, data.obs.reindex(frame.index), frame.to_numpy(), provenance(args, "encode"))
     note = f"; {unmeasured} cells measured in none of the model's domains are NaN" if unmeasured else ""
@@ -158,6 +169,19 @@ def write_csv(path: Path, frame: Any) -> None:
 
     with atomic_path(path) as temporary:
         frame.to_csv(temporary, index_label="obs_names")
+
+
+def write_latent_h5mu(path: Path, data: Any, latent: Any, uns: dict[str, str]) -> None:
+    """The input MuData whole (every modality, obs, obsm, uns) with the latent coordinates added to its own obsm,
+    where muon and scanpy look for a joint embedding."""
+    from sharedlatent.scverse.latent import LATENT_KEY
+    from sharedlatent.scverse.translation import PROVENANCE_KEY
+    from sharedlatent.storage import atomic_path
+
+    data.obsm[LATENT_KEY] = latent
+    data.uns[PROVENANCE_KEY] = uns
+    with atomic_path(path) as temporary:
+        data.write_h5mu(temporary)
 
 
 def write_latent_h5ad(path: Path, obs: Any, latent: Any, uns: dict[str, str]) -> None:
