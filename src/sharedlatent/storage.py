@@ -34,6 +34,12 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
+def temporary_name_pattern(name_pattern: str) -> str:
+    """The fnmatch pattern of the temporary files `atomic_path` makes for names matching `name_pattern` (a kill
+    mid-write leaves one behind)."""
+    return f".{name_pattern}.*.tmp*"
+
+
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary path beside `path` that replaces it only if the block finishes without error."""

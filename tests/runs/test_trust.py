@@ -201,12 +201,21 @@ def test_generate_replaces_a_file_set_and_refuses_absurd_counts(digits_run, tmp_
 
 def test_overwrite_refuses_a_run_folder_holding_the_users_own_files(digits_run, tmp_path, capsys, monkeypatch):
     from sharedlatent.runs.target import files_a_run_does_not_write
+    from sharedlatent.storage import atomic_path
 
     assert files_a_run_does_not_write(digits_run) == []  # every file a digits run writes is known as a run's
     copy = tmp_path / "run"
     shutil.copytree(digits_run, copy)
     assert main(["evaluate", str(copy), "--split", "train"]) == 0
     assert files_a_run_does_not_write(copy) == []  # and so are the train split's
+    left_behind = []  # a kill while evaluate writes leaves atomic_path's temporary file: it is the run's, not the user's
+    for name in ("metrics.json", "samples_64-96-64-32-16_test.png", "model.safetensors"):
+        with pytest.raises(InterruptedError), atomic_path(copy / name) as temporary:  # the name it makes, nothing kept
+            left_behind.append(temporary.name)
+            raise InterruptedError
+    for name in left_behind:
+        (copy / name).write_bytes(b"")
+    assert files_a_run_does_not_write(copy) == []
     (copy / "my_notes.txt").write_text("mine")
     (copy / "predictions").mkdir()
     capsys.readouterr()

@@ -10,7 +10,15 @@ from pathlib import Path
 from sharedlatent.errors import SharedLatentError, listed
 from sharedlatent.figures.report import REPORT_FILE
 from sharedlatent.runs.record import RUN_FILE, RUN_FORMAT, record_from_values
-from sharedlatent.storage import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, WEIGHTS_FILE, read_json, split_file
+from sharedlatent.storage import (
+    CONFIG_FILE,
+    HISTORY_FILE,
+    METRICS_FILE,
+    WEIGHTS_FILE,
+    read_json,
+    split_file,
+    temporary_name_pattern,
+)
 
 STAGING_MARK = ".partial-"
 
@@ -67,14 +75,17 @@ RUN_FILE_PATTERNS = (
     "heatmap_*.png",
     "scatter_*_to_*.png",
 )
+# A run's own half-written files: what atomic_path leaves when `evaluate` is killed while it writes into the folder
+RUN_TEMPORARY_PATTERNS = tuple(temporary_name_pattern(pattern) for pattern in RUN_FILE_PATTERNS)
 
 
 def files_a_run_does_not_write(folder: Path) -> list[str]:
-    """The names in `folder` no run writes (a subfolder is never a run's)."""
+    """The names in `folder` no run writes (a subfolder is never a run's; a run's half-written temporary files are)."""
     return sorted(
         entry.name
         for entry in folder.iterdir()
-        if entry.is_dir() or not any(fnmatch.fnmatchcase(entry.name, pattern) for pattern in RUN_FILE_PATTERNS)
+        if entry.is_dir()
+        or not any(fnmatch.fnmatchcase(entry.name, p) for p in (*RUN_FILE_PATTERNS, *RUN_TEMPORARY_PATTERNS))
     )
 
 
