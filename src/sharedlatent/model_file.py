@@ -13,7 +13,7 @@ from typing import Any
 
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.plain_values import FLOAT32_MAX
-from sharedlatent.storage import METADATA_KEY
+from sharedlatent.storage import DIGEST_KEY, METADATA_KEY, weights_digest
 
 FORMAT_VERSION = 1  # of the metadata record a model file carries
 
@@ -41,10 +41,11 @@ def read_model_file(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     except OSError as error:
         raise SharedLatentError(f"model file {path} cannot be read: {error.strerror}") from None
     length = _header_length(path, data[:8], len(data))
-    shapes, metadata = _parse_header(path, data[8 : 8 + length], len(data) - 8 - length)
+    shapes, metadata, digest = _parse_header(path, data[8 : 8 + length], len(data) - 8 - length)
     config = _checked_config(path, metadata)
     _check_shapes(path, config, metadata["input_sizes"], shapes)
     tensors = _finite_tensors(path, data)
+    _check_digest(path, digest, tensors)
     _check_preprocessors(path, metadata["preprocessors"], metadata["input_sizes"])
     _check_latent_box(path, metadata["latent_box"], config.model.latent_size)
     _check_batch(path, metadata.get("batch"), config.model.batch_categories)
@@ -59,7 +60,8 @@ def read_header(path: Path) -> tuple[dict[str, tuple[int, ...]], dict[str, Any]]
     with path.open("rb") as handle:
         length = _header_length(path, handle.read(8), size)
         raw = handle.read(length)
-    return _parse_header(path, raw, size - 8 - length)
+    shapes, metadata, _ = _parse_header(path, raw, size - 8 - length)
+    return shapes, metadata
 
 
 def _header_length(path: Path, prefix: bytes, size: int) -> int:
@@ -70,8 +72,11 @@ def _header_length(path: Path, prefix: bytes, size: int) -> int:
     return length
 
 
-def _parse_header(path: Path, raw: bytes, data_bytes: int) -> tuple[dict[str, tuple[int, ...]], dict[str, Any]]:
-    """Tensor shapes (checked against the `data_bytes` after the header) and our metadata record."""
+def _parse_header(
+    path: Path, raw: bytes, data_bytes: int
+) -> tuple[dict[str, tuple[int, ...]], dict[str, Any], str | None]:
+    """Tensor shapes (checked against the `data_bytes` after the header), our metadata record and the weights'
+    checksum (None in files written before it)."""
     try:
         header = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -88,7 +93,7 @@ def _parse_header(path: Path, raw: bytes, data_bytes: int) -> tuple[dict[str, tu
         raise SharedLatentError(f"{path}: the sharedlatent metadata is not JSON") from None
     if not isinstance(metadata, dict):
         raise SharedLatentError(f"{path}: the sharedlatent metadata is not a table")
-    return shapes, metadata
+    return shapes, metadata, extra.get(DIGEST_KEY)
 
 
 def _tensor_shapes(path: Path, header: dict[str, Any], data_bytes: int) -> dict[str, tuple[int, ...]]:
@@ -174,6 +179,16 @@ def _finite_tensors(path: Path, data: bytes) -> dict[str, Any]:
         if not bool(torch.isfinite(tensor).all()):
             raise SharedLatentError(f"{path}: tensor {name!r} holds NaN or infinite values")
     return tensors
+
+
+def _check_digest(path: Path, digest: str | None, tensors: dict[str, Any]) -> None:
+    """The weights are the ones saved: their checksum matches the one written with them (files written before the
+    checksum have none and are read as before)."""
+    if digest is not None and digest != weights_digest(tensors):
+        raise SharedLatentError(
+            f"model file {path} is damaged: its weights do not match the checksum saved with them; restore a copy or"
+            " retrain"
+        )
 
 
 def _check_preprocessors(path: Path, stored: Any, input_sizes: dict[str, int]) -> None:

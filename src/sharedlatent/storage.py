@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ def split_file(name: str, split: str) -> str:
 
 HISTORY_FILE = "history.json"
 METADATA_KEY = "sharedlatent"
+DIGEST_KEY = "sharedlatent_weights_sha256"  # a header entry of its own beside METADATA_KEY (storage.weights_digest)
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -101,10 +103,23 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def weights_digest(tensors: Mapping[str, Any]) -> str:
+    """SHA-256 over every tensor's name, shape and little-endian float32 values, in name order: a checksum that a
+    model file carries beside its weights, so bytes changed on disk are caught where a shape check cannot."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        values = np.ascontiguousarray(tensors[name].detach().cpu().numpy(), dtype="<f4")
+        digest.update(f"{name}:{list(values.shape)}\n".encode())
+        digest.update(values.tobytes())
+    return digest.hexdigest()
+
+
 def save_weights(path: str | Path, tensors: dict, metadata: dict[str, Any]) -> None:
-    """Write tensors and a JSON metadata record to a safetensors file, atomically."""
+    """Write tensors, a JSON metadata record and the tensors' checksum (its own header entry, which readers that
+    predate it ignore) to a safetensors file, atomically."""
     from safetensors.torch import save_file
 
     contiguous = {name: tensor.detach().cpu().contiguous() for name, tensor in tensors.items()}
+    header = {METADATA_KEY: json.dumps(metadata, default=_json_default), DIGEST_KEY: weights_digest(contiguous)}
     with atomic_path(path) as temporary:
-        save_file(contiguous, str(temporary), metadata={METADATA_KEY: json.dumps(metadata, default=_json_default)})
+        save_file(contiguous, str(temporary), metadata=header)

@@ -1194,6 +1194,18 @@ def _(tmp, base, mp):
     return translate_args(base, tmp / "folder", tmp / "o.npy")
 
 
+@case("translate-one-weight-changed-on-disk")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+
+    def nudge(tensors):
+        first = sorted(tensors)[0]
+        tensors[first] = tensors[first] * np.float32(1.001)
+
+    edit_tensors(run, nudge)
+    return translate_args(run, good_input(tmp), tmp / "y.npy")
+
+
 @case("info-model-file-truncated")
 def _(tmp, base, mp):
     run = copy_run(base, tmp)

@@ -190,6 +190,34 @@ def test_a_model_file_written_by_save_passes_the_check(digits_run):
     assert metadata["input_sizes"] == {"left": 64, "right": 64}
 
 
+def test_weights_changed_on_disk_with_their_shapes_kept_are_refused_and_files_without_a_checksum_load(
+    digits_run, tmp_path
+):
+    from safetensors import safe_open
+    from safetensors.numpy import load_file, save_file
+
+    from sharedlatent import SharedLatentVAE
+    from sharedlatent.errors import SharedLatentError
+    from sharedlatent.storage import DIGEST_KEY
+
+    path = tmp_path / "model.safetensors"
+    with safe_open(str(digits_run / "model.safetensors"), framework="np") as handle:
+        header = handle.metadata()
+    tensors = load_file(str(digits_run / "model.safetensors"))
+    assert len(header[DIGEST_KEY]) == 64
+    name = sorted(tensors)[3]
+    changed = dict(tensors)
+    changed[name] = tensors[name].copy()
+    changed[name].flat[0] += 1e-3  # one value, finite, same shape: every structural check passes
+    save_file(changed, str(path), metadata=header)
+    with pytest.raises(SharedLatentError, match="is damaged: its weights do not match the checksum saved with them"):
+        SharedLatentVAE.load(path)
+    save_file(tensors, str(path), metadata={key: value for key, value in header.items() if key != DIGEST_KEY})
+    x = np.random.default_rng(0).uniform(0, 1, (3, 64)).astype(np.float32)
+    before = SharedLatentVAE.load(digits_run / "model.safetensors").translate(x, "left", "right")
+    np.testing.assert_array_equal(SharedLatentVAE.load(path).translate(x, "left", "right"), before)
+
+
 def test_generate_replaces_a_file_set_and_refuses_absurd_counts(digits_run, tmp_path, capsys):
     (tmp_path / "g_left.csv").write_text("old\n")
     assert main(["generate", str(digits_run), "-n", "3", "--output", str(tmp_path / "g.csv"), "--overwrite"]) == 0
