@@ -91,3 +91,38 @@ def test_a_near_constant_feature_is_not_blown_up_by_standardising():
     # a value of 100 there becomes about 200, not about 2,200.
     assert 150 < abs(scaler.transform(np.array([[0.0, 0.0, 100.0]]))[0, 2]) < 250
     assert np.allclose(scaler.inverse_transform(scaler.transform(train)), train, atol=1e-4)
+
+
+def test_a_feature_in_small_units_keeps_its_own_spread_in_memory_and_streamed():
+    """Units are not spread: a continuous feature of std 0.05 beside features of std 100 is standardised by its own
+    std (its input noise is 0.2 of its spread, not of the floor's), while a mostly-zero one is still floored."""
+    from sharedlatent.preprocessing import fit_streamed
+
+    rng = np.random.default_rng(0)
+    mostly_zero = np.where(rng.uniform(size=1000) < 0.02, 1.0, 0.0)
+    train = np.column_stack(
+        [rng.normal(50, 100, 1000), rng.normal(0, 100, 1000), rng.normal(3, 0.05, 1000), mostly_zero]
+    )
+    for scaler in (fit_preprocessor("standardize", train), fit_streamed("standardize", np.array_split(train, 7))):
+        scale = np.asarray(scaler.scale)
+        assert scale[2] == pytest.approx(train[:, 2].std(), rel=1e-9)
+        assert scale[3] == pytest.approx(0.05 * np.median(train.std(axis=0)), rel=1e-6)
+        assert scale[3] > 10 * train[:, 3].std()
+        assert np.asarray(scaler.transform(train))[:, 2].std() == pytest.approx(1.0, rel=1e-5)
+
+
+def test_the_standardised_score_keeps_small_units_and_says_which_features_it_leaves_out():
+    from sharedlatent.evaluation.baselines import compare_direction
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(400, 3))
+    border = np.where(rng.uniform(size=400) < 0.01, 0.3, 0.0)  # mostly one value, tiny spread: nothing to predict
+    big = x @ rng.normal(0, 100, (3, 3))  # three features in large units
+    y = np.column_stack([big, x @ [0.0, 0.02, 0.05] + 7.0, border])
+    scores = compare_direction("x->y", x[:300], y[:300], x[300:], y[300:])
+    assert any("scores 4 of 5 features" in note for note in scores.notes)
+    # the small-unit feature counts: a prediction wrong only there is far worse than the mean predictor's
+    wrong = y[300:].copy()
+    wrong[:, 3] = y[:300, 3].mean() + 5 * y[:300, 3].std()
+    scored = compare_direction("x->y", x[:300], y[:300], x[300:], y[300:], model_prediction=wrong)
+    assert scored.scores["model"].standardized_mse > 4

@@ -37,17 +37,43 @@ def as_matrix(values: np.ndarray, what: str) -> np.ndarray:
     return _as_matrix(values, what, dtype=np.float64, allow_nan=True)
 
 
-RELATIVE_SCALE_FLOOR = 0.05  # no feature's spread counts as less than this share of the median feature's
+RELATIVE_SCALE_FLOOR = 0.05  # a near-constant feature's spread counts as at least this share of the median feature's
+CONCENTRATED_SHARE = (
+    0.5  # a feature with at least this share of its values at its minimum (or maximum) is mostly one value
+)
 
 
-def safe_scale(scale: np.ndarray) -> np.ndarray:
-    """Spreads to divide by: zero (constant features) becomes 1, and a spread far below the median feature's is
-    raised to 5% of it, so a rare nonzero value in a near-constant feature (an image's border pixel) does not
-    become an input hundreds of units large."""
+def concentrated_features(values: np.ndarray) -> np.ndarray:
+    """Per feature: whether at least half its values sit at its minimum or at its maximum (an image's border
+    pixel, a gene seen in few cells), as against a feature whose values spread (one measured in small units)."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape[0] == 0:
+        return np.zeros(values.shape[1], dtype=bool)
+    low, high = values.min(axis=0), values.max(axis=0)
+    at_extreme = np.maximum((values == low).sum(axis=0), (values == high).sum(axis=0))
+    return at_extreme >= CONCENTRATED_SHARE * values.shape[0]
+
+
+def near_constant(scale: np.ndarray, concentrated: np.ndarray | None) -> np.ndarray:
+    """Per feature: mostly one value (`concentrated`) and spread less than 5% of the median feature's. A feature
+    whose values spread keeps its own scale however small its units (0.05 beside features of 100s)."""
+    scale = np.asarray(scale, dtype=np.float64)
+    if concentrated is None:
+        return np.zeros(scale.shape, dtype=bool)
+    positive = scale[scale > 0]
+    floor = RELATIVE_SCALE_FLOOR * float(np.median(positive)) if positive.size else 0.0
+    return np.asarray(concentrated, dtype=bool) & (scale < floor)
+
+
+def safe_scale(scale: np.ndarray, concentrated: np.ndarray | None = None) -> np.ndarray:
+    """Spreads to divide by: zero (constant features) becomes 1, and a near-constant feature's spread (see
+    `near_constant`) is raised to 5% of the median feature's, so a rare nonzero value in it (an image's border pixel)
+    does not become an input hundreds of units large."""
     scale = np.asarray(scale, dtype=np.float64)
     positive = scale[scale > 0]
     floor = RELATIVE_SCALE_FLOOR * float(np.median(positive)) if positive.size else 0.0
-    return np.where(scale > 0, np.maximum(scale, floor), 1.0)
+    raised = np.where(near_constant(scale, concentrated), np.maximum(scale, floor), scale)
+    return np.where(scale > 0, raised, 1.0)
 
 
 def output(values: np.ndarray) -> np.ndarray:
@@ -90,7 +116,8 @@ class Affine:
         if train.shape[0] == 0:
             raise SharedLatentError(f"{self.name}: cannot fit on an empty training array")
         offset, scale = self.statistics(train)
-        self.offset, self.scale = np.ravel(offset).tolist(), np.ravel(safe_scale(scale)).tolist()
+        concentrated = concentrated_features(train) if np.size(scale) == train.shape[1] else None
+        self.offset, self.scale = np.ravel(offset).tolist(), np.ravel(safe_scale(scale, concentrated)).tolist()
         return self
 
     def parameters(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -254,10 +281,12 @@ def transform_all(
 
 
 class RunningStatistics:
-    """Per-feature count, mean, sum of squared deviations, min and max, merged chunk by chunk (Chan et al.)."""
+    """Per-feature count, mean, sum of squared deviations, min and max and how many values sit at each, merged chunk
+    by chunk (Chan et al.)."""
 
     def __init__(self) -> None:
         self.n, self.mean, self.squares, self.low, self.high = 0, None, None, None, None
+        self.at_low, self.at_high = None, None
 
     def add(self, chunk: np.ndarray) -> None:
         if chunk.shape[0] == 0:
@@ -265,13 +294,22 @@ class RunningStatistics:
         n, mean = chunk.shape[0], chunk.mean(axis=0)
         squares = ((chunk - mean) ** 2).sum(axis=0)
         low, high = chunk.min(axis=0), chunk.max(axis=0)
+        at_low, at_high = (chunk == low).sum(axis=0), (chunk == high).sum(axis=0)
         if self.n == 0:
             self.n, self.mean, self.squares, self.low, self.high = n, mean, squares, low, high
+            self.at_low, self.at_high = at_low, at_high
             return
         total, delta = self.n + n, mean - self.mean
         self.squares = self.squares + squares + delta**2 * self.n * n / total
         self.mean = self.mean + delta * n / total
-        self.n, self.low, self.high = total, np.minimum(self.low, low), np.maximum(self.high, high)
+        new_low, new_high = np.minimum(self.low, low), np.maximum(self.high, high)
+        self.at_low = np.where(self.low == new_low, self.at_low, 0) + np.where(low == new_low, at_low, 0)
+        self.at_high = np.where(self.high == new_high, self.at_high, 0) + np.where(high == new_high, at_high, 0)
+        self.n, self.low, self.high = total, new_low, new_high
+
+    def concentrated(self) -> np.ndarray:
+        """preprocessing.concentrated_features of every row added."""
+        return np.maximum(self.at_low, self.at_high) >= CONCENTRATED_SHARE * self.n
 
     def affine(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(offset, scale) of the Affine preprocessor `name` from these statistics."""
@@ -295,5 +333,6 @@ def fit_streamed(name: str, chunks: Iterable[np.ndarray]) -> Preprocessor:
     target = preprocessor.scaler if isinstance(preprocessor, Log1pMinMax) else preprocessor
     if isinstance(target, Affine):
         offset, scale = statistics.affine(target.name)
-        target.offset, target.scale = np.ravel(offset).tolist(), np.ravel(safe_scale(scale)).tolist()
+        concentrated = statistics.concentrated() if np.size(scale) == np.size(statistics.low) else None
+        target.offset, target.scale = np.ravel(offset).tolist(), np.ravel(safe_scale(scale, concentrated)).tolist()
     return preprocessor

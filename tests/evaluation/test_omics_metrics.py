@@ -88,7 +88,7 @@ def test_translation_metrics_every_direction_by_target_likelihood():
     assert "rna->rna" in translation_metrics(model, dataset.test.domains, include_reconstruction=True)
 
 
-def test_baseline_notes_say_which_scale_a_count_targets_numbers_are_on():
+def test_count_targets_baselines_predict_raw_counts_and_the_notes_say_which_scale_each_number_is_on():
     from sharedlatent.evaluation.baseline_metrics import baseline_comparison
     from sharedlatent.runs.predictions import compute_outputs
 
@@ -100,11 +100,20 @@ def test_baseline_notes_say_which_scale_a_count_targets_numbers_are_on():
     model = SharedLatentVAE(dataset.input_sizes, config)
     model.fit(dataset.train)
     outputs = compute_outputs(model, dataset.test)
-    notes = baseline_comparison(model, outputs, dataset.train.domains)["baseline_notes"]
+    comparison = baseline_comparison(model, outputs, dataset.train.domains)
+    notes = comparison["baseline_notes"]
     counts = [name for name in dataset.domain_names if model.config.model.likelihood_for(name) == "negative_binomial"]
     assert counts and all(
-        any(note.startswith(f"{source}->{counts[0]}: the standardised MSE") for note in notes)
+        any(note.startswith(f"{source}->{counts[0]}: the baselines predict raw counts") for note in notes)
         for source in dataset.domain_names
         if source != counts[0]
     )
+    # The mean baseline of a count target is the training mean of the counts (the model's "x mean" reference), not
+    # expm1 of the mean log1p, which sits below it
+    train, test = dataset.train.domains[counts[0]], dataset.test.domains[counts[0]]
+    for source in dataset.domain_names:
+        if source != counts[0]:
+            scores = comparison["baselines"][f"{source}->{counts[0]}"]
+            expected = np.mean((train.astype(float).mean(axis=0) - test) ** 2)
+            assert scores["mse"]["mean"] == pytest.approx(expected, rel=1e-6)
     assert not any("log1p(counts)" in note for note in notes if not note.split(":")[0].endswith(counts[0]))

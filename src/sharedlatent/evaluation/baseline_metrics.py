@@ -1,5 +1,7 @@
-"""The run's translations next to ridge, kNN and the mean predictor, fitted on the same training rows in the
-space the model trains in (its preprocessing; log1p for count domains, as its encoder sees them)."""
+"""The run's translations next to ridge, kNN and the mean predictor, fitted on the same training rows: from the
+source as the model's encoder sees it (its preprocessing; log1p for count domains) to the target as the model
+predicts it (its preprocessing; raw counts for count domains, whose decoder gives their expected value), so every
+predictor estimates the same thing and is scored on the data's scale."""
 
 from __future__ import annotations
 
@@ -30,6 +32,12 @@ def model_space(model: PreprocessedModel, domain: str, values: np.ndarray) -> np
     return np.log1p(np.maximum(transformed, 0)) if _is_counts(model, domain) else transformed
 
 
+def target_space(model: PreprocessedModel, domain: str, values: np.ndarray) -> np.ndarray:
+    """`values` as the baselines predict them: preprocessed, counts left as counts (their means, as the model's
+    decoder predicts them, not log1p, whose back-transform would predict below the mean)."""
+    return model.preprocessors[domain].transform(np.asarray(values, dtype=np.float64))
+
+
 def baseline_comparison(
     model: PreprocessedModel, outputs: RunOutputs, train_domains: dict[str, np.ndarray]
 ) -> dict[str, Any]:
@@ -41,7 +49,7 @@ def baseline_comparison(
             scores = compare_direction(
                 direction,
                 model_space(model, source, train_domains[source]),
-                model_space(model, target, train_domains[target]),
+                target_space(model, target, train_domains[target]),
                 model_space(model, source, outputs.domains[source].truth),
                 target_test_raw=out.truth,
                 target_train_raw=train_domains[target],
@@ -57,10 +65,11 @@ def baseline_comparison(
             }
             verdicts.append(verdict_line(direction, scores))
             notes += [f"{direction}: {note}" for note in scores.notes]
-            if _is_counts(model, target):  # three scales meet in one report; say which number is on which
+            if _is_counts(model, target):  # two scales meet in one report; say which number is on which
                 notes.append(
-                    f"{direction}: the standardised MSE (and the verdict) compares log1p(counts), as the encoder sees "
-                    "them; translation MSE is on raw counts, translation_scores on log1p(counts)"
+                    f"{direction}: the baselines predict raw counts from log1p(counts), as the encoder sees them; they"
+                    " and the model are scored on raw counts (standardised MSE, verdict, MSE, pearson), as is the"
+                    " translation MSE; translation_scores are on log1p(counts)"
                 )
     return {"verdict": verdicts, "baselines": directions, "baseline_notes": sorted(set(notes))}
 
@@ -81,8 +90,7 @@ def latent_usage(model: PreprocessedModel, outputs: RunOutputs) -> dict[str, Any
 
 
 def _back(model: PreprocessedModel, domain: str, values: np.ndarray) -> np.ndarray:
-    """Predictions in the model's space back on the data's scale."""
-    values = np.expm1(values) if _is_counts(model, domain) else values
+    """Predictions in `target_space` back on the data's scale."""
     return model.preprocessors[domain].inverse_transform(np.asarray(values, dtype=np.float64))
 
 

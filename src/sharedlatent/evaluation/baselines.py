@@ -20,7 +20,6 @@ KNN_NEIGHBOURS = (1, 3, 5, 10, 20, 50)  # k is chosen by 5-fold cross-validation
 CV_FOLDS = 5
 SEARCH_ROWS = 20_000  # above this many training rows, kNN and the ridge penalty search use a seeded subsample
 NEAR_EXACT = 1e-4  # a standardised MSE below this is an exact fit, not a baseline to divide by
-RELATIVE_STD_FLOOR = 0.05  # a feature varying 20x less than the median one counts as constant
 STD_FLOOR = 1e-12  # below this a training feature is constant
 
 Inverse = Callable[[np.ndarray], np.ndarray]
@@ -171,6 +170,17 @@ def knn_neighbours(x: np.ndarray, y: np.ndarray, candidates: list[int], folds: i
     return candidates[int(np.argmin(errors))]
 
 
+def scored_features(train_truth: np.ndarray) -> np.ndarray:
+    """The features the standardised MSE scores: all but the constant and near-constant ones of the training
+    truth (mostly one value and spread below 5% of the median feature's, preprocessing.near_constant: an image's
+    border pixels), whose tiny errors would become huge z-scores while they hold almost nothing to predict. A
+    feature whose values spread counts however small its units."""
+    from sharedlatent.preprocessing import concentrated_features, near_constant
+
+    scale = train_truth.std(axis=0)
+    return (scale > STD_FLOOR) & ~near_constant(scale, concentrated_features(train_truth))
+
+
 def score_prediction(truth: np.ndarray, prediction: np.ndarray, train_truth: np.ndarray) -> Scores:
     """MSE on the data's scale, MSE z-scored by the training truth, mean per-feature Pearson/Spearman, AUROC if binary."""
     from sharedlatent.evaluation.correlation import per_feature_spearman
@@ -179,11 +189,7 @@ def score_prediction(truth: np.ndarray, prediction: np.ndarray, train_truth: np.
     train_truth = np.asarray(train_truth, dtype=float)
     train_truth = train_truth[observed_rows(train_truth)]
     scale = train_truth.std(axis=0)
-    # Near-constant training features (an image's border pixels) would turn a tiny error into a huge z-score:
-    # they are left out of the standardised MSE (they hold almost nothing to predict).
-    varying_scale = scale[scale > STD_FLOOR]
-    typical = float(np.median(varying_scale)) if varying_scale.size else 0.0
-    informative = scale > max(STD_FLOOR, RELATIVE_STD_FLOOR * typical)
+    informative = scored_features(train_truth)
     mse = float(np.mean((truth - prediction) ** 2))
     if informative.any():
         standardized = float(np.mean(((truth - prediction)[:, informative] / scale[informative]) ** 2))
@@ -241,6 +247,14 @@ def score_direction(
         name: score_prediction(target_test[keep], values[keep], target_train_raw) for name, values in predictors.items()
     }
     notes = list(baselines.notes)
+    train = np.asarray(target_train_raw, dtype=float)
+    scored = scored_features(train[observed_rows(train)])
+    if not scored.all():
+        notes.append(
+            f"the standardised MSE scores {int(scored.sum())} of {scored.size} features; the other"
+            f" {int((~scored).sum())} are (near-)constant in training: mostly one value, spread below 5% of the"
+            " median feature's"
+        )
     if keep.sum() < len(keep):
         notes.append(f"scored {int(keep.sum())} of {len(keep)} test rows (the rest miss a domain)")
     n_train = int(observed_rows(np.asarray(target_train_raw, dtype=float)).sum())
