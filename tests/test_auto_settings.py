@@ -95,3 +95,17 @@ def test_a_constant_feature_is_not_counted_as_varying():
     from sharedlatent.auto_settings import summarize
 
     assert summarize(values).overdispersed_share() == 1.0  # the three varying features only
+
+
+def test_float32_values_too_large_to_show_fractions_are_not_taken_for_counts():
+    """Tables are read as float32, where every value above 2^24 is whole: real values of about 1e9 (MS intensities,
+    large units) must stay Gaussian, while float32 counts with a few huge entries stay counts."""
+    from sharedlatent.auto_settings import choose_domain_settings
+
+    rng = np.random.default_rng(0)
+    real = rng.lognormal(20, 1, (300, 20))
+    assert choose_domain_settings(real).likelihood == "gaussian"  # float64: fractions show
+    assert choose_domain_settings(real.astype(np.float32)).likelihood == "gaussian"
+    counts = rng.poisson(rng.gamma(1.0, 50.0, (300, 20))).astype(np.float32)
+    counts[0, 0] = 5e7
+    assert choose_domain_settings(counts).likelihood == "negative_binomial"

@@ -57,12 +57,18 @@ class ValueSummary:
     feature_sum: np.ndarray | None = None
     feature_squares: np.ndarray | None = None
 
+    beyond_exact: int = 0  # finite values too large for their dtype to show a fraction (see `add`)
+
     @property
     def nonnegative_integer(self) -> bool:
-        return self.finite > 0 and self.low >= 0 and self.integer
+        """Every value small enough to show a fraction is whole, and most values are that small (float32 values of
+        1e9 are all whole whatever they measured: they prove nothing)."""
+        shown = self.finite - self.beyond_exact
+        return self.finite > 0 and self.low >= 0 and self.integer and self.beyond_exact <= shown
 
-    def add(self, block: np.ndarray) -> None:
-        """Fold in a block of rows (float64)."""
+    def add(self, block: np.ndarray, exact_below: float = np.inf) -> None:
+        """Fold in a block of rows (float64); values at or above `exact_below` in size came from a dtype whose
+        spacing there hides fractions (float32 above 2^20: 1/8 and coarser), so they do not count as whole."""
         block = block[~np.isnan(block).all(axis=1)]
         finite = np.isfinite(block)
         values = block[finite]
@@ -70,7 +76,10 @@ class ValueSummary:
             return
         self.finite += values.size
         self.binary = self.binary and bool(np.isin(values, (0.0, 1.0)).all())
-        self.integer = self.integer and bool(np.abs(values - np.round(values)).max() <= INTEGER_TOLERANCE)
+        shown = values[np.abs(values) < exact_below]
+        self.beyond_exact += values.size - shown.size
+        if shown.size:
+            self.integer = self.integer and bool(np.abs(shown - np.round(shown)).max() <= INTEGER_TOLERANCE)
         self.nonzero += int(np.count_nonzero(values > 0))
         high = float(values.max())
         if high > self.high:
@@ -105,9 +114,19 @@ def summarize(values: np.ndarray) -> ValueSummary:
         values = values[:, None]
     summary = ValueSummary()
     rows = max(1, CHUNK_VALUES // max(1, values.shape[1]))
+    exact_below = exact_whole_limit(values.dtype)
     for start in range(0, values.shape[0], rows):
-        summary.add(np.asarray(values[start : start + rows], dtype=np.float64))
+        summary.add(np.asarray(values[start : start + rows], dtype=np.float64), exact_below)
     return summary
+
+
+def exact_whole_limit(dtype: np.dtype) -> float:
+    """The size below which a float of `dtype` still shows fractions of 1/16 or finer (2^20 for float32, the dtype
+    tables are read in), so that being whole says something; no limit for integer and float64 arrays."""
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f" or dtype.itemsize >= 8:
+        return np.inf
+    return float(2 ** (np.finfo(dtype).nmant - 3))
 
 
 def is_nonnegative_integer(values: np.ndarray) -> bool:

@@ -198,3 +198,45 @@ def test_an_unrecognised_id_column_shared_by_both_files_is_pointed_out(tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_table_pair(tmp_path / "l.csv", tmp_path / "r.csv")
+
+
+def test_a_header_of_numbers_naming_genes_is_kept_and_a_headerless_file_of_numbers_is_data(tmp_path):
+    rng = np.random.default_rng(3)
+    expression = pd.DataFrame(rng.normal(5, 2, (40, 6)), columns=[str(1000 + 7 * i) for i in range(6)])
+    expression.to_csv(tmp_path / "entrez.csv", index=False)  # Entrez gene IDs as column names, no ID column
+    table = read_table(tmp_path / "entrez.csv")
+    assert table.feature_names == [str(1000 + 7 * i) for i in range(6)] and table.values.shape == (40, 6)
+    counts = rng.poisson(5, (40, 6))
+    np.savetxt(tmp_path / "plain.csv", counts, delimiter=",", fmt="%d")  # np.savetxt: no header at all
+    table = read_table(tmp_path / "plain.csv")
+    assert table.values.shape == (40, 6) and table.feature_names[0] == "feature_0"
+    np.testing.assert_array_equal(table.values, counts)
+
+
+def test_a_semicolon_csv_and_a_comma_tsv_are_read_with_the_separator_they_use(tmp_path):
+    rna, _ = rna_protein()
+    rna.drop(columns="cell_type").to_csv(tmp_path / "semi.csv", sep=";", index=False)
+    rna.drop(columns="cell_type").to_csv(tmp_path / "comma.tsv", index=False)
+    for name in ("semi.csv", "comma.tsv"):
+        table = read_table(tmp_path / name)
+        assert table.feature_names == ["gene0", "gene1", "gene2", "gene3"] and table.id_column == "barcode"
+
+
+def test_repeated_column_names_blank_ids_and_folders_are_refused_in_one_line(tmp_path):
+    (tmp_path / "twice.csv").write_text("sample_id,GENE0,GENE0,GENE1\na,1,2,3\nb,4,5,6\n")
+    with pytest.raises(SharedLatentError, match=r"column names repeat: 'GENE0' \(2 times\)"):
+        read_table(tmp_path / "twice.csv")
+    (tmp_path / "blank.csv").write_text("sample_id,g1,g2\na,1,2\n,3,4\nc,5,6\n  ,7,8\n")
+    with pytest.raises(SharedLatentError, match=r"2 rows have no sample ID in column 'sample_id' \(data rows 2, 4\)"):
+        read_table(tmp_path / "blank.csv")
+    (tmp_path / "folder.csv").mkdir()
+    with pytest.raises(SharedLatentError, match="is a folder"):
+        read_table(tmp_path / "folder.csv")
+
+
+def test_missing_values_say_how_many_columns_have_them(tmp_path):
+    values = np.random.default_rng(0).normal(size=(30, 5))
+    values[:10, 1], values[:3, 4] = np.nan, np.nan
+    pd.DataFrame(values, columns=[f"P{i}" for i in range(5)]).to_csv(tmp_path / "prot.csv", index=False)
+    with pytest.raises(SharedLatentError, match=r"column 'P1' has 10 NaN .* \(2 columns have them, 13 values in all\)"):
+        read_table(tmp_path / "prot.csv")

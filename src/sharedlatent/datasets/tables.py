@@ -86,6 +86,8 @@ def read_frame(path: Path, id_column: str | None, label_column: str | None) -> p
     """The file as a pandas DataFrame (NPZ / NPY arrays become columns)."""
     pd = import_pandas()
     kind = table_kind(path)
+    if path.is_dir():
+        raise SharedLatentError(f"table file {path} is a folder; name a file in it")
     if not path.is_file():
         raise SharedLatentError(f"table file {path} does not exist")
     if kind in TEXT_SUFFIXES:
@@ -113,7 +115,7 @@ def read_frame(path: Path, id_column: str | None, label_column: str | None) -> p
 def read_text_frame(path: Path, kind: str, id_column: str | None, label_column: str | None) -> pandas.DataFrame:
     """A CSV / TSV / TXT table, with pandas' parse errors turned into errors that name the file."""
     pd = import_pandas()
-    separator = TEXT_SUFFIXES[kind]
+    separator = other_separator(path, TEXT_SUFFIXES[kind]) or TEXT_SUFFIXES[kind]
     keep_as_text = {name: str for name in (id_column, label_column) if name}
     try:
         with warnings.catch_warnings():
@@ -133,11 +135,14 @@ def read_text_frame(path: Path, kind: str, id_column: str | None, label_column: 
         raise SharedLatentError(f"{path} cannot be parsed as {TEXT_FORMATS[separator]}: {str(error).strip()}") from None
     except UnicodeDecodeError as error:
         raise SharedLatentError(f"{path} is not UTF-8 text ({error.reason} at byte {error.start})") from None
-    first_row = pd.read_csv(path, sep=separator, header=None, nrows=1, dtype=str).iloc[0]
+    first_row = pd.read_csv(path, sep=separator, header=None, nrows=1, dtype=str, keep_default_na=False).iloc[0]
     if all(_is_number(cell) for cell in first_row):
-        # The first row is all numbers: the file has no header (np.savetxt writes none), so it is data.
-        frame = pd.read_csv(path, sep=separator, header=None)
-        frame.columns = [f"feature_{i}" for i in range(frame.shape[1])]
+        whole = pd.read_csv(path, sep=separator, header=None)
+        if not numbers_are_a_header(first_row, whole):  # np.savetxt writes no header: the first row is data
+            frame = whole
+            frame.columns = [f"feature_{i}" for i in range(frame.shape[1])]
+    else:
+        check_unique_names(path, [str(cell) for cell in first_row])
     if frame.shape[0] == 0:
         raise SharedLatentError(f"{path} has a header but no data rows")
     only = str(frame.columns[0])
@@ -147,6 +152,64 @@ def read_text_frame(path: Path, kind: str, id_column: str | None, label_column: 
             f"with tabs, or use commas and name the file .csv"
         )
     return frame
+
+
+SEPARATORS = (",", "\t", ";", "|")
+MIN_HEADER_ROWS = 10  # a row of numbers counts as column names only above this many rows below it
+MIN_HEADER_COLUMNS = 3  # ... and in at least this many columns
+OUTSIDE_SHARE = 0.9  # ... when this share of its numbers lie outside their columns' ranges
+
+
+def other_separator(path: Path, expected: str) -> str | None:
+    """The separator the file's first line uses when it is not `expected` (a ';'-separated .csv, say): the line
+    holds none of `expected` and more of it than of any other; None when `expected` fits or nothing else does."""
+    from sharedlatent.datasets.files import open_maybe_gzip
+
+    try:
+        with open_maybe_gzip(path) as handle:
+            line = handle.readline(1_000_000).decode("utf-8", errors="replace")
+    except (OSError, EOFError):
+        return None  # pandas reports the file itself
+    if expected in line:
+        return None
+    counts = {separator: line.count(separator) for separator in SEPARATORS if separator != expected}
+    best = max(counts, key=counts.get)
+    return best if counts[best] > 0 else None
+
+
+def numbers_are_a_header(first_row: pandas.Series, whole: pandas.DataFrame) -> bool:
+    """Whether a first row of numbers names the columns (Entrez gene IDs, say) rather than being a sample: distinct
+    whole numbers, lying outside the range of their column's values below in nearly every column of a table of
+    many rows (a sample drawn like the others falls inside its columns' ranges)."""
+    numbers = np.array([float(cell) for cell in first_row])
+    below = whole.iloc[1:]
+    if len(below) < MIN_HEADER_ROWS or len(numbers) < MIN_HEADER_COLUMNS:
+        return False
+    if not (np.all(np.isfinite(numbers)) and np.all(numbers == np.round(numbers))):
+        return False
+    if len(np.unique(numbers)) < len(numbers):
+        return False
+    try:
+        values = below.to_numpy(dtype=float)
+    except (TypeError, ValueError):
+        return False  # text below: read_text_frame's other checks report it
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column
+        low, high = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+    outside = (numbers < low) | (numbers > high)
+    return float(outside.mean()) >= OUTSIDE_SHARE
+
+
+def check_unique_names(path: Path, names: list[str]) -> None:
+    """Column names that repeat (pandas would rename the second GENE0 to GENE0.1 without a word) are refused."""
+    seen: dict[str, int] = {}
+    for name in names:
+        if name.strip():  # pandas names blank headers "Unnamed: i", each its own
+            seen[name] = seen.get(name, 0) + 1
+    repeated = [f"{name!r} ({count} times)" for name, count in seen.items() if count > 1]
+    if repeated:
+        shown = ", ".join(repeated[:5]) + (f" and {len(repeated) - 5} more" if len(repeated) > 5 else "")
+        raise SharedLatentError(f"{path}: column names repeat: {shown}; every column needs its own name")
 
 
 def _is_number(text: object) -> bool:
@@ -217,7 +280,14 @@ def read_table(path: str | Path, id_column: str | None = None, label_column: str
     id_name = id_column or detect_id_column([c for c in frame.columns if c != label_column])
     sample_ids = labels = None
     if id_name is not None:
-        sample_ids = frame.pop(id_name).astype(str).to_numpy()
+        id_series = frame.pop(id_name)
+        blank = (id_series.isna() | (id_series.astype(str).str.strip() == "")).to_numpy()
+        if blank.any():  # as text they would read "nan" and pair with another file's blank ID
+            rows = listed_rows(np.flatnonzero(blank))
+            raise SharedLatentError(
+                f"{path}: {int(blank.sum())} rows have no sample ID in column {id_name!r} (data {rows}); fill or drop them"
+            )
+        sample_ids = id_series.astype(str).to_numpy()
         check_unique(sample_ids, str(path), f"IDs in column {id_name!r}")
     if label_column is not None and label_column in frame.columns:
         label_series = frame.pop(label_column)
@@ -230,6 +300,24 @@ def read_table(path: str | Path, id_column: str | None = None, label_column: str
     if frame.shape[1] == 0:
         raise SharedLatentError(f"{path}: no numeric feature columns left after taking out the ID and label columns")
     return Table(path, frame.to_numpy(dtype=np.float32), list(frame.columns), sample_ids, id_name, labels)
+
+
+def listed_rows(indices: np.ndarray, shown: int = 5) -> str:
+    """'rows 11, 21' (1-based data rows, the header not counted), the first `shown` of them."""
+    rows = ", ".join(str(int(i) + 1) for i in indices[:shown])
+    more = f" and {len(indices) - shown} more" if len(indices) > shown else ""
+    return f"row{'s' if len(indices) > 1 else ''} {rows}{more}"
+
+
+def _missing_summary(frame: pandas.DataFrame, first: str, in_first: int) -> str:
+    """ "column 'P1' has 182 NaN or infinite values", with how many other columns and values have them too."""
+    numeric = frame.select_dtypes(include="number").to_numpy(dtype=float)
+    per_column = (~np.isfinite(numeric)).sum(axis=0)
+    columns, values = int((per_column > 0).sum()), int(per_column.sum())
+    text = f"column {first!r} has {in_first} NaN or infinite values"
+    if columns > 1:
+        text += f" ({columns} columns have them, {values} values in all)"
+    return text
 
 
 def check_numeric(frame: pandas.DataFrame, path: Path) -> None:
@@ -246,9 +334,7 @@ def check_numeric(frame: pandas.DataFrame, path: Path) -> None:
         values = column.to_numpy(dtype=float)
         missing = int(column.isna().sum()) + int(np.isinf(values).sum())
         if missing:
-            raise SharedLatentError(
-                f"{path}: column {name!r} has {missing} NaN or infinite values; fill or drop them first"
-            )
+            raise SharedLatentError(f"{path}: {_missing_summary(frame, name, missing)}; fill or drop them first")
         beyond = values[np.abs(values) > FLOAT32_MAX]  # training is in float32: these would become infinite
         if beyond.size:
             raise SharedLatentError(
