@@ -126,3 +126,25 @@ def test_the_standardised_score_keeps_small_units_and_says_which_features_it_lea
     wrong[:, 3] = y[:300, 3].mean() + 5 * y[:300, 3].std()
     scored = compare_direction("x->y", x[:300], y[:300], x[300:], y[300:], model_prediction=wrong)
     assert scored.scores["model"].standardized_mse > 4
+
+
+@pytest.mark.parametrize("name", ["standardize", "minmax_per_feature", "minmax", "log1p_minmax"])
+def test_outputs_of_features_never_negative_in_training_are_never_negative(name):
+    """A translation of TPM or intensities answers no negative amounts; a feature that had negative values may."""
+    rng = np.random.default_rng(0)
+    train = np.column_stack([rng.lognormal(2, 1.5, 200), rng.normal(0, 1, 200)])
+    if name in ("log1p_minmax", "minmax"):  # log1p needs counts; minmax has one flag for all features
+        train = np.abs(train)
+    scaler = fit_preprocessor(name, train)
+    far_below = scaler.inverse_transform(np.full((3, 2), -50.0))
+    assert (far_below[:, 0] == 0).all()
+    if name in ("standardize", "minmax_per_feature"):
+        assert (far_below[:, 1] < -10).all()
+    again = preprocessor_from_dict(json.loads(json.dumps(scaler.to_dict())))
+    np.testing.assert_array_equal(again.inverse_transform(np.full((3, 2), -50.0)), far_below)
+
+
+def test_settings_saved_before_the_nonnegative_flags_load_and_do_not_clip():
+    old = {"name": "standardize", "offset": [1.0, 2.0], "scale": [2.0, 1.0]}
+    restored = preprocessor_from_dict(old).inverse_transform(np.array([[-5.0, -5.0]]))
+    np.testing.assert_array_equal(restored, [[-9.0, -3.0]])

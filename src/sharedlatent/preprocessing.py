@@ -76,6 +76,11 @@ def safe_scale(scale: np.ndarray, concentrated: np.ndarray | None = None) -> np.
     return np.where(scale > 0, raised, 1.0)
 
 
+def nonnegative_flags(minimum: np.ndarray) -> list[float]:
+    """Affine.nonnegative from each feature's training minimum."""
+    return np.where(np.asarray(minimum, dtype=np.float64) >= 0, 1.0, 0.0).tolist()
+
+
 def output(values: np.ndarray) -> np.ndarray:
     return values.astype(np.float32)
 
@@ -106,6 +111,9 @@ class Affine:
 
     offset: list[float] | None = None
     scale: list[float] | None = None
+    # 1.0 for each feature whose training values were all >= 0 (TPM, intensities, ages): its outputs are clipped at
+    # 0, so a translation never answers a negative amount; None in files written before it
+    nonnegative: list[float] | None = None
     name: str = field(default="affine", init=False)
 
     def statistics(self, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -116,8 +124,10 @@ class Affine:
         if train.shape[0] == 0:
             raise SharedLatentError(f"{self.name}: cannot fit on an empty training array")
         offset, scale = self.statistics(train)
-        concentrated = concentrated_features(train) if np.size(scale) == train.shape[1] else None
+        per_feature = np.size(scale) == train.shape[1]
+        concentrated = concentrated_features(train) if per_feature else None
         self.offset, self.scale = np.ravel(offset).tolist(), np.ravel(safe_scale(scale, concentrated)).tolist()
+        self.nonnegative = nonnegative_flags(train.min(axis=0) if per_feature else np.array([train.min()]))
         return self
 
     def parameters(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -136,10 +146,13 @@ class Affine:
     def inverse_transform(self, values: np.ndarray) -> np.ndarray:
         values = as_matrix(values, self.name)
         offset, scale = self.parameters(values)
-        return output(values * scale + offset)
+        restored = values * scale + offset
+        if self.nonnegative is not None:
+            restored = np.where(np.asarray(self.nonnegative) > 0, np.maximum(restored, 0.0), restored)
+        return output(restored)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "offset": self.offset, "scale": self.scale}
+        return {"name": self.name, "offset": self.offset, "scale": self.scale, "nonnegative": self.nonnegative}
 
 
 @dataclass
@@ -218,7 +231,8 @@ class Log1pMinMax:
         return output(np.expm1(as_matrix(self.scaler.inverse_transform(values), self.name)))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "offset": self.scaler.offset, "scale": self.scaler.scale}
+        scaler = self.scaler
+        return {"name": self.name, "offset": scaler.offset, "scale": scaler.scale, "nonnegative": scaler.nonnegative}
 
 
 _CLASSES = (Identity, MinMax, MinMaxPerFeature, Standardize, Log1p, Log1pMinMax)
@@ -232,16 +246,19 @@ def make_preprocessor(name: str) -> Preprocessor:
     return PREPROCESSORS[name]()
 
 
+OPTIONAL_KEYS = {"nonnegative"}  # model files written before it lack it
+
+
 def preprocessor_from_dict(data: dict[str, Any]) -> Preprocessor:
     """Rebuild a fitted preprocessor from its `to_dict` output."""
     if not isinstance(data, dict) or "name" not in data:
         raise SharedLatentError(f"preprocessing settings must be a table with a 'name', got {data!r}")
     preprocessor = make_preprocessor(data["name"])
     expected = set(preprocessor.to_dict())
-    if set(data) != expected:
+    if not set(expected) - OPTIONAL_KEYS <= set(data) <= expected:
         raise SharedLatentError(f"preprocessing {data['name']!r}: expected keys {sorted(expected)}, got {sorted(data)}")
     target = preprocessor.scaler if isinstance(preprocessor, Log1pMinMax) else preprocessor
-    for key in expected - {"name"}:
+    for key in set(data) - {"name"}:
         setattr(target, key, None if data[key] is None else [float(v) for v in data[key]])
     return preprocessor
 
@@ -333,6 +350,8 @@ def fit_streamed(name: str, chunks: Iterable[np.ndarray]) -> Preprocessor:
     target = preprocessor.scaler if isinstance(preprocessor, Log1pMinMax) else preprocessor
     if isinstance(target, Affine):
         offset, scale = statistics.affine(target.name)
-        concentrated = statistics.concentrated() if np.size(scale) == np.size(statistics.low) else None
+        per_feature = np.size(scale) == np.size(statistics.low)
+        concentrated = statistics.concentrated() if per_feature else None
         target.offset, target.scale = np.ravel(offset).tolist(), np.ravel(safe_scale(scale, concentrated)).tolist()
+        target.nonnegative = nonnegative_flags(statistics.low if per_feature else np.array([statistics.low.min()]))
     return preprocessor
