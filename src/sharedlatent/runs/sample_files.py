@@ -23,19 +23,26 @@ class Samples:
 
 
 def read_samples(
-    path: str | Path, id_column: str | None = None, label_column: str | None = None, domain: str | None = None
+    path: str | Path,
+    id_column: str | None = None,
+    label_column: str | None = None,
+    domain: str | None = None,
+    width: int | None = None,
 ) -> Samples:
     """Samples from a file, its format chosen by the suffix; IDs come from an ID column or obs_names. A table's
     `id_column` (else one named like an ID) and `label_column` (where present) are left out of the values. An NPZ
     without a 'values' array may hold `domain`'s samples under the domain's name, as `generate` writes them.
-    A file of no samples is refused: on the command line it is a mistake, not a request for an empty output."""
-    samples = _read_any(Path(path), id_column, label_column, domain)
+    A file of no samples is refused: on the command line it is a mistake, not a request for an empty output.
+    A 1-D .npy is one sample, or, for a domain of `width` 1, one value per sample."""
+    samples = _read_any(Path(path), id_column, label_column, domain, width)
     if len(samples.values) == 0:
         raise SharedLatentError(f"input {path} holds no samples (0 rows)")
     return samples
 
 
-def _read_any(path: Path, id_column: str | None, label_column: str | None, domain: str | None) -> Samples:
+def _read_any(
+    path: Path, id_column: str | None, label_column: str | None, domain: str | None, width: int | None
+) -> Samples:
     """read_samples' reading, by the file's suffix."""
     if path.is_dir():
         raise SharedLatentError(f"input {path} is a folder, not a file")
@@ -59,7 +66,8 @@ def _read_any(path: Path, id_column: str | None, label_column: str | None, domai
             "values is unknown: name it with --layer or --obsm"
         )
     if path.suffix.lower() == ".npy":
-        return Samples(np.atleast_2d(read_npy(path)))
+        values = read_npy(path)
+        return Samples(values[:, None] if values.ndim == 1 and width == 1 else np.atleast_2d(values))
     from sharedlatent.datasets.tables import TABLE_SUFFIXES, read_table, table_kind
 
     try:
