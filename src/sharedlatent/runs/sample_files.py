@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,4 +148,6 @@ def write_samples(
         return write_h5ad(path, values, ids, names, uns=uns)
     from sharedlatent.datasets.tables import write_table
 
-    return write_table(path, values, names, sample_ids, id_column or "sample_id")
+    # pandas names a table's unnamed index column (R's write.csv) "Unnamed: 0": not a name to hand back
+    unnamed = id_column is None or re.fullmatch(r"Unnamed: \d+", id_column) is not None
+    return write_table(path, values, names, sample_ids, "sample_id" if unnamed else id_column)
