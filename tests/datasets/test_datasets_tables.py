@@ -206,6 +206,9 @@ def test_a_header_of_numbers_naming_genes_is_kept_and_a_headerless_file_of_numbe
     expression.to_csv(tmp_path / "entrez.csv", index=False)  # Entrez gene IDs as column names, no ID column
     table = read_table(tmp_path / "entrez.csv")
     assert table.feature_names == [str(1000 + 7 * i) for i in range(6)] and table.values.shape == (40, 6)
+    spectra = pd.DataFrame(rng.uniform(0, 2, (40, 5)), columns=["400.5", "401.0", "401.5", "402.0", "402.5"])
+    spectra.to_csv(tmp_path / "spectra.csv", index=False)  # wavelengths in nm
+    assert read_table(tmp_path / "spectra.csv").feature_names == list(spectra.columns)
     counts = rng.poisson(5, (40, 6))
     np.savetxt(tmp_path / "plain.csv", counts, delimiter=",", fmt="%d")  # np.savetxt: no header at all
     table = read_table(tmp_path / "plain.csv")

@@ -178,16 +178,17 @@ def other_separator(path: Path, expected: str) -> str | None:
 
 
 def numbers_are_a_header(first_row: pandas.Series, whole: pandas.DataFrame) -> bool:
-    """Whether a first row of numbers names the columns (Entrez gene IDs, say) rather than being a sample: distinct
-    whole numbers, lying outside the range of their column's values below in nearly every column of a table of
-    many rows (a sample drawn like the others falls inside its columns' ranges)."""
+    """Whether a first row of numbers names the columns rather than being a sample: distinct numbers that are whole
+    (Entrez gene IDs) or strictly increasing (wavelengths, m/z, time points), lying outside the range of their
+    column's values below in nearly every column of a table of many rows (a sample drawn like the others falls
+    inside its columns' ranges)."""
     numbers = np.array([float(cell) for cell in first_row])
     below = whole.iloc[1:]
-    if len(below) < MIN_HEADER_ROWS or len(numbers) < MIN_HEADER_COLUMNS:
-        return False
-    if not (np.all(np.isfinite(numbers)) and np.all(numbers == np.round(numbers))):
+    if len(below) < MIN_HEADER_ROWS or len(numbers) < MIN_HEADER_COLUMNS or not np.all(np.isfinite(numbers)):
         return False
     if len(np.unique(numbers)) < len(numbers):
+        return False
+    if not (np.all(numbers == np.round(numbers)) or np.all(np.diff(numbers) > 0)):
         return False
     try:
         values = below.to_numpy(dtype=float)
