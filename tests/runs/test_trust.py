@@ -149,6 +149,8 @@ def test_a_tables_run_evaluated_from_another_folder_uses_the_stored_absolute_pat
     assert record.data_options["left_path"] == str(data / "a.csv")
     assert set(record.data_files) == {str(data / "a.csv"), str(data / "b.csv")}
     assert any("1 dropped" in note for note in record.data_notes)
+    held_out = (tmp_path / "run" / "test_samples.csv").read_text().splitlines()  # which samples the metrics scored
+    assert held_out[0] == "sample_id" and len(held_out) - 1 == 8 and set(held_out[1:]) < {f"s{i}" for i in range(40)}
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (elsewhere / "a.csv").write_text("id,f1,f2,f3\nx,1,2,3\n")  # a decoy a relative path would pick up

@@ -27,7 +27,7 @@ from sharedlatent.runs.reload import (
 )
 from sharedlatent.runs.resume import run_checkpoint
 from sharedlatent.runs.summary import check_model_matches, read_history
-from sharedlatent.runs.target import check_target, staging_folder, sweep_stale_staging
+from sharedlatent.runs.target import TEST_SAMPLES_FILE, check_target, staging_folder, sweep_stale_staging
 from sharedlatent.storage import CONFIG_FILE, HISTORY_FILE, WEIGHTS_FILE, write_json, write_text
 from sharedlatent.training import distributed
 
@@ -118,6 +118,7 @@ def train_run(
         if not dataset.test.n_samples:  # a final model trained on every sample: nothing is left to evaluate on
             record.data_notes.append(NO_TEST_NOTE)
         write_record(staging, record)
+        write_test_samples(staging, dataset)
         if evaluate and dataset.test.n_samples:
             evaluate_into(staging, model, dataset, record, history, "test", color_by)
         _replace_folder(staging, out, overwrite)
@@ -126,6 +127,18 @@ def train_run(
         if staging.exists():
             shutil.rmtree(staging)
     return out
+
+
+def write_test_samples(folder: Path, dataset: PairedDataset) -> None:
+    """The held-out samples' IDs, one per line under a sample_id header, for data whose samples have IDs (tables,
+    AnnData): which samples the metrics score, without rebuilding the split."""
+    ids = getattr(dataset.test, "sample_ids", None)
+    if ids is None or not dataset.test.n_samples:
+        return
+    import pandas as pd
+
+    text = pd.DataFrame({"sample_id": np.asarray(ids).astype(str)}).to_csv(index=False)
+    write_text(folder / TEST_SAMPLES_FILE, text)
 
 
 def chosen_settings(model: SharedLatentVAE) -> dict[str, str]:

@@ -56,6 +56,7 @@ def check_target(out: Path, overwrite: bool) -> None:
             )
 
 
+TEST_SAMPLES_FILE = "test_samples.csv"  # the test split's sample IDs (runs/folder.write_test_samples)
 # What train and evaluate write into a run folder (runs/folder.py, runs/evaluate.py); anything else is the user's.
 RUN_FILE_PATTERNS = (
     RUN_FILE,
@@ -66,6 +67,7 @@ RUN_FILE_PATTERNS = (
     split_file(METRICS_FILE, "*"),
     REPORT_FILE,
     split_file(REPORT_FILE, "*"),
+    TEST_SAMPLES_FILE,
     "model.txt",
     "model.png",
     "loss_curves.png",
