@@ -200,20 +200,31 @@ def test_an_unrecognised_id_column_shared_by_both_files_is_pointed_out(tmp_path)
         load_table_pair(tmp_path / "l.csv", tmp_path / "r.csv")
 
 
-def test_a_header_of_numbers_naming_genes_is_kept_and_a_headerless_file_of_numbers_is_data(tmp_path):
+def test_a_first_row_of_numbers_is_data_unless_named_and_one_that_looks_like_names_asks_which(tmp_path):
     rng = np.random.default_rng(3)
     expression = pd.DataFrame(rng.normal(5, 2, (40, 6)), columns=[str(1000 + 7 * i) for i in range(6)])
     expression.to_csv(tmp_path / "entrez.csv", index=False)  # Entrez gene IDs as column names, no ID column
-    table = read_table(tmp_path / "entrez.csv")
-    assert table.feature_names == [str(1000 + 7 * i) for i in range(6)] and table.values.shape == (40, 6)
-    spectra = pd.DataFrame(rng.uniform(0, 2, (40, 5)), columns=["400.5", "401.0", "401.5", "402.0", "402.5"])
-    spectra.to_csv(tmp_path / "spectra.csv", index=False)  # wavelengths in nm
-    assert read_table(tmp_path / "spectra.csv").feature_names == list(spectra.columns)
+    with pytest.raises(SharedLatentError, match="look like column names .* header=names or header=none"):
+        read_table(tmp_path / "entrez.csv")
+    table = read_table(tmp_path / "entrez.csv", header="names")
+    assert table.feature_names == list(expression.columns) and table.values.shape == (40, 6)
+    assert read_table(tmp_path / "entrez.csv", header="none").values.shape == (41, 6)
+    # translate: a model trained on these columns reads its own kind of file back, however few rows it has
+    expression.iloc[:3].to_csv(tmp_path / "three.csv", index=False)
+    assert read_table(tmp_path / "three.csv", feature_names=list(expression.columns)).values.shape == (3, 6)
+    sorted_rows = np.arange(60).reshape(20, 3)  # a headerless file whose first row is below every column
+    np.savetxt(tmp_path / "sorted.csv", sorted_rows, delimiter=",", fmt="%d")
+    with pytest.raises(SharedLatentError, match="header=names or header=none"):
+        read_table(tmp_path / "sorted.csv")
+    np.testing.assert_array_equal(read_table(tmp_path / "sorted.csv", header="none").values, sorted_rows)
     counts = rng.poisson(5, (40, 6))
     np.savetxt(tmp_path / "plain.csv", counts, delimiter=",", fmt="%d")  # np.savetxt: no header at all
     table = read_table(tmp_path / "plain.csv")
     assert table.values.shape == (40, 6) and table.feature_names[0] == "feature_0"
     np.testing.assert_array_equal(table.values, counts)
+    (tmp_path / "gap.csv").write_text("1,,3\n" + "\n".join("4,5,6" for _ in range(12)) + "\n")
+    with pytest.raises(SharedLatentError, match="NaN"):  # a blank in a numeric first row is a missing value
+        read_table(tmp_path / "gap.csv")
 
 
 def test_a_semicolon_csv_and_a_comma_tsv_are_read_with_the_separator_they_use(tmp_path):
@@ -223,6 +234,11 @@ def test_a_semicolon_csv_and_a_comma_tsv_are_read_with_the_separator_they_use(tm
     for name in ("semi.csv", "comma.tsv"):
         table = read_table(tmp_path / name)
         assert table.feature_names == ["gene0", "gene1", "gene2", "gene3"] and table.id_column == "barcode"
+    (tmp_path / "one.csv").write_text("age;years\n" + "\n".join(str(20 + i) for i in range(12)) + "\n")
+    assert read_table(tmp_path / "one.csv").feature_names == ["age;years"]  # one column, a ';' in its name
+    (tmp_path / "ragged.csv").write_text("a;b;c\n1;2;3\n4;5;6\n7;8;9;10\n")
+    with pytest.raises(SharedLatentError, match="looks ';'-separated, but its first lines do not all have"):
+        read_table(tmp_path / "ragged.csv")
 
 
 def test_repeated_column_names_blank_ids_and_folders_are_refused_in_one_line(tmp_path):

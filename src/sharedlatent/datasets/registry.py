@@ -64,7 +64,7 @@ DATASETS: dict[str, DatasetSpec] = {
         "sharedlatent.datasets.tables:load_table_pair",
         "two tables (CSV, TSV, Parquet, NPZ, NPY), one per domain, rows paired by a sample-ID column",
         "left_path=FILE right_path=FILE; options: id_column, label_column, test_fraction, seed, left, right, "
-        "pairing (inner or outer) "
+        "pairing (inner or outer), header (auto, names or none: is a first row of numbers column names?) "
         "(Parquet needs the tables extra)",
     ),
     "h5ad": DatasetSpec(

@@ -49,7 +49,7 @@ ID_NAME = re.compile(
 )
 TEXT_SUFFIXES = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": "\t"}
 TABLE_SUFFIXES = (*TEXT_SUFFIXES, ".parquet", ".npz", ".npy")
-TEXT_FORMATS = {",": "CSV", "\t": "tab-separated text"}
+TEXT_FORMATS = {",": "CSV", "\t": "tab-separated text", ";": "';'-separated text", "|": "'|'-separated text"}
 
 
 @dataclass
@@ -82,8 +82,15 @@ def import_pandas() -> ModuleType:
     return require_module("pandas", "reading tables", "tables")
 
 
-def read_frame(path: Path, id_column: str | None, label_column: str | None) -> pandas.DataFrame:
-    """The file as a pandas DataFrame (NPZ / NPY arrays become columns)."""
+def read_frame(
+    path: Path,
+    id_column: str | None,
+    label_column: str | None,
+    header: str = "auto",
+    feature_names: list[str] | None = None,
+) -> pandas.DataFrame:
+    """The file as a pandas DataFrame (NPZ / NPY arrays become columns); `header` and `feature_names`: see
+    read_text_frame."""
     pd = import_pandas()
     kind = table_kind(path)
     if path.is_dir():
@@ -91,7 +98,7 @@ def read_frame(path: Path, id_column: str | None, label_column: str | None) -> p
     if not path.is_file():
         raise SharedLatentError(f"table file {path} does not exist")
     if kind in TEXT_SUFFIXES:
-        return read_text_frame(path, kind, id_column, label_column)
+        return read_text_frame(path, kind, id_column, label_column, header, feature_names)
     if kind == ".parquet":
         try:
             frame = pd.read_parquet(path)
@@ -112,8 +119,19 @@ def read_frame(path: Path, id_column: str | None, label_column: str | None) -> p
     return frame_from_npz(path, id_column, label_column)
 
 
-def read_text_frame(path: Path, kind: str, id_column: str | None, label_column: str | None) -> pandas.DataFrame:
-    """A CSV / TSV / TXT table, with pandas' parse errors turned into errors that name the file."""
+def read_text_frame(
+    path: Path,
+    kind: str,
+    id_column: str | None,
+    label_column: str | None,
+    header: str = "auto",
+    feature_names: list[str] | None = None,
+) -> pandas.DataFrame:
+    """A CSV / TSV / TXT table, with pandas' parse errors turned into errors that name the file.
+
+    A first row of numbers only is data (np.savetxt writes no header) unless `header` is "names", or it spells
+    `feature_names` (a trained model's, when translating). With header "auto", a numeric first row that looks
+    like column names (numbers_are_a_header: Entrez IDs, wavelengths) is refused, asking which it is."""
     pd = import_pandas()
     separator = other_separator(path, TEXT_SUFFIXES[kind]) or TEXT_SUFFIXES[kind]
     keep_as_text = {name: str for name in (id_column, label_column) if name}
@@ -135,46 +153,76 @@ def read_text_frame(path: Path, kind: str, id_column: str | None, label_column: 
         raise SharedLatentError(f"{path} cannot be parsed as {TEXT_FORMATS[separator]}: {str(error).strip()}") from None
     except UnicodeDecodeError as error:
         raise SharedLatentError(f"{path} is not UTF-8 text ({error.reason} at byte {error.start})") from None
-    first_row = pd.read_csv(path, sep=separator, header=None, nrows=1, dtype=str, keep_default_na=False).iloc[0]
-    if all(_is_number(cell) for cell in first_row):
+    first_row = pd.read_csv(path, sep=separator, header=None, nrows=1, dtype=str).iloc[0]
+    if all(_is_number(cell) for cell in first_row) and not names_given(first_row, header, feature_names):
         whole = pd.read_csv(path, sep=separator, header=None)
-        if not numbers_are_a_header(first_row, whole):  # np.savetxt writes no header: the first row is data
-            frame = whole
-            frame.columns = [f"feature_{i}" for i in range(frame.shape[1])]
+        if header == "auto" and feature_names is None and numbers_are_a_header(first_row, whole):
+            raise SharedLatentError(
+                f"{path}: the first row holds only numbers, which look like column names (gene IDs, wavelengths) but "
+                "could be a sample; say which with the data option header=names or header=none"
+            )
+        frame = whole
+        frame.columns = [f"feature_{i}" for i in range(frame.shape[1])]
     else:
-        check_unique_names(path, [str(cell) for cell in first_row])
+        check_unique_names(path, [str(cell) for cell in first_row if isinstance(cell, str)])
     if frame.shape[0] == 0:
         raise SharedLatentError(f"{path} has a header but no data rows")
     only = str(frame.columns[0])
+    split_by = [sep for sep in SEPARATORS if sep in only and sep != separator]
+    if frame.shape[1] == 1 and split_by and not pd.api.types.is_numeric_dtype(frame.iloc[:, 0]):
+        raise SharedLatentError(
+            f"{path} reads as one column named {only[:40]!r}: it looks {split_by[0]!r}-separated, but its first lines"
+            " do not all have that many fields; check the separator and the quoting"
+        )
     if kind == ".txt" and frame.shape[1] == 1 and " " in only and not pd.api.types.is_numeric_dtype(frame.iloc[:, 0]):
         raise SharedLatentError(
-            f"{path} gives one column named {only!r}: .txt files are read as tab-separated, so separate the columns "
-            f"with tabs, or use commas and name the file .csv"
+            f"{path} gives one column named {only!r}: .txt files are read as tab-separated (or comma-, ';'- or "
+            "'|'-separated when every line splits alike), not space-separated; separate the columns with tabs"
         )
     return frame
 
 
 SEPARATORS = (",", "\t", ";", "|")
+SNIFFED_LINES = 5
 MIN_HEADER_ROWS = 10  # a row of numbers counts as column names only above this many rows below it
 MIN_HEADER_COLUMNS = 3  # ... and in at least this many columns
 OUTSIDE_SHARE = 0.9  # ... when this share of its numbers lie outside their columns' ranges
 
 
 def other_separator(path: Path, expected: str) -> str | None:
-    """The separator the file's first line uses when it is not `expected` (a ';'-separated .csv, say): the line
-    holds none of `expected` and more of it than of any other; None when `expected` fits or nothing else does."""
+    """The separator the file uses when it is not `expected` (a ';'-separated .csv, say): its first line holds none
+    of `expected`, and the first lines all hold the same number (above 0) of another; None when `expected` fits or
+    nothing else does (a one-column file whose header happens to hold a ';' stays one column)."""
     from sharedlatent.datasets.files import open_maybe_gzip
 
     try:
         with open_maybe_gzip(path) as handle:
-            line = handle.readline(1_000_000).decode("utf-8", errors="replace")
+            lines = [handle.readline(1_000_000).decode("utf-8", errors="replace") for _ in range(SNIFFED_LINES)]
     except (OSError, EOFError):
         return None  # pandas reports the file itself
-    if expected in line:
+    lines = [line for line in lines if line.strip()]
+    if not lines or expected in lines[0]:
         return None
-    counts = {separator: line.count(separator) for separator in SEPARATORS if separator != expected}
-    best = max(counts, key=counts.get)
-    return best if counts[best] > 0 else None
+    for separator in SEPARATORS:
+        if separator == expected:
+            continue
+        counts = {line.count(separator) for line in lines}
+        if len(lines) > 1 and len(counts) == 1 and counts.pop() > 0:  # every line splits alike: a table
+            return separator
+    return None
+
+
+HEADERS = ("auto", "names", "none")
+
+
+def names_given(first_row: pandas.Series, header: str, feature_names: list[str] | None) -> bool:
+    """Whether a numeric first row is column names by the caller's word: header "names", or the row spells
+    `feature_names` exactly (a model trained on columns named by numbers reads its own files back)."""
+    if header not in HEADERS:
+        raise SharedLatentError(f"header must be one of {', '.join(HEADERS)}, got {header!r}")
+    if header != "auto":
+        return header == "names"
+    return feature_names is not None and [str(cell) for cell in first_row] == [str(n) for n in feature_names]
 
 
 def numbers_are_a_header(first_row: pandas.Series, whole: pandas.DataFrame) -> bool:
@@ -255,6 +303,7 @@ def frame_from_npz(path: Path, id_column: str | None, label_column: str | None) 
     names = [str(n) for n in arrays.get("feature_names", [f"feature_{i}" for i in range(values.shape[1])])]
     if len(names) != values.shape[1]:
         raise SharedLatentError(f"{path}: {len(names)} feature_names for {values.shape[1]} columns of 'values'")
+    check_unique_names(path, names)
     for key in ("labels", "sample_ids"):
         if key in arrays and len(arrays[key]) != values.shape[0]:
             raise SharedLatentError(f"{path}: {len(arrays[key])} {key} for {values.shape[0]} rows of 'values'")
@@ -271,10 +320,17 @@ def detect_id_column(columns: list[str]) -> str | None:
     return next((name for name in columns if ID_NAME.match(str(name))), None)
 
 
-def read_table(path: str | Path, id_column: str | None = None, label_column: str | None = None) -> Table:
-    """One table with its ID and label columns taken out and every other column checked to be numeric and complete."""
+def read_table(
+    path: str | Path,
+    id_column: str | None = None,
+    label_column: str | None = None,
+    header: str = "auto",
+    feature_names: list[str] | None = None,
+) -> Table:
+    """One table with its ID and label columns taken out and every other column checked to be numeric and complete
+    (`header`, `feature_names`: how a first row of numbers is read, see read_text_frame)."""
     path = Path(path)
-    frame = read_frame(path, id_column, label_column)
+    frame = read_frame(path, id_column, label_column, header, feature_names)
     frame.columns = [str(name) for name in frame.columns]
     if id_column is not None and id_column not in frame.columns:
         raise SharedLatentError(f"{path}: no ID column {id_column!r}; columns are {list(frame.columns)[:10]}")
@@ -285,8 +341,10 @@ def read_table(path: str | Path, id_column: str | None = None, label_column: str
         blank = (id_series.isna() | (id_series.astype(str).str.strip() == "")).to_numpy()
         if blank.any():  # as text they would read "nan" and pair with another file's blank ID
             rows = listed_rows(np.flatnonzero(blank))
+            count = int(blank.sum())
             raise SharedLatentError(
-                f"{path}: {int(blank.sum())} rows have no sample ID in column {id_name!r} (data {rows}); fill or drop them"
+                f"{path}: {count} row{'s have' if count > 1 else ' has'} no sample ID in column {id_name!r}"
+                f" (data {rows}); fill or drop them"
             )
         sample_ids = id_series.astype(str).to_numpy()
         check_unique(sample_ids, str(path), f"IDs in column {id_name!r}")
@@ -440,17 +498,19 @@ def load_table_pair(
     left: str = "left",
     right: str = "right",
     pairing: str = "inner",
+    header: str = "auto",
 ) -> PairedDataset:
     """Two tables paired by sample ID, split stratified by label when `label_column` is given, else at random.
 
     pairing "inner" keeps the samples both files have; "outer" keeps all, marks missing ones in Split.present,
-    and draws the test split from the paired samples only."""
+    and draws the test split from the paired samples only. header "names" / "none": a text table's first row of
+    numbers is column names / a sample ("auto": a sample, unless it looks like names, which is refused)."""
     test_fraction = as_float(test_fraction, "test_fraction", 0.0, 1.0)
     seed = as_int(seed, "seed")
     if left == right:
         raise SharedLatentError(f"the two domains need different names, both are {left!r}")
     paths = {left: require_path(left_path, "left_path"), right: require_path(right_path, "right_path")}
-    tables = {domain: read_table(path, id_column, label_column) for domain, path in paths.items()}
+    tables = {domain: read_table(path, id_column, label_column, header) for domain, path in paths.items()}
     rows, ids, report = match_tables(tables, pairing)
     log.info("tables: %s", report.summary())
     labels = matched_labels(tables, rows, label_column) if label_column else None

@@ -54,8 +54,8 @@ def run_translate(args: argparse.Namespace) -> int:
     if (done := translate_objects(args, model, record)) is not None:
         return done
     label_column = args.label_column or (record.data_options or {}).get("label_column")
-    width = record.input_sizes.get(args.source)
-    samples = read_samples(args.input, args.id_column, label_column, domain=args.source, width=width)
+    width, names = record.input_sizes.get(args.source), record.feature_names.get(args.source)
+    samples = read_samples(args.input, args.id_column, label_column, args.source, width, names)
     inputs, note = aligned_values(
         samples, record.feature_names.get(args.source), f"{args.input} (domain {args.source!r})"
     )

@@ -29,20 +29,27 @@ def read_samples(
     label_column: str | None = None,
     domain: str | None = None,
     width: int | None = None,
+    feature_names: list[str] | None = None,
 ) -> Samples:
     """Samples from a file, its format chosen by the suffix; IDs come from an ID column or obs_names. A table's
     `id_column` (else one named like an ID) and `label_column` (where present) are left out of the values. An NPZ
     without a 'values' array may hold `domain`'s samples under the domain's name, as `generate` writes them.
     A file of no samples is refused: on the command line it is a mistake, not a request for an empty output.
-    A 1-D .npy is one sample, or, for a domain of `width` 1, one value per sample."""
-    samples = _read_any(Path(path), id_column, label_column, domain, width)
+    A 1-D .npy is one sample, or, for a domain of `width` 1, one value per sample. A text table's first row of
+    numbers is read as column names when it spells the domain's `feature_names`, else as a sample."""
+    samples = _read_any(Path(path), id_column, label_column, domain, width, feature_names)
     if len(samples.values) == 0:
         raise SharedLatentError(f"input {path} holds no samples (0 rows)")
     return samples
 
 
 def _read_any(
-    path: Path, id_column: str | None, label_column: str | None, domain: str | None, width: int | None
+    path: Path,
+    id_column: str | None,
+    label_column: str | None,
+    domain: str | None,
+    width: int | None,
+    feature_names: list[str] | None,
 ) -> Samples:
     """read_samples' reading, by the file's suffix."""
     if path.is_dir():
@@ -78,7 +85,7 @@ def _read_any(
         raise SharedLatentError(
             f"input {path}: unknown format {path.suffix or '(no suffix)'!r}; expected {known}"
         ) from None
-    table = read_table(path, id_column, label_column)
+    table = read_table(path, id_column, label_column, feature_names=feature_names or [])
     return Samples(table.values, table.sample_ids, table.feature_names, table.id_column)
 
 
