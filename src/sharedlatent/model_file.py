@@ -15,7 +15,10 @@ from sharedlatent.errors import SharedLatentError
 from sharedlatent.plain_values import FLOAT32_MAX
 from sharedlatent.storage import DIGEST_KEY, METADATA_KEY, weights_digest
 
-FORMAT_VERSION = 1  # of the metadata record a model file carries
+# Of the metadata record a model file carries. 2 (0.6.0): the affine preprocessings' `nonnegative` flags, which
+# readers of version 1 refuse as an unknown key; version 1 files read as before.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
 METADATA_KEYS = {"format_version", "config", "input_sizes", "latent_box", "preprocessors"}
@@ -41,16 +44,16 @@ def read_model_file(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     except OSError as error:
         raise SharedLatentError(f"model file {path} cannot be read: {error.strerror}") from None
     length = _header_length(path, data[:8], len(data))
-    shapes, metadata, digest = _parse_header(path, data[8 : 8 + length], len(data) - 8 - length)
+    shapes, metadata, text, digest = _parse_header(path, data[8 : 8 + length], len(data) - 8 - length)
     config = _checked_config(path, metadata)
     _check_shapes(path, config, metadata["input_sizes"], shapes)
     tensors = _finite_tensors(path, data)
-    _check_digest(path, digest, tensors)
     _check_preprocessors(path, metadata["preprocessors"], metadata["input_sizes"])
     _check_latent_box(path, metadata["latent_box"], config.model.latent_size)
     _check_batch(path, metadata.get("batch"), config.model.batch_categories)
     _check_registration(path, metadata.get("registration"), metadata["input_sizes"])
     _check_covariates(path, metadata.get("covariates"), config.model.continuous_covariates)
+    _check_digest(path, digest, text, tensors)  # last: a malformed part is named by its own check first
     return metadata, tensors
 
 
@@ -60,7 +63,7 @@ def read_header(path: Path) -> tuple[dict[str, tuple[int, ...]], dict[str, Any]]
     with path.open("rb") as handle:
         length = _header_length(path, handle.read(8), size)
         raw = handle.read(length)
-    shapes, metadata, _ = _parse_header(path, raw, size - 8 - length)
+    shapes, metadata, _, _ = _parse_header(path, raw, size - 8 - length)
     return shapes, metadata
 
 
@@ -74,9 +77,9 @@ def _header_length(path: Path, prefix: bytes, size: int) -> int:
 
 def _parse_header(
     path: Path, raw: bytes, data_bytes: int
-) -> tuple[dict[str, tuple[int, ...]], dict[str, Any], str | None]:
-    """Tensor shapes (checked against the `data_bytes` after the header), our metadata record and the weights'
-    checksum (None in files written before it)."""
+) -> tuple[dict[str, tuple[int, ...]], dict[str, Any], str, str | None]:
+    """Tensor shapes (checked against the `data_bytes` after the header), our metadata record, its text, and the
+    file's checksum (None in files written before it)."""
     try:
         header = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -93,7 +96,7 @@ def _parse_header(
         raise SharedLatentError(f"{path}: the sharedlatent metadata is not JSON") from None
     if not isinstance(metadata, dict):
         raise SharedLatentError(f"{path}: the sharedlatent metadata is not a table")
-    return shapes, metadata, extra.get(DIGEST_KEY)
+    return shapes, metadata, extra[METADATA_KEY], extra.get(DIGEST_KEY)
 
 
 def _tensor_shapes(path: Path, header: dict[str, Any], data_bytes: int) -> dict[str, tuple[int, ...]]:
@@ -116,9 +119,10 @@ def _checked_config(path: Path, metadata: dict[str, Any]) -> Any:
     """The RunConfig the metadata describes, after checking its keys, version and input sizes."""
     from sharedlatent.config import RunConfig
 
-    if metadata.get("format_version") != FORMAT_VERSION:
+    if metadata.get("format_version") not in READABLE_VERSIONS:
         raise SharedLatentError(
-            f"{path} has format version {metadata.get('format_version')!r}, this sharedlatent reads {FORMAT_VERSION}"
+            f"{path} has format version {metadata.get('format_version')!r}, this sharedlatent reads"
+            f" {' and '.join(map(str, READABLE_VERSIONS))}"
         )
     missing, unknown = sorted(METADATA_KEYS - set(metadata)), sorted(set(metadata) - METADATA_KEYS - OPTIONAL_KEYS)
     if missing or unknown:
@@ -181,13 +185,13 @@ def _finite_tensors(path: Path, data: bytes) -> dict[str, Any]:
     return tensors
 
 
-def _check_digest(path: Path, digest: str | None, tensors: dict[str, Any]) -> None:
-    """The weights are the ones saved: their checksum matches the one written with them (files written before the
-    checksum have none and are read as before)."""
-    if digest is not None and digest != weights_digest(tensors):
+def _check_digest(path: Path, digest: str | None, metadata_text: str, tensors: dict[str, Any]) -> None:
+    """The weights and metadata are the ones saved: their checksum matches the one written with them (files written
+    before the checksum have none and are read as before)."""
+    if digest is not None and digest != weights_digest(tensors, metadata_text):
         raise SharedLatentError(
-            f"model file {path} is damaged: its weights do not match the checksum saved with them; restore a copy or"
-            " retrain"
+            f"model file {path} is damaged: its weights or metadata do not match the checksum saved with them; restore"
+            " a copy or retrain"
         )
 
 

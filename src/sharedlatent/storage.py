@@ -103,10 +103,11 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-def weights_digest(tensors: Mapping[str, Any]) -> str:
-    """SHA-256 over every tensor's name, shape and little-endian float32 values, in name order: a checksum that a
-    model file carries beside its weights, so bytes changed on disk are caught where a shape check cannot."""
-    digest = hashlib.sha256()
+def weights_digest(tensors: Mapping[str, Any], metadata_text: str) -> str:
+    """SHA-256 over the metadata record's text, then every tensor's name, shape and little-endian float32 values in
+    name order: a checksum that a model file carries beside them, so bytes changed on disk are caught where shape
+    and range checks cannot."""
+    digest = hashlib.sha256(metadata_text.encode())
     for name in sorted(tensors):
         values = np.ascontiguousarray(tensors[name].detach().cpu().numpy(), dtype="<f4")
         digest.update(f"{name}:{list(values.shape)}\n".encode())
@@ -115,11 +116,12 @@ def weights_digest(tensors: Mapping[str, Any]) -> str:
 
 
 def save_weights(path: str | Path, tensors: dict, metadata: dict[str, Any]) -> None:
-    """Write tensors, a JSON metadata record and the tensors' checksum (its own header entry, which readers that
-    predate it ignore) to a safetensors file, atomically."""
+    """Write tensors, a JSON metadata record and their checksum (its own header entry, which readers that predate it
+    ignore) to a safetensors file, atomically."""
     from safetensors.torch import save_file
 
     contiguous = {name: tensor.detach().cpu().contiguous() for name, tensor in tensors.items()}
-    header = {METADATA_KEY: json.dumps(metadata, default=_json_default), DIGEST_KEY: weights_digest(contiguous)}
+    text = json.dumps(metadata, default=_json_default)
+    header = {METADATA_KEY: text, DIGEST_KEY: weights_digest(contiguous, text)}
     with atomic_path(path) as temporary:
         save_file(contiguous, str(temporary), metadata=header)

@@ -192,9 +192,7 @@ def test_a_model_file_written_by_save_passes_the_check(digits_run):
     assert metadata["input_sizes"] == {"left": 64, "right": 64}
 
 
-def test_weights_changed_on_disk_with_their_shapes_kept_are_refused_and_files_without_a_checksum_load(
-    digits_run, tmp_path
-):
+def test_weights_or_metadata_changed_on_disk_are_refused_and_files_without_a_checksum_load(digits_run, tmp_path):
     from safetensors import safe_open
     from safetensors.numpy import load_file, save_file
 
@@ -212,7 +210,14 @@ def test_weights_changed_on_disk_with_their_shapes_kept_are_refused_and_files_wi
     changed[name] = tensors[name].copy()
     changed[name].flat[0] += 1e-3  # one value, finite, same shape: every structural check passes
     save_file(changed, str(path), metadata=header)
-    with pytest.raises(SharedLatentError, match="is damaged: its weights do not match the checksum saved with them"):
+    with pytest.raises(
+        SharedLatentError, match="is damaged: its weights or metadata do not match the checksum saved with them"
+    ):
+        SharedLatentVAE.load(path)
+    edited = json.loads(header["sharedlatent"])  # a number of the metadata changed, its structure still valid
+    edited["latent_box"][1][0] += 1.0
+    save_file(tensors, str(path), metadata={**header, "sharedlatent": json.dumps(edited)})
+    with pytest.raises(SharedLatentError, match="is damaged: its weights or metadata do not match"):
         SharedLatentVAE.load(path)
     save_file(tensors, str(path), metadata={key: value for key, value in header.items() if key != DIGEST_KEY})
     x = np.random.default_rng(0).uniform(0, 1, (3, 64)).astype(np.float32)
