@@ -1,8 +1,11 @@
 """Baselines for one translation direction: cross-validated ridge, kNN regression and the mean predictor.
 
-Pure functions of numpy arrays (no torch). The caller passes arrays already in the space the model trains in
-(after its preprocessing) and an inverse that maps predictions back to the data's scale; scores are then on
-the data's scale and on features z-scored by the training target's mean and standard deviation.
+Pure functions of numpy arrays (no torch). The caller passes sources as the model's encoder sees them, targets as
+the model predicts them (after its preprocessing; baseline_metrics.target_space) and an inverse that maps
+predictions back to the data's scale; scores are then on the data's scale and on features z-scored by the training
+target's standard deviation. The mean baseline is the training mean in that target space, mapped back: the
+training mean itself for affine preprocessings and counts (not for a log1p target, where it is expm1 of the mean
+log).
 """
 
 from __future__ import annotations

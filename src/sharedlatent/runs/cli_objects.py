@@ -173,7 +173,7 @@ def write_csv(path: Path, frame: Any) -> None:
 
 def write_latent_h5mu(path: Path, data: Any, latent: Any, uns: dict[str, str]) -> None:
     """The input MuData whole (every modality, obs, obsm, uns) with the latent coordinates added to its own obsm,
-    where muon and scanpy look for a joint embedding."""
+    where muon and scanpy look for a joint embedding, and uns["sharedlatent"] set to this encode's provenance."""
     from sharedlatent.scverse.latent import LATENT_KEY
     from sharedlatent.scverse.translation import PROVENANCE_KEY
     from sharedlatent.storage import atomic_path
