@@ -128,17 +128,17 @@ def test_the_standardised_score_keeps_small_units_and_says_which_features_it_lea
     assert scored.scores["model"].standardized_mse > 4
 
 
-@pytest.mark.parametrize("name", ["standardize", "minmax_per_feature", "minmax", "log1p_minmax"])
+@pytest.mark.parametrize("name", ["standardize", "minmax_per_feature", "minmax", "log1p_minmax", "none", "log1p"])
 def test_outputs_of_features_never_negative_in_training_are_never_negative(name):
     """A translation of TPM or intensities answers no negative amounts; a feature that had negative values may."""
     rng = np.random.default_rng(0)
     train = np.column_stack([rng.lognormal(2, 1.5, 200), rng.normal(0, 1, 200)])
-    if name in ("log1p_minmax", "minmax"):  # log1p needs counts; minmax has one flag for all features
+    if name in ("log1p_minmax", "minmax", "log1p"):  # log1p needs counts; minmax has one flag for all features
         train = np.abs(train)
     scaler = fit_preprocessor(name, train)
     far_below = scaler.inverse_transform(np.full((3, 2), -50.0))
     assert (far_below[:, 0] == 0).all()
-    if name in ("standardize", "minmax_per_feature"):
+    if name in ("standardize", "minmax_per_feature", "none"):
         assert (far_below[:, 1] < -10).all()
     again = preprocessor_from_dict(json.loads(json.dumps(scaler.to_dict())))
     np.testing.assert_array_equal(again.inverse_transform(np.full((3, 2), -50.0)), far_below)

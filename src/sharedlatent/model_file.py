@@ -53,7 +53,7 @@ def read_model_file(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     _check_batch(path, metadata.get("batch"), config.model.batch_categories)
     _check_registration(path, metadata.get("registration"), metadata["input_sizes"])
     _check_covariates(path, metadata.get("covariates"), config.model.continuous_covariates)
-    _check_digest(path, digest, text, tensors)  # last: a malformed part is named by its own check first
+    _check_digest(path, digest, metadata, text, tensors)  # last: a malformed part is named by its own check first
     return metadata, tensors
 
 
@@ -185,9 +185,13 @@ def _finite_tensors(path: Path, data: bytes) -> dict[str, Any]:
     return tensors
 
 
-def _check_digest(path: Path, digest: str | None, metadata_text: str, tensors: dict[str, Any]) -> None:
-    """The weights and metadata are the ones saved: their checksum matches the one written with them (files written
-    before the checksum have none and are read as before)."""
+def _check_digest(
+    path: Path, digest: str | None, metadata: dict[str, Any], metadata_text: str, tensors: dict[str, Any]
+) -> None:
+    """The weights and metadata are the ones saved: their checksum matches the one written with them (version 1
+    files, written before the checksum, have none and are read as before)."""
+    if digest is None and metadata["format_version"] >= 2:  # every writer of version 2 adds one
+        raise SharedLatentError(f"model file {path} is damaged: its checksum is missing; restore a copy or retrain")
     if digest is not None and digest != weights_digest(tensors, metadata_text):
         raise SharedLatentError(
             f"model file {path} is damaged: its weights or metadata do not match the checksum saved with them; restore"

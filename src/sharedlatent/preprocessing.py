@@ -87,22 +87,28 @@ def output(values: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Identity:
-    """Leaves values as they are ("none")."""
+    """Leaves values as they are ("none"), except that outputs of a feature never negative in training are clipped
+    at 0 (see Affine.nonnegative)."""
 
+    nonnegative: list[float] | None = None
     name: str = field(default="none", init=False)
 
     def fit(self, train: np.ndarray) -> Identity:
-        as_matrix(train, "none: training data")
+        train = as_matrix(train, "none: training data")
+        self.nonnegative = nonnegative_flags(train.min(axis=0)) if train.shape[0] else None
         return self
 
     def transform(self, values: np.ndarray) -> np.ndarray:
         return output(as_matrix(values, "none"))
 
     def inverse_transform(self, values: np.ndarray) -> np.ndarray:
-        return output(as_matrix(values, "none"))
+        values = as_matrix(values, "none")
+        if self.nonnegative is not None and len(self.nonnegative) == values.shape[1]:
+            values = np.where(np.asarray(self.nonnegative) > 0, np.maximum(values, 0.0), values)
+        return output(values)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name}
+        return {"name": self.name, "nonnegative": self.nonnegative}
 
 
 @dataclass
@@ -207,7 +213,7 @@ class Log1p:
         return output(np.log1p(self.check(values)))
 
     def inverse_transform(self, values: np.ndarray) -> np.ndarray:
-        return output(np.expm1(as_matrix(values, self.name)))
+        return output(np.maximum(np.expm1(as_matrix(values, self.name)), 0.0))  # fitted on values >= 0 only
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name}
@@ -354,4 +360,6 @@ def fit_streamed(name: str, chunks: Iterable[np.ndarray]) -> Preprocessor:
         concentrated = statistics.concentrated() if per_feature else None
         target.offset, target.scale = np.ravel(offset).tolist(), np.ravel(safe_scale(scale, concentrated)).tolist()
         target.nonnegative = nonnegative_flags(statistics.low if per_feature else np.array([statistics.low.min()]))
+    elif isinstance(target, Identity):
+        target.nonnegative = nonnegative_flags(statistics.low)
     return preprocessor

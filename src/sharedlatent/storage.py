@@ -31,7 +31,7 @@ def split_file(name: str, split: str) -> str:
 
 HISTORY_FILE = "history.json"
 METADATA_KEY = "sharedlatent"
-DIGEST_KEY = "sharedlatent_weights_sha256"  # a header entry of its own beside METADATA_KEY (storage.weights_digest)
+DIGEST_KEY = "sharedlatent_sha256"  # a header entry of its own beside METADATA_KEY (storage.weights_digest)
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 

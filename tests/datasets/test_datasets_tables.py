@@ -259,3 +259,24 @@ def test_missing_values_say_how_many_columns_have_them(tmp_path):
     pd.DataFrame(values, columns=[f"P{i}" for i in range(5)]).to_csv(tmp_path / "prot.csv", index=False)
     with pytest.raises(SharedLatentError, match=r"column 'P1' has 10 NaN .* \(2 columns have them, 13 values in all\)"):
         read_table(tmp_path / "prot.csv")
+
+
+def test_r_write_csv_of_numeric_names_and_a_permuted_header_for_translate_are_names(tmp_path):
+    rows = "\n".join(f'"s{i}",{i % 3},0,{i},1' for i in range(30))
+    (tmp_path / "r.csv").write_text('"","7157","672","1956","3845"\n' + rows + "\n")  # R's blank corner
+    table = read_table(tmp_path / "r.csv")
+    assert table.feature_names == ["7157", "672", "1956", "3845"] and table.values.shape == (30, 4)
+    assert table.sample_ids[0] == "s0"
+    (tmp_path / "new.csv").write_text("672,7157,1956,3845\n0,1,2,3\n")  # the model's names in another order
+    table = read_table(tmp_path / "new.csv", feature_names=["7157", "672", "1956", "3845"])
+    assert table.feature_names == ["672", "7157", "1956", "3845"] and table.values.shape == (1, 4)
+
+
+def test_sniffing_respects_quotes_and_a_bad_header_option_is_refused(tmp_path):
+    (tmp_path / "q.csv").write_text('id;label;x;y\ns1;"a;b";2.5;2\ns2;c;1.5;3\ns3;d;0.5;4\n')
+    table = read_table(tmp_path / "q.csv", label_column="label")
+    assert table.feature_names == ["x", "y"] and list(table.labels) == ["a;b", "c", "d"]
+    (tmp_path / "w.csv").write_text('id;"w, kg";y\ns1;70;2\ns2;80;3\n')
+    assert read_table(tmp_path / "w.csv").feature_names == ["w, kg", "y"]
+    with pytest.raises(SharedLatentError, match="header must be one of auto, names, none, got 'bogus'"):
+        read_table(tmp_path / "w.csv", header="bogus")

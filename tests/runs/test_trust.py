@@ -219,7 +219,13 @@ def test_weights_or_metadata_changed_on_disk_are_refused_and_files_without_a_che
     save_file(tensors, str(path), metadata={**header, "sharedlatent": json.dumps(edited)})
     with pytest.raises(SharedLatentError, match="is damaged: its weights or metadata do not match"):
         SharedLatentVAE.load(path)
-    save_file(tensors, str(path), metadata={key: value for key, value in header.items() if key != DIGEST_KEY})
+    unsummed = {key: value for key, value in header.items() if key != DIGEST_KEY}
+    save_file(tensors, str(path), metadata=unsummed)
+    with pytest.raises(SharedLatentError, match="its checksum is missing"):  # version 2 files always carry one
+        SharedLatentVAE.load(path)
+    version_1 = json.loads(header["sharedlatent"])
+    version_1["format_version"] = 1  # written before checksums: read as before
+    save_file(tensors, str(path), metadata={**unsummed, "sharedlatent": json.dumps(version_1)})
     x = np.random.default_rng(0).uniform(0, 1, (3, 64)).astype(np.float32)
     before = SharedLatentVAE.load(digits_run / "model.safetensors").translate(x, "left", "right")
     np.testing.assert_array_equal(SharedLatentVAE.load(path).translate(x, "left", "right"), before)

@@ -113,9 +113,10 @@ def test_a_run_model_file_without_a_registration_still_loads_and_encodes(run, tm
     length = struct.unpack("<Q", raw[:8])[0]
     header = json.loads(raw[8 : 8 + length])
     metadata = json.loads(header["__metadata__"]["sharedlatent"])
-    del metadata["registration"]  # as written before CLI runs saved one (and before model files had checksums)
+    del metadata["registration"]  # as written before CLI runs saved one (format 1: before model files had checksums)
+    metadata["format_version"] = 1
     header["__metadata__"]["sharedlatent"] = json.dumps(metadata)
-    del header["__metadata__"]["sharedlatent_weights_sha256"]
+    del header["__metadata__"]["sharedlatent_sha256"]
     encoded = json.dumps(header).encode()
     encoded += b" " * (-len(encoded) % 8)
     (old / "model.safetensors").write_bytes(struct.pack("<Q", len(encoded)) + encoded + raw[8 + length :])

@@ -154,7 +154,10 @@ def read_text_frame(
     except UnicodeDecodeError as error:
         raise SharedLatentError(f"{path} is not UTF-8 text ({error.reason} at byte {error.start})") from None
     first_row = pd.read_csv(path, sep=separator, header=None, nrows=1, dtype=str).iloc[0]
-    if all(_is_number(cell) for cell in first_row) and not names_given(first_row, header, feature_names):
+    # R's write.csv leaves the corner above its row names blank: names, even when every other cell is a number
+    r_corner = pd.isna(first_row.iloc[0]) and not pd.api.types.is_numeric_dtype(frame.iloc[:, 0])
+    numbers = all(_is_number(cell) for cell in first_row) and not r_corner
+    if numbers and not names_given(first_row, header, feature_names):
         whole = pd.read_csv(path, sep=separator, header=None)
         if header == "auto" and feature_names is None and numbers_are_a_header(first_row, whole):
             raise SharedLatentError(
@@ -190,9 +193,9 @@ OUTSIDE_SHARE = 0.9  # ... when this share of its numbers lie outside their colu
 
 
 def other_separator(path: Path, expected: str) -> str | None:
-    """The separator the file uses when it is not `expected` (a ';'-separated .csv, say): its first line holds none
-    of `expected`, and the first lines all hold the same number (above 0) of another; None when `expected` fits or
-    nothing else does (a one-column file whose header happens to hold a ';' stays one column)."""
+    """The separator the file uses when it is not `expected` (a ';'-separated .csv, say): the first lines do not
+    all split alike at `expected` but do at another (quotes respected); None when `expected` fits or nothing else
+    does (a one-column file whose header happens to hold a ';' stays one column)."""
     from sharedlatent.datasets.files import open_maybe_gzip
 
     try:
@@ -201,28 +204,35 @@ def other_separator(path: Path, expected: str) -> str | None:
     except (OSError, EOFError):
         return None  # pandas reports the file itself
     lines = [line for line in lines if line.strip()]
-    if not lines or expected in lines[0]:
+    if len(lines) < 2 or splits_alike(lines, expected):
         return None
-    for separator in SEPARATORS:
-        if separator == expected:
-            continue
-        counts = {line.count(separator) for line in lines}
-        if len(lines) > 1 and len(counts) == 1 and counts.pop() > 0:  # every line splits alike: a table
-            return separator
-    return None
+    return next((separator for separator in SEPARATORS if splits_alike(lines, separator)), None)
+
+
+def splits_alike(lines: list[str], separator: str) -> bool:
+    """Whether every line splits into the same number (above 1) of fields at `separator`, quotes respected."""
+    import csv
+
+    counts = {len(fields) for fields in csv.reader(lines, delimiter=separator)}
+    return len(counts) == 1 and counts.pop() > 1
 
 
 HEADERS = ("auto", "names", "none")
 
 
 def names_given(first_row: pandas.Series, header: str, feature_names: list[str] | None) -> bool:
-    """Whether a numeric first row is column names by the caller's word: header "names", or the row spells
-    `feature_names` exactly (a model trained on columns named by numbers reads its own files back)."""
-    if header not in HEADERS:
-        raise SharedLatentError(f"header must be one of {', '.join(HEADERS)}, got {header!r}")
+    """Whether a numeric first row is column names by the caller's word: header "names", or the row holds exactly
+    the names of `feature_names` in any order (a model trained on columns named by numbers reads its own files)."""
+    check_header_option(header)
     if header != "auto":
         return header == "names"
-    return feature_names is not None and [str(cell) for cell in first_row] == [str(n) for n in feature_names]
+    cells = [str(cell) for cell in first_row]
+    return feature_names is not None and len(cells) == len(feature_names) and set(cells) == set(map(str, feature_names))
+
+
+def check_header_option(header: str) -> None:
+    if header not in HEADERS:
+        raise SharedLatentError(f"header must be one of {', '.join(HEADERS)}, got {header!r}")
 
 
 def numbers_are_a_header(first_row: pandas.Series, whole: pandas.DataFrame) -> bool:
@@ -330,6 +340,7 @@ def read_table(
     """One table with its ID and label columns taken out and every other column checked to be numeric and complete
     (`header`, `feature_names`: how a first row of numbers is read, see read_text_frame)."""
     path = Path(path)
+    check_header_option(header)
     frame = read_frame(path, id_column, label_column, header, feature_names)
     frame.columns = [str(name) for name in frame.columns]
     if id_column is not None and id_column not in frame.columns:
