@@ -280,3 +280,25 @@ def test_sniffing_respects_quotes_and_a_bad_header_option_is_refused(tmp_path):
     assert read_table(tmp_path / "w.csv").feature_names == ["w, kg", "y"]
     with pytest.raises(SharedLatentError, match="header must be one of auto, names, none, got 'bogus'"):
         read_table(tmp_path / "w.csv", header="bogus")
+
+
+def test_any_number_of_domains_named_by_their_path_options(tmp_path):
+    rna, protein = rna_protein()
+    rna.drop(columns="cell_type").to_csv(tmp_path / "rna.csv", index=False)
+    protein.iloc[::-1].to_csv(tmp_path / "protein.csv", index=False)
+    atac = protein.rename(columns={"CD3": "peak1", "CD19": "peak2"})
+    atac.to_csv(tmp_path / "atac.csv", index=False)
+    dataset = load_table_pair(
+        rna_path=tmp_path / "rna.csv", protein_path=tmp_path / "protein.csv", atac_path=tmp_path / "atac.csv"
+    )
+    assert dataset.domain_names == ["rna", "protein", "atac"] and dataset.input_sizes["atac"] == 2
+    np.testing.assert_allclose(dataset.train.domains["protein"], dataset.train.domains["atac"], rtol=1e-6)  # paired
+    mixed = load_table_pair(left_path=tmp_path / "rna.csv", protein_path=tmp_path / "protein.csv")
+    assert mixed.domain_names == ["left", "protein"]
+    for options, message in (
+        ({"rna_path": tmp_path / "rna.csv"}, "at least two domains"),
+        ({"rna_path": tmp_path / "rna.csv", "colour": "red"}, "unknown option 'colour'"),
+        ({"left_path": tmp_path / "rna.csv", "right_path": tmp_path / "rna.csv", "left_path_": 1}, "unknown option"),
+    ):
+        with pytest.raises(SharedLatentError, match=message):
+            load_table_pair(**options)

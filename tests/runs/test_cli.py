@@ -440,3 +440,46 @@ def test_upper_case_npy_and_npz_outputs_hold_the_data(run_folder, tmp_path, digi
     assert main(["generate", str(run_folder), "-n", "3", "--output", str(tmp_path / "H.NPY")]) == 0
     assert np.load(tmp_path / "H_right.NPY").shape == (3, 64)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_three_tables_train_translate_generate_and_evaluate_from_the_command_line(tmp_path, monkeypatch, capsys):
+    """Domains beyond two on the command line: each file named by its NAME_path option."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    factors, ids = rng.normal(size=(120, 2)), [f"s{i}" for i in range(120)]
+    values = {
+        "rna": rng.poisson(np.exp(1 + factors @ rng.normal(0, 0.5, (2, 8)))),
+        "protein": factors @ rng.normal(0, 1, (2, 4)) + 5,
+        "mutation": (factors @ rng.normal(0, 1, (2, 3)) > 0).astype(int),
+    }
+    for name, array in values.items():
+        frame = pd.DataFrame(array, columns=[f"{name}{j}" for j in range(array.shape[1])])
+        frame.insert(0, "sample_id", ids)
+        frame.sample(frac=1, random_state=1).to_csv(tmp_path / f"{name}.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    options = [item for name in values for item in ("--data-option", f"{name}_path={name}.csv")]
+    assert main(["train", "tables", *options, "--epochs", "2", "--no-progress", "--out", "run"]) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert set(metrics["baselines"]) == {f"{a}->{b}" for a in values for b in values if a != b}
+    assert (
+        main(
+            [
+                "translate",
+                "run",
+                "--source",
+                "protein",
+                "--target",
+                "mutation",
+                "--input",
+                "protein.csv",
+                "--output",
+                "m.csv",
+            ]
+        )
+        == 0
+    )
+    assert list(pd.read_csv(tmp_path / "m.csv").columns) == ["sample_id", "mutation0", "mutation1", "mutation2"]
+    assert main(["generate", "run", "-n", "4", "--output", "g.csv"]) == 0
+    assert all((tmp_path / f"g_{name}.csv").exists() for name in values)
+    assert main(["evaluate", "run"]) == 0

@@ -62,8 +62,8 @@ DATASETS: dict[str, DatasetSpec] = {
     "tables": DatasetSpec(
         "tables",
         "sharedlatent.datasets.tables:load_table_pair",
-        "two tables (CSV, TSV, Parquet, NPZ, NPY), one per domain, rows paired by a sample-ID column",
-        "left_path=FILE right_path=FILE; options: id_column, label_column, test_fraction, seed, left, right, "
+        "tables (CSV, TSV, Parquet, NPZ, NPY), one per domain, rows paired by a sample-ID column",
+        "left_path=FILE right_path=FILE, or NAME_path=FILE for each domain NAME (any number); options: id_column, label_column, test_fraction, seed, left, right, "
         "pairing (inner or outer), header (auto, names or none: is a first row of numbers column names?) "
         "(Parquet needs the tables extra)",
     ),

@@ -499,6 +499,35 @@ def matched_labels(tables: dict[str, Table], rows: dict[str, np.ndarray], label_
     return np.asarray(labels.tolist(), dtype=np.asarray(next(iter(found.values()))[0]).dtype)
 
 
+PATH_SUFFIX = "_path"
+
+
+def domain_files(
+    left_path: str | Path | None, right_path: str | Path | None, left: str, right: str, named: dict[str, str]
+) -> dict[str, Path]:
+    """Each domain's file, by its name: `left` and `right` for left_path and right_path, else the prefix of each
+    NAME_path option; at least two domains, each named once."""
+    unknown = [key for key in named if not key.endswith(PATH_SUFFIX) or key == PATH_SUFFIX]
+    if unknown:
+        raise SharedLatentError(
+            f"tables: unknown option {unknown[0]!r}; domains are files given as left_path / right_path or NAME_path"
+        )
+    if left == right:
+        raise SharedLatentError(f"the two domains need different names, both are {left!r}")
+    options: dict[str, tuple[str, str | Path | None]] = {}  # domain -> (its option, its value)
+    for domain, option, value in ((left, "left_path", left_path), (right, "right_path", right_path)):
+        if value is not None or not named:  # with NAME_path options, left and right only where given
+            options[domain] = (option, value)
+    for key, value in named.items():
+        domain = key[: -len(PATH_SUFFIX)]
+        if domain in options:
+            raise SharedLatentError(f"tables: domain {domain!r} is given twice; name each domain once")
+        options[domain] = (key, value)
+    if len(options) < 2:
+        raise SharedLatentError("tables: give at least two domains' files (left_path and right_path, or NAME_path)")
+    return {domain: require_path(value, option) for domain, (option, value) in options.items()}
+
+
 def load_table_pair(
     left_path: str | Path | None = None,
     right_path: str | Path | None = None,
@@ -510,17 +539,18 @@ def load_table_pair(
     right: str = "right",
     pairing: str = "inner",
     header: str = "auto",
+    **domain_paths: str,
 ) -> PairedDataset:
-    """Two tables paired by sample ID, split stratified by label when `label_column` is given, else at random.
+    """Tables paired by sample ID, split stratified by label when `label_column` is given, else at random.
 
-    pairing "inner" keeps the samples both files have; "outer" keeps all, marks missing ones in Split.present,
+    Two domains named `left` and `right` (left_path, right_path), or any number named by their options:
+    rna_path=..., protein_path=..., atac_path=... give domains rna, protein and atac, in that order.
+    pairing "inner" keeps the samples every file has; "outer" keeps all, marks missing ones in Split.present,
     and draws the test split from the paired samples only. header "names" / "none": a text table's first row of
     numbers is column names / a sample ("auto": a sample, unless it looks like names, which is refused)."""
     test_fraction = as_float(test_fraction, "test_fraction", 0.0, 1.0)
     seed = as_int(seed, "seed")
-    if left == right:
-        raise SharedLatentError(f"the two domains need different names, both are {left!r}")
-    paths = {left: require_path(left_path, "left_path"), right: require_path(right_path, "right_path")}
+    paths = domain_files(left_path, right_path, left, right, domain_paths)
     tables = {domain: read_table(path, id_column, label_column, header) for domain, path in paths.items()}
     rows, ids, report = match_tables(tables, pairing)
     log.info("tables: %s", report.summary())
@@ -531,7 +561,8 @@ def load_table_pair(
         sample_ids=ids,
         present=presence_of(rows),
     )
-    what = f"tables {paths[left].name} ({left}) and {paths[right].name} ({right}): {report.summary()}"
+    named = [f"{path.name} ({domain})" for domain, path in paths.items()]
+    what = f"tables {', '.join(named[:-1])} and {named[-1]}: {report.summary()}"
     dataset = split_into_dataset(
         "tables", full, {d: t.feature_names for d, t in tables.items()}, what, test_fraction, seed
     )
