@@ -231,3 +231,36 @@ def test_generate_writes_the_pairs_as_one_h5mu_of_a_modality_per_domain(run, tmp
     )
     assert list(pairs.mod["rna"].var_names) == list(cite_seq().mod["rna"].var_names)
     assert pairs.uns["sharedlatent"]["command"] == "generate" and "domain" not in pairs.uns["sharedlatent"]
+
+
+def test_three_modalities_by_mods_train_encode_and_translate_reading_each_ones_layer(tmp_path, capsys):
+    data = cite_seq()
+    rng = np.random.default_rng(1)
+    paired = data.mod["protein"].obs_names
+    peaks = anndata.AnnData(X=rng.poisson(1.0, (len(paired), 12)).astype(np.float32), obs=pd.DataFrame(index=paired))
+    peaks.var_names = [f"peak{i}" for i in range(12)]
+    three = mudata.MuData({"rna": data.mod["rna"], "protein": data.mod["protein"], "atac": peaks})
+    three.write_h5mu(tmp_path / "tea.h5mu")
+    options = ["path=" + str(tmp_path / "tea.h5mu"), "mods=rna,protein,atac", "rna_layer=counts"]
+    args = ["train", "h5mu", "--out", str(tmp_path / "run"), "--epochs", "2", "--no-progress"]
+    assert main(args + [item for option in options for item in ("--data-option", option)]) == 0
+    from sharedlatent.api import SharedLatentVAE
+
+    model = SharedLatentVAE.load(tmp_path / "run" / "model.safetensors")
+    assert model.domain_names == ["rna", "protein", "atac"]
+    assert [model.registration.domains[d].modality for d in model.domain_names] == ["rna", "protein", "atac"]
+    assert model.registration.domains["rna"].layer == "counts" and model.registration.domains["atac"].layer is None
+    out = tmp_path / "z.h5mu"
+    assert main(["encode", str(tmp_path / "run"), "--input", str(tmp_path / "tea.h5mu"), "--output", str(out)]) == 0
+    assert mudata.read_h5mu(out).obsm["X_sharedlatent"].shape[0] == three.n_obs
+    translated = tmp_path / "atac.h5ad"
+    args = ["translate", str(tmp_path / "run"), "--source", "rna", "--target", "atac"]
+    assert main([*args, "--input", str(tmp_path / "tea.h5mu"), "--output", str(translated)]) == 0
+    result = anndata.read_h5ad(translated)
+    assert result.shape == (three.n_obs, 12) and result.uns["sharedlatent"]["layer"] == "counts"
+    for bad, message in (("mods=rna", "two or more different"), ("atac_layers=x", "unknown option 'atac_layers'")):
+        extra = ["--data-option", bad] if bad != "mods=rna" else []
+        chosen = options if bad != "mods=rna" else [options[0], "mods=rna"]
+        command = ["train", "h5mu", "--out", str(tmp_path / "bad"), "--epochs", "1", "--no-progress"]
+        assert main(command + [i for o in chosen for i in ("--data-option", o)] + extra) == 2
+        assert message in capsys.readouterr().err

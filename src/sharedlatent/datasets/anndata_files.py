@@ -309,31 +309,44 @@ def load_h5mu_pair(
     right: str | None = None,
     pairing: str = "inner",
     batch_key: str | None = None,
+    mods: str | None = None,
+    **per_modality: str,
 ) -> PairedDataset:
-    """Two modalities of one .h5mu file; the domains are named after the modalities unless `left`/`right` are given.
-    pairing "outer" also keeps cells only one modality has. batch_key: the obs column of each cell's batch label
+    """Two modalities of one .h5mu file (left_mod, right_mod; the domains are named after the modalities unless
+    `left`/`right` are given), or any number (`mods=rna,protein,atac`, with MOD_layer / MOD_obsm per modality).
+    pairing "outer" also keeps cells only some modalities have. batch_key: the obs column of each cell's batch label
     (a modality's obs or the MuData's own)."""
     mudata = import_mudata()
     path = require_path(path, "path")
     if not path.is_file():
         raise SharedLatentError(f"MuData file {path} does not exist")
-    if not left_mod or not right_mod:
-        raise SharedLatentError(f"{path}: name the two modalities with left_mod=NAME and right_mod=NAME")
+    if mods is not None:
+        if left_mod or right_mod or left or right:
+            raise SharedLatentError(f"{path}: name the modalities either with mods= or with left_mod / right_mod")
+        names, choices = listed_modalities(path, mods, layer, obsm, per_modality)
+    else:
+        if per_modality:
+            raise SharedLatentError(f"{path}: unknown option {next(iter(per_modality))!r} (MOD_layer needs mods=)")
+        if not left_mod or not right_mod:
+            raise SharedLatentError(
+                f"{path}: name the modalities with left_mod=NAME and right_mod=NAME, or mods=NAME,NAME,..."
+            )
+        names = {left or left_mod: left_mod, right or right_mod: right_mod}
+        if len(names) != 2:
+            raise SharedLatentError(f"{path}: the two domains need different names, both are {left or left_mod!r}")
+        choices = {
+            left_mod: (left_layer or layer, left_obsm or obsm),
+            right_mod: (right_layer or layer, right_obsm or obsm),
+        }
     mdata = mudata.read_h5mu(path)
-    names = {left or left_mod: left_mod, right or right_mod: right_mod}
-    if len(names) != 2:
-        raise SharedLatentError(f"{path}: the two domains need different names, both are {left or left_mod!r}")
-    choices = {
-        left_mod: (left_layer or layer, left_obsm or obsm),
-        right_mod: (right_layer or layer, right_obsm or obsm),
-    }
     modalities = {}
     for domain, mod in names.items():
         if mod not in mdata.mod:
             raise SharedLatentError(f"{path}: no modality {mod!r}; modalities are {list(mdata.mod)}")
         modalities[domain] = choose_matrix(mdata.mod[mod], f"{path}, modality {mod!r}", *choices[mod])
     full, summary = pair_modalities(modalities, label_column, mdata.obs, pairing, batch_key)
-    what = f"MuData {path.name}, modalities {left_mod!r} and {right_mod!r}: {summary}"
+    shown = [repr(mod) for mod in names.values()]
+    what = f"MuData {path.name}, modalities {', '.join(shown[:-1])} and {shown[-1]}: {summary}"
     dataset = split_into_dataset(
         "h5mu", full, {d: m.feature_names for d, m in modalities.items()}, what, test_fraction, seed
     )
@@ -341,6 +354,24 @@ def load_h5mu_pair(
     dataset.notes += [h for d, m in modalities.items() if (h := counts_layer_hint(m, d, *choices[names[d]]))]
     dataset.obs = cells_obs(modalities, mdata.obs)
     return dataset
+
+
+def listed_modalities(
+    path: Path, mods: str, layer: str | None, obsm: str | None, per_modality: dict[str, str]
+) -> tuple[dict[str, str], dict[str, tuple[str | None, str | None]]]:
+    """The domains (named after their modalities) of `mods=a,b,c` and each one's (layer, obsm): MOD_layer /
+    MOD_obsm where given, else `layer` / `obsm`; any other option is refused."""
+    listed = [mod.strip() for mod in str(mods).split(",") if mod.strip()]
+    if len(listed) < 2 or len(set(listed)) < len(listed):
+        raise SharedLatentError(f"{path}: mods= names two or more different modalities, got {mods!r}")
+    known = {f"{mod}_{what}" for mod in listed for what in ("layer", "obsm")}
+    unknown = [key for key in per_modality if key not in known]
+    if unknown:
+        raise SharedLatentError(f"{path}: unknown option {unknown[0]!r}; per modality: MOD_layer, MOD_obsm")
+    choices = {
+        mod: (per_modality.get(f"{mod}_layer") or layer, per_modality.get(f"{mod}_obsm") or obsm) for mod in listed
+    }
+    return {mod: mod for mod in listed}, choices
 
 
 def write_h5mu(

@@ -78,8 +78,9 @@ DATASETS: dict[str, DatasetSpec] = {
     "h5mu": DatasetSpec(
         "h5mu",
         "sharedlatent.datasets.anndata_files:load_h5mu_pair",
-        "two modalities of one MuData .h5mu file, cells paired by obs_names",
-        "path=FILE left_mod=NAME right_mod=NAME and the bio extra; options: layer, obsm, left_layer, right_layer, "
+        "modalities of one MuData .h5mu file, cells paired by obs_names",
+        "path=FILE left_mod=NAME right_mod=NAME (or mods=NAME,NAME,... with NAME_layer / NAME_obsm) and the bio extra; "
+        "options: layer, obsm, left_layer, right_layer, "
         "left_obsm, right_obsm, label_column, batch_key (an obs column), test_fraction, seed, pairing (inner or outer)",
     ),
     "pickle": DatasetSpec(

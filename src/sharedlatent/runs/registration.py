@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from sharedlatent.scverse.registration import Registration
 
 ANNDATA_LOADERS = ("h5ad", "h5mu")
-SIDES = ("left", "right")  # how the AnnData loaders' options name their two domains
+SIDES = ("left", "right")  # how the AnnData loaders' options name their two domains (h5mu mods=: by modality)
 
 
 def run_registration(
@@ -23,8 +23,11 @@ def run_registration(
     the modality, layer or obsm key and batch_key the loader read; None when there is nothing to record."""
     from sharedlatent.scverse.registration import DomainRegistration, Registration  # numpy: not at CLI parse time
 
-    anndata = dataset in ANNDATA_LOADERS and len(input_sizes) == len(SIDES)
-    sides = dict(zip(input_sizes, SIDES, strict=False)) if anndata else {}
+    listed = dataset == "h5mu" and data_options.get("mods") is not None  # domains named after their modalities
+    anndata = dataset in ANNDATA_LOADERS and (listed or len(input_sizes) == len(SIDES))
+    sides = {domain: domain for domain in input_sizes} if listed else {}
+    if anndata and not listed:
+        sides = dict(zip(input_sizes, SIDES, strict=False))
     specs = {}
     for domain, size in input_sizes.items():
         names = [str(name) for name in feature_names.get(domain) or []]
@@ -34,7 +37,7 @@ def run_registration(
             if named:
                 specs[domain] = DomainRegistration(var_names=named)
             continue
-        modality = data_options.get(f"{side}_mod") if dataset == "h5mu" else None
+        modality = (side if listed else data_options.get(f"{side}_mod")) if dataset == "h5mu" else None
         layer = data_options.get(f"{side}_layer") or data_options.get("layer")
         obsm = data_options.get(f"{side}_obsm") or data_options.get("obsm")
         specs[domain] = DomainRegistration(_name(modality), _name(layer), _name(obsm), named)
