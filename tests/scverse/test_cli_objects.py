@@ -264,3 +264,34 @@ def test_three_modalities_by_mods_train_encode_and_translate_reading_each_ones_l
         command = ["train", "h5mu", "--out", str(tmp_path / "bad"), "--epochs", "1", "--no-progress"]
         assert main(command + [i for o in chosen for i in ("--data-option", o)] + extra) == 2
         assert message in capsys.readouterr().err
+
+
+def test_three_h5ad_files_named_by_their_path_options(tmp_path):
+    data = cite_seq()
+    rng = np.random.default_rng(2)
+    paired = data.mod["protein"].obs_names
+    peaks = anndata.AnnData(X=rng.poisson(1.0, (len(paired), 12)).astype(np.float32), obs=pd.DataFrame(index=paired))
+    peaks.var_names = [f"peak{i}" for i in range(12)]
+    for name, adata in (("rna", data.mod["rna"]), ("protein", data.mod["protein"]), ("atac", peaks)):
+        adata.write_h5ad(tmp_path / f"{name}.h5ad")
+    options = [f"{name}_path={tmp_path / name}.h5ad" for name in ("rna", "protein", "atac")] + ["rna_layer=counts"]
+    args = ["train", "h5ad", "--out", str(tmp_path / "run"), "--epochs", "2", "--no-progress"]
+    assert main(args + [item for option in options for item in ("--data-option", option)]) == 0
+    from sharedlatent.api import SharedLatentVAE
+
+    model = SharedLatentVAE.load(tmp_path / "run" / "model.safetensors")
+    assert model.domain_names == ["rna", "protein", "atac"] and model.registration.domains["rna"].layer == "counts"
+    out = tmp_path / "atac_from_rna.h5ad"
+    args = ["translate", str(tmp_path / "run"), "--source", "rna", "--target", "atac"]
+    assert main([*args, "--input", str(tmp_path / "rna.h5ad"), "--output", str(out)]) == 0
+    assert anndata.read_h5ad(out).uns["sharedlatent"]["layer"] == "counts"
+    bad = ["--data-option", "peaks_layer=x"]
+    assert (
+        main(
+            args[:0]
+            + ["train", "h5ad", "--out", str(tmp_path / "bad"), "--epochs", "1", "--no-progress"]
+            + [i for o in options for i in ("--data-option", o)]
+            + bad
+        )
+        == 2
+    )

@@ -263,13 +263,28 @@ def load_h5ad_pair(
     pairing: str = "inner",
     backed: bool | str = "auto",
     batch_key: str | None = None,
+    **named: str,
 ) -> PairedDataset:
-    """Two .h5ad files, one per domain; `layer`/`obsm` apply to both unless `left_*`/`right_*` say otherwise.
-    pairing "outer" also keeps cells only one file has. backed=true keeps the matrices on disk (backed_files.py).
-    batch_key: the obs column of each cell's batch label (from either file)."""
+    """.h5ad files, one per domain: two (left_path, right_path) or any number named by their options (rna_path=,
+    protein_path=, ... with rna_layer= / rna_obsm= per domain); `layer`/`obsm` apply to every domain unless its own
+    option says otherwise. pairing "outer" also keeps cells only some files have. backed=true keeps the matrices
+    on disk (backed_files.py). batch_key: the obs column of each cell's batch label (from any file)."""
+    from sharedlatent.datasets.tables import domain_files
+
     anndata = import_anndata()
-    paths = {left: require_path(left_path, "left_path"), right: require_path(right_path, "right_path")}
-    choices = {left: (left_layer or layer, left_obsm or obsm), right: (right_layer or layer, right_obsm or obsm)}
+    own = {key: value for key, value in named.items() if key.endswith(("_layer", "_obsm"))}
+    paths = domain_files(left_path, right_path, left, right, {k: v for k, v in named.items() if k not in own})
+    per_domain = {left: (left_layer, left_obsm), right: (right_layer, right_obsm)}
+    unknown = [key for key in own if key.rsplit("_", 1)[0] not in paths or key.rsplit("_", 1)[0] in (left, right)]
+    if unknown:
+        raise SharedLatentError(f"h5ad: unknown option {unknown[0]!r}; per domain: NAME_layer, NAME_obsm")
+    choices = {
+        domain: (
+            per_domain.get(domain, (None, None))[0] or own.get(f"{domain}_layer") or layer,
+            per_domain.get(domain, (None, None))[1] or own.get(f"{domain}_obsm") or obsm,
+        )
+        for domain in paths
+    }
     for domain, path in paths.items():
         if not path.is_file():
             raise SharedLatentError(f"AnnData file {path} (domain {domain!r}) does not exist")
@@ -282,7 +297,8 @@ def load_h5ad_pair(
     for domain, path in paths.items():
         modalities[domain] = choose_matrix(anndata.read_h5ad(path), str(path), *choices[domain])
     full, summary = pair_modalities(modalities, label_column, pairing=pairing, batch_key=batch_key)
-    what = f"AnnData {paths[left].name} ({left}) and {paths[right].name} ({right}): {summary}"
+    shown = [f"{path.name} ({domain})" for domain, path in paths.items()]
+    what = f"AnnData {', '.join(shown[:-1])} and {shown[-1]}: {summary}"
     dataset = split_into_dataset(
         "h5ad", full, {d: m.feature_names for d, m in modalities.items()}, what, test_fraction, seed
     )

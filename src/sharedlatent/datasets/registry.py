@@ -70,8 +70,9 @@ DATASETS: dict[str, DatasetSpec] = {
     "h5ad": DatasetSpec(
         "h5ad",
         "sharedlatent.datasets.anndata_files:load_h5ad_pair",
-        "two AnnData .h5ad files, one per domain, cells paired by obs_names",
-        "left_path=FILE right_path=FILE and the bio extra; options: layer, obsm, left_layer, right_layer, "
+        "AnnData .h5ad files, one per domain, cells paired by obs_names",
+        "left_path=FILE right_path=FILE (or NAME_path=FILE per domain, with NAME_layer / NAME_obsm) and the bio "
+        "extra; options: layer, obsm, left_layer, right_layer, "
         "left_obsm, right_obsm, label_column, batch_key (an obs column), test_fraction, seed, pairing (inner or outer), "
         "backed (true: read rows from disk while training; auto: above 2 GiB dense)",
     ),

@@ -23,7 +23,11 @@ def run_registration(
     the modality, layer or obsm key and batch_key the loader read; None when there is nothing to record."""
     from sharedlatent.scverse.registration import DomainRegistration, Registration  # numpy: not at CLI parse time
 
-    listed = dataset == "h5mu" and data_options.get("mods") is not None  # domains named after their modalities
+    # h5mu's mods= and h5ad's NAME_path options name each domain's options by the domain (rna_layer, ...)
+    listed = (dataset == "h5mu" and data_options.get("mods") is not None) or (
+        dataset == "h5ad"
+        and any(key not in ("left_path", "right_path") and key.endswith("_path") for key in data_options)
+    )
     anndata = dataset in ANNDATA_LOADERS and (listed or len(input_sizes) == len(SIDES))
     sides = {domain: domain for domain in input_sizes} if listed else {}
     if anndata and not listed:
