@@ -15,8 +15,8 @@ from sharedlatent.errors import SharedLatentError
 from sharedlatent.plain_values import FLOAT32_MAX
 from sharedlatent.storage import DIGEST_KEY, METADATA_KEY, weights_digest
 
-# Of the metadata record a model file carries. 2 (0.6.0): the affine preprocessings' `nonnegative` flags, which
-# readers of version 1 refuse as an unknown key; version 1 files read as before.
+# Of the metadata record a model file carries. 2 (0.6.0): the preprocessings' `nonnegative` flags, which readers
+# of version 1 refuse as an unknown key, and a checksum (storage.weights_digest); version 1 files read as before.
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 

@@ -38,9 +38,7 @@ def as_matrix(values: np.ndarray, what: str) -> np.ndarray:
 
 
 RELATIVE_SCALE_FLOOR = 0.05  # a near-constant feature's spread counts as at least this share of the median feature's
-CONCENTRATED_SHARE = (
-    0.5  # a feature with at least this share of its values at its minimum (or maximum) is mostly one value
-)
+CONCENTRATED_SHARE = 0.5  # this share of a feature's values at its minimum (or maximum): mostly one value
 
 
 def concentrated_features(values: np.ndarray) -> np.ndarray:

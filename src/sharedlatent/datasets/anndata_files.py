@@ -20,7 +20,7 @@ import numpy as np
 from sharedlatent.auto_settings import is_nonnegative_integer
 from sharedlatent.datasets.backed_files import load_backed_pair, wants_backed
 from sharedlatent.datasets.base import PairedDataset, Split
-from sharedlatent.datasets.options import require_path
+from sharedlatent.datasets.options import domain_files, require_path
 from sharedlatent.datasets.pairing import check_unique_features, pair_by_ids, presence_of
 from sharedlatent.datasets.splits import split_into_dataset
 from sharedlatent.errors import SharedLatentError, listed
@@ -269,11 +269,9 @@ def load_h5ad_pair(
     protein_path=, ... with rna_layer= / rna_obsm= per domain); `layer`/`obsm` apply to every domain unless its own
     option says otherwise. pairing "outer" also keeps cells only some files have. backed=true keeps the matrices
     on disk (backed_files.py). batch_key: the obs column of each cell's batch label (from any file)."""
-    from sharedlatent.datasets.tables import domain_files
-
     anndata = import_anndata()
     own = {key: value for key, value in named.items() if key.endswith(("_layer", "_obsm"))}
-    paths = domain_files(left_path, right_path, left, right, {k: v for k, v in named.items() if k not in own})
+    paths = domain_files("h5ad", left_path, right_path, left, right, {k: v for k, v in named.items() if k not in own})
     per_domain = {left: (left_layer, left_obsm), right: (right_layer, right_obsm)}
     unknown = [key for key in own if key.rsplit("_", 1)[0] not in paths or key.rsplit("_", 1)[0] in (left, right)]
     if unknown:

@@ -61,3 +61,37 @@ def require_path(value: str | Path | None, name: str) -> Path:
     if path is None:
         raise SharedLatentError(f"option {name!r} is required: give it as --data-option {name}=PATH")
     return path
+
+
+PATH_SUFFIX = "_path"
+
+
+def domain_files(
+    loader: str,
+    left_path: str | Path | None,
+    right_path: str | Path | None,
+    left: str,
+    right: str,
+    named: dict[str, str],
+) -> dict[str, Path]:
+    """Each domain's file, by its name: `left` and `right` for left_path and right_path, else the prefix of each
+    NAME_path option; at least two domains, each named once."""
+    unknown = [key for key in named if not key.endswith(PATH_SUFFIX) or key == PATH_SUFFIX]
+    if unknown:
+        raise SharedLatentError(
+            f"{loader}: unknown option {unknown[0]!r}; domains are files given as left_path / right_path or NAME_path"
+        )
+    if left == right:
+        raise SharedLatentError(f"the two domains need different names, both are {left!r}")
+    options: dict[str, tuple[str, str | Path | None]] = {}  # domain -> (its option, its value)
+    for domain, option, value in ((left, "left_path", left_path), (right, "right_path", right_path)):
+        if value is not None or not named:  # with NAME_path options, left and right only where given
+            options[domain] = (option, value)
+    for key, value in named.items():
+        domain = key[: -len(PATH_SUFFIX)]
+        if domain in options:
+            raise SharedLatentError(f"{loader}: domain {domain!r} is given twice; name each domain once")
+        options[domain] = (key, value)
+    if len(options) < 2:
+        raise SharedLatentError(f"{loader}: give at least two domains' files (left_path and right_path, or NAME_path)")
+    return {domain: require_path(value, option) for domain, (option, value) in options.items()}
