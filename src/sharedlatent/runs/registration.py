@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from sharedlatent.scverse.registration import Registration
 
 ANNDATA_LOADERS = ("h5ad", "h5mu")
-SIDES = ("left", "right")  # how the AnnData loaders' options name their two domains (h5mu mods=: by modality)
+SIDES = ("left", "right")  # how the AnnData loaders' options name two domains (mods= and NAME_path: by name)
 
 
 def run_registration(
