@@ -293,9 +293,9 @@ def test_any_number_of_domains_named_by_their_path_options(tmp_path):
     )
     assert dataset.domain_names == ["rna", "protein", "atac"] and dataset.input_sizes["atac"] == 2
     np.testing.assert_allclose(dataset.train.domains["protein"], dataset.train.domains["atac"], rtol=1e-6)  # paired
-    mixed = load_table_pair(left_path=tmp_path / "rna.csv", protein_path=tmp_path / "protein.csv")
-    assert mixed.domain_names == ["left", "protein"]
     for options, message in (
+        ({"left_path": tmp_path / "rna.csv", "protein_path": tmp_path / "protein.csv"}, "not both"),
+        ({"left": "x", "rna_path": tmp_path / "rna.csv", "protein_path": tmp_path / "protein.csv"}, "not both"),
         ({"rna_path": tmp_path / "rna.csv"}, "at least two domains"),
         ({"rna_path": tmp_path / "rna.csv", "colour": "red"}, "unknown option 'colour'"),
         ({"left_path": tmp_path / "rna.csv", "right_path": tmp_path / "rna.csv", "left_path_": 1}, "unknown option"),

@@ -285,6 +285,9 @@ def test_three_h5ad_files_named_by_their_path_options(tmp_path):
     args = ["translate", str(tmp_path / "run"), "--source", "rna", "--target", "atac"]
     assert main([*args, "--input", str(tmp_path / "rna.h5ad"), "--output", str(out)]) == 0
     assert anndata.read_h5ad(out).uns["sharedlatent"]["layer"] == "counts"
+    for wrong in ("left_layer=counts", "left_path=" + str(tmp_path / "rna.h5ad")):  # silently ignored before
+        command = ["train", "h5ad", "--out", str(tmp_path / "bad"), "--epochs", "1", "--no-progress"]
+        assert main(command + [i for o in [*options, wrong] for i in ("--data-option", o)]) == 2
     bad = ["--data-option", "peaks_layer=x"]
     assert (
         main(

@@ -80,7 +80,7 @@ def _matrix_of(adata: anndata.AnnData, source: str, layer: str | None, obsm: str
         if layer not in adata.layers:
             raise SharedLatentError(
                 f"{source}: no layer {layer!r}; layers are {list(adata.layers)} (without a layer, X is read; "
-                "left_layer= / right_layer= name one per file)"
+                "left_layer= / right_layer=, or NAME_layer= for named domains, name one per file)"
             )
         return Modality(source, adata, adata.layers[layer], [str(n) for n in adata.var_names])
     if obsm:
@@ -110,8 +110,8 @@ def counts_layer_hint(modality: Modality, domain: str, layer: str | None, obsm: 
         if is_nonnegative_integer(dense_rows(modality.adata.layers[name], rows)):
             return (
                 f"{domain}: X is not counts but layers[{name!r}] is; to model the counts with a count likelihood, "
-                f"read that layer (left_layer={name} or right_layer={name}, whichever this file is; layer={name} only "
-                "when every file has it)"
+                f"read that layer ({domain}_layer={name} for domains named by NAME_path or mods=, else left_layer={name}"
+                f" or right_layer={name}, whichever this file is; layer={name} only when every file has it)"
             )
     return None
 
@@ -271,6 +271,21 @@ def load_h5ad_pair(
     on disk (backed_files.py). batch_key: the obs column of each cell's batch label (from any file)."""
     anndata = import_anndata()
     own = {key: value for key, value in named.items() if key.endswith(("_layer", "_obsm"))}
+    if set(named) - set(own):  # domains named by NAME_path: left/right options would be silently ignored
+        sided = {
+            "left_path": left_path,
+            "right_path": right_path,
+            "left_layer": left_layer,
+            "right_layer": right_layer,
+            "left_obsm": left_obsm,
+            "right_obsm": right_obsm,
+        }
+        given = [key for key, value in sided.items() if value is not None]
+        given += [key for key, value in (("left", left), ("right", right)) if value != key]
+        if given:
+            raise SharedLatentError(
+                f"h5ad: {given[0]} does not go with NAME_path options; name every domain NAME_path (NAME_layer, NAME_obsm)"
+            )
     paths = domain_files("h5ad", left_path, right_path, left, right, {k: v for k, v in named.items() if k not in own})
     per_domain = {left: (left_layer, left_obsm), right: (right_layer, right_obsm)}
     unknown = [key for key in own if key.rsplit("_", 1)[0] not in paths or key.rsplit("_", 1)[0] in (left, right)]
@@ -335,8 +350,11 @@ def load_h5mu_pair(
     if not path.is_file():
         raise SharedLatentError(f"MuData file {path} does not exist")
     if mods is not None:
-        if left_mod or right_mod or left or right:
-            raise SharedLatentError(f"{path}: name the modalities either with mods= or with left_mod / right_mod")
+        sided = (left_mod, right_mod, left, right, left_layer, right_layer, left_obsm, right_obsm)
+        if any(value is not None for value in sided):
+            raise SharedLatentError(
+                f"{path}: with mods= name options by modality (MOD_layer, MOD_obsm), not left_* / right_* / left_mod"
+            )
         names, choices = listed_modalities(path, mods, layer, obsm, per_modality)
     else:
         if per_modality:

@@ -80,13 +80,18 @@ def domain_files(
     if unknown:
         raise SharedLatentError(
             f"{loader}: unknown option {unknown[0]!r}; domains are files given as left_path / right_path or NAME_path"
+            + (" (NAME_layer / NAME_obsm per domain)" if loader == "h5ad" else "")
         )
     if left == right:
         raise SharedLatentError(f"the two domains need different names, both are {left!r}")
+    if named and (left_path is not None or right_path is not None or (left, right) != ("left", "right")):
+        raise SharedLatentError(
+            f"{loader}: name every domain with NAME_path options, or use left_path and right_path (and left= / right=),"
+            " not both"
+        )
     options: dict[str, tuple[str, str | Path | None]] = {}  # domain -> (its option, its value)
-    for domain, option, value in ((left, "left_path", left_path), (right, "right_path", right_path)):
-        if value is not None or not named:  # with NAME_path options, left and right only where given
-            options[domain] = (option, value)
+    if not named:
+        options = {left: ("left_path", left_path), right: ("right_path", right_path)}
     for key, value in named.items():
         domain = key[: -len(PATH_SUFFIX)]
         if domain in options:
