@@ -113,7 +113,10 @@ def splits_alike(lines: list[str], separator: str) -> bool:
     """Whether every line splits into the same number (above 1) of fields at `separator`, quotes respected."""
     import csv
 
-    counts = {len(fields) for fields in csv.reader(lines, delimiter=separator)}
+    try:
+        counts = {len(fields) for fields in csv.reader(lines, delimiter=separator)}
+    except csv.Error:  # binary bytes, a lone carriage return: not a table this way; pandas reports the file
+        return False
     return len(counts) == 1 and counts.pop() > 1
 
 
