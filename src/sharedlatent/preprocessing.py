@@ -58,9 +58,13 @@ def near_constant(scale: np.ndarray, concentrated: np.ndarray | None) -> np.ndar
     scale = np.asarray(scale, dtype=np.float64)
     if concentrated is None:
         return np.zeros(scale.shape, dtype=bool)
+    return np.asarray(concentrated, dtype=bool) & (scale < relative_floor(scale))
+
+
+def relative_floor(scale: np.ndarray) -> float:
+    """5% of the median positive spread (0 when none is positive)."""
     positive = scale[scale > 0]
-    floor = RELATIVE_SCALE_FLOOR * float(np.median(positive)) if positive.size else 0.0
-    return np.asarray(concentrated, dtype=bool) & (scale < floor)
+    return RELATIVE_SCALE_FLOOR * float(np.median(positive)) if positive.size else 0.0
 
 
 def safe_scale(scale: np.ndarray, concentrated: np.ndarray | None = None) -> np.ndarray:
@@ -68,15 +72,20 @@ def safe_scale(scale: np.ndarray, concentrated: np.ndarray | None = None) -> np.
     `near_constant`) is raised to 5% of the median feature's, so a rare nonzero value in it (an image's border pixel)
     does not become an input hundreds of units large."""
     scale = np.asarray(scale, dtype=np.float64)
-    positive = scale[scale > 0]
-    floor = RELATIVE_SCALE_FLOOR * float(np.median(positive)) if positive.size else 0.0
-    raised = np.where(near_constant(scale, concentrated), np.maximum(scale, floor), scale)
+    raised = np.where(near_constant(scale, concentrated), np.maximum(scale, relative_floor(scale)), scale)
     return np.where(scale > 0, raised, 1.0)
 
 
 def nonnegative_flags(minimum: np.ndarray) -> list[float]:
     """Affine.nonnegative from each feature's training minimum."""
     return np.where(np.asarray(minimum, dtype=np.float64) >= 0, 1.0, 0.0).tolist()
+
+
+def clipped(values: np.ndarray, nonnegative: list[float] | None) -> np.ndarray:
+    """`values` with the features flagged in `nonnegative` clipped at 0 (unchanged without flags)."""
+    if nonnegative is None:
+        return values
+    return np.where(np.asarray(nonnegative) > 0, np.maximum(values, 0.0), values)
 
 
 def output(values: np.ndarray) -> np.ndarray:
@@ -101,9 +110,8 @@ class Identity:
 
     def inverse_transform(self, values: np.ndarray) -> np.ndarray:
         values = as_matrix(values, "none")
-        if self.nonnegative is not None and len(self.nonnegative) == values.shape[1]:
-            values = np.where(np.asarray(self.nonnegative) > 0, np.maximum(values, 0.0), values)
-        return output(values)
+        flags = self.nonnegative if self.nonnegative and len(self.nonnegative) == values.shape[1] else None
+        return output(clipped(values, flags))
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "nonnegative": self.nonnegative}
@@ -150,10 +158,7 @@ class Affine:
     def inverse_transform(self, values: np.ndarray) -> np.ndarray:
         values = as_matrix(values, self.name)
         offset, scale = self.parameters(values)
-        restored = values * scale + offset
-        if self.nonnegative is not None:
-            restored = np.where(np.asarray(self.nonnegative) > 0, np.maximum(restored, 0.0), restored)
-        return output(restored)
+        return output(clipped(values * scale + offset, self.nonnegative))
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "offset": self.offset, "scale": self.scale, "nonnegative": self.nonnegative}

@@ -10,6 +10,7 @@ batch_key names an obs column of batch labels (Split.batches), which `train` giv
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -271,7 +272,8 @@ def load_h5ad_pair(
     on disk (backed_files.py). batch_key: the obs column of each cell's batch label (from any file)."""
     anndata = import_anndata()
     own = {key: value for key, value in named.items() if key.endswith(("_layer", "_obsm"))}
-    if set(named) - set(own):  # domains named by NAME_path: left/right options would be silently ignored
+    by_name = bool(set(named) - set(own))  # domains named by NAME_path
+    if by_name:  # left/right options would be silently ignored
         sided = {
             "left_path": left_path,
             "right_path": right_path,
@@ -287,17 +289,10 @@ def load_h5ad_pair(
                 f"h5ad: {given[0]} does not go with NAME_path options; name every domain NAME_path (NAME_layer, NAME_obsm)"
             )
     paths = domain_files("h5ad", left_path, right_path, left, right, {k: v for k, v in named.items() if k not in own})
-    per_domain = {left: (left_layer, left_obsm), right: (right_layer, right_obsm)}
-    unknown = [key for key in own if key.rsplit("_", 1)[0] not in paths or key.rsplit("_", 1)[0] in (left, right)]
-    if unknown:
-        raise SharedLatentError(f"h5ad: unknown option {unknown[0]!r}; per domain: NAME_layer, NAME_obsm")
-    choices = {
-        domain: (
-            per_domain.get(domain, (None, None))[0] or own.get(f"{domain}_layer") or layer,
-            per_domain.get(domain, (None, None))[1] or own.get(f"{domain}_obsm") or obsm,
-        )
-        for domain in paths
-    }
+    if by_name or own:
+        choices = own_matrices(paths, layer, obsm, own, "h5ad")
+    else:
+        choices = {left: (left_layer or layer, left_obsm or obsm), right: (right_layer or layer, right_obsm or obsm)}
     for domain, path in paths.items():
         if not path.is_file():
             raise SharedLatentError(f"AnnData file {path} (domain {domain!r}) does not exist")
@@ -396,14 +391,20 @@ def listed_modalities(
     listed = [mod.strip() for mod in str(mods).split(",") if mod.strip()]
     if len(listed) < 2 or len(set(listed)) < len(listed):
         raise SharedLatentError(f"{path}: mods= names two or more different modalities, got {mods!r}")
-    known = {f"{mod}_{what}" for mod in listed for what in ("layer", "obsm")}
-    unknown = [key for key in per_modality if key not in known]
+    return {mod: mod for mod in listed}, own_matrices(listed, layer, obsm, per_modality, str(path))
+
+
+def own_matrices(
+    domains: Iterable[str], layer: str | None, obsm: str | None, options: dict[str, str], where: str
+) -> dict[str, tuple[str | None, str | None]]:
+    """Each named domain's (layer, obsm): its NAME_layer / NAME_obsm option where given, else `layer` / `obsm`;
+    an option naming no domain is refused."""
+    domains = list(domains)
+    known = {f"{domain}_{what}" for domain in domains for what in ("layer", "obsm")}
+    unknown = [key for key in options if key not in known]
     if unknown:
-        raise SharedLatentError(f"{path}: unknown option {unknown[0]!r}; per modality: MOD_layer, MOD_obsm")
-    choices = {
-        mod: (per_modality.get(f"{mod}_layer") or layer, per_modality.get(f"{mod}_obsm") or obsm) for mod in listed
-    }
-    return {mod: mod for mod in listed}, choices
+        raise SharedLatentError(f"{where}: unknown option {unknown[0]!r}; per domain: NAME_layer, NAME_obsm")
+    return {d: (options.get(f"{d}_layer") or layer, options.get(f"{d}_obsm") or obsm) for d in domains}
 
 
 def write_h5mu(

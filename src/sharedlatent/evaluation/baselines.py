@@ -184,7 +184,9 @@ def scored_features(train_truth: np.ndarray) -> np.ndarray:
     return (scale > STD_FLOOR) & ~near_constant(scale, concentrated_features(train_truth))
 
 
-def score_prediction(truth: np.ndarray, prediction: np.ndarray, train_truth: np.ndarray) -> Scores:
+def score_prediction(
+    truth: np.ndarray, prediction: np.ndarray, train_truth: np.ndarray, scored: np.ndarray | None = None
+) -> Scores:
     """MSE on the data's scale, MSE z-scored by the training truth, mean per-feature Pearson/Spearman, AUROC if binary."""
     from sharedlatent.evaluation.correlation import per_feature_spearman
 
@@ -192,7 +194,7 @@ def score_prediction(truth: np.ndarray, prediction: np.ndarray, train_truth: np.
     train_truth = np.asarray(train_truth, dtype=float)
     train_truth = train_truth[observed_rows(train_truth)]
     scale = train_truth.std(axis=0)
-    informative = scored_features(train_truth)
+    informative = scored_features(train_truth) if scored is None else scored  # `scored`: computed once per direction
     mse = float(np.mean((truth - prediction) ** 2))
     if informative.any():
         standardized = float(np.mean(((truth - prediction)[:, informative] / scale[informative]) ** 2))
@@ -246,12 +248,13 @@ def score_direction(
         predictors = {"model": np.asarray(model_prediction, dtype=float), **predictors}
     for values in predictors.values():
         keep &= observed_rows(values)
-    scores = {
-        name: score_prediction(target_test[keep], values[keep], target_train_raw) for name, values in predictors.items()
-    }
-    notes = list(baselines.notes)
     train = np.asarray(target_train_raw, dtype=float)
     scored = scored_features(train[observed_rows(train)])
+    scores = {
+        name: score_prediction(target_test[keep], values[keep], target_train_raw, scored)
+        for name, values in predictors.items()
+    }
+    notes = list(baselines.notes)
     if not scored.all():
         notes.append(
             f"the standardised MSE scores {int(scored.sum())} of {scored.size} features; the other"
