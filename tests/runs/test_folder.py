@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sharedlatent.config import RunConfig
+from sharedlatent.runs import evaluate as run_evaluate
 from sharedlatent.runs import folder as run_folder
 from sharedlatent.runs.cli import main
 
@@ -36,7 +37,7 @@ def _fail(*args, **kwargs):
 
 
 def test_failure_after_training_leaves_no_folder(tmp_path, monkeypatch):
-    monkeypatch.setattr(run_folder, "evaluate_into", _fail)
+    monkeypatch.setattr(run_evaluate, "evaluate_into", _fail)
     out = tmp_path / "run"
     with pytest.raises(EvaluationError):
         run_folder.train_run(RunConfig.from_dict({"train": {"epochs": 1, "progress": False}}), out)
@@ -48,7 +49,7 @@ def test_failure_after_training_keeps_the_existing_folder(tmp_path, monkeypatch)
     out = tmp_path / "run"
     assert _train(out, "--set", "model.latent_size=3") == 0
     before = {path.name: path.read_bytes() for path in out.iterdir()}
-    monkeypatch.setattr(run_folder, "evaluate_into", _fail)
+    monkeypatch.setattr(run_evaluate, "evaluate_into", _fail)
     with pytest.raises(EvaluationError):
         run_folder.train_run(RunConfig.from_dict({"train": {"epochs": 1, "progress": False}}), out, overwrite=True)
     assert {path.name: path.read_bytes() for path in out.iterdir()} == before

@@ -159,12 +159,12 @@ def test_a_tables_run_evaluated_from_another_folder_uses_the_stored_absolute_pat
 
 
 def test_sigterm_while_writing_the_run_leaves_nothing_behind(tmp_path, monkeypatch, capsys):
-    import sharedlatent.runs.folder as folder
+    import sharedlatent.runs.evaluate as run_evaluate
 
     def terminated(*args, **kwargs):
         os.kill(os.getpid(), signal.SIGTERM)
 
-    monkeypatch.setattr(folder, "evaluate_into", terminated)
+    monkeypatch.setattr(run_evaluate, "evaluate_into", terminated)
     monkeypatch.chdir(tmp_path)
     assert main(["train", "digits", "--out", str(tmp_path / "run"), *FAST]) == 143
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]

@@ -15,7 +15,7 @@ from sharedlatent.api import SharedLatentVAE
 from sharedlatent.config import RunConfig
 from sharedlatent.datasets import PairedDataset, load_dataset
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.runs.evaluate import evaluate_into, obs_column
+from sharedlatent.runs.preload import preload
 from sharedlatent.runs.record import NO_TEST_NOTE, RUN_FILE, RunRecord, read_record, write_record
 from sharedlatent.runs.registration import run_registration
 from sharedlatent.runs.reload import (
@@ -31,9 +31,19 @@ from sharedlatent.runs.target import TEST_SAMPLES_FILE, check_target, staging_fo
 from sharedlatent.storage import CONFIG_FILE, HISTORY_FILE, WEIGHTS_FILE, write_json, write_text
 from sharedlatent.training import distributed
 
-__all__ = ["RUN_FILE", "RunRecord", "evaluate_into", "evaluate_run", "load_run", "read_record", "train_run"]
+__all__ = ["RUN_FILE", "RunRecord", "evaluate_run", "load_run", "read_record", "train_run"]
 
 MIN_TEST_SAMPLES = 2  # latent alignment compares each test sample with the others
+
+
+def __getattr__(name: str) -> Any:
+    """`evaluate_into` (its home is runs.evaluate), imported on first use: the evaluation's imports (scikit-learn, matplotlib) run beside
+    training (runs/preload.py), not before it."""
+    if name == "evaluate_into":
+        from sharedlatent.runs.evaluate import evaluate_into
+
+        return evaluate_into
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def layout_name(model: SharedLatentVAE) -> str:
@@ -81,9 +91,13 @@ def train_run(
             f"dataset {config.dataset!r} has {dataset.test.n_samples} test samples; evaluation needs at least {MIN_TEST_SAMPLES}"
         )
     if color_by is not None and dataset.test.n_samples:  # a misspelt column is refused before training, not after
+        from sharedlatent.runs.evaluate import obs_column
+
         obs_column(dataset, color_by, dataset.test.sample_ids)
     config = with_dataset_settings(config, dataset)
     model = SharedLatentVAE(dataset.input_sizes, config)
+    if main and evaluate and dataset.test.n_samples:
+        preload()  # the evaluation's imports, on the core a small model's training leaves idle
     history = model.fit(dataset.train, checkpoint=checkpoint, resume=resume)
     if not main:
         return out
@@ -120,6 +134,8 @@ def train_run(
         write_record(staging, record)
         write_test_samples(staging, dataset)
         if evaluate and dataset.test.n_samples:
+            from sharedlatent.runs.evaluate import evaluate_into
+
             evaluate_into(staging, model, dataset, record, history, "test", color_by)
         _replace_folder(staging, out, overwrite)
         checkpoint.remove()
@@ -256,4 +272,6 @@ def evaluate_run(
     if split == "test" and not dataset.test.n_samples:
         raise SharedLatentError(f"{folder} was trained with test_fraction=0 and has no test split; use --split train")
     history = read_history(folder)
+    from sharedlatent.runs.evaluate import evaluate_into
+
     return evaluate_into(folder, model, dataset, record, history, split, color_by)
