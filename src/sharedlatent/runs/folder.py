@@ -37,8 +37,8 @@ MIN_TEST_SAMPLES = 2  # latent alignment compares each test sample with the othe
 
 
 def __getattr__(name: str) -> Any:
-    """`evaluate_into` (its home is runs.evaluate), imported on first use: the evaluation's imports (scikit-learn, matplotlib) run beside
-    training (runs/preload.py), not before it."""
+    """`evaluate_into` (its home is runs.evaluate), imported on first use: the evaluation's imports (scikit-learn,
+    matplotlib) run beside training (runs/preload.py), not before it."""
     if name == "evaluate_into":
         from sharedlatent.runs.evaluate import evaluate_into
 
