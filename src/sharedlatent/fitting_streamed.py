@@ -44,7 +44,11 @@ def fit_from_disk(
         raise SharedLatentError("batch labels are not read from disk yet; load the data in memory to fit batches")
     settings, n = model.config.train, split.n_samples
     if needs_epoch_search(n, settings):
-        raise SharedLatentError(f"{n} samples are too few to stream from disk; load them in memory instead")
+        raise SharedLatentError(
+            f"{n} samples are too few to stream from disk (their validation hold-out would be under 30 samples, "
+            "which in memory picks the epoch count by cross-validation); load them in memory (backed=false), or "
+            "set train.validation_fraction=0 to train the configured epochs without a hold-out"
+        )
     checkpoint = as_checkpoint(checkpoint, model.config)
     settle_kl_reduction(model)
     settle_zero_output_layers(model)

@@ -482,4 +482,7 @@ def test_three_tables_train_translate_generate_and_evaluate_from_the_command_lin
     assert list(pd.read_csv(tmp_path / "m.csv").columns) == ["sample_id", "mutation0", "mutation1", "mutation2"]
     assert main(["generate", "run", "-n", "4", "--output", "g.csv"]) == 0
     assert all((tmp_path / f"g_{name}.csv").exists() for name in values)
+    capsys.readouterr()
+    assert main(["generate", "run", "-n", "4", "--output", "g.npz"]) == 0
+    assert "wrote 4 generated triples (rna, protein, mutation)" in capsys.readouterr().out
     assert main(["evaluate", "run"]) == 0

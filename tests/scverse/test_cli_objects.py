@@ -39,7 +39,7 @@ def test_encode_writes_obs_and_latent_for_every_cell(run, capsys):
     assert latent.obsm["X_sharedlatent"].shape[0] == CELLS and np.isfinite(latent.obsm["X_sharedlatent"]).all()
     assert latent.uns["sharedlatent"]["command"] == "encode"
     assert main(["encode", str(run / "run"), "--input", str(run / "cells.h5mu"), "--output", str(run / "z.csv")]) == 0
-    table = pd.read_csv(run / "z.csv", index_col="obs_names")
+    table = pd.read_csv(run / "z.csv", index_col="sample_id")
     np.testing.assert_allclose(table.to_numpy(), latent.obsm["X_sharedlatent"], rtol=1e-5)
 
 
@@ -56,7 +56,7 @@ def test_encode_into_h5mu_keeps_the_input_whole_and_adds_the_latent_to_its_obsm(
     assert (
         main(["encode", str(run / "run"), "--input", str(run / "cells.h5mu"), "--output", str(tmp_path / "z.csv")]) == 0
     )
-    table = pd.read_csv(tmp_path / "z.csv", index_col="obs_names").reindex(written.obs_names)
+    table = pd.read_csv(tmp_path / "z.csv", index_col="sample_id").reindex(written.obs_names)
     np.testing.assert_allclose(written.obsm["X_sharedlatent"], table.to_numpy(), rtol=1e-5)
     assert written.uns["sharedlatent"]["command"] == "encode"
 

@@ -168,7 +168,7 @@ def write_csv(path: Path, frame: Any) -> None:
     from sharedlatent.storage import atomic_path
 
     with atomic_path(path) as temporary:
-        frame.to_csv(temporary, index_label="obs_names")
+        frame.to_csv(temporary, index_label="sample_id")  # as translate names its ID column
 
 
 def write_latent_h5mu(path: Path, data: Any, latent: Any, uns: dict[str, str]) -> None:

@@ -130,7 +130,7 @@ def run_generate(args: argparse.Namespace) -> int:
     generated = model.generate(args.n_samples, method=args.method, seed=args.seed, transform_batch=args.transform_batch)
     if suffix == ".npz":
         write_file_set(targets, lambda _, path: _save_npz(path, generated))
-        print(f"wrote {args.n_samples} generated pairs ({', '.join(generated)}) to {args.output}")
+        print(f"wrote {args.n_samples} generated {_joint_samples(generated)} ({', '.join(generated)}) to {args.output}")
         return 0
     ids = np.array([f"generated_{i}" for i in range(args.n_samples)])  # row i of every domain is one pair
     if suffix == ".h5mu":
@@ -142,7 +142,10 @@ def run_generate(args: argparse.Namespace) -> int:
         }
         told = {"sharedlatent": _generated_with(args, None)}
         write_file_set(targets, lambda _, path: write_h5mu(path, generated, ids, names, uns=told))
-        print(f"wrote {args.n_samples} generated pairs ({', '.join(generated)} as modalities) to {args.output}")
+        print(
+            f"wrote {args.n_samples} generated {_joint_samples(generated)} ({', '.join(generated)} as modalities) "
+            f"to {args.output}"
+        )
         return 0
     h5ad = suffix == ".h5ad"  # names its cells and says how it was made; a table holds the values only
 
@@ -167,6 +170,11 @@ def _generated_with(args: argparse.Namespace, domain: str | None) -> dict[str, s
     if args.transform_batch is not None:
         told["transform_batch"] = str(args.transform_batch)
     return {**told, "sharedlatent_version": __version__}
+
+
+def _joint_samples(generated: dict[str, Any]) -> str:
+    """What one generated row is: a pair for two domains, a triple and so on beyond."""
+    return {2: "pairs", 3: "triples"}.get(len(generated), f"joint samples of {len(generated)} domains")
 
 
 def _domains(run: Path) -> list[str]:
