@@ -87,6 +87,42 @@ def test_translate_h5mu_reads_the_trained_layer_and_flags_rna_only_cells(run, ca
     assert "no layer 'nope'" in capsys.readouterr().err.strip().splitlines()[-1]
 
 
+def test_translate_into_h5mu_adds_the_translation_as_a_modality_and_keeps_the_input_whole(run, tmp_path, capsys):
+    out = tmp_path / "with_protein.h5mu"
+    args = ["translate", str(run / "run"), "--source", "rna", "--target", "protein", "--input", str(run / "cells.h5mu")]
+    assert main([*args, "--output", str(out)]) == 0
+    assert "as modality 'protein_from_rna'" in capsys.readouterr().out
+    written, original = mudata.read_h5mu(out), cite_seq()
+    assert list(written.mod) == ["rna", "protein", "protein_from_rna"]
+    translated = written.mod["protein_from_rna"]
+    assert translated.shape == (CELLS, PROTEINS) and (translated.X >= 0).all()
+    assert int(translated.obs["sharedlatent_imputed"].sum()) == RNA_ONLY
+    assert translated.uns["sharedlatent"]["command"] == "translate"
+    np.testing.assert_array_equal(
+        _dense(written.mod["rna"].layers["counts"]), _dense(original.mod["rna"].layers["counts"])
+    )
+    assert written.mod["protein"].shape == original.mod["protein"].shape
+    # a second translation into its own output adds nothing twice: that modality exists
+    again = tmp_path / "again.h5mu"
+    assert main([*args[:-1], str(out), "--output", str(again)]) == 2
+    assert "already has a modality 'protein_from_rna'" in capsys.readouterr().err and not again.exists()
+    cycled = tmp_path / "cycled.h5mu"
+    assert main([*args, "--output", str(cycled), "--cycle"]) == 0
+    assert "rna_via_protein" in mudata.read_h5mu(cycled).mod
+
+
+def test_translate_into_h5mu_needs_cells_as_input_and_unknown_formats_fail_before_any_work(run, tmp_path, capsys):
+    values = tmp_path / "rna.npy"
+    np.save(values, np.zeros((3, 5), dtype=np.float32))
+    args = ["translate", str(run / "run"), "--source", "rna", "--target", "protein", "--input", str(values)]
+    assert main([*args, "--output", str(tmp_path / "out.h5mu")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "needs .h5ad or .h5mu --input, not rna.npy" in err[0]
+    assert main([*args, "--output", str(tmp_path / "out.xlsx")]) == 2
+    assert "--output out.xlsx: unknown format" in capsys.readouterr().err
+    assert not list(tmp_path.glob("out.*"))
+
+
 def test_a_run_model_loaded_in_python_matches_genes_by_name_and_reads_the_trained_layer(run):
     from sharedlatent.api import SharedLatentVAE
     from sharedlatent.errors import SharedLatentError
@@ -298,3 +334,8 @@ def test_three_h5ad_files_named_by_their_path_options(tmp_path):
         )
         == 2
     )
+
+
+def _dense(matrix):
+    """A layer as a numpy array, whether it is stored sparse or dense."""
+    return matrix.toarray() if hasattr(matrix, "toarray") else np.asarray(matrix)

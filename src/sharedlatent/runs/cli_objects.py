@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -95,7 +96,9 @@ def translate_objects(args: argparse.Namespace, model: Any, record: RunRecord) -
         else:
             result = model.translate(data, args.source, args.target, transform_batch=args.transform_batch, **options)
     result.uns[PROVENANCE_KEY].update(provenance(args, "translate"))
-    if args.output.suffix.lower() == ".h5ad":
+    if args.output.suffix.lower() == ".h5mu":
+        write_translation_h5mu(args, data, result)
+    elif args.output.suffix.lower() == ".h5ad":
         from sharedlatent.storage import atomic_path
 
         with atomic_path(args.output) as temporary:
@@ -110,8 +113,40 @@ def translate_objects(args: argparse.Namespace, model: Any, record: RunRecord) -
         if args.cycle
         else f"{flagged} cells without a measured {args.target}"
     )
-    print(f"wrote {result.n_obs} x {result.n_vars} to {args.output} ({what})")
+    where = f" as modality {translation_modality(args)!r}" if args.output.suffix.lower() == ".h5mu" else ""
+    print(f"wrote {result.n_obs} x {result.n_vars} to {args.output}{where} ({what})")
     return 0
+
+
+def translation_modality(args: argparse.Namespace) -> str:
+    """The modality a translation adds to an .h5mu: TARGET_from_SOURCE, or SOURCE_via_TARGET for --cycle."""
+    return f"{args.source}_via_{args.target}" if args.cycle else f"{args.target}_from_{args.source}"
+
+
+def write_translation_h5mu(args: argparse.Namespace, data: Any, result: Any) -> None:
+    """The input cells with the translation added as one more modality (translation_modality): an .h5mu input
+    whole (modalities, obs, obsm, uns), an .h5ad input as the source modality; nothing of the input is changed."""
+    from sharedlatent.datasets.anndata_files import import_mudata
+    from sharedlatent.scverse.translation import PROVENANCE_KEY
+    from sharedlatent.storage import atomic_path
+
+    mudata = import_mudata()
+    modality = translation_modality(args)
+    if isinstance(data, mudata.MuData) and modality in data.mod:
+        raise SharedLatentError(
+            f"{args.input} already has a modality {modality!r}; rename it, or write the translation to .h5ad"
+        )
+    # mudata 0.3 announces a change of its obs pulling, and notes that the translation's var_names repeat the target
+    # modality's (as they should: the same features, compared by name); neither is the user's to act on
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.filterwarnings("ignore", message="Cannot join columns with the same name", category=UserWarning)
+        combined = data if isinstance(data, mudata.MuData) else mudata.MuData({args.source: data})
+        combined.mod[modality] = result
+        combined.update()
+    combined.uns[PROVENANCE_KEY] = dict(result.uns[PROVENANCE_KEY])
+    with atomic_path(args.output) as temporary:
+        combined.write_h5mu(temporary)
 
 
 @contextmanager

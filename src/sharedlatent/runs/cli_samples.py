@@ -22,9 +22,13 @@ def add_translate_parser(commands: Subparsers) -> None:
     translate.add_argument("run", type=Path)
     translate.add_argument("--source", required=True)
     translate.add_argument("--target", required=True)
-    translate.add_argument("--input", required=True, type=Path, help=".npy, .csv, .tsv, .parquet, .npz or .h5ad")
+    translate.add_argument("--input", required=True, type=Path, help=".npy, .csv, .tsv, .parquet, .npz, .h5ad or .h5mu")
     translate.add_argument(
-        "--output", required=True, type=Path, help="same formats; columns named by the target domain"
+        "--output",
+        required=True,
+        type=Path,
+        help="same formats, columns named by the target domain; an .h5mu (from .h5ad / .h5mu input) is the input "
+        "with the translation added as modality TARGET_from_SOURCE",
     )
     translate.add_argument(
         "--cycle", action="store_true", help="translate there and back (output in the source domain)"
@@ -49,6 +53,7 @@ def run_translate(args: argparse.Namespace) -> int:
 
     refuse_same_file(args.input, args.output)
     refuse_existing(args.output, args.overwrite)
+    check_translation_output(args.output, args.input)
     model, record = load_run(args.run)
     refuse_labels_without_batches(model, args)
     if (done := translate_objects(args, model, record)) is not None:
@@ -63,9 +68,57 @@ def run_translate(args: argparse.Namespace) -> int:
         print(note, file=sys.stderr)
     values = _translated(args, model, inputs)
     names = record.feature_names.get(args.source if args.cycle else args.target)
-    write_samples(args.output, values, names or None, samples.sample_ids, samples.id_column)
-    print(f"wrote {values.shape[0]} x {values.shape[1]} to {args.output}")
+    if args.output.suffix.lower() == ".h5mu":  # an .h5ad read as an array: the translation joins it as a modality
+        _write_array_translation_h5mu(args, values, names, samples.sample_ids)
+    else:
+        write_samples(args.output, values, names or None, samples.sample_ids, samples.id_column)
+    print(f"wrote {values.shape[0]} x {values.shape[1]} to {args.output}{_as_modality(args)}")
     return 0
+
+
+def _as_modality(args: argparse.Namespace) -> str:
+    """ ", as modality NAME" when the output is an .h5mu, else nothing."""
+    from sharedlatent.runs.cli_objects import translation_modality
+
+    return f" as modality {translation_modality(args)!r}" if args.output.suffix.lower() == ".h5mu" else ""
+
+
+def check_translation_output(output: Path, input_path: Path) -> None:
+    """Refuse, before any work, an output format translate cannot write: tables, .h5ad, and .h5mu from cells given
+    as .h5ad / .h5mu (the translation joins them as a modality)."""
+    from sharedlatent.datasets.tables import table_kind
+    from sharedlatent.runs.cli_objects import OBJECT_SUFFIXES
+
+    suffix = output.suffix.lower()
+    if suffix == ".h5mu" and input_path.suffix.lower() not in OBJECT_SUFFIXES:
+        raise SharedLatentError(
+            f"--output {output.name}: an .h5mu adds the translation to the input's cells as a modality, so it needs "
+            f".h5ad or .h5mu --input, not {input_path.name}; write .csv, .npy or .h5ad instead"
+        )
+    if suffix not in OBJECT_SUFFIXES:
+        try:
+            table_kind(output)
+        except SharedLatentError:
+            raise SharedLatentError(
+                f"--output {output.name}: unknown format; write .csv, .tsv, .parquet, .npz, .npy, .h5ad or .h5mu"
+            ) from None
+
+
+def _write_array_translation_h5mu(args: argparse.Namespace, values: Any, names: list[str] | None, ids: Any) -> None:
+    """An .h5ad input read as an array (a run not trained on AnnData): the input with the translation as a modality."""
+    import numpy as np
+
+    from sharedlatent.datasets.anndata_files import import_anndata
+    from sharedlatent.runs.cli_objects import provenance, read_object, write_translation_h5mu
+    from sharedlatent.scverse.translation import PROVENANCE_KEY
+
+    data = read_object(args.input)
+    names = names or [f"feature_{i}" for i in range(values.shape[1])]
+    result = import_anndata().AnnData(np.asarray(values, dtype=np.float32))
+    result.obs_names = np.asarray(ids).astype(str) if ids is not None else np.asarray(data.obs_names)
+    result.var_names = list(map(str, names))
+    result.uns[PROVENANCE_KEY] = provenance(args, "translate")
+    write_translation_h5mu(args, data, result)
 
 
 def _translated(args: argparse.Namespace, model: Any, inputs: Any) -> Any:
