@@ -16,6 +16,51 @@ def test_unit_interval_values_get_sigmoid_mse():
     assert (choice.likelihood, choice.preprocessing) == ("sigmoid_mse", "none")
 
 
+def test_fractions_in_a_sliver_of_the_unit_interval_are_standardised():
+    """Values of 0.001-0.03 lie in [0, 1], but their raw squared errors are too small to learn from (a review's
+    table in 1e-3 units trained to the mean under sigmoid_mse, and to 0.18x the mean standardised)."""
+    choice = choose_domain_settings(rng.uniform(0.001, 0.03, (200, 4)))
+    assert (choice.likelihood, choice.preprocessing) == ("gaussian", "standardize")
+    assert "spanning under half of it" in choice.reason
+    assert choose_domain_settings(rng.uniform(0.2, 0.75, (200, 4))).likelihood == "sigmoid_mse"
+
+
+def test_integer_measurements_far_from_zero_are_not_counts():
+    """Weight in lb, height in cm, pulse, age rounded to whole numbers: overdispersed integers, but in a narrow band
+    far from zero. As counts every translated row had the same total (a review's table: 3.7x ridge)."""
+    measured = np.column_stack(
+        [
+            rng.normal(170, 30, 600),  # weight, lb
+            rng.normal(170, 10, 600),  # height, cm
+            rng.normal(72, 12, 600),  # pulse
+            rng.normal(120, 15, 600),  # blood pressure
+            rng.uniform(20, 80, 600),  # age
+        ]
+    ).round()
+    assert not looks_like_counts(measured)
+    choice = choose_domain_settings(measured)
+    assert (choice.likelihood, choice.preprocessing) == ("gaussian", "standardize")
+    assert "narrow band" in choice.reason
+    # counts of a highly expressed gene never reach zero, but span orders of magnitude: still counts
+    expressed = rng.negative_binomial(1.5, 0.002, (400, 6)) + 5
+    assert looks_like_counts(expressed)
+
+
+def test_umi_counts_with_many_rare_genes_are_still_counts():
+    """Half the genes seen in a handful of cells (variance about their mean, whatever their dispersion) beside
+    overdispersed ones: an unfiltered UMI matrix. It scored 0.47-0.52 overdispersed over all genes and got gaussian."""
+    common = rng.negative_binomial(0.5, 0.5 / (0.5 + rng.uniform(0.2, 3, 300)), (1200, 300))
+    rare = rng.poisson(rng.uniform(0.001, 0.02, 300), (1200, 300))
+    counts = np.hstack([common, rare]).astype(np.float32)
+    assert looks_like_counts(counts)
+    assert choose_domain_settings(counts).likelihood == "negative_binomial"
+
+
+def test_integers_with_variance_below_their_mean_say_so():
+    choice = choose_domain_settings(rng.binomial(50, 0.04, (2000, 5)).astype(float))  # reach 0, no ceiling
+    assert choice.likelihood == "gaussian" and "variance below the mean" in choice.reason
+
+
 def test_overdispersed_counts_get_negative_binomial():
     counts = rng.negative_binomial(2, 0.05, (200, 10)).astype(float)
     assert looks_like_counts(counts)

@@ -2,10 +2,12 @@
 
 Rules, first match wins (rows that are entirely NaN are absent samples and are ignored):
   every value 0 or 1                  -> bernoulli, no preprocessing
-  every value inside [0, 1]           -> sigmoid_mse, no preprocessing
+  every value inside [0, 1], spanning at least half of it (images, probabilities, methylation)
+                                      -> sigmoid_mse, no preprocessing
   non-negative integers that look like counts (see `looks_like_counts`) -> negative_binomial, no preprocessing
                                          (the encoder already sees log1p(counts))
-  anything else                       -> gaussian on standardised features
+  anything else                       -> gaussian on standardised features (fractions of 0.01-0.03 too: their
+                                         squared errors in raw units are too small for the model to learn from)
 """
 
 from __future__ import annotations
@@ -27,6 +29,13 @@ INTEGER_TOLERANCE = 1e-6  # float rounding of integers read from text
 # pixels and 100% of MNIST pixels have variance above their mean, like the RNA counts.
 MAX_CEILING_SHARE = 0.01  # counts: at most this share of the non-zero values sits at the maximum
 MIN_OVERDISPERSED_SHARE = 0.5  # counts: at least this share of non-constant features has variance above the mean
+MIN_INFORMATIVE_MEAN = 0.1  # ... of those whose mean is at least this (rarer ones cannot show overdispersion)
+# Counts reach down to zero or span orders of magnitude; integer measurements (weight in lb, height in cm, pulse,
+# age) sit in a narrow band far from zero and are overdispersed as well. A count-like feature has a minimum of 0 or
+# a maximum at least COUNT_DECADE times its minimum, and at least MIN_COUNT_LIKE_SHARE of the varying features are.
+COUNT_DECADE = 10.0
+MIN_COUNT_LIKE_SHARE = 0.5
+MIN_UNIT_SPAN = 0.5  # sigmoid_mse on raw values only when they span at least this much of [0, 1]
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,8 @@ class ValueSummary:
     feature_count: np.ndarray | None = None  # per feature: finite values, their sum and sum of squares
     feature_sum: np.ndarray | None = None
     feature_squares: np.ndarray | None = None
+    feature_low: np.ndarray | None = None  # per feature: the smallest and largest finite value
+    feature_high: np.ndarray | None = None
 
     beyond_exact: int = 0  # finite values too large for their dtype to show a fraction (see `add`)
 
@@ -89,6 +100,12 @@ class ValueSummary:
         self.low = min(self.low, float(values.min()))
         zeroed = np.where(finite, block, 0.0)
         sums = (finite.sum(axis=0), zeroed.sum(axis=0), np.square(zeroed).sum(axis=0))
+        low = np.where(finite, block, np.inf).min(axis=0)
+        high = np.where(finite, block, -np.inf).max(axis=0)
+        if self.feature_low is None:
+            self.feature_low, self.feature_high = low, high
+        else:
+            self.feature_low, self.feature_high = np.minimum(self.feature_low, low), np.maximum(self.feature_high, high)
         if self.feature_count is None:
             self.feature_count, self.feature_sum, self.feature_squares = sums
         else:
@@ -99,12 +116,26 @@ class ValueSummary:
             )
 
     def overdispersed_share(self) -> float | None:
-        """The share of non-constant features whose variance exceeds their mean (None: no feature varies)."""
+        """The share of non-constant features whose variance exceeds their mean, among those with a mean of at least
+        MIN_INFORMATIVE_MEAN where any has (None: no feature varies). A gene seen in a handful of cells has variance
+        about equal to its mean whatever its dispersion, so an unfiltered UMI matrix, half of its genes that rare,
+        failed the test (0.47-0.52 on a review's 800 genes, 0.96-0.99 over genes with a mean of 0.05 or 0.1)."""
         count = np.maximum(self.feature_count, 1)
         mean = self.feature_sum / count
         variance = np.maximum(self.feature_squares / count - np.square(mean), 0.0)
         varying = (self.feature_count > 0) & (variance > 1e-12 * np.maximum(1.0, np.square(mean)))
-        return float(np.mean(variance[varying] > mean[varying])) if varying.any() else None
+        informative = varying & (mean >= MIN_INFORMATIVE_MEAN)
+        chosen = informative if informative.any() else varying
+        return float(np.mean(variance[chosen] > mean[chosen])) if chosen.any() else None
+
+    def count_like_share(self) -> float | None:
+        """The share of varying features that reach 0 or span a decade (maximum >= COUNT_DECADE x minimum), as
+        counts do and integer measurements far from zero (heights, weights, ages) do not (None: none varies)."""
+        varying = (self.feature_count > 0) & (self.feature_high > self.feature_low)
+        if not varying.any():
+            return None
+        low, high = self.feature_low[varying], self.feature_high[varying]
+        return float(np.mean((low <= 0) | (high >= COUNT_DECADE * low)))
 
 
 def summarize(values: np.ndarray) -> ValueSummary:
@@ -135,17 +166,20 @@ def is_nonnegative_integer(values: np.ndarray) -> bool:
 
 
 def looks_like_counts(values: np.ndarray | ValueSummary) -> bool:
-    """Non-negative integers with no ceiling (few values at the maximum) and mostly overdispersed features.
+    """Non-negative integers with no ceiling (few values at the maximum), mostly overdispersed features, and
+    mostly features that reach 0 or span a decade.
 
     Bounded integer scores (image pixels 0..16 or 0..255, Likert items) are integers too but not counts: many
-    of their values sit at the top of the scale."""
+    of their values sit at the top of the scale. Integer-recorded measurements (weight 100-250 lb, height 150-200
+    cm, pulse, age) are overdispersed too but lie in a narrow band far from zero; as counts, every translated row
+    would have the training's mean total, trading the columns off against each other."""
     summary = values if isinstance(values, ValueSummary) else summarize(values)
     if not summary.nonnegative_integer or summary.nonzero == 0 or summary.high <= 0:
         return False
     if summary.at_high / summary.nonzero > MAX_CEILING_SHARE:
         return False
-    share = summary.overdispersed_share()
-    return share is not None and share >= MIN_OVERDISPERSED_SHARE
+    share, count_like = summary.overdispersed_share(), summary.count_like_share()
+    return share is not None and share >= MIN_OVERDISPERSED_SHARE and (count_like or 0.0) >= MIN_COUNT_LIKE_SHARE
 
 
 def choose_domain_settings(train_values: np.ndarray) -> AutoChoice:
@@ -159,21 +193,37 @@ def _choose(summary: ValueSummary) -> AutoChoice:
     if summary.binary:
         return AutoChoice("bernoulli", "none", "every value is 0 or 1")
     low, high = summary.low, summary.high
-    if low >= 0 and high <= 1:
+    if low >= 0 and high <= 1 and high - low >= MIN_UNIT_SPAN:
         return AutoChoice("sigmoid_mse", "none", f"values lie in [0, 1] ({low:g} to {high:g})")
+    if low >= 0 and high <= 1:
+        return AutoChoice(
+            "gaussian",
+            "standardize",
+            f"values from {low:g} to {high:g}, inside [0, 1] but spanning under half of it; gaussian on "
+            "standardised features",
+        )
     if looks_like_counts(summary):
         return AutoChoice(
             "negative_binomial", "none", "non-negative integers without a ceiling and overdispersed (counts)"
         )
     if summary.nonnegative_integer:
         return AutoChoice(
-            "gaussian",
-            "standardize",
-            f"non-negative integers ({low:g} to {high:g}) on a bounded scale (many at the maximum), not counts; gaussian on standardised features",
+            "gaussian", "standardize", f"{_integers_not_counts(summary)}; gaussian on standardised features"
         )
     return AutoChoice(
         "gaussian", "standardize", f"real values from {low:g} to {high:g}; gaussian on standardised features"
     )
+
+
+def _integers_not_counts(summary: ValueSummary) -> str:
+    """Why non-negative integers were not taken for counts, in a few words."""
+    low, high = summary.low, summary.high
+    if summary.nonzero and summary.at_high / summary.nonzero > MAX_CEILING_SHARE:
+        return f"non-negative integers ({low:g} to {high:g}) on a bounded scale ({summary.at_high} at the maximum), not counts"
+    share = summary.count_like_share()
+    if share is not None and share < MIN_COUNT_LIKE_SHARE:
+        return f"non-negative integers ({low:g} to {high:g}) far from zero in a narrow band (measurements), not counts"
+    return f"non-negative integers ({low:g} to {high:g}) with variance below the mean, not counts"
 
 
 def count_likelihood_warning(values: np.ndarray, domain: str, likelihood: str) -> str | None:
