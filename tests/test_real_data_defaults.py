@@ -35,7 +35,7 @@ def low_rank_pair(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return left.astype(np.float32), right.astype(np.float32)
 
 
-def test_search_epochs_picks_each_folds_minimum_and_their_median():
+def test_search_epochs_records_each_folds_minimum_and_chooses_among_the_middle_ones():
     minima = iter([3, 9, 5, 7, 1])
 
     def losses(kept: np.ndarray, held_out: np.ndarray) -> list[float]:
@@ -44,7 +44,22 @@ def test_search_epochs_picks_each_folds_minimum_and_their_median():
         return [abs(epoch - best) for epoch in range(1, 12)]
 
     search = search_epochs(50, seed=0, validation_losses=losses)
-    assert search.per_fold == [3, 9, 5, 7, 1] and search.epochs == 5
+    assert search.per_fold == [3, 9, 5, 7, 1] and search.epochs == 4  # the median curve's lowest point
+
+
+def test_one_fold_on_a_larger_loss_scale_that_stopped_early_does_not_choose_for_all():
+    """A fold holding an outlier sample: losses a million times the others', best at epoch 1, stopped after 21
+    epochs. Raw averages cut to the shortest curve chose 1 epoch; rescaled curves held at their last value do not."""
+    folds = iter(range(CV_FOLDS))
+
+    def losses(kept: np.ndarray, held_out: np.ndarray) -> list[float]:
+        if next(folds) == 3:
+            return [1e6 + epoch for epoch in range(1, 22)]
+        return [10.0 / epoch + 0.001 * epoch for epoch in range(1, 201)]  # best at epoch 100
+
+    search = search_epochs(50, seed=0, validation_losses=losses)
+    assert search.per_fold == [100, 100, 100, 1, 100]
+    assert 90 <= search.epochs <= 110
 
 
 def test_thirty_samples_train_for_a_cross_validated_length_and_beat_the_mean():

@@ -14,7 +14,7 @@ import numpy as np
 from sharedlatent.api import SharedLatentVAE
 from sharedlatent.config import RunConfig
 from sharedlatent.datasets import PairedDataset, load_dataset
-from sharedlatent.errors import SharedLatentError
+from sharedlatent.errors import SharedLatentError, first_line
 from sharedlatent.runs.preload import preload
 from sharedlatent.runs.record import NO_TEST_NOTE, RUN_FILE, RunRecord, read_record, write_record
 from sharedlatent.runs.registration import run_registration
@@ -134,15 +134,36 @@ def train_run(
         write_record(staging, record)
         write_test_samples(staging, dataset)
         if evaluate and dataset.test.n_samples:
-            from sharedlatent.runs.evaluate import evaluate_into
-
-            evaluate_into(staging, model, dataset, record, history, "test", color_by)
+            evaluate_after_training(staging, model, dataset, record, history, color_by, out)
         _replace_folder(staging, out, overwrite)
         checkpoint.remove()
     finally:
         if staging.exists():
             shutil.rmtree(staging)
     return out
+
+
+def evaluate_after_training(
+    staging: Path,
+    model: SharedLatentVAE,
+    dataset: PairedDataset,
+    record: RunRecord,
+    history: Any,
+    color_by: str | None,
+    out: Path,
+) -> None:
+    """evaluate_into for the test split; an evaluation that fails says, in one line, how to keep the training: its
+    checkpoint stays, and `--resume --no-evaluate` writes the run from it (`sharedlatent evaluate` retries later)."""
+    from sharedlatent.runs.evaluate import evaluate_into
+
+    try:
+        evaluate_into(staging, model, dataset, record, history, "test", color_by)
+    except Exception as error:  # noqa: BLE001 - any failure here would otherwise lose the trained model
+        detail = first_line(error, typed=not isinstance(error, SharedLatentError))
+        raise SharedLatentError(
+            f"the evaluation after training failed ({detail}); the training is kept in its checkpoint: rerun with "
+            f"--resume --no-evaluate to write {out} without evaluation, then `sharedlatent evaluate` it"
+        ) from error
 
 
 def write_test_samples(folder: Path, dataset: PairedDataset) -> None:
@@ -166,7 +187,7 @@ def chosen_settings(model: SharedLatentVAE) -> dict[str, str]:
     if model.epoch_search is not None:
         search = model.epoch_search
         chosen["train.epochs"] = (
-            f"{search.epochs}, the lowest validation loss averaged over {len(search.per_fold)}-fold cross-validation "
+            f"{search.epochs}, the lowest median validation loss of {len(search.per_fold)}-fold cross-validation "
             f"(folds' own best: {search.per_fold}; {search.seconds:.1f} s, not in the training time); "
             "a validation hold-out would have had under 30 samples"
         )
