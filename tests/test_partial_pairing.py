@@ -124,6 +124,16 @@ def test_bad_missing_rows_are_errors(digits):
         )
 
 
+def test_domains_that_share_no_sample_are_refused(digits):
+    """Absent rows everywhere but one domain per sample: nothing links the domains (two AnnData objects whose
+    obs_names share nothing trained silently and translated)."""
+    model = SharedLatentVAE(digits.input_sizes, tiny_config())
+    left, right = digits.train.domains["left"][:20].copy(), digits.train.domains["right"][:20].copy()
+    left[10:], right[:10] = np.nan, np.nan
+    with pytest.raises(SharedLatentError, match="no sample has more than one domain"):
+        model.fit({"left": left, "right": right})
+
+
 def test_split_masks_zero_rows_and_count_pairs():
     present = {"a": np.array([True, True, False, True]), "b": np.array([True, False, True, True])}
     split = Split({"a": np.ones((4, 2)), "b": np.ones((4, 3))}, labels=np.array(list("wxyz")), present=present)

@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from sharedlatent.continuous_covariates import joined
 from sharedlatent.datasets.partial import check_partial
+from sharedlatent.errors import SharedLatentError
 from sharedlatent.fitting import (
     choose_auto_settings,
     fit_batch_covariate,
@@ -39,6 +42,7 @@ def fit_in_memory(
 ) -> History:
     """Train `model` on arrays per domain (or a Split); sets its history and the box its training encodings fill."""
     train_arrays, train_present = check_partial(train, "training data", model.input_sizes, present=present)
+    refuse_unlinked(train_present)
     checkpoint = as_checkpoint(checkpoint, model.config)  # identified by the config as given, "auto" and all
     n_samples = len(next(iter(train_arrays.values())))
     batch_rows, validation_batch = fit_batch_covariate(model, batch, n_samples, validation)
@@ -61,3 +65,15 @@ def fit_in_memory(
     encodings = encode_means(model.module, train_arrays, train_present, model.device, covariates)
     model.latent_box = (encodings.min(axis=0), encodings.max(axis=0))
     return model.history
+
+
+def refuse_unlinked(present: dict[str, np.ndarray] | None) -> None:
+    """Refuse training data where no sample has two domains: nothing would tie the domains' encodings together
+    (two AnnData objects whose obs_names share nothing trained two unrelated autoencoders, and translated)."""
+    if present is None or len(present) < 2:
+        return
+    if not (np.sum([np.asarray(mask, dtype=bool) for mask in present.values()], axis=0) >= 2).any():
+        raise SharedLatentError(
+            "no sample has more than one domain, so nothing links the domains; AnnData and MuData pair cells by "
+            "obs_names: check that the objects name the same cells alike"
+        )

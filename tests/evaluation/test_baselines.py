@@ -12,6 +12,7 @@ from sharedlatent.evaluation.baselines import (
     RIDGE_ALPHAS,
     compare_direction,
     fit_baselines,
+    ridge_penalty,
     verdict_line,
 )
 
@@ -183,3 +184,21 @@ def test_compare_direction_takes_one_dimensional_targets_and_notes_dropped_test_
     assert scores.n_test == len(x_test) - 1
     assert scores.notes == ["dropped 1 test rows with a missing (NaN) source value"]
     assert scores.scores["ridge"].standardized_mse < 0.01
+
+
+def test_ridge_penalty_survives_an_svd_that_does_not_converge(monkeypatch):
+    """numpy's gesdd failed on one centred gene matrix (OpenBLAS on one thread) and crashed a run's evaluation;
+    gesvd then gives the same penalty."""
+    from sharedlatent.evaluation import baselines
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(60, 8)), rng.normal(size=(60, 3))
+    expected = ridge_penalty(x, y, 5, 0)
+
+    def failing(*args, **kwargs):
+        raise np.linalg.LinAlgError("SVD did not converge")
+
+    monkeypatch.setattr(baselines.np.linalg, "svd", failing)
+    assert ridge_penalty(x, y, 5, 0) == expected
+    u, singular, vt = baselines.thin_svd(x)
+    np.testing.assert_allclose((u * singular) @ vt, x, atol=1e-10)

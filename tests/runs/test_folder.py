@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sharedlatent.config import RunConfig
+from sharedlatent.errors import SharedLatentError
 from sharedlatent.runs import evaluate as run_evaluate
 from sharedlatent.runs import folder as run_folder
 from sharedlatent.runs.cli import main
@@ -39,7 +40,9 @@ def _fail(*args, **kwargs):
 def test_failure_after_training_leaves_no_folder(tmp_path, monkeypatch):
     monkeypatch.setattr(run_evaluate, "evaluate_into", _fail)
     out = tmp_path / "run"
-    with pytest.raises(EvaluationError):
+    with pytest.raises(
+        SharedLatentError, match=r"evaluation after training failed \(EvaluationError: evaluation broke\)"
+    ):
         run_folder.train_run(RunConfig.from_dict({"train": {"epochs": 1, "progress": False}}), out)
     assert not out.exists()
     assert _staging_left(tmp_path) == []
@@ -50,7 +53,32 @@ def test_failure_after_training_keeps_the_existing_folder(tmp_path, monkeypatch)
     assert _train(out, "--set", "model.latent_size=3") == 0
     before = {path.name: path.read_bytes() for path in out.iterdir()}
     monkeypatch.setattr(run_evaluate, "evaluate_into", _fail)
-    with pytest.raises(EvaluationError):
+    with pytest.raises(SharedLatentError, match="--resume --no-evaluate"):
         run_folder.train_run(RunConfig.from_dict({"train": {"epochs": 1, "progress": False}}), out, overwrite=True)
     assert {path.name: path.read_bytes() for path in out.iterdir()} == before
     assert _staging_left(tmp_path) == []
+
+
+def test_a_failed_evaluation_keeps_the_training_for_resume_without_evaluation(tmp_path, monkeypatch, capsys):
+    """A crash in the evaluation (a LAPACK routine that did not converge, once) must not lose the trained model:
+    the error line says how to write the run from the checkpoint, and that works without training again."""
+    out = tmp_path / "run"
+    train = [
+        "train",
+        "digits",
+        "--epochs",
+        "6",
+        "--out",
+        str(out),
+        "--no-progress",
+        "--set",
+        "train.checkpoint_every=1",
+    ]
+    monkeypatch.setattr(run_evaluate, "evaluate_into", _fail)
+    assert main(train) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "rerun with --resume --no-evaluate" in err[0] and not out.exists()
+    monkeypatch.undo()
+    assert main([*train, "--resume", "--no-evaluate"]) == 0
+    assert (out / "model.safetensors").is_file() and not (out / "metrics.json").exists()
+    assert main(["evaluate", str(out)]) == 0 and (out / "metrics.json").is_file()
