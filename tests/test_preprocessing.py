@@ -87,28 +87,31 @@ def test_a_near_constant_feature_is_not_blown_up_by_standardising():
     rng = np.random.default_rng(0)
     train = np.column_stack([rng.normal(0, 10, 500), rng.normal(0, 10, 500), np.r_[np.zeros(499), 1.0]])
     scaler = make_preprocessor("standardize").fit(train)
-    # The almost-always-zero feature (std 0.045) is divided by 5% of the median spread (about 0.5), not by 0.045:
-    # a value of 100 there becomes about 200, not about 2,200.
-    assert 150 < abs(scaler.transform(np.array([[0.0, 0.0, 100.0]]))[0, 2]) < 250
+    # The almost-always-zero feature (std 0.045) is divided by a quarter of its own range (0.25; 5% of the median
+    # spread, about 0.5, would squash it beside the others' larger units), not by 0.045: a value of 100 there
+    # becomes about 400, not about 2,200, and its one training 1 about 4.
+    assert 350 < abs(scaler.transform(np.array([[0.0, 0.0, 100.0]]))[0, 2]) < 450
     assert np.allclose(scaler.inverse_transform(scaler.transform(train)), train, atol=1e-4)
 
 
 def test_a_feature_in_small_units_keeps_its_own_spread_in_memory_and_streamed():
     """Units are not spread: a continuous feature of std 0.05 beside features of std 100 is standardised by its own
-    std (its input noise is 0.2 of its spread, not of the floor's), while a mostly-zero one is still floored."""
+    std (its input noise is 0.2 of its spread, not of the floor's), while a mostly-zero one is still floored, to a
+    quarter of its range where 5% of the median spread would be more; a balanced 0/1 one keeps its own std."""
     from sharedlatent.preprocessing import fit_streamed
 
     rng = np.random.default_rng(0)
     mostly_zero = np.where(rng.uniform(size=1000) < 0.02, 1.0, 0.0)
-    train = np.column_stack(
-        [rng.normal(50, 100, 1000), rng.normal(0, 100, 1000), rng.normal(3, 0.05, 1000), mostly_zero]
-    )
+    balanced = (rng.uniform(size=1000) < 0.4).astype(float)  # smoker / sex beside dollars
+    dollars = rng.normal(0, 100, (1000, 4))
+    train = np.column_stack([dollars, rng.normal(3, 0.05, 1000), mostly_zero, balanced])
     for scaler in (fit_preprocessor("standardize", train), fit_streamed("standardize", np.array_split(train, 7))):
         scale = np.asarray(scaler.scale)
-        assert scale[2] == pytest.approx(train[:, 2].std(), rel=1e-9)
-        assert scale[3] == pytest.approx(0.05 * np.median(train.std(axis=0)), rel=1e-6)
-        assert scale[3] > 10 * train[:, 3].std()
-        assert np.asarray(scaler.transform(train))[:, 2].std() == pytest.approx(1.0, rel=1e-5)
+        assert scale[4] == pytest.approx(train[:, 4].std(), rel=1e-9)
+        assert scale[5] == pytest.approx(0.25, rel=1e-9)  # min(5% of the median spread, a quarter of its range)
+        assert scale[5] > 1.5 * train[:, 5].std()
+        assert scale[6] == pytest.approx(train[:, 6].std(), rel=1e-9)
+        assert np.asarray(scaler.transform(train))[:, 4].std() == pytest.approx(1.0, rel=1e-5)
 
 
 def test_the_standardised_score_keeps_small_units_and_says_which_features_it_leaves_out():

@@ -39,26 +39,31 @@ def as_matrix(values: np.ndarray, what: str) -> np.ndarray:
 
 RELATIVE_SCALE_FLOOR = 0.05  # a near-constant feature's spread counts as at least this share of the median feature's
 CONCENTRATED_SHARE = 0.5  # this share of a feature's values at its minimum (or maximum): mostly one value
+# ... and a standard deviation under this share of its own range: the other values are rare. A 0/1 feature is
+# concentrated below about 7% ones; a 50/50 or 70/30 split (sex, smoker) spreads (std 0.46-0.5 of its range).
+RARE_SPREAD = 0.25
 
 
 def concentrated_features(values: np.ndarray) -> np.ndarray:
-    """Per feature: whether at least half its values sit at its minimum or at its maximum (an image's border
-    pixel, a gene seen in few cells), as against a feature whose values spread (one measured in small units)."""
+    """Per feature: whether at least half its values sit at its minimum or at its maximum and the rest are rare
+    (spread under RARE_SPREAD of its range: an image's border pixel, a gene seen in few cells), as against a
+    feature whose values spread (one measured in small units, a balanced 0/1 column)."""
     values = np.asarray(values, dtype=np.float64)
     if values.shape[0] == 0:
         return np.zeros(values.shape[1], dtype=bool)
     low, high = values.min(axis=0), values.max(axis=0)
     at_extreme = np.maximum((values == low).sum(axis=0), (values == high).sum(axis=0))
-    return at_extreme >= CONCENTRATED_SHARE * values.shape[0]
+    return (at_extreme >= CONCENTRATED_SHARE * values.shape[0]) & (values.std(axis=0) < RARE_SPREAD * (high - low))
 
 
-def near_constant(scale: np.ndarray, concentrated: np.ndarray | None) -> np.ndarray:
-    """Per feature: mostly one value (`concentrated`) and spread less than 5% of the median feature's. A feature
-    whose values spread keeps its own scale however small its units (0.05 beside features of 100s)."""
+def near_constant(scale: np.ndarray, concentrated: np.ndarray | None, spans: np.ndarray | None = None) -> np.ndarray:
+    """Per feature: mostly one value (`concentrated`) and spread less than its floor (`floors`, from `spans`: each
+    feature's max - min). A feature whose values spread keeps its own scale however small its units (0.05 beside
+    features of 100s)."""
     scale = np.asarray(scale, dtype=np.float64)
     if concentrated is None:
         return np.zeros(scale.shape, dtype=bool)
-    return np.asarray(concentrated, dtype=bool) & (scale < relative_floor(scale))
+    return np.asarray(concentrated, dtype=bool) & (scale < floors(scale, spans))
 
 
 def relative_floor(scale: np.ndarray) -> float:
@@ -67,12 +72,22 @@ def relative_floor(scale: np.ndarray) -> float:
     return RELATIVE_SCALE_FLOOR * float(np.median(positive)) if positive.size else 0.0
 
 
-def safe_scale(scale: np.ndarray, concentrated: np.ndarray | None = None) -> np.ndarray:
+def floors(scale: np.ndarray, spans: np.ndarray | None = None) -> np.ndarray:
+    """Each feature's least spread: 5% of the median feature's (`relative_floor`), but at most RARE_SPREAD of its own
+    range (`spans`, max - min), so that a feature beside others in larger units (0/1 beside dollars) is not
+    squashed to nothing: its extreme values stay within about 4 of its mean once scaled."""
+    floor = np.full(np.shape(scale), relative_floor(np.asarray(scale, dtype=np.float64)))
+    return floor if spans is None else np.minimum(floor, RARE_SPREAD * np.asarray(spans, dtype=np.float64))
+
+
+def safe_scale(
+    scale: np.ndarray, concentrated: np.ndarray | None = None, spans: np.ndarray | None = None
+) -> np.ndarray:
     """Spreads to divide by: zero (constant features) becomes 1, and a near-constant feature's spread (see
-    `near_constant`) is raised to 5% of the median feature's, so a rare nonzero value in it (an image's border pixel)
+    `near_constant`) is raised to its floor (`floors`), so a rare nonzero value in it (an image's border pixel)
     does not become an input hundreds of units large."""
     scale = np.asarray(scale, dtype=np.float64)
-    raised = np.where(near_constant(scale, concentrated), np.maximum(scale, relative_floor(scale)), scale)
+    raised = np.where(near_constant(scale, concentrated, spans), np.maximum(scale, floors(scale, spans)), scale)
     return np.where(scale > 0, raised, 1.0)
 
 
@@ -138,7 +153,8 @@ class Affine:
         offset, scale = self.statistics(train)
         per_feature = np.size(scale) == train.shape[1]
         concentrated = concentrated_features(train) if per_feature else None
-        self.offset, self.scale = np.ravel(offset).tolist(), np.ravel(safe_scale(scale, concentrated)).tolist()
+        spans = np.ptp(train, axis=0) if per_feature else None
+        self.offset, self.scale = np.ravel(offset).tolist(), np.ravel(safe_scale(scale, concentrated, spans)).tolist()
         self.nonnegative = nonnegative_flags(train.min(axis=0) if per_feature else np.array([train.min()]))
         return self
 
@@ -335,7 +351,8 @@ class RunningStatistics:
 
     def concentrated(self) -> np.ndarray:
         """preprocessing.concentrated_features of every row added."""
-        return np.maximum(self.at_low, self.at_high) >= CONCENTRATED_SHARE * self.n
+        at_extreme = np.maximum(self.at_low, self.at_high) >= CONCENTRATED_SHARE * self.n
+        return at_extreme & (np.sqrt(self.squares / self.n) < RARE_SPREAD * (self.high - self.low))
 
     def affine(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """(offset, scale) of the Affine preprocessor `name` from these statistics."""
@@ -361,7 +378,11 @@ def fit_streamed(name: str, chunks: Iterable[np.ndarray]) -> Preprocessor:
         offset, scale = statistics.affine(target.name)
         per_feature = np.size(scale) == np.size(statistics.low)
         concentrated = statistics.concentrated() if per_feature else None
-        target.offset, target.scale = np.ravel(offset).tolist(), np.ravel(safe_scale(scale, concentrated)).tolist()
+        spans = statistics.high - statistics.low if per_feature else None
+        target.offset, target.scale = (
+            np.ravel(offset).tolist(),
+            np.ravel(safe_scale(scale, concentrated, spans)).tolist(),
+        )
         target.nonnegative = nonnegative_flags(statistics.low if per_feature else np.array([statistics.low.min()]))
     elif isinstance(target, Identity):
         target.nonnegative = nonnegative_flags(statistics.low)

@@ -138,13 +138,24 @@ def ridge_penalty(x: np.ndarray, y: np.ndarray, folds: int, seed: int) -> float:
     scores = np.zeros(len(RIDGE_ALPHAS))
     for train, test in _folds(len(x), folds, seed):
         x_mean, y_mean = x[train].mean(axis=0), y[train].mean(axis=0)
-        u, singular, vt = np.linalg.svd(x[train] - x_mean, full_matrices=False)
+        u, singular, vt = thin_svd(x[train] - x_mean)
         projected_y = u.T @ (y[train] - y_mean)
         projected_test = (x[test] - x_mean) @ vt.T
         for index, alpha in enumerate(RIDGE_ALPHAS):
             shrink = singular / (singular**2 + alpha)
             scores[index] += _r2(y[test], projected_test @ (shrink[:, None] * projected_y) + y_mean)
     return RIDGE_ALPHAS[int(np.argmax(scores))]  # the first of equal scores, as scikit-learn ranks them
+
+
+def thin_svd(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """numpy's thin SVD, or LAPACK's slower gesvd where numpy's gesdd does not converge: OpenBLAS 0.3.31 on one
+    thread failed it on a centred 960 x 800 gene matrix with 173 all-zero genes, which crashed a run's evaluation."""
+    try:
+        return np.linalg.svd(matrix, full_matrices=False)
+    except np.linalg.LinAlgError:
+        import scipy.linalg
+
+        return scipy.linalg.svd(matrix, full_matrices=False, lapack_driver="gesvd")
 
 
 def _r2(truth: np.ndarray, prediction: np.ndarray) -> float:
@@ -175,13 +186,14 @@ def knn_neighbours(x: np.ndarray, y: np.ndarray, candidates: list[int], folds: i
 
 def scored_features(train_truth: np.ndarray) -> np.ndarray:
     """The features the standardised MSE scores: all but the constant and near-constant ones of the training
-    truth (mostly one value and spread below 5% of the median feature's, preprocessing.near_constant: an image's
-    border pixels), whose tiny errors would become huge z-scores while they hold almost nothing to predict. A
-    feature whose values spread counts however small its units."""
+    truth (mostly one value, rare others and spread below 5% of the median feature's, preprocessing.near_constant:
+    an image's border pixels), whose tiny errors would become huge z-scores while they hold almost nothing to
+    predict. A feature whose values spread counts however small its units, and so does a balanced 0/1 column."""
     from sharedlatent.preprocessing import concentrated_features, near_constant
 
     scale = train_truth.std(axis=0)
-    return (scale > STD_FLOOR) & ~near_constant(scale, concentrated_features(train_truth))
+    spans = np.ptp(train_truth, axis=0)
+    return (scale > STD_FLOOR) & ~near_constant(scale, concentrated_features(train_truth), spans)
 
 
 def score_prediction(
