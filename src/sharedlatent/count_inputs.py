@@ -46,8 +46,13 @@ def library_column(library_size: Any, n_samples: int, target: str, likelihood: s
     values = np.asarray(library_size, dtype=np.float32).reshape(-1)
     if values.size == 1:
         values = np.full(n_samples, values[0], dtype=np.float32)
-    if values.size != n_samples or not np.isfinite(values).all() or (values <= 0).any():
+    if values.size != n_samples:
         raise SharedLatentError(
             f"library_size must be one positive number or {n_samples} of them (one per sample), got {values.size}"
+        )
+    bad = values[~(np.isfinite(values) & (values > 0))]
+    if bad.size:
+        raise SharedLatentError(
+            f"library_size must be positive and finite; {bad.size} of {n_samples} are not (the first is {bad[0]:g})"
         )
     return values[:, None]

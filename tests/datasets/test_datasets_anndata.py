@@ -109,6 +109,17 @@ def test_obs_names_that_do_not_match(tmp_path):
         load_h5ad_pair(left_path=tmp_path / "rna.h5ad", right_path=tmp_path / "protein.h5ad")
 
 
+def test_a_misspelt_option_is_named_and_one_matrix_for_two_domains_is_refused(tmp_path):
+    rna(CELLS).write_h5ad(tmp_path / "rna.h5ad")
+    protein(CELLS).write_h5ad(tmp_path / "protein.h5ad")
+    pair = {"left_path": tmp_path / "rna.h5ad", "right_path": tmp_path / "protein.h5ad"}
+    for typo in ("lable_column", "batchkey", "left_layers"):
+        with pytest.raises(SharedLatentError, match=f"h5ad: unknown option '{typo}'"):
+            load_h5ad_pair(**pair, **{typo: "x"})
+    with pytest.raises(SharedLatentError, match="domains 'left' and 'right' read the same matrix"):
+        load_h5ad_pair(left_path=tmp_path / "rna.h5ad", right_path=tmp_path / "rna.h5ad")
+
+
 def test_missing_file_and_missing_label(tmp_path):
     with pytest.raises(SharedLatentError, match="does not exist"):
         load_h5ad_pair(left_path=tmp_path / "a.h5ad", right_path=tmp_path / "b.h5ad")

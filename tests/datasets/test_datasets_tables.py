@@ -302,3 +302,10 @@ def test_any_number_of_domains_named_by_their_path_options(tmp_path):
     ):
         with pytest.raises(SharedLatentError, match=message):
             load_table_pair(**options)
+
+
+def test_one_file_for_two_domains_is_refused(tmp_path):
+    path = tmp_path / "both.csv"
+    path.write_text("sample_id,a,b\ns1,1,2\ns2,3,4\ns3,5,6\n")
+    with pytest.raises(SharedLatentError, match="domains 'left' and 'right' read the same matrix"):
+        load_table_pair(left_path=path, right_path=tmp_path / "." / "both.csv")

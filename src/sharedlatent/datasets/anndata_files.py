@@ -21,7 +21,7 @@ import numpy as np
 from sharedlatent.auto_settings import is_nonnegative_integer
 from sharedlatent.datasets.backed_files import load_backed_pair, wants_backed
 from sharedlatent.datasets.base import PairedDataset, Split
-from sharedlatent.datasets.options import domain_files, require_path
+from sharedlatent.datasets.options import domain_files, refuse_one_matrix_twice, require_path
 from sharedlatent.datasets.pairing import check_unique_features, pair_by_ids, presence_of
 from sharedlatent.datasets.splits import split_into_dataset
 from sharedlatent.errors import SharedLatentError, listed
@@ -271,6 +271,12 @@ def load_h5ad_pair(
     option says otherwise. pairing "outer" also keeps cells only some files have. backed=true keeps the matrices
     on disk (backed_files.py). batch_key: the obs column of each cell's batch label (from any file)."""
     anndata = import_anndata()
+    unknown = [key for key in named if not key.endswith(("_path", "_layer", "_obsm"))]
+    if unknown:  # a misspelt option (lable_column) is named as such, not read as a domain
+        raise SharedLatentError(
+            f"h5ad: unknown option {unknown[0]!r}; known: left_path, right_path, NAME_path, layer, obsm, NAME_layer, "
+            "NAME_obsm, label_column, batch_key, pairing, backed, test_fraction, seed, left, right"
+        )
     own = {key: value for key, value in named.items() if key.endswith(("_layer", "_obsm"))}
     by_name = bool(set(named) - set(own))  # domains named by NAME_path
     if by_name:  # left/right options would be silently ignored
@@ -296,6 +302,7 @@ def load_h5ad_pair(
     for domain, path in paths.items():
         if not path.is_file():
             raise SharedLatentError(f"AnnData file {path} (domain {domain!r}) does not exist")
+    refuse_one_matrix_twice({domain: (path.resolve(), *choices[domain]) for domain, path in paths.items()})
     uses_obsm = any(c[1] for c in choices.values())
     if wants_backed(backed, paths, uses_obsm or bool(label_column or batch_key), pairing):
         if uses_obsm or label_column or batch_key:

@@ -32,7 +32,7 @@ def as_float(value: float | str | None, name: str, low: float | None = None, hig
     except (TypeError, ValueError):
         raise SharedLatentError(f"option {name!r} must be a number, got {value!r}") from None
     if (low is not None and number <= low) or (high is not None and number >= high):
-        raise SharedLatentError(f"option {name!r} must lie strictly between {low} and {high}, got {number}")
+        raise SharedLatentError(f"option {name!r} must lie strictly between {low:g} and {high:g}, got {number:g}")
     return number
 
 
@@ -100,3 +100,17 @@ def domain_files(
     if len(options) < 2:
         raise SharedLatentError(f"{loader}: give at least two domains' files (left_path and right_path, or NAME_path)")
     return {domain: require_path(value, option) for domain, (option, value) in options.items()}
+
+
+def refuse_one_matrix_twice(sources: dict[str, tuple]) -> None:
+    """Refuse two domains that read the same matrix (`sources`: domain -> its file and layer / obsm): the model
+    would learn to translate a matrix into itself. A combined file (RNA and antibody capture in one .h5ad) must be
+    split into a file, layer or obsm per domain first."""
+    seen: dict[tuple, str] = {}
+    for domain, source in sources.items():
+        if source in seen:
+            raise SharedLatentError(
+                f"domains {seen[source]!r} and {domain!r} read the same matrix ({source[0]}); give each domain its own "
+                "file (split a combined file, e.g. by var['feature_types'], first), layer or obsm"
+            )
+        seen[source] = domain

@@ -70,7 +70,12 @@ def split_into_dataset(
 
     test_fraction 0 trains on every sample (a final model) and leaves the test split empty."""
     seed = as_int(seed, "seed")
-    if as_float(test_fraction, "test_fraction", -1.0, 1.0) == 0.0:
+    fraction = as_float(test_fraction, "test_fraction")
+    if fraction is not None and not 0.0 <= fraction < 1.0:
+        raise SharedLatentError(
+            f"option 'test_fraction' must be 0 (no test split) or lie strictly between 0 and 1, got {fraction:g}"
+        )
+    if fraction == 0.0:
         train, test, how = (
             full,
             full.subset(np.zeros(0, dtype=int)),

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sharedlatent.datasets.base import PairedDataset, Split
-from sharedlatent.datasets.options import as_float, as_int, domain_files
+from sharedlatent.datasets.options import as_float, as_int, domain_files, refuse_one_matrix_twice
 from sharedlatent.datasets.pairing import (
     DomainMatch,
     MatchReport,
@@ -361,6 +361,7 @@ def load_table_pair(
     test_fraction = as_float(test_fraction, "test_fraction", 0.0, 1.0)
     seed = as_int(seed, "seed")
     paths = domain_files("tables", left_path, right_path, left, right, domain_paths)
+    refuse_one_matrix_twice({domain: (path.resolve(),) for domain, path in paths.items()})
     tables = {domain: read_table(path, id_column, label_column, header) for domain, path in paths.items()}
     rows, ids, report = match_tables(tables, pairing)
     log.info("tables: %s", report.summary())

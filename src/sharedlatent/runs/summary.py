@@ -116,7 +116,7 @@ def uninformative_warnings(metrics: dict) -> list[str]:
             source, target = direction.split("->")[0], direction.split("->")[-1]
             warnings.append(
                 f"warning   {direction}: no better than the training mean ({ratio:.2f}x its {measure}): "
-                f"the {source} encoding carries no information about {target}"
+                f"translated, the {source} encoding predicts {target} no better than its average does"
             )
     return warnings
 
