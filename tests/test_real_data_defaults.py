@@ -150,6 +150,20 @@ def test_the_no_information_warning_reads_standardised_mse_where_the_baselines_h
     assert warning.startswith("warning   b->a: no better than the training mean (1.00x its standardised MSE)")
 
 
+def test_a_translation_far_worse_than_the_mean_in_the_data_units_is_warned_whatever_the_verdict():
+    """One outlier in training (a value of 1e6) made translated values of a feature with test values within +-4 run
+    to -8,895: 9.6x the mean's MSE in the data's units while the standardised verdict read 0.18x."""
+    metrics = {
+        "translation": {"a->b": {"mse_vs_mean_predictor": 9.6}, "b->a": {"mse_vs_mean_predictor": 1.03}},
+        "baselines": {
+            "a->b": {"standardized_mse": {"model": 0.18, "mean": 1.0}},
+            "b->a": {"standardized_mse": {"model": 0.5, "mean": 1.0}},
+        },
+    }
+    (warning,) = uninformative_warnings(metrics)
+    assert warning.startswith("warning   a->b: in the data's units the MSE is 9.60x the training mean's")
+
+
 def test_a_nonlinear_task_is_won_against_ridge_by_a_margin():
     rng = np.random.default_rng(0)
     angle, radius = rng.uniform(0, 2 * np.pi, 400), rng.uniform(0.5, 1.5, 400)

@@ -98,6 +98,7 @@ def summary_lines(folder: Path, list_files: bool = False) -> str:
 
 
 NO_INFORMATION_RATIO = 0.97  # a translation this close to the training mean's error carries (almost) nothing
+RAW_WORSE_RATIO = 2.0  # ... and one this far above it in the data's units has values far off, whatever the verdict
 
 
 def uninformative_warnings(metrics: dict) -> list[str]:
@@ -112,11 +113,18 @@ def uninformative_warnings(metrics: dict) -> list[str]:
             ratio, measure = standardized["model"] / standardized["mean"], "standardised MSE"
         else:
             ratio, measure = values.get("mse_vs_mean_predictor", 0), "MSE"
+        source, target = direction.split("->")[0], direction.split("->")[-1]
+        raw = values.get("mse_vs_mean_predictor")
         if ratio >= NO_INFORMATION_RATIO:
-            source, target = direction.split("->")[0], direction.split("->")[-1]
             warnings.append(
                 f"warning   {direction}: no better than the training mean ({ratio:.2f}x its {measure}): "
                 f"translated, the {source} encoding predicts {target} no better than its average does"
+            )
+        elif raw is not None and raw >= RAW_WORSE_RATIO:
+            warnings.append(
+                f"warning   {direction}: in the data's units the MSE is {raw:.2f}x the training mean's, though "
+                f"{ratio:.2f}x on the standardised scale: a few translated values lie far off (an outlier in the "
+                f"training data, or one large-unit feature of {target}); look at the largest errors"
             )
     return warnings
 
