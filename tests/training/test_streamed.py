@@ -351,3 +351,15 @@ def test_a_backed_test_split_kept_as_a_subsample_is_reported_as_one(files, monke
     model = SharedLatentVAE(dataset.input_sizes, config(epochs=1))
     model.fit(dataset.train)
     assert sample_note(prepare(model, dataset, "test")) == "computed on 30 of 80 test samples, seed 4"
+
+
+def test_backed_pairing_reports_the_cells_it_dropped(files, tmp_path):
+    """In memory, pairing says how many rows of each file it kept; backed it said nothing (a review)."""
+    from sharedlatent.datasets import load_dataset
+
+    paths, arrays = files
+    fewer = tmp_path / "protein_fewer.h5ad"
+    obs = pd.DataFrame(index=[f"cell{i}" for i in range(N - 20)])
+    anndata.AnnData(arrays["right"][: N - 20], obs=obs).write_h5ad(fewer)
+    dataset = load_dataset("h5ad", left_path=str(paths["left"]), right_path=str(fewer), backed="true")
+    assert any(f"{N - 20} of {N} rows kept, 20 dropped" in note for note in dataset.notes)

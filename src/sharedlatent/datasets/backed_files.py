@@ -64,6 +64,7 @@ def load_backed_pair(
     test = Split(full.read(kept), sample_ids=shared[kept])
     what = f"AnnData {', '.join(p.name for p in paths.values())} on disk (backed): {report.summary()}; {how}"
     dataset = PairedDataset("h5ad", full.subset(train_rows), test, feature_names=names, description=what)  # type: ignore[arg-type]
+    dataset.notes.append(f"h5ad backed: {report.summary()}")  # cells dropped in pairing, as in memory
     dataset.notes.append(
         f"h5ad backed: training reads rows from disk; {len(kept)} of {len(test_rows)} test cells loaded"
     )
