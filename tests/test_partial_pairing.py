@@ -112,7 +112,7 @@ def test_bad_missing_rows_are_errors(digits):
     model = SharedLatentVAE(digits.input_sizes, tiny_config())
     left, right = digits.train.domains["left"][:10].copy(), digits.train.domains["right"][:10].copy()
     left[0, 3] = np.nan
-    with pytest.raises(SharedLatentError, match="a row must be all numbers or all NaN"):
+    with pytest.raises(SharedLatentError, match="missing values inside a sample are not supported"):
         model.fit({"left": left, "right": right})
     left[0] = np.nan
     right[0] = np.nan
@@ -132,6 +132,9 @@ def test_domains_that_share_no_sample_are_refused(digits):
     left[10:], right[:10] = np.nan, np.nan
     with pytest.raises(SharedLatentError, match="no sample has more than one domain"):
         model.fit({"left": left, "right": right})
+    right[:] = np.nan  # a modality of 0 cells
+    with pytest.raises(SharedLatentError, match="domain 'right' has no samples"):
+        model.fit({"left": digits.train.domains["left"][:20], "right": right})
 
 
 def test_split_masks_zero_rows_and_count_pairs():

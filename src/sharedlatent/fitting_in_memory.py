@@ -68,9 +68,15 @@ def fit_in_memory(
 
 
 def refuse_unlinked(present: dict[str, np.ndarray] | None) -> None:
-    """Refuse training data where no sample has two domains: nothing would tie the domains' encodings together
-    (two AnnData objects whose obs_names share nothing trained two unrelated autoencoders, and translated)."""
-    if present is None or len(present) < 2:
+    """Refuse training data where a domain has no sample, or no sample has two domains: nothing would tie the
+    domains' encodings together (two AnnData objects whose obs_names share nothing trained two unrelated
+    autoencoders, and translated)."""
+    if present is None:
+        return
+    empty = [name for name, mask in present.items() if not np.asarray(mask, dtype=bool).any()]
+    if empty:
+        raise SharedLatentError(f"domain {empty[0]!r} has no samples (0 present); give it the cells it measured")
+    if len(present) < 2:
         return
     if not (np.sum([np.asarray(mask, dtype=bool) for mask in present.values()], axis=0) >= 2).any():
         raise SharedLatentError(

@@ -80,8 +80,9 @@ def _matrix_of(adata: anndata.AnnData, source: str, layer: str | None, obsm: str
     if layer:
         if layer not in adata.layers:
             raise SharedLatentError(
-                f"{source}: no layer {layer!r}; layers are {list(adata.layers)} (without a layer, X is read; "
-                "left_layer= / right_layer=, or NAME_layer= for named domains, name one per file)"
+                f"{source}: no layer {layer!r}; layers are {list(adata.layers)} (without a layer, X is read; on the "
+                "command line left_layer= / right_layer=, or NAME_layer= for named domains, name one per file; in "
+                "Python, layer= names one for every domain or a dict one per domain)"
             )
         return Modality(source, adata, adata.layers[layer], [str(n) for n in adata.var_names])
     if obsm:

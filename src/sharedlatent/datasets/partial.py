@@ -71,7 +71,8 @@ def _rows_with_nan(values: Any, what: str, features: int) -> tuple[np.ndarray, n
     if nan[~missing].any():
         rows = int(nan[~missing].any(axis=1).sum())
         raise SharedLatentError(
-            f"{what}: {rows} rows mix NaN with numbers; a row must be all numbers or all NaN (sample absent)"
+            f"{what}: {rows} rows mix NaN with numbers; missing values inside a sample are not supported: a row must be "
+            "all numbers, or all NaN for a sample absent from that domain"
         )
     return np.where(missing[:, None], np.float32(0), array), ~missing
 
