@@ -181,3 +181,15 @@ def test_name_matching_errors_stay_one_short_line():
         SharedLatentError, match=r"lacks 999 of the 1000 features .*: gene1, gene2, gene3, gene4, gene5, \.\.\.$"
     ):
         aligned_columns(np.zeros((2, 1)), ["gene0"], expected, "rna")
+
+
+def test_batch_labels_that_disagree_between_the_objects_are_refused():
+    """RNA's obs said b1 / b2 where the protein's said zz for the same cells; the first was taken silently."""
+    mdata = cite_seq()
+    rna, protein = mdata.mod["rna"].copy(), mdata.mod["protein"].copy()
+    protein.obs["batch"] = "zz"
+    with pytest.raises(SharedLatentError, match=r"obs column 'batch' disagrees between the objects for \d+ cells"):
+        SharedLatentVAE.from_data({"rna": rna, "protein": protein}, config(), batch_key="batch")
+    protein.obs["batch"] = rna.obs["batch"].reindex(protein.obs_names)  # agreeing copies are fine
+    model = SharedLatentVAE.from_data({"rna": rna, "protein": protein}, config(), batch_key="batch")
+    model.fit({"rna": rna, "protein": protein})
