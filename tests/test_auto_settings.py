@@ -37,13 +37,39 @@ def test_integer_measurements_far_from_zero_are_not_counts():
             rng.uniform(20, 80, 600),  # age
         ]
     ).round()
+    measured = np.hstack([measured, measured + rng.integers(0, 5, measured.shape)])  # ten features
     assert not looks_like_counts(measured)
     choice = choose_domain_settings(measured)
     assert (choice.likelihood, choice.preprocessing) == ("gaussian", "standardize")
     assert "narrow band" in choice.reason
     # counts of a highly expressed gene never reach zero, but span orders of magnitude: still counts
-    expressed = rng.negative_binomial(1.5, 0.002, (400, 6)) + 5
+    expressed = rng.negative_binomial(1.5, 0.002, (400, 10)) + 5
     assert looks_like_counts(expressed)
+
+
+def test_a_few_counts_of_different_things_are_values_not_shares_of_a_total():
+    """Linnerud's chin-ups, sit-ups and jumps are counts, but not shares of one sequencing depth: as negative
+    binomial they scored 35x the mean's error."""
+    few = np.column_stack([rng.poisson(9, 40), rng.poisson(140, 40) * 2, rng.poisson(70, 40) * 3]).astype(float)
+    choice = choose_domain_settings(few)
+    assert choice.likelihood == "gaussian" and "too few to model as shares of one total" in choice.reason
+
+
+def test_bulk_counts_of_expressed_genes_are_counts():
+    """Filtered bulk RNA-seq: no gene reaches 0 and few vary tenfold, but the genes' means span decades."""
+    means = np.exp(rng.uniform(np.log(5), np.log(20000), 500))
+    bulk = rng.negative_binomial(20, 20 / (20 + means), (40, 500)) + 1
+    assert bulk.min() > 0
+    assert choose_domain_settings(bulk.astype(float)).likelihood == "negative_binomial"
+
+
+def test_raw_values_kept_in_the_unit_interval_get_sigmoid_mse_however_little_of_it_they_span():
+    from sharedlatent.auto_settings import resolve_auto
+    from sharedlatent.config import DomainConfig, ModelConfig, RunConfig
+
+    config = RunConfig(model=ModelConfig(domains={"a": DomainConfig(preprocessing="none")}))
+    _, chosen = resolve_auto(config, {"a": rng.uniform(0, 0.3, (100, 3))})
+    assert (chosen["a"].likelihood, chosen["a"].preprocessing) == ("sigmoid_mse", "none")
 
 
 def test_umi_counts_with_many_rare_genes_are_still_counts():
@@ -57,7 +83,7 @@ def test_umi_counts_with_many_rare_genes_are_still_counts():
 
 
 def test_integers_with_variance_below_their_mean_say_so():
-    choice = choose_domain_settings(rng.binomial(50, 0.04, (2000, 5)).astype(float))  # reach 0, no ceiling
+    choice = choose_domain_settings(rng.binomial(50, 0.04, (2000, 10)).astype(float))  # reach 0, no ceiling
     assert choice.likelihood == "gaussian" and "variance below the mean" in choice.reason
 
 

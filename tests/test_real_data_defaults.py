@@ -62,6 +62,16 @@ def test_one_fold_on_a_larger_loss_scale_that_stopped_early_does_not_choose_for_
     assert 90 <= search.epochs <= 110
 
 
+def test_a_fold_whose_loss_overflows_counts_it_as_its_worst_not_as_the_choice():
+    folds = iter(range(CV_FOLDS))
+
+    def losses(kept: np.ndarray, held_out: np.ndarray) -> list[float]:
+        curve = [10.0 / epoch + 0.001 * epoch for epoch in range(1, 201)]  # best at epoch 100
+        return [float("inf"), *curve[1:]] if next(folds) == 2 else curve
+
+    assert 90 <= search_epochs(50, seed=0, validation_losses=losses).epochs <= 110
+
+
 def test_thirty_samples_train_for_a_cross_validated_length_and_beat_the_mean():
     left, right = low_rank_pair(40)
     train, test = slice(0, 30), slice(30, None)

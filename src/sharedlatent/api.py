@@ -30,6 +30,7 @@ from sharedlatent.fitting_streamed import fit_from_disk
 from sharedlatent.frames import check_frame_rows
 from sharedlatent.generation import latent_points
 from sharedlatent.inference import decode_points, encode_means
+from sharedlatent.library_prediction import LibraryPredictor
 from sharedlatent.model_io import load_model, save_model
 from sharedlatent.nn.model import SharedLatentModule
 from sharedlatent.preprocessing import (
@@ -98,6 +99,8 @@ class SharedLatentVAE:
         self.auto_choices: dict[str, AutoChoice] = {}  # what fit chose for "auto" likelihoods and preprocessing
         self.epoch_search: EpochSearch | None = None  # set by fit when a tiny hold-out gave way to k-fold CV
         self.covariate_scaler: CovariateScaler | None = None  # continuous covariates' names, mean, std (fit)
+        # count domains' totals predicted from the latent where none is observed (library_prediction.py; fit)
+        self.library_predictors: dict[str, LibraryPredictor] = {}
         self.loaded_from: str | None = None
         self.build_module()
 
@@ -540,6 +543,8 @@ class SharedLatentVAE:
         """`domain`'s point reconstructions of `latent`, decoded with the `covariates` rows (batch one-hot, then
         standardised continuous covariates) of a model fitted with them."""
         preprocessor = self.preprocessors[domain]
+        if observed is None and library is None and domain in self.library_predictors:
+            library = self.library_predictors[domain].predict(latent)  # no total observed: the latent's
         return decode_points(self.module, preprocessor, latent, domain, self.device, observed, library, covariates)
 
     def _library(self, library_size: Any, n_samples: int, domain: str) -> np.ndarray:

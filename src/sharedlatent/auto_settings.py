@@ -35,6 +35,14 @@ MIN_INFORMATIVE_MEAN = 0.1  # ... of those whose mean is at least this (rarer on
 # a maximum at least COUNT_DECADE times its minimum, and at least MIN_COUNT_LIKE_SHARE of the varying features are.
 COUNT_DECADE = 10.0
 MIN_COUNT_LIKE_SHARE = 0.5
+# ... or the features' means span two decades: expressed bulk genes never reach 0 and vary less than tenfold each,
+# but their means run from a few to tens of thousands; clinical measurements' means lie within about one decade
+MEAN_SPAN = 100.0
+MIN_CEILING_VALUES = 3  # a ceiling is a pile-up: one or two values at the maximum of a small table prove nothing
+# The count likelihoods model a sample's counts as shares of one total (sequencing depth): right for genes or an
+# antibody panel, wrong for a few counts of different things (Linnerud's chin-ups, sit-ups and jumps scored 35x the
+# mean's error as negative binomial). Fewer features than this are modelled as values.
+MIN_COUNT_FEATURES = 8
 MIN_UNIT_SPAN = 0.5  # sigmoid_mse on raw values only when they span at least this much of [0, 1]
 
 
@@ -137,6 +145,15 @@ class ValueSummary:
         low, high = self.feature_low[varying], self.feature_high[varying]
         return float(np.mean((low <= 0) | (high >= COUNT_DECADE * low)))
 
+    def mean_span(self) -> float | None:
+        """The largest feature mean over the smallest positive one, among varying features (None: fewer than two)."""
+        count = np.maximum(self.feature_count, 1)
+        mean = self.feature_sum / count
+        varying = (self.feature_count > 0) & (self.feature_high > self.feature_low) & (mean > 0)
+        if varying.sum() < 2:
+            return None
+        return float(mean[varying].max() / mean[varying].min())
+
 
 def summarize(values: np.ndarray) -> ValueSummary:
     """The ValueSummary of a samples x features array (1-D: one feature), in blocks of at most CHUNK_VALUES."""
@@ -166,8 +183,8 @@ def is_nonnegative_integer(values: np.ndarray) -> bool:
 
 
 def looks_like_counts(values: np.ndarray | ValueSummary) -> bool:
-    """Non-negative integers with no ceiling (few values at the maximum), mostly overdispersed features, and
-    mostly features that reach 0 or span a decade.
+    """Non-negative integers in MIN_COUNT_FEATURES features or more, with no ceiling (few values at the maximum),
+    mostly overdispersed features, and mostly features that reach 0 or span a decade (or means spanning decades).
 
     Bounded integer scores (image pixels 0..16 or 0..255, Likert items) are integers too but not counts: many
     of their values sit at the top of the scale. Integer-recorded measurements (weight 100-250 lb, height 150-200
@@ -176,10 +193,23 @@ def looks_like_counts(values: np.ndarray | ValueSummary) -> bool:
     summary = values if isinstance(values, ValueSummary) else summarize(values)
     if not summary.nonnegative_integer or summary.nonzero == 0 or summary.high <= 0:
         return False
-    if summary.at_high / summary.nonzero > MAX_CEILING_SHARE:
+    if _has_ceiling(summary):
         return False
-    share, count_like = summary.overdispersed_share(), summary.count_like_share()
-    return share is not None and share >= MIN_OVERDISPERSED_SHARE and (count_like or 0.0) >= MIN_COUNT_LIKE_SHARE
+    if summary.feature_count is None or len(summary.feature_count) < MIN_COUNT_FEATURES:
+        return False
+    share = summary.overdispersed_share()
+    return share is not None and share >= MIN_OVERDISPERSED_SHARE and _counts_in_range(summary)
+
+
+def _has_ceiling(summary: ValueSummary) -> bool:
+    """Many values at the maximum: a bounded scale (pixels, ratings), not counts."""
+    return summary.at_high >= MIN_CEILING_VALUES and summary.at_high / summary.nonzero > MAX_CEILING_SHARE
+
+
+def _counts_in_range(summary: ValueSummary) -> bool:
+    """Most features reach 0 or span a decade, or the features' means span two decades (bulk counts)."""
+    count_like, span = summary.count_like_share(), summary.mean_span()
+    return (count_like or 0.0) >= MIN_COUNT_LIKE_SHARE or (span or 0.0) >= MEAN_SPAN
 
 
 def choose_domain_settings(train_values: np.ndarray) -> AutoChoice:
@@ -218,11 +248,19 @@ def _choose(summary: ValueSummary) -> AutoChoice:
 def _integers_not_counts(summary: ValueSummary) -> str:
     """Why non-negative integers were not taken for counts, in a few words."""
     low, high = summary.low, summary.high
-    if summary.nonzero and summary.at_high / summary.nonzero > MAX_CEILING_SHARE:
+    features = 0 if summary.feature_count is None else len(summary.feature_count)
+    if features < MIN_COUNT_FEATURES:
+        return (
+            f"non-negative integers ({low:g} to {high:g}) in {features} features, too few to model as shares of one "
+            f"total (counts need {MIN_COUNT_FEATURES} or more)"
+        )
+    if summary.nonzero and _has_ceiling(summary):
         return f"non-negative integers ({low:g} to {high:g}) on a bounded scale ({summary.at_high} at the maximum), not counts"
-    share = summary.count_like_share()
-    if share is not None and share < MIN_COUNT_LIKE_SHARE:
-        return f"non-negative integers ({low:g} to {high:g}) far from zero in a narrow band (measurements), not counts"
+    if not _counts_in_range(summary):
+        return (
+            f"non-negative integers ({low:g} to {high:g}), each feature in a narrow band far from zero "
+            "(measurements), not counts"
+        )
     return f"non-negative integers ({low:g} to {high:g}) with variance below the mean, not counts"
 
 
@@ -275,8 +313,11 @@ def _complete(suggested: AutoChoice, own: DomainConfig, summary: ValueSummary) -
     elif preprocessing in ("standardize", "log1p"):
         likelihood = suggested.likelihood if LIKELIHOOD_KINDS[suggested.likelihood] == "continuous" else "gaussian"
         likelihood = "gaussian" if likelihood == "sigmoid_mse" else likelihood
-    else:
-        likelihood = suggested.likelihood if suggested.preprocessing == "none" else "gaussian"
+    elif suggested.preprocessing == "none":
+        likelihood = suggested.likelihood
+    else:  # raw values kept: [0, 1] ones still suit sigmoid_mse, even spanning little of it
+        inside = summary.finite and summary.low >= 0 and summary.high <= 1
+        likelihood = "sigmoid_mse" if inside and preprocessing == "none" else "gaussian"
     return AutoChoice(likelihood, preprocessing, f"likelihood {likelihood} suits preprocessing {preprocessing}")
 
 

@@ -1,8 +1,9 @@
 """Count domains at prediction time: warn when their input is not raw counts, and the per-cell library sizes a
 user may give for a count target (numpy only).
 
-A count likelihood with library "observed" decodes a cross-domain translation at the training mean library size,
-one constant for every cell; `library_size` replaces it per cell, library "learned" predicts it from the latent."""
+A count likelihood with library "observed" decodes a cross-domain translation at a total predicted per cell from
+the latent (library_prediction.py; before 0.7.0 and in streamed fits, the training mean, one constant);
+`library_size` replaces it per cell, library "learned" predicts it inside the network."""
 
 from __future__ import annotations
 

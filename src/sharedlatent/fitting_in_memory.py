@@ -24,6 +24,7 @@ from sharedlatent.fitting import (
     trained_length,
 )
 from sharedlatent.inference import encode_means
+from sharedlatent.library_prediction import fit_library_predictors
 from sharedlatent.training.checkpoint import as_checkpoint
 from sharedlatent.training.loop import History, TensorData
 
@@ -42,7 +43,8 @@ def fit_in_memory(
 ) -> History:
     """Train `model` on arrays per domain (or a Split); sets its history and the box its training encodings fill."""
     train_arrays, train_present = check_partial(train, "training data", model.input_sizes, present=present)
-    refuse_unlinked(train_present)
+    if validation is None:  # a fold of the epoch search (given its held-out rows) may lack what the whole data has
+        refuse_unlinked(train_present)
     checkpoint = as_checkpoint(checkpoint, model.config)  # identified by the config as given, "auto" and all
     n_samples = len(next(iter(train_arrays.values())))
     batch_rows, validation_batch = fit_batch_covariate(model, batch, n_samples, validation)
@@ -64,6 +66,7 @@ def fit_in_memory(
     train_stages(model, train_data, validation_data, settings, progress=progress, checkpoint=checkpoint, resume=resume)
     encodings = encode_means(model.module, train_arrays, train_present, model.device, covariates)
     model.latent_box = (encodings.min(axis=0), encodings.max(axis=0))
+    model.library_predictors = fit_library_predictors(model, train_arrays, train_present, covariates)
     return model.history
 
 

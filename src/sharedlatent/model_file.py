@@ -16,14 +16,15 @@ from sharedlatent.plain_values import FLOAT32_MAX
 from sharedlatent.storage import DIGEST_KEY, METADATA_KEY, weights_digest
 
 # Of the metadata record a model file carries. 2 (0.6.0): the preprocessings' `nonnegative` flags, which readers
-# of version 1 refuse as an unknown key, and a checksum (storage.weights_digest); version 1 files read as before.
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+# of version 1 refuse as an unknown key, and a checksum (storage.weights_digest); 3 (0.7.0): count domains' library
+# predictors (`library`, library_prediction.py). Versions 1 and 2 read as before (a constant library).
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
 METADATA_KEYS = {"format_version", "config", "input_sizes", "latent_box", "preprocessors"}
 # where AnnData / MuData input is read, and the batch labels; files written before them lack them
-OPTIONAL_KEYS = {"registration", "batch", "covariates"}
+OPTIONAL_KEYS = {"registration", "batch", "covariates", "library"}
 REGISTRATION_KEYS = {"modality", "layer", "obsm", "var_names"}  # per domain (scverse/registration.py)
 MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit
 
@@ -53,6 +54,7 @@ def read_model_file(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     _check_batch(path, metadata.get("batch"), config.model.batch_categories)
     _check_registration(path, metadata.get("registration"), metadata["input_sizes"])
     _check_covariates(path, metadata.get("covariates"), config.model.continuous_covariates)
+    _check_library(path, metadata.get("library"), config)
     _check_digest(path, digest, metadata, text, tensors)  # last: a malformed part is named by its own check first
     return metadata, tensors
 
@@ -288,6 +290,21 @@ def _check_covariates(path: Path, record: Any, width: int) -> None:
         raise SharedLatentError(f"{path}: covariate mean and std must be {width} finite numbers each, std above 0")
     if keys is not None and keys != names:
         raise SharedLatentError(f"{path}: covariate obs_keys must equal the covariate names or be null")
+
+
+def _check_library(path: Path, library: Any, config: Any) -> None:
+    """None, or per count domain of the model (library "observed") its predictor's checked numbers."""
+    from sharedlatent.library_prediction import LibraryPredictor
+    from sharedlatent.names import COUNT_LIKELIHOODS, canonical
+
+    if library is None:
+        return
+    if not isinstance(library, dict):
+        raise SharedLatentError(f"{path}: library must map count domains to predictors")
+    for name, values in library.items():
+        if name not in config.model.domains or canonical(config.model.likelihood_for(name)) not in COUNT_LIKELIHOODS:
+            raise SharedLatentError(f"{path}: library names {name!r}, which is not a count domain of the model")
+        LibraryPredictor.from_dict(values, config.model.latent_size, f"{path}: library of domain {name!r}")
 
 
 def _finite_list(values: Any) -> bool:

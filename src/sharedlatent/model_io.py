@@ -1,5 +1,6 @@
 """A model in one safetensors file: its weights plus the metadata that rebuilds it (config, input sizes, latent
-box, fitted preprocessing, AnnData registration, batch labels, continuous covariates). Loading checks the file first: it is data, never trusted."""
+box, fitted preprocessing, AnnData registration, batch labels, continuous covariates, count domains' library
+predictors). Loading checks the file first: it is data, never trusted."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 from sharedlatent.config import RunConfig
 from sharedlatent.continuous_covariates import CovariateScaler
 from sharedlatent.covariates import BatchEncoder
+from sharedlatent.library_prediction import LibraryPredictor
 from sharedlatent.model_file import FORMAT_VERSION, read_model_file
 from sharedlatent.preprocessing import preprocessor_from_dict
 from sharedlatent.scverse.registration import Registration
@@ -31,6 +33,8 @@ def save_model(model: Any, path: str | Path) -> None:
     if model.batch_encoder is not None:  # absent otherwise, so files without batches are unchanged
         obs_key = None if model.registration is None else model.registration.batch_key
         metadata["batch"] = {"labels": list(model.batch_encoder.categories), "obs_key": obs_key}
+    if getattr(model, "library_predictors", None):  # absent otherwise, as the batch record
+        metadata["library"] = {name: p.to_dict() for name, p in model.library_predictors.items()}
     if getattr(model, "covariate_scaler", None) is not None:  # absent otherwise, as the batch record
         keys = None if model.registration is None else model.registration.continuous_keys
         metadata["covariates"] = {**model.covariate_scaler.to_dict(), "obs_keys": keys}
@@ -57,6 +61,11 @@ def load_model(cls: type, path: str | Path, device: str = "cpu") -> Any:
         if metadata["covariates"]["obs_keys"] is not None:
             model.registration = model.registration or Registration({})
             model.registration.continuous_keys = list(metadata["covariates"]["obs_keys"])
+    latent_size = config.model.latent_size
+    model.library_predictors = {
+        name: LibraryPredictor.from_dict(values, latent_size, f"{path}: library of domain {name!r}")
+        for name, values in (metadata.get("library") or {}).items()
+    }
     model.loaded_from = str(path)
     if metadata.get("latent_box") is not None:
         low, high = metadata["latent_box"]

@@ -96,4 +96,8 @@ def test_reconstruction_of_counts_keeps_the_observed_library(omics):
     np.testing.assert_allclose(model.reconstruct(rna, "rna").sum(1), rna.sum(1), rtol=1e-4)
     translated_totals = model.translate(omics.test.domains["protein"], "protein", "rna").sum(1)
     train_rna = omics.train.domains["rna"][omics.train.presence("rna")]
-    np.testing.assert_allclose(translated_totals, train_rna.sum(1).mean(), rtol=1e-4)  # the training mean library
+    # no total to observe: each sample's is predicted from its latent (library_prediction.py); synthetic_omics draws
+    # totals independently of the cells, so the predictions stay near the training mean on average
+    assert abs(translated_totals.mean() / train_rna.sum(1).mean() - 1) < 0.05
+    predictor = model.library_predictors["rna"]
+    assert (translated_totals >= predictor.low * 0.999).all() and (translated_totals <= predictor.high * 1.001).all()

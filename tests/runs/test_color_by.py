@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::FutureWarnin
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("colour")
-    data = simulate_cite_seq(n_cells=160, n_genes=40, n_proteins=6, n_informative=4, n_hidden=20, seed=1)
+    data = simulate_cite_seq(n_cells=160, n_genes=40, n_proteins=8, n_informative=4, n_hidden=20, seed=1)
     mdata = as_mudata(data)
     mdata.mod["rna"].obs["total_counts"] = data.rna.sum(axis=1)
     mdata.write_h5mu(folder / "cells.h5mu")

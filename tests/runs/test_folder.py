@@ -77,7 +77,7 @@ def test_a_failed_evaluation_keeps_the_training_for_resume_without_evaluation(tm
     monkeypatch.setattr(run_evaluate, "evaluate_into", _fail)
     assert main(train) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "rerun with --resume --no-evaluate" in err[0] and not out.exists()
+    assert len(err) == 1 and "rerun the same command with --resume --no-evaluate" in err[0] and not out.exists()
     monkeypatch.undo()
     assert main([*train, "--resume", "--no-evaluate"]) == 0
     assert (out / "model.safetensors").is_file() and not (out / "metrics.json").exists()

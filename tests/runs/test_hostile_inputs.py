@@ -268,6 +268,21 @@ def _(tmp, base, mp):
     return translate_args(run, good_input(tmp), tmp / "y.npy")
 
 
+@case("translate-metadata-library-of-a-domain-without-counts")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    predictor = {"intercept": 0.0, "weights": [0.0] * 16, "scale": 1.0, "low": 1.0, "high": 2.0}
+    edit_model_metadata(run, lambda m: m.update(format_version=3, library={"left": predictor}))
+    return translate_args(run, good_input(tmp), tmp / "y.npy")
+
+
+@case("translate-metadata-library-malformed")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    edit_model_metadata(run, lambda m: m.update(format_version=3, library=["not", "a", "mapping"]))
+    return translate_args(run, good_input(tmp), tmp / "y.npy")
+
+
 @case("translate-nan-weights")
 def _(tmp, base, mp):
     run = copy_run(base, tmp)

@@ -111,6 +111,7 @@ def refuse_one_matrix_twice(sources: dict[str, tuple]) -> None:
         if source in seen:
             raise SharedLatentError(
                 f"domains {seen[source]!r} and {domain!r} read the same matrix ({source[0]}); give each domain its own "
-                "file (split a combined file, e.g. by var['feature_types'], first), layer or obsm"
+                "file (split a combined one first: by column for a table, by var['feature_types'] for an .h5ad), or "
+                "for an .h5ad its own layer or obsm"
             )
         seen[source] = domain

@@ -124,10 +124,10 @@ def translation_modality(args: argparse.Namespace) -> str:
 
 
 def write_translation_h5mu(args: argparse.Namespace, data: Any, result: Any) -> None:
-    """The input cells with the translation added as one more modality (translation_modality): an .h5mu input
-    whole (modalities, obs, obsm, uns), an .h5ad input as the source modality; nothing of the input is changed."""
+    """The input cells with the translation added as one more modality (translation_modality), which carries its
+    provenance in its own uns: an .h5mu input whole (modalities, obs, obsm, uns), an .h5ad input as the source
+    modality; nothing of the input is changed."""
     from sharedlatent.datasets.anndata_files import import_mudata
-    from sharedlatent.scverse.translation import PROVENANCE_KEY
     from sharedlatent.storage import atomic_path
 
     mudata = import_mudata()
@@ -144,7 +144,6 @@ def write_translation_h5mu(args: argparse.Namespace, data: Any, result: Any) -> 
         combined = data if isinstance(data, mudata.MuData) else mudata.MuData({args.source: data})
         combined.mod[modality] = result
         combined.update()
-    combined.uns[PROVENANCE_KEY] = dict(result.uns[PROVENANCE_KEY])
     with atomic_path(args.output) as temporary:
         combined.write_h5mu(temporary)
 

@@ -161,8 +161,9 @@ def evaluate_after_training(
     except Exception as error:  # noqa: BLE001 - any failure here would otherwise lose the trained model
         detail = first_line(error, typed=not isinstance(error, SharedLatentError))
         raise SharedLatentError(
-            f"the evaluation after training failed ({detail}); the training is kept in its checkpoint: rerun with "
-            f"--resume --no-evaluate to write {out} without evaluation, then `sharedlatent evaluate` it"
+            f"the evaluation after training failed ({detail}); the training is kept in its checkpoint: rerun the same "
+            f"command with --resume --no-evaluate (without --color-by) to write {out} without evaluation, then "
+            "`sharedlatent evaluate` it"
         ) from error
 
 
@@ -187,7 +188,7 @@ def chosen_settings(model: SharedLatentVAE) -> dict[str, str]:
     if model.epoch_search is not None:
         search = model.epoch_search
         chosen["train.epochs"] = (
-            f"{search.epochs}, the lowest median validation loss of {len(search.per_fold)}-fold cross-validation "
+            f"{search.epochs}, the lowest point of the median validation-loss curve of {len(search.per_fold)}-fold cross-validation (each fold's rescaled) "
             f"(folds' own best: {search.per_fold}; {search.seconds:.1f} s, not in the training time); "
             "a validation hold-out would have had under 30 samples"
         )

@@ -102,7 +102,8 @@ RAW_WORSE_RATIO = 2.0  # ... and one this far above it in the data's units has v
 
 
 def uninformative_warnings(metrics: dict) -> list[str]:
-    """A warning per direction whose translation is no better than predicting the training mean.
+    """A warning per direction whose translation is no better than predicting the training mean, or whose MSE in the
+    data's units is RAW_WORSE_RATIO times the mean's or more (values far off, whatever the standardised verdict).
 
     Judged on standardised MSE (each feature scaled by its training std) where the baselines were scored: on the
     data's scale one large feature (a protein at 20,000 counts, a column near 1e9) decides the ratio alone."""

@@ -156,4 +156,8 @@ def _library_mode(model: Any, target: str) -> str:
     mode = getattr(likelihood, "library", None)
     if mode is None:
         return "not a count domain"
-    return "predicted per cell (library learned)" if mode == "learned" else "training mean (one constant)"
+    if mode == "learned":
+        return "predicted per cell (library learned)"
+    if target in getattr(model, "library_predictors", {}):
+        return "predicted per cell from the latent (fitted after training)"
+    return "training mean (one constant)"

@@ -63,9 +63,15 @@ def _held_to(curve: np.ndarray, length: int) -> np.ndarray:
 
 
 def _relative(curve: np.ndarray) -> np.ndarray:
-    """`curve` rescaled to 0 at its minimum and 1 at its maximum (all 0 when flat), whatever its loss scale."""
-    low, high = float(np.min(curve)), float(np.max(curve))
-    return (curve - low) / (high - low) if high > low else np.zeros_like(curve, dtype=np.float64)
+    """`curve` rescaled to 0 at its minimum and 1 at its maximum (all 0 when flat), whatever its loss scale; a
+    non-finite loss (an overflow) counts as the worst."""
+    curve = np.asarray(curve, dtype=np.float64)
+    finite = np.isfinite(curve)
+    if not finite.any():
+        return np.ones_like(curve)
+    low, high = float(curve[finite].min()), float(curve[finite].max())
+    relative = (curve - low) / (high - low) if high > low else np.zeros_like(curve)
+    return np.where(finite, relative, 1.0)
 
 
 def needs_epoch_search(n_samples: int, settings: Any) -> bool:
