@@ -189,10 +189,10 @@ def scored_features(train_truth: np.ndarray) -> np.ndarray:
     truth (mostly one value, rare others and spread below 5% of the median feature's, preprocessing.near_constant:
     an image's border pixels), whose tiny errors would become huge z-scores while they hold almost nothing to
     predict. A feature whose values spread counts however small its units, and so does a balanced 0/1 column."""
-    from sharedlatent.preprocessing import concentrated_features, near_constant, train_flag_spans
+    from sharedlatent.preprocessing import concentrated_features, near_constant
 
     scale = train_truth.std(axis=0)
-    spans = train_flag_spans(train_truth)
+    spans = np.ptp(train_truth, axis=0)
     return (scale > STD_FLOOR) & ~near_constant(scale, concentrated_features(train_truth), spans)
 
 
