@@ -71,3 +71,28 @@ def test_translations_into_counts_follow_the_predicted_total_and_survive_a_reloa
     # reconstructing the counts from themselves still uses each cell's observed total
     own = model.reconstruct(data["rna"][300:], "rna")
     np.testing.assert_allclose(own.sum(axis=1), truth, rtol=1e-3)
+
+
+def test_a_latent_unrelated_to_depth_gets_weights_near_zero():
+    """GCV picks a strong penalty when the latent says nothing of the total: generated samples far out in the latent
+    then keep totals near the mean (a fixed light penalty let noise weights of 0.1 push them 35% up)."""
+    rng = np.random.default_rng(1)
+    latent, totals = rng.normal(size=(300, 16)), rng.lognormal(7, 0.3, 300)
+    predictor = fit_library_predictor(latent, totals)
+    assert np.abs(predictor.weights).max() < 0.02
+    far = predictor.predict(3 * rng.normal(size=(200, 16)))
+    assert abs(far.mean() / totals.mean() - 1) < 0.05
+
+
+def test_batch_columns_are_regressors_so_a_shallower_batch_gets_smaller_totals():
+    """The latent is built not to hold the batch, so depth that differs by batch must come from the batch columns."""
+    rng = np.random.default_rng(2)
+    latent = rng.normal(size=(400, 4))
+    batch = np.repeat(np.eye(2), 200, axis=0)  # one-hot: b1 then b2, b2 sequenced half as deep
+    totals = np.exp(7 + 0.5 * latent[:, 0]) * np.where(batch[:, 1] > 0, 0.5, 1.0)
+    predictor = fit_library_predictor(latent, totals, batch)
+    as_b1 = predictor.predict(latent[:50], np.tile([1.0, 0.0], (50, 1)))
+    as_b2 = predictor.predict(latent[:50], np.tile([0.0, 1.0], (50, 1)))
+    np.testing.assert_allclose(as_b2 / as_b1, 0.5, rtol=0.05)
+    with pytest.raises(SharedLatentError, match="takes 6 columns"):
+        predictor.predict(latent[:5])

@@ -544,7 +544,7 @@ class SharedLatentVAE:
         standardised continuous covariates) of a model fitted with them."""
         preprocessor = self.preprocessors[domain]
         if observed is None and library is None and domain in self.library_predictors:
-            library = self.library_predictors[domain].predict(latent)  # no total observed: the latent's
+            library = self.library_predictors[domain].predict(latent, covariates)  # no total observed: the latent's
         return decode_points(self.module, preprocessor, latent, domain, self.device, observed, library, covariates)
 
     def _library(self, library_size: Any, n_samples: int, domain: str) -> np.ndarray:

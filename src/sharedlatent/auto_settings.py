@@ -35,9 +35,11 @@ MIN_INFORMATIVE_MEAN = 0.1  # ... of those whose mean is at least this (rarer on
 # a maximum at least COUNT_DECADE times its minimum, and at least MIN_COUNT_LIKE_SHARE of the varying features are.
 COUNT_DECADE = 10.0
 MIN_COUNT_LIKE_SHARE = 0.5
-# ... or the features' means span two decades: expressed bulk genes never reach 0 and vary less than tenfold each,
-# but their means run from a few to tens of thousands; clinical measurements' means lie within about one decade
-MEAN_SPAN = 100.0
+# ... or the features' means spread over a decade between their quartiles: expressed bulk genes never reach 0 and
+# vary less than tenfold each, but their means run from a few to tens of thousands; clinical measurements' means
+# lie within about one decade, and a quartile ratio ignores the odd flag or small count among them (a max / min
+# ratio let one yes/no column make a clinical table counts)
+MEAN_SPAN = 10.0
 MIN_CEILING_VALUES = 3  # a ceiling is a pile-up: one or two values at the maximum of a small table prove nothing
 # The count likelihoods model a sample's counts as shares of one total (sequencing depth): right for genes or an
 # antibody panel, wrong for a few counts of different things (Linnerud's chin-ups, sit-ups and jumps scored 35x the
@@ -146,13 +148,15 @@ class ValueSummary:
         return float(np.mean((low <= 0) | (high >= COUNT_DECADE * low)))
 
     def mean_span(self) -> float | None:
-        """The largest feature mean over the smallest positive one, among varying features (None: fewer than two)."""
+        """The upper quartile of the varying features' positive means over their lower quartile (None: fewer than
+        four such features)."""
         count = np.maximum(self.feature_count, 1)
         mean = self.feature_sum / count
         varying = (self.feature_count > 0) & (self.feature_high > self.feature_low) & (mean > 0)
-        if varying.sum() < 2:
+        if varying.sum() < 4:
             return None
-        return float(mean[varying].max() / mean[varying].min())
+        lower, upper = np.percentile(mean[varying], [25, 75])
+        return float(upper / lower)
 
 
 def summarize(values: np.ndarray) -> ValueSummary:
@@ -207,7 +211,8 @@ def _has_ceiling(summary: ValueSummary) -> bool:
 
 
 def _counts_in_range(summary: ValueSummary) -> bool:
-    """Most features reach 0 or span a decade, or the features' means span two decades (bulk counts)."""
+    """Most features reach 0 or span a decade, or the features' means spread over a decade between their quartiles
+    (bulk counts)."""
     count_like, span = summary.count_like_share(), summary.mean_span()
     return (count_like or 0.0) >= MIN_COUNT_LIKE_SHARE or (span or 0.0) >= MEAN_SPAN
 

@@ -54,7 +54,7 @@ def read_model_file(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
     _check_batch(path, metadata.get("batch"), config.model.batch_categories)
     _check_registration(path, metadata.get("registration"), metadata["input_sizes"])
     _check_covariates(path, metadata.get("covariates"), config.model.continuous_covariates)
-    _check_library(path, metadata.get("library"), config)
+    _check_library(path, metadata.get("library"), config, metadata.get("format_version"))
     _check_digest(path, digest, metadata, text, tensors)  # last: a malformed part is named by its own check first
     return metadata, tensors
 
@@ -292,19 +292,27 @@ def _check_covariates(path: Path, record: Any, width: int) -> None:
         raise SharedLatentError(f"{path}: covariate obs_keys must equal the covariate names or be null")
 
 
-def _check_library(path: Path, library: Any, config: Any) -> None:
-    """None, or per count domain of the model (library "observed") its predictor's checked numbers."""
+def _check_library(path: Path, library: Any, config: Any, version: Any) -> None:
+    """None, or (format 3 on) per count domain of the model whose library is observed its predictor's checked
+    numbers: one weight per latent dimension and covariate column."""
     from sharedlatent.library_prediction import LibraryPredictor
     from sharedlatent.names import COUNT_LIKELIHOODS, canonical
 
     if library is None:
         return
+    if version in (1, 2):
+        raise SharedLatentError(f"{path}: a format {version} model file holds no library predictors, this one does")
     if not isinstance(library, dict):
         raise SharedLatentError(f"{path}: library must map count domains to predictors")
+    model = config.model
+    width = model.latent_size + model.batch_categories + model.continuous_covariates
     for name, values in library.items():
-        if name not in config.model.domains or canonical(config.model.likelihood_for(name)) not in COUNT_LIKELIHOODS:
-            raise SharedLatentError(f"{path}: library names {name!r}, which is not a count domain of the model")
-        LibraryPredictor.from_dict(values, config.model.latent_size, f"{path}: library of domain {name!r}")
+        counts = name in model.domains and canonical(model.likelihood_for(name)) in COUNT_LIKELIHOODS
+        if not counts or model.domains[name].library == "learned":
+            raise SharedLatentError(
+                f"{path}: library names {name!r}, which is not a count domain of the model with an observed library"
+            )
+        LibraryPredictor.from_dict(values, width, f"{path}: library of domain {name!r}")
 
 
 def _finite_list(values: Any) -> bool:

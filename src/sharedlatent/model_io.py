@@ -61,9 +61,9 @@ def load_model(cls: type, path: str | Path, device: str = "cpu") -> Any:
         if metadata["covariates"]["obs_keys"] is not None:
             model.registration = model.registration or Registration({})
             model.registration.continuous_keys = list(metadata["covariates"]["obs_keys"])
-    latent_size = config.model.latent_size
+    width = config.model.latent_size + config.model.batch_categories + config.model.continuous_covariates
     model.library_predictors = {
-        name: LibraryPredictor.from_dict(values, latent_size, f"{path}: library of domain {name!r}")
+        name: LibraryPredictor.from_dict(values, width, f"{path}: library of domain {name!r}")
         for name, values in (metadata.get("library") or {}).items()
     }
     model.loaded_from = str(path)

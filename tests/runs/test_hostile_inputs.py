@@ -276,6 +276,14 @@ def _(tmp, base, mp):
     return translate_args(run, good_input(tmp), tmp / "y.npy")
 
 
+@case("translate-metadata-library-in-a-format-2-file")
+def _(tmp, base, mp):
+    run = copy_run(base, tmp)
+    predictor = {"intercept": 0.0, "weights": [0.0] * 16, "scale": 1.0, "low": 1.0, "high": 2.0}
+    edit_model_metadata(run, lambda m: m.update(format_version=2, library={"left": predictor}))
+    return translate_args(run, good_input(tmp), tmp / "y.npy")
+
+
 @case("translate-metadata-library-malformed")
 def _(tmp, base, mp):
     run = copy_run(base, tmp)
