@@ -268,27 +268,29 @@ def _(tmp, base, mp):
     return translate_args(run, good_input(tmp), tmp / "y.npy")
 
 
+ZERO_PREDICTOR = {"intercept": 0.0, "weights": [0.0] * 16, "scale": 1.0, "low": 1.0, "high": 2.0}
+
+
+def translate_with_library(tmp: Path, base: Path, version: int, library: object) -> list[str]:
+    """translate on a copy of the run whose model metadata claims `version` and holds `library`."""
+    run = copy_run(base, tmp)
+    edit_model_metadata(run, lambda m: m.update(format_version=version, library=library))
+    return translate_args(run, good_input(tmp), tmp / "y.npy")
+
+
 @case("translate-metadata-library-of-a-domain-without-counts")
 def _(tmp, base, mp):
-    run = copy_run(base, tmp)
-    predictor = {"intercept": 0.0, "weights": [0.0] * 16, "scale": 1.0, "low": 1.0, "high": 2.0}
-    edit_model_metadata(run, lambda m: m.update(format_version=3, library={"left": predictor}))
-    return translate_args(run, good_input(tmp), tmp / "y.npy")
+    return translate_with_library(tmp, base, 3, {"left": ZERO_PREDICTOR})
 
 
 @case("translate-metadata-library-in-a-format-2-file")
 def _(tmp, base, mp):
-    run = copy_run(base, tmp)
-    predictor = {"intercept": 0.0, "weights": [0.0] * 16, "scale": 1.0, "low": 1.0, "high": 2.0}
-    edit_model_metadata(run, lambda m: m.update(format_version=2, library={"left": predictor}))
-    return translate_args(run, good_input(tmp), tmp / "y.npy")
+    return translate_with_library(tmp, base, 2, {"left": ZERO_PREDICTOR})
 
 
 @case("translate-metadata-library-malformed")
 def _(tmp, base, mp):
-    run = copy_run(base, tmp)
-    edit_model_metadata(run, lambda m: m.update(format_version=3, library=["not", "a", "mapping"]))
-    return translate_args(run, good_input(tmp), tmp / "y.npy")
+    return translate_with_library(tmp, base, 3, ["not", "a", "mapping"])
 
 
 @case("translate-nan-weights")
