@@ -150,6 +150,7 @@ def test_a_run_model_file_without_a_registration_still_loads_and_encodes(run, tm
     header = json.loads(raw[8 : 8 + length])
     metadata = json.loads(header["__metadata__"]["sharedlatent"])
     del metadata["registration"]  # as written before CLI runs saved one (format 1: before model files had checksums)
+    metadata.pop("library", None)  # and before library predictors (format 3)
     metadata["format_version"] = 1
     header["__metadata__"]["sharedlatent"] = json.dumps(metadata)
     del header["__metadata__"]["sharedlatent_sha256"]
