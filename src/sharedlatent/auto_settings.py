@@ -188,7 +188,8 @@ def is_nonnegative_integer(values: np.ndarray) -> bool:
 
 def looks_like_counts(values: np.ndarray | ValueSummary) -> bool:
     """Non-negative integers in MIN_COUNT_FEATURES features or more, with no ceiling (few values at the maximum),
-    mostly overdispersed features, and mostly features that reach 0 or span a decade (or means spanning decades).
+    mostly overdispersed features, and mostly features that reach 0 or span a decade (or feature means whose
+    quartiles lie a decade apart: bulk counts).
 
     Bounded integer scores (image pixels 0..16 or 0..255, Likert items) are integers too but not counts: many
     of their values sit at the top of the scale. Integer-recorded measurements (weight 100-250 lb, height 150-200
