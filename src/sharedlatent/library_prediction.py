@@ -21,6 +21,7 @@ import numpy as np
 
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.plain_values import FLOAT32_MAX
+from sharedlatent.svd import thin_svd
 
 PENALTIES = np.logspace(-2, 5, 15)  # candidate ridge penalties, chosen among by GCV
 MIN_SAMPLES = 10  # fewer training samples with a total: keep the constant mean
@@ -108,7 +109,7 @@ def fit_library_predictor(
         return None
     target = np.log(totals)
     x_mean, y_mean = design.mean(axis=0), target.mean()
-    u, singular, vt = np.linalg.svd(design - x_mean, full_matrices=False)
+    u, singular, vt = thin_svd(design - x_mean)
     projected = u.T @ (target - y_mean)
     best: tuple[float, float] | None = None
     for penalty in PENALTIES:  # generalised cross-validation: RSS / (1 - effective df / n)^2, one SVD for all

@@ -190,6 +190,7 @@ def test_ridge_penalty_survives_an_svd_that_does_not_converge(monkeypatch):
     """numpy's gesdd failed on one centred gene matrix (OpenBLAS on one thread) and crashed a run's evaluation;
     gesvd then gives the same penalty."""
     from sharedlatent.evaluation import baselines
+    from sharedlatent.svd import thin_svd
 
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(60, 8)), rng.normal(size=(60, 3))
@@ -200,5 +201,5 @@ def test_ridge_penalty_survives_an_svd_that_does_not_converge(monkeypatch):
 
     monkeypatch.setattr(baselines.np.linalg, "svd", failing)
     assert ridge_penalty(x, y, 5, 0) == expected
-    u, singular, vt = baselines.thin_svd(x)
+    u, singular, vt = thin_svd(x)
     np.testing.assert_allclose((u * singular) @ vt, x, atol=1e-10)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from sharedlatent.errors import SharedLatentError
+from sharedlatent.svd import thin_svd
 
 RIDGE_ALPHAS = tuple(float(a) for a in np.logspace(-3, 4, 15))  # 1e-3 .. 1e4, half a decade apart
 KNN_NEIGHBOURS = (1, 3, 5, 10, 20, 50)  # k is chosen by 5-fold cross-validation among those below the sample count
@@ -145,17 +146,6 @@ def ridge_penalty(x: np.ndarray, y: np.ndarray, folds: int, seed: int) -> float:
             shrink = singular / (singular**2 + alpha)
             scores[index] += _r2(y[test], projected_test @ (shrink[:, None] * projected_y) + y_mean)
     return RIDGE_ALPHAS[int(np.argmax(scores))]  # the first of equal scores, as scikit-learn ranks them
-
-
-def thin_svd(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """numpy's thin SVD, or LAPACK's slower gesvd where numpy's gesdd does not converge: OpenBLAS 0.3.31 on one
-    thread failed it on a centred 960 x 800 gene matrix with 173 all-zero genes, which crashed a run's evaluation."""
-    try:
-        return np.linalg.svd(matrix, full_matrices=False)
-    except np.linalg.LinAlgError:
-        import scipy.linalg
-
-        return scipy.linalg.svd(matrix, full_matrices=False, lapack_driver="gesvd")
 
 
 def _r2(truth: np.ndarray, prediction: np.ndarray) -> float:

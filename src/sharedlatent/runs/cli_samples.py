@@ -77,7 +77,7 @@ def run_translate(args: argparse.Namespace) -> int:
 
 
 def _as_modality(args: argparse.Namespace) -> str:
-    """ ", as modality NAME" when the output is an .h5mu, else nothing."""
+    """The ", as modality NAME" suffix of the summary line when the output is an .h5mu, else nothing."""
     from sharedlatent.runs.cli_objects import translation_modality
 
     return f" as modality {translation_modality(args)!r}" if args.output.suffix.lower() == ".h5mu" else ""
