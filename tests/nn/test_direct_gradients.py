@@ -150,3 +150,18 @@ def test_a_fit_trains_the_same_weights_either_way(monkeypatch):
     through_autograd = fitted()
     for key, value in through_autograd.items():
         torch.testing.assert_close(direct[key], value, rtol=1e-3, atol=1e-4, msg=key)
+
+
+@pytest.mark.parametrize("likelihoods", [["sigmoid_mse"], ["gaussian", "gaussian_fixed"]])
+def test_validation_loss_without_gradients_matches_autograd(likelihoods):
+    """generator None decodes the posterior mean, as validation does; no gradient is touched."""
+    module = make_module(likelihoods)
+    batch = make_batch(module)
+    routes = joint_schedule(module.domain_names, 1)[0].phases[0].routes
+    weights = LossWeights.from_config(TrainConfig())
+    with torch.no_grad():
+        expected = module.loss(batch, routes, weights)
+    step = DirectStep.build(module, routes, weights, torch.device("cpu"))
+    got = step.loss_and_gradients(batch, inputs=batch, generator=None, gradients=False)
+    assert got.total.item() == pytest.approx(expected.total.item(), rel=1e-5)
+    assert all(parameter.grad is None for parameter in module.parameters())

@@ -126,10 +126,13 @@ class DirectStep:
         return cls(module, routes, weights, encoders, shared, decoders)  # type: ignore[arg-type]
 
     @torch.no_grad()
-    def loss_and_gradients(self, targets: Batch, *, inputs: Batch, generator: Draws) -> LossTerms:
+    def loss_and_gradients(
+        self, targets: Batch, *, inputs: Batch, generator: Draws, gradients: bool = True
+    ) -> LossTerms:
         """`module.loss(targets, routes, weights, inputs=inputs, generator=generator)` without autograd: the same
-        terms, and the same gradients written to `.grad` of every trainable parameter the routes use (None elsewhere,
-        as a backward pass leaves them)."""
+        terms (generator None decodes the posterior mean, as for validation) and, with `gradients`, the same
+        gradients written to `.grad` of every trainable parameter the routes use (None elsewhere, as a backward pass
+        leaves them)."""
         module, routes, weights = self.module, self.routes, self.weights
         grads: dict[nn.Parameter, torch.Tensor] = {}
         batch = next(iter(targets.values())).shape[0]
@@ -147,8 +150,8 @@ class DirectStep:
         mean = torch.addmm(self.z_mean.bias, hidden, self.z_mean.weight_t)
         log_sigma = torch.addmm(self.z_log_sigma.bias, hidden, self.z_log_sigma.weight_t)
         sigma = log_sigma.exp()
-        noise = normal(mean.shape, generator, mean)
-        z = mean + sigma * noise
+        noise = None if generator is None else normal(mean.shape, generator, mean)
+        z = mean if noise is None else mean + sigma * noise
         decoder_in = _forward(self.shared_decoder, z)
 
         terms = LossTerms(torch.zeros((), device=z.device))
@@ -160,27 +163,32 @@ class DirectStep:
             acts = _forward(self.decoders[target], decoder_in[-1])
             scale = self.scales[target]
             likelihood = module.likelihoods[target]
-            per_route, grad_output = _error_and_gradient(likelihood, acts[-1], targets[target], scale, grads)
+            per_route, grad_output = _error_and_gradient(
+                likelihood, acts[-1], targets[target], scale, grads if gradients else None
+            )
             total = total + per_route.dot(scale.view(-1))
             for index, route in enumerate(routes):
                 if target in route.targets:
                     errors[(route.sources, target)] = per_route[index]
-            grad = _backward(self.decoders[target], acts, grad_output, grads, need_input=True)
-            grad_decoder_in = grad if grad_decoder_in is None else grad_decoder_in.add_(grad)
-        assert grad_decoder_in is not None
+            if grad_output is not None:
+                grad = _backward(self.decoders[target], acts, grad_output, grads, need_input=True)
+                grad_decoder_in = grad if grad_decoder_in is None else grad_decoder_in.add_(grad)
         for route in routes:  # in route order, then target order, as nn/objective.py records them
             for target in route.targets:
                 terms.reconstruction[(route.sources, target)] = errors[(route.sources, target)]
-        grad_z = _backward(self.shared_decoder, decoder_in, grad_decoder_in, grads, need_input=True)
 
         # KL: the batch mean per route, weighted as nn/objective.py's _add_kl weights it.
         log_term = log_sigma if weights.original_kl else 2 * log_sigma
         variance = sigma.square()
         kl_per_route = (-0.5 * (1 + log_term - mean.square() - variance).sum(dim=1)).view(len(routes), batch).sum(1)
         kl_weights = self.kl_weights if not weights.kl_summed else self.kl_weights * batch
-        total = total + kl_per_route.dot(kl_weights) / batch
+        terms.total = total + kl_per_route.dot(kl_weights) / batch
         for index, route in enumerate(routes):
             terms.kl[route.sources] = kl_per_route[index] / batch
+        if not gradients:
+            return terms
+        assert grad_decoder_in is not None and noise is not None
+        grad_z = _backward(self.shared_decoder, decoder_in, grad_decoder_in, grads, need_input=True)
         row_weight = (kl_weights / batch).repeat_interleave(batch)[:, None]
         grad_mean = grad_z + row_weight * mean
         # d/d log_sigma: the draw's sigma * noise, and the KL's exp(2 log_sigma) - (1 or, for the original formula, 1/2)
@@ -208,7 +216,6 @@ class DirectStep:
                 if self.encoders_train[name]:
                     _backward(self.encoders[name], encoder_acts[name], grad, grads, need_input=False)
 
-        terms.total = total
         for parameter in self.parameters:
             parameter.grad = grads.get(parameter) if parameter.requires_grad else None
         return terms
@@ -270,22 +277,27 @@ def _error_and_gradient(
     output: torch.Tensor,
     target: torch.Tensor,
     scale: torch.Tensor,
-    grads: dict[nn.Parameter, torch.Tensor],
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each route's summed error on `target` (unweighted) and the weighted loss's gradient with respect to the
-    decoder's last linear output; a learned variance's gradient goes to `grads`."""
+    grads: dict[nn.Parameter, torch.Tensor] | None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Each route's summed error on `target` (unweighted) and, given `grads`, the weighted loss's gradient with
+    respect to the decoder's last linear output (a learned variance's gradient goes to `grads`)."""
     routes = scale.shape[0]
     stacked = output.view(routes, *target.shape)
     if likelihood.name == "sigmoid_mse":
         value = stacked.sigmoid()
         diff = value - target
         per_route = diff.square().sum(dim=(1, 2))
+        if grads is None:
+            return per_route, None
         grad = (2 * diff * scale).mul_(value * (1 - value))
         return per_route, grad.view_as(output)
     variance = likelihood.variance()
     diff = stacked - target
     ratio = diff.square() / variance
-    per_route = 0.5 * (ratio.sum(dim=(1, 2)) + target.shape[0] * float((variance.log() + math.log(2 * math.pi)).sum()))
+    constant = target.shape[0] * (variance.log().sum() + variance.numel() * math.log(2 * math.pi))  # per route
+    per_route = 0.5 * (ratio.sum(dim=(1, 2)) + constant)
+    if grads is None:
+        return per_route, None
     grad = diff * scale / variance
     log_variance = getattr(likelihood, "log_variance", None)
     if likelihood.name == "gaussian" and log_variance is not None and log_variance.requires_grad:

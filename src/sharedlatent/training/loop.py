@@ -178,15 +178,19 @@ def evaluate_loss(module: SharedLatentModule, data: TensorData, phase: Phase, co
     """The phase objective per sample on `data` in training-sized batches, decoding the posterior mean (full KL weight)."""
     module.eval()
     weights = LossWeights.from_config(config)
+    direct = DirectStep.build(module, phase.routes, weights, data.device) if distributed.world_size() == 1 else None
     total = 0.0
     for start in range(0, data.n_samples, config.batch_size):
         part = distributed.shard(start, min(start + config.batch_size, data.n_samples))
         if part.loss_scale:
             batch = data.rows(part.rows)
-            weighted = distributed.shard_weights(weights, part)
-            terms = module.loss(
-                batch.values, phase.routes, weighted, present=batch.present, covariates=batch.covariates
-            )
+            if direct is not None and batch.present is None and batch.covariates is None:
+                terms = direct.loss_and_gradients(batch.values, inputs=batch.values, generator=None, gradients=False)
+            else:
+                weighted = distributed.shard_weights(weights, part)
+                terms = module.loss(
+                    batch.values, phase.routes, weighted, present=batch.present, covariates=batch.covariates
+                )
             total += terms.total.item()
     return distributed.sum_floats([total], data.device)[0] / data.n_samples  # every rank decides the same
 
