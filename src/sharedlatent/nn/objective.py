@@ -2,7 +2,9 @@
 
 `SharedLatentModule.loss` calls `route_losses` here; the training loop only reads `LossTerms.total`, and history
 reads the typed term dicts. This module sees the model through the small `Autoencoder` protocol, so it imports
-nothing from model.py (model.py imports this)."""
+nothing from model.py (model.py imports this). nn/direct_gradients.py writes the same objective and its gradients
+out by hand for plain layouts, which train without autograd: a change here must be made there too, and
+tests/nn/test_direct_gradients.py compares the two."""
 
 from __future__ import annotations
 
