@@ -22,7 +22,7 @@ from sharedlatent.errors import SharedLatentError, first_line
 from sharedlatent.nn.direct_gradients import DirectStep
 from sharedlatent.nn.draws import Draws
 from sharedlatent.nn.model import SharedLatentModule
-from sharedlatent.nn.objective import LossTerms, LossWeights, add_noise, kl_weight_at
+from sharedlatent.nn.objective import LossTerms, LossWeights, Route, add_noise, kl_weight_at
 from sharedlatent.plain_values import is_count, is_number
 from sharedlatent.training import distributed
 from sharedlatent.training.adam import Adam, PlateauDecay
@@ -115,13 +115,13 @@ def run_epoch(
             terms = _autograd_gradients(
                 loss_of,
                 batch,
-                inputs,
-                phase,
+                phase.routes,
                 distributed.shard_weights(weights, part),
-                draws,
-                optimizer,
-                part.loss_scale,
-                config.precision,
+                inputs=inputs,
+                draws=draws,
+                optimizer=optimizer,
+                loss_scale=part.loss_scale,
+                precision=config.precision,
             )
         optimizer.step()
         if part.loss_scale:
@@ -135,9 +135,10 @@ def run_epoch(
 def _autograd_gradients(
     loss_of: Callable[..., LossTerms],
     batch: TensorData,
-    inputs: Batch,
-    phase: Phase,
+    routes: tuple[Route, ...],
     weights: LossWeights,
+    *,
+    inputs: Batch,
     draws: Draws,
     optimizer: Adam,
     loss_scale: float,
@@ -147,7 +148,7 @@ def _autograd_gradients(
     with autocast(batch.device, precision):
         terms = loss_of(
             batch.values,
-            phase.routes,
+            routes,
             weights,
             inputs=inputs,
             present=batch.present,
