@@ -5,7 +5,8 @@ the narrow two also on one thread, the policy of training/runtime.py), each sche
 ("joint": the joint path plus both single-domain paths, stacked into one decoder pass; "original": its joint
 phase, one path) and each thread count, it times epochs of three loops, interleaved so background load
 hits them alike:
-  project    `sharedlatent.training.loop.run_epoch`, with the Adam optimiser fit_module builds;
+  project    `sharedlatent.training.loop.run_epoch`, with the Adam optimiser fit_module builds (its steps skip
+             autograd where nn/direct_gradients.py covers the layout, as these layouts are);
   reference  a plain hand-written loop of the same math (nn.Linear stacks, same loss, default Adam);
   tuned      the reference with F.mse_loss and Adam(fused=True): what the same math costs done tightly.
 
