@@ -311,7 +311,7 @@ def _error_and_gradient(
     respect to the decoder's last linear output (a learned variance's gradient goes to `grads`)."""
     routes = scale.shape[0]
     stacked = output.view(routes, *target.shape)
-    if likelihood.name == "sigmoid_mse":
+    if type(likelihood) is SigmoidSquaredError:  # squared error of the sigmoid output
         value = stacked.sigmoid()
         diff = value - target
         per_route = diff.square().sum(dim=(1, 2))
@@ -319,6 +319,7 @@ def _error_and_gradient(
             return per_route, None
         grad = (2 * diff * scale).mul_(value * (1 - value))
         return per_route, grad.view_as(output)
+    assert isinstance(likelihood, Gaussian)  # Gaussian or GaussianFixed: half the scaled squared error, plus log v
     variance = likelihood.variance()
     diff = stacked - target
     ratio = diff.square() / variance
@@ -327,8 +328,8 @@ def _error_and_gradient(
     if grads is None:
         return per_route, None
     grad = diff * scale / variance
-    log_variance = getattr(likelihood, "log_variance", None)
-    if likelihood.name == "gaussian" and log_variance is not None and log_variance.requires_grad:
+    log_variance = likelihood.log_variance if type(likelihood) is Gaussian else None
+    if log_variance is not None and log_variance.requires_grad:
         # d/d log v of 0.5 (diff^2 / v + log v), v = exp(log v) + MIN_VARIANCE
         weighted = (scale * (1 - ratio)).sum(dim=(0, 1))
         grads[log_variance] = 0.5 * weighted * log_variance.exp() / (log_variance.exp() + MIN_VARIANCE)
