@@ -35,18 +35,18 @@ def make_batch(module, rows=11, seed=1):
     return {name: torch.rand(rows, size, generator=generator) for name, size in module.input_sizes.items()}
 
 
-def autograd_step(module, batch, routes, weights, inputs, seed):
+def autograd_step(module, batch, routes, weights, inputs, generator):
     for parameter in module.parameters():
         parameter.grad = None
-    terms = module.loss(batch, routes, weights, inputs=inputs, generator=torch.Generator().manual_seed(seed))
+    terms = module.loss(batch, routes, weights, inputs=inputs, generator=generator)
     terms.total.backward()
     return terms, {name: p.grad for name, p in module.named_parameters()}
 
 
-def direct_step(module, batch, routes, weights, inputs, seed):
+def direct_step(module, batch, routes, weights, inputs, generator):
     step = DirectStep.build(module, routes, weights, torch.device("cpu"))
     assert step is not None
-    terms = step.loss_and_gradients(batch, inputs=inputs, generator=torch.Generator().manual_seed(seed))
+    terms = step.loss_and_gradients(batch, inputs=inputs, generator=generator)
     return terms, {name: p.grad for name, p in module.named_parameters()}
 
 
@@ -54,8 +54,10 @@ def assert_same(module, batch, routes, weights, noise=0.0):
     inputs = batch
     if noise:
         inputs = add_noise(batch, module, dict.fromkeys(batch, noise), torch.Generator().manual_seed(5))
-    expected_terms, expected = autograd_step(module, batch, routes, weights, inputs, seed=3)
-    got_terms, got = direct_step(module, batch, routes, weights, inputs, seed=3)
+    generators = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    expected_terms, expected = autograd_step(module, batch, routes, weights, inputs, generators[0])
+    got_terms, got = direct_step(module, batch, routes, weights, inputs, generators[1])
+    assert torch.equal(generators[0].get_state(), generators[1].get_state()), "different random draws"
     assert got_terms.total.item() == pytest.approx(expected_terms.total.item(), rel=1e-5)
     assert list(got_terms.reconstruction) == list(expected_terms.reconstruction)
     for key, value in expected_terms.reconstruction.items():
