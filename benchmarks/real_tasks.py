@@ -71,11 +71,21 @@ def omics():
     return split.domains["rna"], split.domains["protein"], "synthetic_omics: rna counts -> protein"
 
 
-def breast_cancer():
-    from sklearn.datasets import load_breast_cancer
+def _column_groups(loader_name: str, left: slice, right: slice, what: str):
+    """Two column groups of one of scikit-learn's shipped tables."""
+    import sklearn.datasets
 
-    values = load_breast_cancer().data
-    return values[:, :10], values[:, 20:], "breast cancer: mean features -> worst features (569 samples)"
+    values = getattr(sklearn.datasets, loader_name)().data
+    return values[:, left], values[:, right], what
+
+
+def breast_cancer():
+    return _column_groups(
+        "load_breast_cancer",
+        slice(0, 10),
+        slice(20, None),
+        "breast cancer: mean features -> worst features (569 samples)",
+    )
 
 
 def diabetes():
@@ -87,17 +97,13 @@ def diabetes():
 
 
 def wine():
-    from sklearn.datasets import load_wine
-
-    values = load_wine().data
-    return values[:, :7], values[:, 7:], "wine: first 7 chemistry features -> last 6 (178 samples)"
+    return _column_groups(
+        "load_wine", slice(0, 7), slice(7, None), "wine: first 7 chemistry features -> last 6 (178 samples)"
+    )
 
 
 def iris():
-    from sklearn.datasets import load_iris
-
-    values = load_iris().data
-    return values[:, :2], values[:, 2:], "iris: sepal -> petal (150 samples)"
+    return _column_groups("load_iris", slice(0, 2), slice(2, None), "iris: sepal -> petal (150 samples)")
 
 
 TASKS = {"digits": digits, "mnist": mnist, "covid": covid, "linnerud": linnerud, "omics": omics}

@@ -147,15 +147,18 @@ def test_the_summary_warns_when_a_translation_is_the_mean():
     )
 
 
+def two_way_metrics(raw: dict[str, float], standardized: dict[str, tuple[float, float]]) -> dict:
+    """metrics.json's translation ratios (`raw`: direction -> MSE over the mean's) and baselines (`standardized`:
+    direction -> the model's and the mean's standardised MSE), as uninformative_warnings reads them."""
+    return {
+        "translation": {d: {"mse_vs_mean_predictor": ratio} for d, ratio in raw.items()},
+        "baselines": {d: {"standardized_mse": {"model": m, "mean": mean}} for d, (m, mean) in standardized.items()},
+    }
+
+
 def test_the_no_information_warning_reads_standardised_mse_where_the_baselines_have_it():
     """On the data's scale one huge feature decides the ratio; standardised, every feature counts alike."""
-    metrics = {
-        "translation": {"a->b": {"mse_vs_mean_predictor": 1.03}, "b->a": {"mse_vs_mean_predictor": 0.5}},
-        "baselines": {
-            "a->b": {"standardized_mse": {"model": 0.87, "mean": 1.21}},
-            "b->a": {"standardized_mse": {"model": 1.2, "mean": 1.2}},
-        },
-    }
+    metrics = two_way_metrics({"a->b": 1.03, "b->a": 0.5}, {"a->b": (0.87, 1.21), "b->a": (1.2, 1.2)})
     (warning,) = uninformative_warnings(metrics)
     assert warning.startswith("warning   b->a: no better than the training mean (1.00x its standardised MSE)")
 
@@ -163,13 +166,7 @@ def test_the_no_information_warning_reads_standardised_mse_where_the_baselines_h
 def test_a_translation_far_worse_than_the_mean_in_the_data_units_is_warned_whatever_the_verdict():
     """One outlier in training (a value of 1e6) made translated values of a feature with test values within +-4 run
     to -8,895: 9.6x the mean's MSE in the data's units while the standardised verdict read 0.18x."""
-    metrics = {
-        "translation": {"a->b": {"mse_vs_mean_predictor": 9.6}, "b->a": {"mse_vs_mean_predictor": 1.03}},
-        "baselines": {
-            "a->b": {"standardized_mse": {"model": 0.18, "mean": 1.0}},
-            "b->a": {"standardized_mse": {"model": 0.5, "mean": 1.0}},
-        },
-    }
+    metrics = two_way_metrics({"a->b": 9.6, "b->a": 1.03}, {"a->b": (0.18, 1.0), "b->a": (0.5, 1.0)})
     (warning,) = uninformative_warnings(metrics)
     assert warning.startswith("warning   a->b: in the data's units the MSE is 9.60x the training mean's")
 

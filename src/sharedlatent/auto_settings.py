@@ -125,13 +125,16 @@ class ValueSummary:
                 self.feature_squares + sums[2],
             )
 
+    def feature_means(self) -> np.ndarray:
+        """Per feature: the mean of its finite values (0 where it has none)."""
+        return self.feature_sum / np.maximum(self.feature_count, 1)
+
     def overdispersed_share(self) -> float | None:
         """The share of non-constant features whose variance exceeds their mean, among those with a mean of at least
         MIN_INFORMATIVE_MEAN where any has (None: no feature varies). A gene seen in a handful of cells has variance
         about equal to its mean whatever its dispersion, so an unfiltered UMI matrix, half of its genes that rare,
         failed the test (0.47-0.52 on a review's 800 genes, 0.96-0.99 over genes with a mean of 0.05 or 0.1)."""
-        count = np.maximum(self.feature_count, 1)
-        mean = self.feature_sum / count
+        count, mean = np.maximum(self.feature_count, 1), self.feature_means()
         variance = np.maximum(self.feature_squares / count - np.square(mean), 0.0)
         varying = (self.feature_count > 0) & (variance > 1e-12 * np.maximum(1.0, np.square(mean)))
         informative = varying & (mean >= MIN_INFORMATIVE_MEAN)
@@ -150,8 +153,7 @@ class ValueSummary:
     def mean_span(self) -> float | None:
         """The upper quartile of the varying features' positive means over their lower quartile (None: fewer than
         four such features)."""
-        count = np.maximum(self.feature_count, 1)
-        mean = self.feature_sum / count
+        mean = self.feature_means()
         varying = (self.feature_count > 0) & (self.feature_high > self.feature_low) & (mean > 0)
         if varying.sum() < 4:
             return None

@@ -78,6 +78,12 @@ class LibraryPredictor:
         return cls(float(values["intercept"]), tuple(map(float, weights)), *(float(v) for v in numbers[1:]))
 
 
+def regressor_width(model: Any) -> int:
+    """How many weights a predictor of a model with this `model` config section holds: one per latent dimension,
+    batch category and continuous covariate."""
+    return model.latent_size + model.batch_categories + model.continuous_covariates
+
+
 def _finite(value: Any) -> bool:
     """A number (not a bool) that stays finite in float32, as every value the model computes with."""
     return (

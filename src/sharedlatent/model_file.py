@@ -295,7 +295,7 @@ def _check_covariates(path: Path, record: Any, width: int) -> None:
 def _check_library(path: Path, library: Any, config: Any, version: Any) -> None:
     """None, or (format 3 on) per count domain of the model whose library is observed its predictor's checked
     numbers: one weight per latent dimension and covariate column."""
-    from sharedlatent.library_prediction import LibraryPredictor
+    from sharedlatent.library_prediction import LibraryPredictor, regressor_width
     from sharedlatent.names import COUNT_LIKELIHOODS, canonical
 
     if library is None:
@@ -305,7 +305,7 @@ def _check_library(path: Path, library: Any, config: Any, version: Any) -> None:
     if not isinstance(library, dict):
         raise SharedLatentError(f"{path}: library must map count domains to predictors")
     model = config.model
-    width = model.latent_size + model.batch_categories + model.continuous_covariates
+    width = regressor_width(model)
     for name, values in library.items():
         counts = name in model.domains and canonical(model.likelihood_for(name)) in COUNT_LIKELIHOODS
         if not counts or model.domains[name].library == "learned":

@@ -13,7 +13,7 @@ import numpy as np
 from sharedlatent.config import RunConfig
 from sharedlatent.continuous_covariates import CovariateScaler
 from sharedlatent.covariates import BatchEncoder
-from sharedlatent.library_prediction import LibraryPredictor
+from sharedlatent.library_prediction import LibraryPredictor, regressor_width
 from sharedlatent.model_file import FORMAT_VERSION, read_model_file
 from sharedlatent.preprocessing import preprocessor_from_dict
 from sharedlatent.scverse.registration import Registration
@@ -61,7 +61,7 @@ def load_model(cls: type, path: str | Path, device: str = "cpu") -> Any:
         if metadata["covariates"]["obs_keys"] is not None:
             model.registration = model.registration or Registration({})
             model.registration.continuous_keys = list(metadata["covariates"]["obs_keys"])
-    width = config.model.latent_size + config.model.batch_categories + config.model.continuous_covariates
+    width = regressor_width(config.model)
     model.library_predictors = {
         name: LibraryPredictor.from_dict(values, width, f"{path}: library of domain {name!r}")
         for name, values in (metadata.get("library") or {}).items()

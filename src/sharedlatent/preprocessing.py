@@ -57,7 +57,7 @@ def concentrated_features(values: np.ndarray) -> np.ndarray:
 
 
 def near_constant(scale: np.ndarray, concentrated: np.ndarray | None, spans: np.ndarray | None = None) -> np.ndarray:
-    """Per feature: mostly one value (`concentrated`) and spread less than its floor (`floors`, from `spans`: each
+    """Per feature: mostly one value (`concentrated`) and spread less than its floor (see `floors`; `spans`: each
     feature's max - min). A feature whose values spread keeps its own scale however small its units (0.05 beside
     features of 100s)."""
     scale = np.asarray(scale, dtype=np.float64)
@@ -78,7 +78,8 @@ def floors(scale: np.ndarray, spans: np.ndarray | None = None) -> np.ndarray:
     pixel lit in a few images) is not squashed to nothing: its training values stay within about 4 of its mean once
     scaled. The price: a value far beyond its training range (255 where training saw 0 to 5) becomes a large input
     (204 there, against 69 under the relative floor alone). MNIST halves translated better with the cap: 0.715 /
-    0.631 standardised MSE against 0.740 / 0.648 with it for flags only (benchmarks/real_tasks.py mnist)."""
+    0.631 standardised MSE against 0.740 / 0.648 with it for flags only (benchmarks/real_tasks.py mnist, version
+    0.7.0; 0.7.1's rounding moved the first to 0.719 / 0.636)."""
     floor = np.full(np.shape(scale), relative_floor(np.asarray(scale, dtype=np.float64)))
     return floor if spans is None else np.minimum(floor, RARE_SPREAD * np.asarray(spans, dtype=np.float64))
 

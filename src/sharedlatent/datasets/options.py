@@ -32,7 +32,11 @@ def as_float(value: float | str | None, name: str, low: float | None = None, hig
     except (TypeError, ValueError):
         raise SharedLatentError(f"option {name!r} must be a number, got {value!r}") from None
     if (low is not None and number <= low) or (high is not None and number >= high):
-        raise SharedLatentError(f"option {name!r} must lie strictly between {low:g} and {high:g}, got {number:g}")
+        if low is not None and high is not None:
+            bounds = f"between {low:g} and {high:g}"
+        else:
+            bounds = f"above {low:g}" if low is not None else f"below {high:g}"
+        raise SharedLatentError(f"option {name!r} must lie strictly {bounds}, got {number:g}")
     return number
 
 

@@ -188,7 +188,8 @@ def chosen_settings(model: SharedLatentVAE) -> dict[str, str]:
     if model.epoch_search is not None:
         search = model.epoch_search
         chosen["train.epochs"] = (
-            f"{search.epochs}, the lowest point of the median validation-loss curve of {len(search.per_fold)}-fold cross-validation (each fold's rescaled) "
+            f"{search.epochs}, the lowest point of the median validation-loss curve of {len(search.per_fold)}-fold "
+            "cross-validation (each fold's rescaled) "
             f"(folds' own best: {search.per_fold}; {search.seconds:.1f} s, not in the training time); "
             "a validation hold-out would have had under 30 samples"
         )
