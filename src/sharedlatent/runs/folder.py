@@ -15,7 +15,6 @@ from sharedlatent.api import SharedLatentVAE
 from sharedlatent.config import RunConfig
 from sharedlatent.datasets import PairedDataset, load_dataset
 from sharedlatent.errors import SharedLatentError, first_line
-from sharedlatent.runs.preload import preload
 from sharedlatent.runs.record import NO_TEST_NOTE, RUN_FILE, RunRecord, read_record, write_record
 from sharedlatent.runs.registration import run_registration
 from sharedlatent.runs.reload import (
@@ -37,8 +36,8 @@ MIN_TEST_SAMPLES = 2  # latent alignment compares each test sample with the othe
 
 
 def __getattr__(name: str) -> Any:
-    """`evaluate_into` (its home is runs.evaluate), imported on first use: the evaluation's imports (scikit-learn,
-    matplotlib) run beside training (runs/preload.py), not before it."""
+    """`evaluate_into` (its home is runs.evaluate), imported on first use: a run trained with --no-evaluate never
+    imports the evaluation's scikit-learn and matplotlib."""
     if name == "evaluate_into":
         from sharedlatent.runs.evaluate import evaluate_into
 
@@ -96,8 +95,6 @@ def train_run(
         obs_column(dataset, color_by, dataset.test.sample_ids)
     config = with_dataset_settings(config, dataset)
     model = SharedLatentVAE(dataset.input_sizes, config)
-    if main and evaluate and dataset.test.n_samples:
-        preload()  # the evaluation's imports, on the core a small model's training leaves idle
     history = model.fit(dataset.train, checkpoint=checkpoint, resume=resume)
     if not main:
         return out

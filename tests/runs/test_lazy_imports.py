@@ -1,4 +1,5 @@
-"""The evaluation's imports run beside training: train_run's module does not import them, preload does."""
+"""train_run's module leaves the evaluation's imports (scikit-learn, matplotlib) to the evaluation, so a run trained
+with --no-evaluate never pays for them."""
 
 from __future__ import annotations
 
@@ -15,18 +16,8 @@ def _imported_after(code: str) -> list[str]:
     return [name for name in result.stdout.strip().split(",") if name]
 
 
-def test_run_folder_module_leaves_the_evaluation_imports_to_the_preload():
+def test_run_folder_module_leaves_the_evaluation_imports_to_the_evaluation():
     assert _imported_after("import sharedlatent.runs.folder") == []
-
-
-def test_preload_imports_the_evaluation_modules():
-    code = "from sharedlatent.runs.preload import preload\npreload().join()"
-    assert _imported_after(code) == list(EVALUATION_IMPORTS)
-
-
-def test_preload_of_a_missing_module_stops_quietly():
-    code = "from sharedlatent.runs.preload import preload\npreload(('no_such_module_here', 'matplotlib')).join()"
-    assert _imported_after(code) == []  # stops at the first failure; the evaluation's own import reports it
 
 
 def test_evaluate_into_is_still_importable_from_the_folder_module():
