@@ -9,7 +9,7 @@ from sharedlatent.errors import SharedLatentError
 from sharedlatent.evaluation.predictions import DomainOutputs, RunOutputs
 from sharedlatent.figures import summary as model_summary
 from sharedlatent.figures.diagram import plot_model_diagram
-from sharedlatent.figures.latent import plot_interpolation, plot_latent_space
+from sharedlatent.figures.latent import plot_interpolation, plot_latent_space, principal_components
 from sharedlatent.figures.losses import plot_loss_curves
 from sharedlatent.figures.renderers import ImageRenderer, ProfileRenderer, SkeletonRenderer
 from sharedlatent.figures.report import metric_tables, write_report
@@ -178,6 +178,31 @@ def test_latent_space_with_float_labels_and_one_dimension(tmp_path):
     outputs = fake_outputs({"left": 8, "right": 8}, latent=1)
     outputs.labels = np.linspace(0, 1, 40)
     assert_png(plot_latent_space(outputs, tmp_path / "latent.png", dpi=DPI))
+
+
+@pytest.mark.parametrize("shape", [(40, 5), (6, 12), (300, 2)])
+def test_principal_components_are_scikit_learns(shape):
+    from sklearn.decomposition import PCA
+
+    values = np.random.default_rng(3).normal(size=shape) * np.arange(1, shape[1] + 1)
+    scores, shares = principal_components(values, 2)
+    reference = PCA(n_components=2).fit(values)
+    np.testing.assert_allclose(scores, reference.transform(values), atol=1e-9)
+    np.testing.assert_allclose(shares, reference.explained_variance_ratio_, atol=1e-12)
+
+
+def test_drawing_figures_does_not_import_scikit_learn():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from sharedlatent.figures.latent import project_latent\n"
+        "project_latent(np.random.default_rng(0).normal(size=(20, 4)))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"  # figures render in a process that may never import it
 
 
 def test_latent_space_rejects_unknown_method(tmp_path):

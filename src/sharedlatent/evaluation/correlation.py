@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import rankdata  # scipy is a hard dependency of scikit-learn
 
 from sharedlatent.evaluation.checks import matching_pair
 
@@ -54,6 +53,8 @@ def per_sample_pearson(truth: np.ndarray, prediction: np.ndarray) -> np.ndarray:
 
 def per_feature_spearman(truth: np.ndarray, prediction: np.ndarray) -> np.ndarray:
     """Spearman rank correlation across samples for each feature (ties get average ranks); NaN for constant features."""
+    from scipy.stats import rankdata  # scipy comes with scikit-learn; imported here, the feature scatter stays light
+
     truth, prediction = matching_pair(truth, prediction, "truth", "prediction")
     return _column_pearson(rankdata(truth, axis=0), rankdata(prediction, axis=0))
 

@@ -11,6 +11,7 @@ from sharedlatent.errors import SharedLatentError
 from sharedlatent.evaluation.predictions import RunOutputs
 from sharedlatent.figures.canvas import DPI, domain_colour, new_figure, save_png
 from sharedlatent.figures.renderers import Renderer
+from sharedlatent.svd import thin_svd
 
 LATENT_METHODS = ("pca", "umap")
 MARKERS = ("o", "^", "s", "D", "v", "P", "X", "*")
@@ -25,19 +26,30 @@ def project_latent(encodings: np.ndarray, method: str = "pca", seed: int = 0) ->
         try:
             import umap
         except ImportError:
-            return _pca(encodings, seed, "PCA, umap not installed")
+            return _pca(encodings, "PCA, umap not installed")
         return umap.UMAP(n_components=2, random_state=seed).fit_transform(encodings), "UMAP"
-    return _pca(encodings, seed, "PCA")
+    return _pca(encodings, "PCA")
 
 
-def _pca(encodings: np.ndarray, seed: int, name: str) -> tuple[np.ndarray, str]:
+def _pca(encodings: np.ndarray, name: str) -> tuple[np.ndarray, str]:
     if encodings.shape[1] == 1:
         return np.column_stack([encodings[:, 0], np.zeros(len(encodings))]), "1-D latent"
-    from sklearn.decomposition import PCA
+    scores, shares = principal_components(encodings, 2)
+    return scores, f"{name}: {shares[0] * 100:.0f}% + {shares[1] * 100:.0f}% of variance"
 
-    pca = PCA(n_components=2, random_state=seed).fit(encodings)
-    shares = pca.explained_variance_ratio_ * 100
-    return pca.transform(encodings), f"{name}: {shares[0]:.0f}% + {shares[1]:.0f}% of variance"
+
+def principal_components(values: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first `n_components` principal component scores of `values` (rows are samples) and each component's share
+    of the variance. Each component's sign puts its largest loading positive, as scikit-learn's PCA does, so the
+    plot does not flip between runs; numpy only, so drawing figures never imports scikit-learn."""
+    centred = values - values.mean(axis=0)
+    _, singular, components = thin_svd(centred)
+    components = components[:n_components]
+    largest = np.argmax(np.abs(components), axis=1)
+    components = components * np.sign(components[np.arange(len(components)), largest])[:, None]
+    total = np.square(singular).sum()
+    shares = np.square(singular[:n_components]) / total if total > 0 else np.zeros(n_components)
+    return centred @ components.T, shares
 
 
 def plot_latent_space(
