@@ -2,31 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
 from sharedlatent.figures.canvas import DPI, new_figure, save_png
-
-
-class EpochLosses(Protocol):
-    """One epoch of one stage and phase, as training.loop.EpochRecord holds it."""
-
-    stage: int
-    phase: str
-    epoch: int
-    train_loss: float
-    validation_loss: float | None
-
-
-class LossHistory(Protocol):
-    """What the figure reads of a training history (training.loop.History), without importing the loop and torch."""
-
-    records: Sequence[EpochLosses]
-    stopped_early: Sequence[str]
-    seconds: float
+from sharedlatent.figures.loss_history import LossHistory
 
 
 def plot_loss_curves(history: LossHistory, path: str | Path, *, dpi: int = DPI) -> Path:

@@ -5,7 +5,6 @@ whatever the data's size: at most EVALUATION_SAMPLES samples of the split and RE
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,17 +16,18 @@ from sharedlatent.datasets import PairedDataset, Split
 from sharedlatent.datasets.streaming import StreamedSplit
 from sharedlatent.errors import SharedLatentError, listed
 from sharedlatent.evaluation.predictions import RunOutputs
-from sharedlatent.evaluation.run_metrics import compute_run_metrics
 from sharedlatent.names import COUNT_LIKELIHOODS, canonical
 from sharedlatent.runs.batches import GENERATED_BATCH_RULE
+from sharedlatent.runs.figure_job import FigureJob, draw_figures
 from sharedlatent.runs.predictions import compute_outputs, interpolate
 from sharedlatent.runs.record import RunRecord, write_record
-from sharedlatent.storage import METRICS_FILE, split_file, write_json, write_text
+from sharedlatent.storage import METRICS_FILE, split_file, write_json
 
 if TYPE_CHECKING:
     from sharedlatent.api import SharedLatentVAE
     from sharedlatent.config import RunConfig
     from sharedlatent.figures.renderers import Renderer
+    from sharedlatent.runs.figure_worker import FigureWorker
     from sharedlatent.training.loop import History
 
 SPLITS = ("train", "test")
@@ -137,6 +137,8 @@ def write_metrics(
         "train_seconds": record.train_seconds,
         "evaluated_on": sample_note(evaluation),
     }
+    from sharedlatent.evaluation.run_metrics import compute_run_metrics  # scikit-learn: after the figure job is sent
+
     # absent rows of partially paired data are zero-filled placeholders
     reference = seeded_rows(dataset.train.paired(), REFERENCE_ROWS)
     # One BLAS/OpenMP thread: on these bounded sizes threads cost more than they gain (on 2 busy cores the digits
@@ -151,57 +153,27 @@ def write_metrics(
     return metrics
 
 
-def write_figures(
+def figure_job(
     folder: Path, model: SharedLatentVAE, record: RunRecord, history: History | None, evaluation: Evaluation
-) -> list[Path]:
-    """Draw every figure of the split (and model.txt) into `folder`; returns the figures in report order."""
-    from sharedlatent.figures.diagram import plot_model_diagram
-    from sharedlatent.figures.latent import plot_interpolation, plot_latent_space
-    from sharedlatent.figures.losses import plot_loss_curves
-    from sharedlatent.figures.samples import plot_sample_grid
-    from sharedlatent.figures.summary import describe_model, model_text_diagram
+) -> FigureJob:
+    """The split's figures as plain data (runs/figure_job.py), drawn here or by a figure worker."""
+    from sharedlatent.figures.loss_history import LossCurves
+    from sharedlatent.figures.summary import describe_model
 
-    split, outputs, renderers = evaluation.split, evaluation.outputs, evaluation.renderers
-    figures = [plot_sample_grid(outputs, renderers, folder / f"samples_{record.layout}_{split}.png")]
-    if history is not None and history.records:
-        figures.append(plot_loss_curves(history, folder / "loss_curves.png"))
-    summary = describe_model(model.module)
-    write_text(folder / "model.txt", model_text_diagram(summary))
-    figures.append(plot_model_diagram(summary, folder / "model.png"))
-    projection = "umap" if importlib.util.find_spec("umap") else "pca"
-    latent_path = folder / f"latent_{split}.png"
-    figures.append(plot_latent_space(outputs, latent_path, method=projection, colour=evaluation.colour))
-    figures.append(plot_interpolation(evaluation.interpolation, renderers, folder / f"interpolation_{split}.png"))
-    return figures + _count_heatmaps(folder, model, record, evaluation) + _feature_scatters(folder, record, evaluation)
-
-
-def _count_heatmaps(folder: Path, model: SharedLatentVAE, record: RunRecord, evaluation: Evaluation) -> list[Path]:
-    """A heatmap per count domain: cells by the most variable features, truth beside reconstruction and translation."""
-    from sharedlatent.figures.heatmap import plot_count_heatmap
-
-    figures = []
-    for domain in count_domains(model):
-        if domain in evaluation.pictured or evaluation.outputs.domains[domain].truth.shape[1] <= 1:
-            continue
-        path = folder / f"heatmap_{domain}_{evaluation.split}.png"
-        names = record.feature_names.get(domain)
-        figures.append(plot_count_heatmap(evaluation.outputs, domain, path, feature_names=names))
-    return figures
-
-
-def _feature_scatters(folder: Path, record: RunRecord, evaluation: Evaluation) -> list[Path]:
-    """A feature scatter per direction into each domain that has no picture of its own (tables, omics)."""
-    from sharedlatent.figures.scatter import plot_feature_scatter
-
-    figures = []
-    for target, out in evaluation.outputs.domains.items():
-        if target in evaluation.pictured or out.truth.shape[1] <= 1:
-            continue
-        names = record.feature_names.get(target) or [f"feature_{i}" for i in range(out.truth.shape[1])]
-        for source, translated in out.translated.items():
-            path = folder / f"scatter_{source}_to_{target}_{evaluation.split}.png"
-            figures.append(plot_feature_scatter(out.truth, translated, path, feature_names=names))
-    return figures
+    return FigureJob(
+        folder=folder.absolute(),  # a worker process reads it too
+        layout=record.layout,
+        split=evaluation.split,
+        outputs=evaluation.outputs,
+        interpolation=evaluation.interpolation,
+        renderers=evaluation.renderers,
+        pictured=evaluation.pictured,
+        colour=evaluation.colour,
+        losses=LossCurves.of(history) if history is not None else None,
+        summary=describe_model(model.module),
+        count_domains=tuple(count_domains(model)),
+        feature_names={name: list(values) for name, values in (record.feature_names or {}).items()},
+    )
 
 
 def write_report(
@@ -242,13 +214,18 @@ def evaluate_into(
     history: History | None,
     split: str,
     color_by: str | None = None,
+    worker: FigureWorker | None = None,
 ) -> dict[str, Any]:
     """Write metrics.json, every figure and report.html for one split of the dataset into `folder`
     (other splits than test write metrics_<split>.json and report_<split>.html beside them); `color_by` names an
-    obs column to colour the latent plot by."""
+    obs column to colour the latent plot by. A started `worker` draws the figures while this process computes the
+    metrics (runs/figure_worker.py)."""
     evaluation = prepare(model, dataset, split, color_by)
+    job = figure_job(folder, model, record, history, evaluation)
+    if worker is not None:
+        worker.submit(job)
     metrics = write_metrics(folder, model, dataset, record, evaluation)
-    figures = write_figures(folder, model, record, history, evaluation)
+    figures = worker.figures() if worker is not None else draw_figures(job)
     record.figures = [path.name for path in figures]
     write_record(folder, record)
     write_report(folder, record, metrics, figures, split, model.config)

@@ -15,6 +15,7 @@ from sharedlatent.api import SharedLatentVAE
 from sharedlatent.config import RunConfig
 from sharedlatent.datasets import PairedDataset, load_dataset
 from sharedlatent.errors import SharedLatentError, first_line
+from sharedlatent.runs.figure_worker import FigureWorker, figure_worker
 from sharedlatent.runs.record import NO_TEST_NOTE, RUN_FILE, RunRecord, read_record, write_record
 from sharedlatent.runs.registration import run_registration
 from sharedlatent.runs.reload import (
@@ -95,48 +96,50 @@ def train_run(
         obs_column(dataset, color_by, dataset.test.sample_ids)
     config = with_dataset_settings(config, dataset)
     model = SharedLatentVAE(dataset.input_sizes, config)
-    history = model.fit(dataset.train, checkpoint=checkpoint, resume=resume)
-    if not main:
-        return out
-    # Saved in the model file, so SharedLatentVAE.load reads new AnnData by feature name, layer and batch column.
-    model.registration = model.registration or run_registration(
-        config.dataset, data_options, dataset.input_sizes, dataset.feature_names
-    )
-    staging = staging_folder(out)
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
-    try:
-        record = RunRecord(
-            dataset=config.dataset,
-            data_options=data_options,
-            domains=dataset.domain_names,
-            input_sizes=dataset.input_sizes,
-            feature_names={name: list(dataset.feature_names.get(name, [])) for name in dataset.domain_names},
-            layout=layout_name(model),
-            created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            train_seconds=history.seconds,
-            versions=_versions(),
-            command=list(sys.argv),
-            chosen_settings=chosen_settings(model),
-            data_files=data_files,
-            data_notes=list(dataset.notes),
-            distributed=distributed.description(model.device),
+    # Started now, the figure worker imports matplotlib while training runs and draws beside the metrics
+    with figure_worker(main and evaluate and dataset.test.n_samples > 0) as worker:
+        history = model.fit(dataset.train, checkpoint=checkpoint, resume=resume)
+        if not main:
+            return out
+        # Saved in the model file, so SharedLatentVAE.load reads new AnnData by feature name, layer and batch column.
+        model.registration = model.registration or run_registration(
+            config.dataset, data_options, dataset.input_sizes, dataset.feature_names
         )
-        model.save(staging / WEIGHTS_FILE)
-        write_text(staging / CONFIG_FILE, model.config.to_toml())  # "auto" settings written out as chosen
-        write_json(staging / HISTORY_FILE, history.to_dict())
-        if not dataset.test.n_samples:  # a final model trained on every sample: nothing is left to evaluate on
-            record.data_notes.append(NO_TEST_NOTE)
-        write_record(staging, record)
-        write_test_samples(staging, dataset)
-        if evaluate and dataset.test.n_samples:
-            evaluate_after_training(staging, model, dataset, record, history, color_by, out)
-        _replace_folder(staging, out, overwrite)
-        checkpoint.remove()
-    finally:
+        staging = staging_folder(out)
         if staging.exists():
             shutil.rmtree(staging)
+        staging.mkdir(parents=True)
+        try:
+            record = RunRecord(
+                dataset=config.dataset,
+                data_options=data_options,
+                domains=dataset.domain_names,
+                input_sizes=dataset.input_sizes,
+                feature_names={name: list(dataset.feature_names.get(name, [])) for name in dataset.domain_names},
+                layout=layout_name(model),
+                created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                train_seconds=history.seconds,
+                versions=_versions(),
+                command=list(sys.argv),
+                chosen_settings=chosen_settings(model),
+                data_files=data_files,
+                data_notes=list(dataset.notes),
+                distributed=distributed.description(model.device),
+            )
+            model.save(staging / WEIGHTS_FILE)
+            write_text(staging / CONFIG_FILE, model.config.to_toml())  # "auto" settings written out as chosen
+            write_json(staging / HISTORY_FILE, history.to_dict())
+            if not dataset.test.n_samples:  # a final model trained on every sample: nothing is left to evaluate on
+                record.data_notes.append(NO_TEST_NOTE)
+            write_record(staging, record)
+            write_test_samples(staging, dataset)
+            if evaluate and dataset.test.n_samples:
+                evaluate_after_training(staging, model, dataset, record, history, color_by, out, worker)
+            _replace_folder(staging, out, overwrite)
+            checkpoint.remove()
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging)
     return out
 
 
@@ -148,13 +151,15 @@ def evaluate_after_training(
     history: Any,
     color_by: str | None,
     out: Path,
+    worker: FigureWorker | None = None,
 ) -> None:
-    """evaluate_into for the test split; an evaluation that fails says, in one line, how to keep the training: its
-    checkpoint stays, and `--resume --no-evaluate` writes the run from it (`sharedlatent evaluate` retries later)."""
+    """evaluate_into for the test split (figures drawn by `worker` when one was started); an evaluation that fails
+    says, in one line, how to keep the training: its checkpoint stays, and `--resume --no-evaluate` writes the run
+    from it (`sharedlatent evaluate` retries later)."""
     from sharedlatent.runs.evaluate import evaluate_into
 
     try:
-        evaluate_into(staging, model, dataset, record, history, "test", color_by)
+        evaluate_into(staging, model, dataset, record, history, "test", color_by, worker)
     except Exception as error:  # noqa: BLE001 - any failure here would otherwise lose the trained model
         detail = first_line(error, typed=not isinstance(error, SharedLatentError))
         raise SharedLatentError(
@@ -280,18 +285,21 @@ def evaluate_run(
 
     A run folder is data, never code: a `module:function` loader needs `trust_loader`, a pickle `allow_pickle`."""
     folder = Path(folder)
-    model, record = load_run(folder)
-    check_model_matches(folder)  # the report shows the model's config; a config.toml that says otherwise is damage
-    options = reload_options(record, trust_loader, allow_pickle)
-    check_data_files(record)
-    dataset = load_dataset(record.dataset, **options)
-    if dataset.input_sizes != model.input_sizes:
-        raise SharedLatentError(
-            f"dataset {record.dataset!r} now has sizes {dataset.input_sizes}, the run was trained on {model.input_sizes}"
-        )
-    if split == "test" and not dataset.test.n_samples:
-        raise SharedLatentError(f"{folder} was trained with test_fraction=0 and has no test split; use --split train")
-    history = read_history(folder)
-    from sharedlatent.runs.evaluate import evaluate_into
+    with figure_worker(True) as worker:  # it imports matplotlib while this process loads the model and data
+        model, record = load_run(folder)
+        check_model_matches(folder)  # the report shows the model's config; a config.toml that says otherwise is damage
+        options = reload_options(record, trust_loader, allow_pickle)
+        check_data_files(record)
+        dataset = load_dataset(record.dataset, **options)
+        if dataset.input_sizes != model.input_sizes:
+            raise SharedLatentError(
+                f"dataset {record.dataset!r} now has sizes {dataset.input_sizes}, the run was trained on {model.input_sizes}"
+            )
+        if split == "test" and not dataset.test.n_samples:
+            raise SharedLatentError(
+                f"{folder} was trained with test_fraction=0 and has no test split; use --split train"
+            )
+        history = read_history(folder)
+        from sharedlatent.runs.evaluate import evaluate_into
 
-    return evaluate_into(folder, model, dataset, record, history, split, color_by)
+        return evaluate_into(folder, model, dataset, record, history, split, color_by, worker)
