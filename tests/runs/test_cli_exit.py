@@ -1,0 +1,49 @@
+"""The `sharedlatent` command leaves without the interpreter's teardown (runs/cli.py entry): its output, exit code
+and exit handlers must all survive that."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+
+def run_entry(main_body: str) -> subprocess.CompletedProcess:
+    """entry() in a fresh interpreter, with main() replaced by `main_body` (a function body returning the code)."""
+    code = (
+        "import atexit, sys\n"
+        "import sharedlatent.runs.cli as cli\n"
+        "def fake_main():\n" + "".join(f"    {line}\n" for line in main_body.splitlines()) + "cli.main = fake_main\n"
+        "cli.entry()\n"
+        "print('not reached')\n"
+    )
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+
+
+def test_entry_keeps_the_exit_code_the_buffered_output_and_the_exit_handlers():
+    body = (
+        "atexit.register(lambda: print('handler ran'))\n"
+        "sys.stdout.write('x' * 100000)\n"  # more than a pipe holds, still buffered when main returns
+        "print('error: something', file=sys.stderr)\n"
+        "return 3"
+    )
+    result = run_entry(body)
+    assert result.returncode == 3
+    assert result.stdout == "x" * 100000 + "handler ran\n"
+    assert result.stderr == "error: something\n"
+
+
+def test_an_exception_escaping_main_leaves_with_its_traceback():
+    result = run_entry("raise ValueError('a bug')")
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr and "ValueError: a bug" in result.stderr
+
+
+def test_the_module_command_exits_through_entry():
+    result = subprocess.run(
+        [sys.executable, "-m", "sharedlatent", "datasets"], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.rstrip().splitlines()[-1].strip().startswith("needs:")  # the whole listing arrived
+    result = subprocess.run(
+        [sys.executable, "-m", "sharedlatent", "info", "/no/such/run"], capture_output=True, text=True
+    )
+    assert result.returncode != 0 and result.stderr.startswith("error:")
