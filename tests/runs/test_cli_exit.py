@@ -47,3 +47,10 @@ def test_the_module_command_exits_through_entry():
         [sys.executable, "-m", "sharedlatent", "info", "/no/such/run"], capture_output=True, text=True
     )
     assert result.returncode != 0 and result.stderr.startswith("error:")
+
+
+def test_a_profiled_command_still_writes_its_profile(tmp_path):
+    profile = tmp_path / "profile.out"
+    command = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "sharedlatent", "datasets"]
+    subprocess.run(command, capture_output=True, text=True, check=True)
+    assert profile.stat().st_size > 0

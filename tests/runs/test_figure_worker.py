@@ -179,3 +179,40 @@ def test_evaluating_a_run_later_has_its_figures_drawn_by_the_worker(tmp_path, mo
     monkeypatch.setattr(figure_worker, "draw_figures", lambda job: pytest.fail("drawn in the trainer"))
     run_folder.evaluate_run(out)
     assert (out / "model.png").is_file() and (out / "report.html").is_file()
+
+
+def test_a_worker_that_never_reads_its_job_cannot_block_the_trainer(job_parts, tmp_path, monkeypatch):
+    monkeypatch.setattr(figure_worker, "WAIT_SECONDS", 1.0)
+    monkeypatch.setattr(figure_worker, "draw_figures", lambda job: [job.folder / "x.png"])
+    worker = fake_worker("import time; time.sleep(60)")  # the job (far above a pipe's 64 KiB) is never read
+    worker.submit(make_job(job_parts, tmp_path / "figures"))
+    assert names(worker.figures()) == ["x.png"]
+
+
+def test_the_worker_imports_nothing_from_the_working_directory(job_parts, tmp_path, monkeypatch):
+    (tmp_path / "random.py").write_text("raise RuntimeError('a module of the user that shadows the standard one')\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [*sys.path, Path(tmp_path / "elsewhere")])  # a Path, as some programs add
+    monkeypatch.setattr(figure_worker, "draw_figures", lambda job: pytest.fail("drawn in the trainer"))
+    worker = FigureWorker.start()
+    worker.submit(make_job(job_parts, tmp_path / "figures"))
+    assert "model.png" in names(worker.figures())
+
+
+def test_a_worker_stopped_while_writing_a_figure_leaves_no_temporary_file(tmp_path):
+    code = (
+        "import signal, sys, time\n"
+        "from sharedlatent.runs.figure_worker import _leave\n"
+        "from sharedlatent.storage import atomic_path\n"
+        "signal.signal(signal.SIGTERM, _leave)\n"
+        f"with atomic_path({str(tmp_path / 'figure.png')!r}) as temporary:\n"
+        "    open(temporary, 'wb').write(b'half a figure')\n"
+        "    print('writing', flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert process.stdout.readline().strip() == "writing"
+    worker = FigureWorker(process)
+    worker.close()
+    assert process.returncode == 1  # left through SystemExit, so the temporary file was removed on the way
+    assert list(tmp_path.iterdir()) == []

@@ -12,6 +12,7 @@ import datetime as _dt
 import json
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -87,8 +88,15 @@ def entry() -> NoReturn:
 
     Freeing torch's, scikit-learn's and matplotlib's modules one by one took 0.6-1.4 s after every command, and
     there is nothing left to do by then: the commands close their files, the exit handlers (atexit) run here, and
-    stdout and stderr are flushed. An exception that escapes main() still leaves the ordinary way, with its traceback."""
+    stdout and stderr are flushed. An exception that escapes main() still leaves the ordinary way, with its traceback,
+    and so does a process under a profiler or debugger (cProfile writes its output at exit) or with threads to join."""
     code = main()
+    if (
+        sys.getprofile()
+        or sys.gettrace()
+        or any(not t.daemon for t in threading.enumerate() if t is not threading.main_thread())
+    ):
+        raise SystemExit(code)  # a profiler's or debugger's output, or threads to join: the ordinary exit
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):  # a closed pipe (`| head`) has nothing to flush to

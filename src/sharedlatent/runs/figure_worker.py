@@ -20,11 +20,15 @@ import pickle
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import IO
 
 from sharedlatent.runs.figure_job import FIGURE_MODULES, FigureJob, draw_figures
 
 WAIT_SECONDS = 600.0  # figures are drawn from at most a few thousand samples; past this the worker is stuck
+WORKER_MODULE = "sharedlatent.runs.figure_worker"
+STOP_SECONDS = 2.0  # a stopped worker's time to remove the figure it was writing before it is killed
 ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")  # drawing beside the metrics, not in them
 
 
@@ -38,35 +42,32 @@ class FigureWorker:
     @classmethod
     def start(cls) -> FigureWorker | None:
         """Start a worker (it imports the figure code, then waits); None where no process can be started."""
-        if not sys.executable:
-            return None
-        environment = dict(os.environ, **{name: "1" for name in ONE_THREAD})
-        # The trainer's import path, so the worker imports this same sharedlatent
-        environment["PYTHONPATH"] = os.pathsep.join(path for path in sys.path if path)
         try:
+            # The trainer's import path, set before anything is imported: this same sharedlatent, and never a module
+            # that happens to lie in the working directory
+            paths = [os.fspath(path) for path in sys.path if isinstance(path, (str, os.PathLike)) and os.fspath(path)]
+            code = f"import sys; sys.path[:] = {paths!r}; from {WORKER_MODULE} import main; raise SystemExit(main())"
             process = subprocess.Popen(
-                [sys.executable, "-m", "sharedlatent.runs.figure_worker"],
+                [sys.executable, "-c", code],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                env=environment,
+                stderr=subprocess.DEVNULL,  # a failure is drawn again, and reported, by the trainer
+                env=dict(os.environ, **{name: "1" for name in ONE_THREAD}),
             )
-        except OSError:
+        except Exception:  # noqa: BLE001 - no worker never stops a run: the trainer draws
             return None
         return cls(process)
 
     def submit(self, job: FigureJob) -> None:
-        """Send the job; the worker draws it while the caller goes on (a worker that died is noticed in `figures`)."""
+        """Send the job; the worker draws it while the caller goes on (a worker that died is noticed in `figures`).
+        A thread writes it, so a worker that never reads cannot block the caller past `figures`' wait."""
         self.job = job
-        assert self.process.stdin is not None
+        stdin, self.process.stdin = self.process.stdin, None  # the writer's now: communicate() must not touch it
         try:
             data = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:  # noqa: BLE001 - e.g. a loader's renderer that cannot be pickled: drawn here instead
             data = b""  # the worker reads no job and leaves; `figures` finds no result
-        with contextlib.suppress(OSError):  # a broken pipe: the worker has gone, `figures` draws here
-            self.process.stdin.write(data)
-        with contextlib.suppress(OSError):
-            self.process.stdin.close()
-        self.process.stdin = None  # closed: communicate() must not flush it
+        threading.Thread(target=_write_and_close, args=(stdin, data), daemon=True).start()
 
     def figures(self) -> list[Path]:
         """The submitted job's figures in report order, drawn by the worker, or here where it did not draw them."""
@@ -104,17 +105,30 @@ class FigureWorker:
         self.close()
 
     def close(self) -> None:
-        """Stop the worker if it still runs (no job was submitted: training or loading failed or was interrupted);
-        it holds nothing worth waiting for."""
+        """Stop the worker if it still runs (no job was submitted, or the run stopped while it drew): asked first, so
+        that a figure being written is cleaned up, then killed."""
         if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        with contextlib.suppress(OSError):
-            if self.process.stdin is not None:
-                self.process.stdin.close()
-            if self.process.stdout is not None:
-                self.process.stdout.close()
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            with contextlib.suppress(OSError):
+                if stream is not None:
+                    stream.close()
         self.process.stdin = None
+
+
+def _write_and_close(stream: IO[bytes] | None, data: bytes) -> None:
+    """Write the job to the worker's stdin and close it; a worker that has gone is noticed by `figures`."""
+    if stream is None:
+        return
+    with contextlib.suppress(OSError):
+        stream.write(data)
+    with contextlib.suppress(OSError):
+        stream.close()
 
 
 def worth_a_worker() -> bool:
@@ -130,9 +144,14 @@ def figure_worker(wanted: bool) -> contextlib.AbstractContextManager[FigureWorke
     return worker if worker is not None else contextlib.nullcontext()
 
 
+def _leave(signum: int, frame: object) -> None:
+    raise SystemExit(1)
+
+
 def main() -> int:
     """The worker: import the figure code, read one job from stdin, draw it, print the figure names as JSON."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the trainer, which closes the pipe; no traceback here
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the trainer, which then stops this process
+    signal.signal(signal.SIGTERM, _leave)  # the trainer's stop: a figure being written is removed on the way out
     for name in FIGURE_MODULES:
         with contextlib.suppress(Exception):  # a failing import fails again, with its error, in the trainer
             importlib.import_module(name)
@@ -146,7 +165,3 @@ def main() -> int:
         return 1
     sys.stdout.write(json.dumps({"figures": [path.name for path in figures]}))
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

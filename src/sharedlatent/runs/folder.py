@@ -138,6 +138,8 @@ def train_run(
             _replace_folder(staging, out, overwrite)
             checkpoint.remove()
         finally:
+            if worker is not None:
+                worker.close()  # first: a worker stopped mid-figure must not write into staging as it goes
             if staging.exists():
                 shutil.rmtree(staging)
     return out
