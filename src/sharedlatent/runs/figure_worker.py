@@ -82,8 +82,7 @@ class FigureWorker:
         try:
             output, _ = self.process.communicate(timeout=WAIT_SECONDS)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            self.close()
             return None
         if self.process.returncode != 0:
             return None
