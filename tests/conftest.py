@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from sharedlatent.config import ModelConfig, RunConfig, TrainConfig
@@ -20,3 +23,10 @@ def small_config(**train) -> RunConfig:
     return RunConfig(
         model=ModelConfig(private_widths=[32, 16], shared_widths=[16], latent_size=4), train=TrainConfig(**settings)
     )
+
+
+def packages_imported_after(code: str, packages: tuple[str, ...]) -> list[str]:
+    """Which of `packages` (top-level names) a fresh interpreter has imported after running `code`."""
+    script = f"{code}\nimport sys\nprint(','.join(p for p in {packages!r} if p in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    return [name for name in result.stdout.strip().split(",") if name]

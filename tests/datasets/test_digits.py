@@ -3,12 +3,10 @@ equal what scikit-learn's load_digits and split_rows give."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
+from conftest import packages_imported_after
 from sharedlatent.datasets import digits
 from sharedlatent.datasets.registry import load_dataset
 from sharedlatent.datasets.splits import split_rows
@@ -43,14 +41,8 @@ def test_the_dataset_splits_by_the_stored_rows():
 
 
 def test_loading_digits_does_not_import_scikit_learn():
-    code = (
-        "import sys\n"
-        "from sharedlatent.datasets.registry import load_dataset\n"
-        "load_dataset('digits')\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "[]"
+    code = "from sharedlatent.datasets.registry import load_dataset\nload_dataset('digits')"
+    assert packages_imported_after(code, ("sklearn",)) == []
 
 
 def test_missing_scikit_learn_is_one_line(monkeypatch):
