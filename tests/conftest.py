@@ -25,8 +25,8 @@ def small_config(**train) -> RunConfig:
     )
 
 
-def packages_imported_after(code: str, packages: tuple[str, ...]) -> list[str]:
-    """Which of `packages` (top-level names) a fresh interpreter has imported after running `code`."""
-    script = f"{code}\nimport sys\nprint(','.join(p for p in {packages!r} if p in sys.modules))"
+def modules_imported_after(code: str, modules: tuple[str, ...]) -> list[str]:
+    """Which of `modules` (e.g. "sklearn", "torch._dynamo") a fresh interpreter has imported after running `code`."""
+    script = f"{code}\nimport sys\nprint(','.join(m for m in {modules!r} if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     return [name for name in result.stdout.strip().split(",") if name]

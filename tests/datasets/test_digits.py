@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import packages_imported_after
+from conftest import modules_imported_after
 from sharedlatent.datasets import digits
 from sharedlatent.datasets.registry import load_dataset
 from sharedlatent.datasets.splits import split_rows
@@ -42,7 +42,7 @@ def test_the_dataset_splits_by_the_stored_rows():
 
 def test_loading_digits_does_not_import_scikit_learn():
     code = "from sharedlatent.datasets.registry import load_dataset\nload_dataset('digits')"
-    assert packages_imported_after(code, ("sklearn",)) == []
+    assert modules_imported_after(code, ("sklearn",)) == []
 
 
 def test_missing_scikit_learn_is_one_line(monkeypatch):

@@ -5,7 +5,7 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 
-from conftest import packages_imported_after
+from conftest import modules_imported_after
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.evaluation.predictions import DomainOutputs, RunOutputs
 from sharedlatent.figures import summary as model_summary
@@ -198,7 +198,7 @@ def test_drawing_figures_does_not_import_scikit_learn():
         "from sharedlatent.figures.latent import project_latent\n"
         "project_latent(np.random.default_rng(0).normal(size=(20, 4)))"
     )
-    assert packages_imported_after(code, ("sklearn", "scipy")) == []  # the figure worker never imports them
+    assert modules_imported_after(code, ("sklearn", "scipy")) == []  # the figure worker never imports them
 
 
 def test_latent_space_rejects_unknown_method(tmp_path):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import packages_imported_after, small_config
+from conftest import modules_imported_after, small_config
 from sharedlatent.api import SharedLatentVAE
 from sharedlatent.config import RunConfig
 from sharedlatent.runs import evaluate, figure_worker
@@ -75,7 +75,7 @@ def test_the_job_and_the_figure_code_load_without_torch(job_parts, tmp_path):
         "    importlib.import_module(name)\n"
         f"pickle.loads(open({str(job_file)!r}, 'rb').read())"
     )
-    assert packages_imported_after(code, ("torch", "sklearn")) == []  # the worker starts in about a second, not three
+    assert modules_imported_after(code, ("torch", "sklearn")) == []  # the worker starts in about a second, not three
 
 
 @pytest.mark.parametrize(

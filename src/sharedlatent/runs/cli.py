@@ -86,7 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def entry() -> NoReturn:
     """The `sharedlatent` command: main(), its exit handlers, then an exit without the interpreter's teardown.
 
-    Freeing torch's, scikit-learn's and matplotlib's modules one by one took 0.6-1.4 s after every command, and
+    Freeing torch's, scikit-learn's and matplotlib's modules one by one took 0.6-1.4 s after every command
+    (one-off timings of `python -c "import torch, ..."` against the same followed by os._exit), and
     there is nothing left to do by then: the commands close their files, the exit handlers (atexit) run here, and
     stdout and stderr are flushed. An exception that escapes main() still leaves the ordinary way, with its traceback,
     and so does a process under a profiler or debugger (cProfile writes its output at exit) or with threads to join."""

@@ -99,7 +99,7 @@ def run_epoch(
     order = torch.randperm(n, generator=generator, device="cpu").to(data.device)
     shuffled = data.shuffled(order)  # in memory one gather per epoch; on disk (training/sources.py) a lazy order
     sums = EpochSums(deferred=data.device.type != "cpu")  # no per-batch read from an accelerator
-    # Plain layouts on the CPU skip autograd (nn/direct_gradients.py: the same loss and gradients, about 1.5x as fast)
+    # Plain layouts on the CPU skip autograd (nn/direct_gradients.py: the same loss and gradients, its timings there)
     direct = None
     if distributed.world_size() == 1 and config.precision == "float32":
         direct = DirectStep.build(module, phase.routes, weights, data.device)
