@@ -68,7 +68,7 @@ def write_text(path: str | Path, text: str) -> None:
 def write_json(path: str | Path, values: Any) -> None:
     """Write `values` as standard JSON: NaN and infinities (undefined metrics) become null, which every JSON reader
     takes, where Python's default would write bare NaN that JavaScript's JSON.parse and others refuse."""
-    write_text(path, json.dumps(_finite_or_null(values), indent=2, default=_json_default, allow_nan=False) + "\n")
+    write_text(path, json.dumps(_finite_or_null(values), indent=2, default=json_default, allow_nan=False) + "\n")
 
 
 def _finite_or_null(value: Any) -> Any:
@@ -95,7 +95,8 @@ def read_json(path: str | Path) -> Any:
         raise SharedLatentError(f"cannot read {path} as JSON: nested too deeply") from None
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
+    """numpy scalars and arrays as the Python values json writes (json.dumps' `default`)."""
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):
@@ -121,7 +122,7 @@ def save_weights(path: str | Path, tensors: dict, metadata: dict[str, Any]) -> N
     from safetensors.torch import save_file
 
     contiguous = {name: tensor.detach().cpu().contiguous() for name, tensor in tensors.items()}
-    text = json.dumps(metadata, default=_json_default)
+    text = json.dumps(metadata, default=json_default)
     header = {METADATA_KEY: text, DIGEST_KEY: weights_digest(contiguous, text)}
     with atomic_path(path) as temporary:
         save_file(contiguous, str(temporary), metadata=header)

@@ -90,6 +90,7 @@ def test_translation_metrics_every_direction_by_target_likelihood():
 
 def test_count_targets_baselines_predict_raw_counts_and_the_notes_say_which_scale_each_number_is_on():
     from sharedlatent.evaluation.baseline_metrics import baseline_comparison
+    from sharedlatent.evaluation.metrics_inputs import DomainScales
     from sharedlatent.runs.predictions import compute_outputs
 
     dataset = load_dataset("synthetic_omics", n_samples=150, n_genes=20, n_proteins=5)
@@ -100,7 +101,7 @@ def test_count_targets_baselines_predict_raw_counts_and_the_notes_say_which_scal
     model = SharedLatentVAE(dataset.input_sizes, config)
     model.fit(dataset.train)
     outputs = compute_outputs(model, dataset.test)
-    comparison = baseline_comparison(model, outputs, dataset.train.domains)
+    comparison = baseline_comparison(DomainScales.of(model), outputs, dataset.train.domains)
     notes = comparison["baseline_notes"]
     counts = [name for name in dataset.domain_names if model.config.model.likelihood_for(name) == "negative_binomial"]
     assert counts and all(

@@ -198,7 +198,7 @@ def test_drawing_figures_does_not_import_scikit_learn():
         "from sharedlatent.figures.latent import project_latent\n"
         "project_latent(np.random.default_rng(0).normal(size=(20, 4)))"
     )
-    assert modules_imported_after(code, ("sklearn", "scipy")) == []  # the figure worker never imports them
+    assert modules_imported_after(code, ("sklearn", "scipy")) == []  # the figures need neither
 
 
 def test_latent_space_rejects_unknown_method(tmp_path):

@@ -5,41 +5,30 @@ predictor estimates the same thing and is scored on the data's scale."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from sharedlatent.evaluation.baselines import compare_direction, verdict_line
-from sharedlatent.evaluation.latent_usage import ACTIVE_THRESHOLD, active_latent_dimensions, gaussian_kl_per_dimension
+from sharedlatent.evaluation.metrics_inputs import DomainScales
 from sharedlatent.evaluation.predictions import RunOutputs
 from sharedlatent.names import LIKELIHOOD_KINDS, canonical
 
 
-class PreprocessedModel(Protocol):
-    """What the baselines ask of a model: its config, preprocessors and latent distributions."""
-
-    config: Any
-    preprocessors: dict[str, Any]
-
-    def latent_distribution(
-        self, x: np.ndarray, domain: str, *, batch: Any = None
-    ) -> tuple[np.ndarray, np.ndarray]: ...
-
-
-def model_space(model: PreprocessedModel, domain: str, values: np.ndarray) -> np.ndarray:
+def model_space(scales: DomainScales, domain: str, values: np.ndarray) -> np.ndarray:
     """`values` as the model's encoder sees them: preprocessed, and log1p for count domains."""
-    transformed = model.preprocessors[domain].transform(np.asarray(values, dtype=np.float64))
-    return np.log1p(np.maximum(transformed, 0)) if _is_counts(model, domain) else transformed
+    transformed = scales.preprocessors[domain].transform(np.asarray(values, dtype=np.float64))
+    return np.log1p(np.maximum(transformed, 0)) if _is_counts(scales, domain) else transformed
 
 
-def target_space(model: PreprocessedModel, domain: str, values: np.ndarray) -> np.ndarray:
+def target_space(scales: DomainScales, domain: str, values: np.ndarray) -> np.ndarray:
     """`values` as the baselines predict them: preprocessed, counts left as counts (their means, as the model's
     decoder predicts them, not log1p, whose back-transform would predict below the mean)."""
-    return model.preprocessors[domain].transform(np.asarray(values, dtype=np.float64))
+    return scales.preprocessors[domain].transform(np.asarray(values, dtype=np.float64))
 
 
 def baseline_comparison(
-    model: PreprocessedModel, outputs: RunOutputs, train_domains: dict[str, np.ndarray]
+    scales: DomainScales, outputs: RunOutputs, train_domains: dict[str, np.ndarray]
 ) -> dict[str, Any]:
     """Per direction: scores of model, ridge, kNN and mean (standardised MSE first), a one-line verdict, notes."""
     directions, verdicts, notes = {}, [], []
@@ -48,13 +37,13 @@ def baseline_comparison(
             direction = f"{source}->{target}"
             scores = compare_direction(
                 direction,
-                model_space(model, source, train_domains[source]),
-                target_space(model, target, train_domains[target]),
-                model_space(model, source, outputs.domains[source].truth),
+                model_space(scales, source, train_domains[source]),
+                target_space(scales, target, train_domains[target]),
+                model_space(scales, source, outputs.domains[source].truth),
                 target_test_raw=out.truth,
                 target_train_raw=train_domains[target],
                 model_prediction=translated,
-                inverse=lambda values, name=target: _back(model, name, values),
+                inverse=lambda values, name=target: _back(scales, name, values),
             )
             directions[direction] = {
                 "standardized_mse": {name: score.standardized_mse for name, score in scores.scores.items()},
@@ -65,7 +54,7 @@ def baseline_comparison(
             }
             verdicts.append(verdict_line(direction, scores))
             notes += [f"{direction}: {note}" for note in scores.notes]
-            if _is_counts(model, target):  # two scales meet in one report; say which number is on which
+            if _is_counts(scales, target):  # two scales meet in one report; say which number is on which
                 notes.append(
                     f"{direction}: the baselines predict raw counts from log1p(counts), as the encoder sees them; they"
                     " and the model are scored on raw counts (standardised MSE, verdict, MSE, pearson), as is the"
@@ -74,25 +63,10 @@ def baseline_comparison(
     return {"verdict": verdicts, "baselines": directions, "baseline_notes": sorted(set(notes))}
 
 
-def latent_usage(model: PreprocessedModel, outputs: RunOutputs) -> dict[str, Any]:
-    """Active latent dimensions (mean KL above 0.01 nats) of each domain's test encodings."""
-    usage = {}
-    for name, out in outputs.domains.items():
-        finite = ~np.isnan(out.truth).any(axis=1)
-        batch = None if outputs.batches is None else outputs.batches[finite]
-        mean, log_sigma = model.latent_distribution(out.truth[finite], name, batch=batch)
-        usage[name] = active_latent_dimensions(gaussian_kl_per_dimension(mean, log_sigma))
-    return {
-        "active_dimensions": usage,
-        "latent_size": int(model.config.model.latent_size),
-        "threshold_nats": ACTIVE_THRESHOLD,
-    }
-
-
-def _back(model: PreprocessedModel, domain: str, values: np.ndarray) -> np.ndarray:
+def _back(scales: DomainScales, domain: str, values: np.ndarray) -> np.ndarray:
     """Predictions in `target_space` back on the data's scale."""
-    return model.preprocessors[domain].inverse_transform(np.asarray(values, dtype=np.float64))
+    return scales.preprocessors[domain].inverse_transform(np.asarray(values, dtype=np.float64))
 
 
-def _is_counts(model: PreprocessedModel, domain: str) -> bool:
-    return LIKELIHOOD_KINDS.get(canonical(model.config.model.likelihood_for(domain))) == "counts"
+def _is_counts(scales: DomainScales, domain: str) -> bool:
+    return LIKELIHOOD_KINDS.get(canonical(scales.likelihoods[domain])) == "counts"

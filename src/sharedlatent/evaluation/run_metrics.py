@@ -1,35 +1,20 @@
-"""The numbers of a run folder's metrics.json: errors per domain and direction, baselines, latent alignment, labels."""
+"""The numbers of a run folder's metrics.json: errors per domain and direction, baselines, latent alignment, labels.
+
+They are scored from plain data (evaluation/metrics_inputs.py), so any process with scikit-learn can score them."""
 
 from __future__ import annotations
 
-import warnings
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from sharedlatent.count_inputs import CountInputWarning
 from sharedlatent.evaluation import metrics as evaluate
-from sharedlatent.evaluation.baseline_metrics import baseline_comparison, latent_usage
+from sharedlatent.evaluation.baseline_metrics import baseline_comparison
+from sharedlatent.evaluation.metrics_inputs import MetricsInputs, TrainedModel, gather_metrics_inputs
 from sharedlatent.evaluation.mixing import mixing_entry
 from sharedlatent.evaluation.omics import outputs_metrics
 from sharedlatent.evaluation.predictions import RunOutputs
-
-NOISE_SAMPLES = 1000
-
-
-class TrainedModel(Protocol):
-    """What the run metrics ask of a model (SharedLatentVAE has it): its config, and encode, cycle, generate
-    (with batch labels, None for a model fitted without them)."""
-
-    config: Any
-
-    def encode(self, values: np.ndarray, domain: str, *, batch: Any = None) -> np.ndarray: ...
-
-    def cycle(self, values: np.ndarray, source: str, target: str, *, batch: Any = None) -> np.ndarray: ...
-
-    def generate(
-        self, n: int, method: str = "box", seed: int = 0, *, transform_batch: Any = None
-    ) -> dict[str, np.ndarray]: ...
 
 
 def error_pair(truth: np.ndarray, prediction: np.ndarray) -> dict[str, float]:
@@ -38,25 +23,6 @@ def error_pair(truth: np.ndarray, prediction: np.ndarray) -> dict[str, float]:
         "mse": evaluate.mean_squared_error(truth, prediction),
         "mae": evaluate.mean_absolute_error(truth, prediction),
     }
-
-
-def noise_cycle_errors(
-    model: TrainedModel, train_domains: dict[str, np.ndarray], seed: int = 0, batch: str | None = None
-) -> dict[str, dict[str, float]]:
-    """The original's check: cycle random inputs (uniform over each feature's training range) there and back
-    (a batch model's within `batch`)."""
-    rng = np.random.default_rng(seed)
-    errors = {}
-    for source, values in train_domains.items():
-        low, high = values.min(axis=0), values.max(axis=0)
-        noise = rng.uniform(low, high, size=(NOISE_SAMPLES, values.shape[1])).astype(np.float32)
-        for target in train_domains:
-            if target != source:
-                with warnings.catch_warnings():  # uniform noise is not counts, on purpose
-                    warnings.simplefilter("ignore", CountInputWarning)
-                    cycled = model.cycle(noise, source, target, batch=batch)
-                errors[f"{source}->{target}->{source}"] = error_pair(noise, cycled)
-    return errors
 
 
 def compute_run_metrics(
@@ -69,6 +35,20 @@ def compute_run_metrics(
 ) -> dict[str, Any]:
     """Every metric of a split: reconstruction, translation, cycle, baselines, latent alignment, label coherence,
     and batch mixing when `outputs` has batch labels (`train_batches`: the training rows', for a batch model)."""
+    inputs = gather_metrics_inputs(model, outputs, train_domains, train_labels, train_batches=train_batches)
+    return score_run(inputs)
+
+
+def score_run(inputs: MetricsInputs) -> dict[str, Any]:
+    """compute_run_metrics from its gathered inputs, on one BLAS/OpenMP thread: on these bounded sizes threads cost
+    more than they gain (on 2 busy cores the digits baselines took 10.4 s with scikit-learn's default threads, 0.33 s
+    with one)."""
+    with threadpool_limits(1):
+        return _scores(inputs)
+
+
+def _scores(inputs: MetricsInputs) -> dict[str, Any]:
+    outputs, train_domains = inputs.outputs, inputs.train_domains
     names = outputs.domain_names
     metrics: dict[str, Any] = {"n_samples": int(outputs.domains[names[0]].truth.shape[0])}
     metrics["reconstruction"] = {
@@ -88,17 +68,19 @@ def compute_run_metrics(
         for other, cycled in out.cycled.items():
             metrics["cycle"][f"{target}->{other}->{target}"] = error_pair(out.truth, cycled)
     # Correlations for continuous targets (log1p scale for counts), AUROC/AUPRC for binary ones.
-    metrics["translation_scores"] = outputs_metrics(
-        outputs, {name: model.config.model.likelihood_for(name) for name in names}
-    )
-    metrics |= baseline_comparison(model, outputs, train_domains)
-    metrics["latent_usage"] = latent_usage(model, outputs)
-    metrics["noise_cycle"] = noise_cycle_errors(model, train_domains, batch=outputs.generated_batch)
+    metrics["translation_scores"] = outputs_metrics(outputs, inputs.scales.likelihoods)
+    metrics |= baseline_comparison(inputs.scales, outputs, train_domains)
+    metrics["latent_usage"] = inputs.latent_usage
+    noise = inputs.noise_cycles
+    metrics["noise_cycle"] = {
+        f"{source}->{target}->{source}": error_pair(noise.inputs[source], cycled)
+        for (source, target), cycled in noise.cycled.items()
+    }
     metrics["latent"] = latent_alignment(outputs)
     if outputs.batches is not None and outputs.joint_encoding is not None:
         metrics["batch_mixing"] = mixing_entry(outputs.joint_encoding, outputs.batches, outputs.generated_batch)
-    if outputs.labels is not None and train_labels is not None and len(np.unique(train_labels)) > 1:
-        metrics["labels"] = label_metrics(model, outputs, train_domains, train_labels, train_batches)
+    if inputs.has_labels:
+        metrics["labels"] = label_metrics(inputs)
     return metrics
 
 
@@ -116,18 +98,15 @@ def latent_alignment(outputs: RunOutputs) -> dict[str, dict[str, float]]:
     return alignment
 
 
-def label_metrics(
-    model: TrainedModel,
-    outputs: RunOutputs,
-    train_domains: dict[str, np.ndarray],
-    train_labels: np.ndarray,
-    train_batches: np.ndarray | None = None,
-) -> dict[str, Any]:
+def label_metrics(inputs: MetricsInputs) -> dict[str, Any]:
     """kNN label transfer across domains' encodings and class coherence of translated and generated samples."""
+    outputs, train_labels = inputs.outputs, inputs.train_labels
+    assert outputs.labels is not None and inputs.train_encodings is not None and inputs.prior_samples is not None
     names = outputs.domain_names
     labels = outputs.labels
-    train_encodings = {name: model.encode(values, name, batch=train_batches) for name, values in train_domains.items()}
-    classifiers = {name: evaluate.fit_domain_classifier(values, train_labels) for name, values in train_domains.items()}
+    classifiers = {
+        name: evaluate.fit_domain_classifier(values, train_labels) for name, values in inputs.train_domains.items()
+    }
     result: dict[str, Any] = {"knn_transfer": {}, "translation_coherence": {}, "real_data_accuracy": {}}
     for name in names:
         result["real_data_accuracy"][name] = evaluate.coherence_accuracy(
@@ -137,12 +116,12 @@ def label_metrics(
             if other == name:
                 continue
             result["knn_transfer"][f"{name}->{other}"] = evaluate.knn_label_transfer_accuracy(
-                train_encodings[name], train_labels, outputs.domains[other].encoding, labels
+                inputs.train_encodings[name], train_labels, outputs.domains[other].encoding, labels
             )
             result["translation_coherence"][f"{other}->{name}"] = evaluate.coherence_accuracy(
                 classifiers[name], outputs.domains[name].translated[other], labels
             )
-    prior = model.generate(len(labels), method="prior", seed=1, transform_batch=outputs.generated_batch)
+    prior = inputs.prior_samples
     first, second = names[0], names[1]
     result["generated_pair_agreement"] = {
         "prior": evaluate.pair_agreement(classifiers[first], prior[first], classifiers[second], prior[second]),

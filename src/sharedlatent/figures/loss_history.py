@@ -1,5 +1,5 @@
 """A training history's losses as the loss figure reads them, without matplotlib or torch: the trainer builds them
-before drawing, and the figure worker (runs/figure_worker.py) receives them."""
+before drawing, and the evaluation worker (runs/evaluation_worker.py) receives them."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ class EpochLoss:
 
 @dataclass(frozen=True)
 class LossCurves:
-    """A training history's losses as plain values, which a process without torch can read (runs/figure_worker.py)."""
+    """A training history's losses as plain values, which a process without torch can read (runs/evaluation_worker.py)."""
 
     records: tuple[EpochLoss, ...]
     stopped_early: tuple[str, ...]

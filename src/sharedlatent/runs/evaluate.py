@@ -10,15 +10,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from sharedlatent.datasets import PairedDataset, Split
 from sharedlatent.datasets.streaming import StreamedSplit
 from sharedlatent.errors import SharedLatentError, listed
+from sharedlatent.evaluation.metrics_inputs import MetricsInputs, gather_metrics_inputs
 from sharedlatent.evaluation.predictions import RunOutputs
 from sharedlatent.names import COUNT_LIKELIHOODS, canonical
 from sharedlatent.runs.batches import GENERATED_BATCH_RULE
-from sharedlatent.runs.figure_job import FigureJob, draw_figures
+from sharedlatent.runs.evaluation_worker import EvaluationJob, evaluate_here
+from sharedlatent.runs.figure_job import FigureJob
 from sharedlatent.runs.predictions import compute_outputs, interpolate
 from sharedlatent.runs.record import RunRecord, write_record
 from sharedlatent.storage import METRICS_FILE, split_file, write_json
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from sharedlatent.api import SharedLatentVAE
     from sharedlatent.config import RunConfig
     from sharedlatent.figures.renderers import Renderer
-    from sharedlatent.runs.figure_worker import FigureWorker
+    from sharedlatent.runs.evaluation_worker import EvaluationWorker
     from sharedlatent.training.loop import History
 
 SPLITS = ("train", "test")
@@ -125,11 +126,10 @@ def sample_note(evaluation: Evaluation) -> str:
     return f"computed on {n} of {evaluation.n_available} {split} samples, seed {evaluation.subsample_seed}"
 
 
-def write_metrics(
-    folder: Path, model: SharedLatentVAE, dataset: PairedDataset, record: RunRecord, evaluation: Evaluation
-) -> dict[str, Any]:
-    """Compute the split's metrics and write them to metrics.json (metrics_<split>.json for other splits)."""
-    metrics = {
+def metrics_header(model: SharedLatentVAE, record: RunRecord, evaluation: Evaluation) -> dict[str, Any]:
+    """What metrics.json says about the run before its scores: split, dataset, layout, schedule, training time,
+    and the samples the scores were computed on."""
+    return {
         "split": evaluation.split,
         "dataset": record.dataset,
         "layout": record.layout,
@@ -137,26 +137,30 @@ def write_metrics(
         "train_seconds": record.train_seconds,
         "evaluated_on": sample_note(evaluation),
     }
-    from sharedlatent.evaluation.run_metrics import compute_run_metrics  # scikit-learn: after the figure job is sent
 
-    # absent rows of partially paired data are zero-filled placeholders
+
+def metrics_inputs(model: SharedLatentVAE, dataset: PairedDataset, evaluation: Evaluation) -> MetricsInputs:
+    """What the split's metrics read from the model, as plain data, with at most REFERENCE_ROWS training rows
+    (absent rows of partially paired data are zero-filled placeholders, so only fully paired rows are used)."""
     reference = seeded_rows(dataset.train.paired(), REFERENCE_ROWS)
-    # One BLAS/OpenMP thread: on these bounded sizes threads cost more than they gain (on 2 busy cores the digits
-    # baselines took 10.4 s with scikit-learn's default threads, 0.33 s with one)
-    with threadpool_limits(1):
-        metrics |= compute_run_metrics(
-            model, evaluation.outputs, reference.domains, reference.labels, train_batches=reference.batches
-        )
+    return gather_metrics_inputs(
+        model, evaluation.outputs, reference.domains, reference.labels, train_batches=reference.batches
+    )
+
+
+def write_metrics(folder: Path, split: str, header: dict[str, Any], scores: dict[str, Any]) -> dict[str, Any]:
+    """Write the split's metrics to metrics.json (metrics_<split>.json for other splits)."""
+    metrics = header | scores
     if "batch_mixing" in metrics:  # say why generated samples and noise cycles are of that batch
         metrics["batch_mixing"]["generated_as_batch_rule"] = GENERATED_BATCH_RULE
-    write_json(folder / split_file(METRICS_FILE, evaluation.split), metrics)
+    write_json(folder / split_file(METRICS_FILE, split), metrics)
     return metrics
 
 
 def figure_job(
     folder: Path, model: SharedLatentVAE, record: RunRecord, history: History | None, evaluation: Evaluation
 ) -> FigureJob:
-    """The split's figures as plain data (runs/figure_job.py), drawn here or by a figure worker."""
+    """The split's figures as plain data (runs/figure_job.py), drawn here or by the evaluation worker."""
     from sharedlatent.figures.loss_history import LossCurves
     from sharedlatent.figures.summary import describe_model
 
@@ -214,19 +218,21 @@ def evaluate_into(
     history: History | None,
     split: str,
     color_by: str | None = None,
-    worker: FigureWorker | None = None,
+    worker: EvaluationWorker | None = None,
 ) -> dict[str, Any]:
     """Write metrics.json, every figure and report.html for one split of the dataset into `folder`
     (other splits than test write metrics_<split>.json and report_<split>.html beside them); `color_by` names an
-    obs column to colour the latent plot by. A started `worker` draws the figures while this process computes the
-    metrics (runs/figure_worker.py)."""
+    obs column to colour the latent plot by. A started `worker` scores the metrics and draws the figures
+    (runs/evaluation_worker.py)."""
     evaluation = prepare(model, dataset, split, color_by)
-    job = figure_job(folder, model, record, history, evaluation)
+    job = EvaluationJob(
+        figure_job(folder, model, record, history, evaluation), metrics_inputs(model, dataset, evaluation)
+    )
     if worker is not None:
         worker.submit(job)
-    metrics = write_metrics(folder, model, dataset, record, evaluation)
-    figures = worker.figures() if worker is not None else draw_figures(job)
-    record.figures = [path.name for path in figures]
+    result = worker.result() if worker is not None else evaluate_here(job)
+    metrics = write_metrics(folder, split, metrics_header(model, record, evaluation), result.metrics)
+    record.figures = [path.name for path in result.figures]
     write_record(folder, record)
-    write_report(folder, record, metrics, figures, split, model.config)
+    write_report(folder, record, metrics, result.figures, split, model.config)
     return metrics

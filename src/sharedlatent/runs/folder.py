@@ -15,7 +15,7 @@ from sharedlatent.api import SharedLatentVAE
 from sharedlatent.config import RunConfig
 from sharedlatent.datasets import PairedDataset, load_dataset
 from sharedlatent.errors import SharedLatentError, first_line
-from sharedlatent.runs.figure_worker import FigureWorker, figure_worker
+from sharedlatent.runs.evaluation_worker import EvaluationWorker, evaluation_worker
 from sharedlatent.runs.record import NO_TEST_NOTE, RUN_FILE, RunRecord, read_record, write_record
 from sharedlatent.runs.registration import run_registration
 from sharedlatent.runs.reload import (
@@ -96,8 +96,8 @@ def train_run(
         obs_column(dataset, color_by, dataset.test.sample_ids)
     config = with_dataset_settings(config, dataset)
     model = SharedLatentVAE(dataset.input_sizes, config)
-    # Started now, the figure worker imports matplotlib while training runs and draws beside the metrics
-    with figure_worker(main and evaluate and dataset.test.n_samples > 0) as worker:
+    # Started now, the evaluation worker imports matplotlib and scikit-learn while training runs
+    with evaluation_worker(main and evaluate and dataset.test.n_samples > 0) as worker:
         history = model.fit(dataset.train, checkpoint=checkpoint, resume=resume)
         if not main:
             return out
@@ -153,9 +153,9 @@ def evaluate_after_training(
     history: Any,
     color_by: str | None,
     out: Path,
-    worker: FigureWorker | None = None,
+    worker: EvaluationWorker | None = None,
 ) -> None:
-    """evaluate_into for the test split (figures drawn by `worker` when one was started); an evaluation that fails
+    """evaluate_into for the test split (evaluated by `worker` when one was started); an evaluation that fails
     says, in one line, how to keep the training: its checkpoint stays, and `--resume --no-evaluate` writes the run
     from it (`sharedlatent evaluate` retries later)."""
     from sharedlatent.runs.evaluate import evaluate_into
@@ -287,7 +287,7 @@ def evaluate_run(
 
     A run folder is data, never code: a `module:function` loader needs `trust_loader`, a pickle `allow_pickle`."""
     folder = Path(folder)
-    with figure_worker(True) as worker:  # it imports matplotlib while this process loads the model and data
+    with evaluation_worker(True) as worker:  # it imports its code while this process loads the model and data
         model, record = load_run(folder)
         check_model_matches(folder)  # the report shows the model's config; a config.toml that says otherwise is damage
         options = reload_options(record, trust_loader, allow_pickle)
