@@ -13,6 +13,7 @@ scores and draws everything itself, so a failure is reported exactly as without 
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import json
 import os
@@ -277,6 +278,9 @@ def main() -> int:
     for name in WORKER_MODULES:
         with contextlib.suppress(Exception):  # a failing import fails again, with its error, in the trainer
             importlib.import_module(name)
+    # The imported modules' objects live as long as the process: left out of garbage collection, which then does not
+    # walk them again and again while the figures make many small objects, nor touch (copy) their pages after fork
+    gc.freeze()
     data = sys.stdin.buffer.read()
     if not data:
         return 0  # nothing was submitted
