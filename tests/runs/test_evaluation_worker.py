@@ -50,9 +50,7 @@ def make_job(job_parts, folder: Path) -> EvaluationJob:
 
 def fake_worker(code: str) -> EvaluationWorker:
     """A worker whose process runs `code` instead of the real worker."""
-    process = subprocess.Popen(
-        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True
-    )
+    process = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     return EvaluationWorker(process)
 
 
@@ -175,32 +173,95 @@ def test_a_stuck_worker_is_stopped_and_the_trainer_evaluates(job_parts, tmp_path
     assert worker.process.returncode is not None  # killed, not left behind
 
 
-def test_stopping_a_worker_stops_the_process_it_forked(tmp_path):
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+
+
+@linux_only
+def test_a_worker_whose_trainer_is_killed_stops():
     code = (
-        "import os, sys, time\n"
+        "import time\n"
+        "from sharedlatent.runs.evaluation_worker import EvaluationWorker\n"
+        "class SlowJob:  # unpickled as time.sleep(60): a worker busy past its trainer's death\n"
+        "    def __reduce__(self):\n"
+        "        return (time.sleep, (60,))\n"
+        "worker = EvaluationWorker.start()\n"
+        "worker.submit(SlowJob())\n"
+        "print(worker.process.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    trainer = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    worker = int(trainer.stdout.readline())
+    time.sleep(0.5)  # the worker under way
+    trainer.kill()
+    trainer.wait()
+    assert _gone_within(worker, 20)
+
+
+@linux_only
+def test_a_forked_process_stops_when_the_worker_is_killed():
+    code = (
+        "import os, time\n"
+        "from sharedlatent.runs.evaluation_worker import _leave_with\n"
+        "parent = os.getpid()\n"
         "child = os.fork()\n"
         "if child == 0:\n"
-        "    time.sleep(60)\n"
-        "    os._exit(0)\n"
+        "    try:\n"
+        "        _leave_with(parent)\n"
+        "        time.sleep(60)\n"
+        "    finally:\n"
+        "        os._exit(0)\n"
         "print(child, flush=True)\n"
         "time.sleep(60)\n"
     )
-    worker = fake_worker(code)
-    child = int(worker.process.stdout.readline())
-    worker.close()
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and _running(child):
+    worker = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    child = int(worker.stdout.readline())
+    time.sleep(0.5)  # past _leave_with
+    worker.kill()
+    worker.wait()
+    assert _gone_within(child, 10)
+
+
+def _gone_within(pid: int, seconds: float) -> bool:
+    """Whether process `pid` ends (or is a zombie, ended but not yet reaped) within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                if stat.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return True
+        except FileNotFoundError:
+            return True
         time.sleep(0.05)
-    assert not _running(child)
+    return False
 
 
-def _running(pid: int) -> bool:
-    """Whether `pid` is a live process (a zombie waiting for its parent counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+def test_what_the_loader_prints_in_the_worker_does_not_spoil_its_report(job_parts, tmp_path, monkeypatch):
+    (tmp_path / "loud_renderers.py").write_text(
+        "from sharedlatent.figures.renderers import ImageRenderer\n"
+        "print('a loader module that prints when imported')\n"
+        "class LoudRenderer(ImageRenderer):\n"
+        "    pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from loud_renderers import LoudRenderer
+
+    job = make_job(job_parts, tmp_path / "figures")
+    job.figures.renderers = {name: LoudRenderer(**vars(job.figures.renderers[name])) for name in job.figures.renderers}
+    monkeypatch.setattr(evaluation_worker, "evaluate_here", never_here)
+    worker = EvaluationWorker.start()
+    worker.submit(job)
+    assert "model.png" in names(worker.result().figures)
+
+
+def test_the_workers_warnings_are_raised_in_the_trainer(job_parts, tmp_path):
+    report = '{"figures": [], "metrics": {}, "warnings": [["RuntimeWarning", "invalid value"], ["ConvergenceWarning", "lbfgs failed"]]}'
+    worker = fake_worker(f"import sys; sys.stdin.buffer.read(); print({report!r})")
+    worker.submit(make_job(job_parts, tmp_path / "figures"))
+    with (
+        pytest.warns(RuntimeWarning, match="invalid value"),
+        pytest.warns(UserWarning, match="ConvergenceWarning: lbfgs"),
+    ):
+        assert worker.result().metrics == {}
 
 
 def test_a_worker_given_no_job_leaves_quietly():
@@ -308,8 +369,29 @@ def test_the_worker_process_leaves_without_the_interpreters_teardown():
         "import atexit, sys\n"
         "from sharedlatent.runs import evaluation_worker as w\n"
         "atexit.register(lambda: print('teardown', flush=True))\n"
-        "w.main = lambda: (sys.stdout.write('done'), 3)[1]\n"
-        "w.run()\n"
+        "w.main = lambda trainer: (sys.stdout.write('done'), sys.stdout.flush(), 3)[2]\n"
+        "w.run(0)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 3 and result.stdout == "done"
+
+
+def test_the_forked_halfs_warnings_reach_the_worker(job_parts, tmp_path):
+    job_file = tmp_path / "job.pickle"
+    job_file.write_bytes(pickle.dumps(make_job(job_parts, tmp_path / "figures")))
+    code = (
+        "import os, pickle, warnings\n"
+        "from sharedlatent.runs import evaluation_worker as w\n"
+        "parent, draw = os.getpid(), w.draw_figures\n"
+        "def warning_in_the_fork(job, share=0, shares=1):\n"
+        "    if os.getpid() != parent:\n"
+        "        warnings.warn('drawn in the fork', RuntimeWarning)\n"
+        "    return draw(job, share, shares)\n"
+        "w.draw_figures = warning_in_the_fork\n"
+        "with warnings.catch_warnings(record=True) as raised:\n"
+        "    warnings.simplefilter('always')\n"
+        f"    w.evaluate_in_two_processes(pickle.loads(open({str(job_file)!r}, 'rb').read()))\n"
+        "print([(item.category.__name__, str(item.message)) for item in raised])"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "('RuntimeWarning', 'drawn in the fork')" in result.stdout

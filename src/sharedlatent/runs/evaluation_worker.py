@@ -12,6 +12,7 @@ scores and draws everything itself, so a failure is reported exactly as without 
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import gc
 import importlib
@@ -22,6 +23,7 @@ import signal
 import subprocess
 import sys
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
@@ -38,6 +40,7 @@ WORKER_MAIN = "sharedlatent.runs.evaluation_worker"
 STOP_SECONDS = 2.0  # a stopped worker's time to remove the figure it was writing before it is killed
 ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")  # the worker's processes share 2 cores
 SHARES = 2  # the forked worker's processes, each drawing every other figure
+PR_SET_PDEATHSIG = 1  # Linux prctl option: the signal this process gets when its parent dies
 
 
 @dataclass
@@ -78,14 +81,13 @@ class EvaluationWorker:
             # The trainer's import path, set before anything is imported: this same sharedlatent, and never a module
             # that happens to lie in the working directory
             paths = [os.fspath(path) for path in sys.path if isinstance(path, (str, os.PathLike)) and os.fspath(path)]
-            code = f"import sys; sys.path[:] = {paths!r}; from {WORKER_MAIN} import run; run()"
+            code = f"import sys; sys.path[:] = {paths!r}; from {WORKER_MAIN} import run; run({os.getpid()})"
             process = subprocess.Popen(
                 [sys.executable, "-c", code],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,  # a failure is evaluated again, and reported, by the trainer
                 env=dict(os.environ, **{name: "1" for name in ONE_THREAD}),
-                start_new_session=True,  # a group of its own: stopping it stops the process it forks too (POSIX)
             )
         except Exception:  # noqa: BLE001 - no worker never stops a run: the trainer evaluates
             return None
@@ -124,6 +126,7 @@ class EvaluationWorker:
             return None
         if not isinstance(metrics, dict) or not _drawn(names, job.figures.folder):
             return None
+        _warn_again(reported.get("warnings"))
         return EvaluationResult([job.figures.folder / name for name in names], metrics)
 
     def __enter__(self) -> EvaluationWorker:
@@ -136,11 +139,11 @@ class EvaluationWorker:
         """Stop the worker if it still runs (no job was submitted, or the run stopped while it worked): asked first,
         so that a figure being written is cleaned up, then killed."""
         if self.process.poll() is None:
-            _signal_worker(self.process, signal.SIGTERM)
+            self.process.terminate()  # its forked process is stopped by it, or by the kernel as it dies (Linux)
             try:
                 self.process.wait(timeout=STOP_SECONDS)
             except subprocess.TimeoutExpired:
-                _signal_worker(self.process, signal.SIGKILL if hasattr(signal, "SIGKILL") else signal.SIGTERM)
+                self.process.kill()
                 self.process.wait()
         for stream in (self.process.stdin, self.process.stdout):
             with contextlib.suppress(OSError):
@@ -149,14 +152,23 @@ class EvaluationWorker:
         self.process.stdin = None
 
 
-def _signal_worker(process: subprocess.Popen, signum: int) -> None:
-    """Send `signum` to the worker and the process it forked (its process group), or to the worker alone."""
-    if hasattr(os, "killpg"):
-        with contextlib.suppress(OSError):
-            os.killpg(process.pid, signum)
-            return
-    with contextlib.suppress(OSError):
-        process.send_signal(signum)
+def _warn_again(raised: object) -> None:
+    """Raise here the warnings the worker's evaluation raised, as the evaluation in this process would have: with
+    their built-in category, or as a UserWarning that names its own (a library's, e.g. ConvergenceWarning)."""
+    for item in raised if isinstance(raised, list) else []:
+        if not (isinstance(item, list) and len(item) == 2 and all(isinstance(part, str) for part in item)):
+            continue
+        name, message = item
+        category = getattr(builtins, name, None)
+        if isinstance(category, type) and issubclass(category, Warning):
+            warnings.warn(message, category, stacklevel=3)
+        else:
+            warnings.warn(f"{name}: {message}", UserWarning, stacklevel=3)
+
+
+def _distinct(raised: list[warnings.WarningMessage]) -> list[tuple[str, str]]:
+    """Each distinct warning raised, as (category name, message), in order."""
+    return list(dict.fromkeys((item.category.__name__, str(item.message)) for item in raised))
 
 
 def _drawn(names: object, folder: Path, expected: int | None = None) -> bool:
@@ -198,10 +210,11 @@ def evaluate_in_two_processes(job: EvaluationJob) -> EvaluationResult:
     from sharedlatent.evaluation.run_metrics import score_run
 
     read_end, write_end = os.pipe()
+    parent = os.getpid()
     child = os.fork()
     if child == 0:
         os.close(read_end)
-        _draw_share_and_exit(job.figures, write_end)
+        _draw_share_and_exit(job.figures, write_end, parent)
     os.close(write_end)
     try:
         metrics = score_run(job.metrics)
@@ -214,32 +227,37 @@ def evaluate_in_two_processes(job: EvaluationJob) -> EvaluationResult:
     return EvaluationResult(merge_shares([theirs, mine]), metrics)
 
 
-def _draw_share_and_exit(job: FigureJob, write_end: int) -> NoReturn:
+def _draw_share_and_exit(job: FigureJob, write_end: int, parent: int) -> NoReturn:
     """The forked process: draw the first share of the figures, write their names to the pipe, leave at once (no
     exit handlers or buffers of the parent's: they are the parent's to run)."""
     code = 1
     try:
-        names = [path.name for path in draw_figures(job, 0, SHARES)]
+        _leave_with(parent)
+        with warnings.catch_warnings(record=True) as raised:
+            warnings.simplefilter("always")
+            names = [path.name for path in draw_figures(job, 0, SHARES)]
         with os.fdopen(write_end, "w") as stream:
-            stream.write(json.dumps(names))
+            stream.write(json.dumps({"figures": names, "warnings": _distinct(raised)}))
         code = 0
     finally:
         os._exit(code)
 
 
 def _forked_figures(read_end: int, child: int, job: FigureJob) -> list[Path] | None:
-    """The figures the forked process reports, or None where it failed."""
+    """The figures the forked process reports (its warnings raised again here), or None where it failed."""
     with os.fdopen(read_end) as stream:
         text = stream.read()
     _, status = os.waitpid(child, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         return None
     try:
-        names = json.loads(text)
-    except ValueError:
+        reported = json.loads(text)
+        names = reported["figures"]
+    except (ValueError, KeyError, TypeError):
         return None
     if not _drawn(names, job.folder, len(figure_plan(job)[0::SHARES])):
         return None
+    _warn_again(reported.get("warnings"))  # into this process's record of them
     return [job.folder / name for name in names]
 
 
@@ -261,20 +279,39 @@ def _leave(signum: int, frame: object) -> None:
     raise SystemExit(1)
 
 
-def run() -> NoReturn:
+def _leave_with(parent: int) -> None:
+    """Be stopped (SIGTERM) when the process that started this one dies, killed or not, so that nothing goes on
+    writing into a run that is gone: the kernel's parent-death signal on Linux, elsewhere nothing. A parent already
+    gone means leaving now."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):  # without it, a stop still comes from the parent's own close
+            import ctypes
+
+            ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:
+        raise SystemExit(1)
+
+
+def run(trainer: int) -> NoReturn:
     """The worker process's entry: main, then leave without the interpreter's teardown (freeing matplotlib's and
     scikit-learn's modules took about half a second, which the trainer waited for)."""
-    code = main()
-    with contextlib.suppress(OSError):
-        sys.stdout.flush()
-    os._exit(code)
+    code = 1
+    try:
+        code = main(trainer)
+    finally:
+        os._exit(code)
 
 
-def main() -> int:
-    """The worker: import the figure and metrics code, read one job from stdin, evaluate it, print the figure names
-    and the metrics as JSON."""
+def main(trainer: int) -> int:
+    """The worker for the process `trainer`: import the figure and metrics code, read one job from stdin, evaluate
+    it, write the figure names, the metrics and the warnings raised as JSON to stdout."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the trainer, which then stops this process
     signal.signal(signal.SIGTERM, _leave)  # the trainer's stop: a figure being written is removed on the way out
+    _leave_with(trainer)
+    # The report gets stdout's pipe to itself: whatever else prints (a user's loader module, imported again to
+    # unpickle its renderer) goes where stderr goes
+    report = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     for name in WORKER_MODULES:
         with contextlib.suppress(Exception):  # a failing import fails again, with its error, in the trainer
             importlib.import_module(name)
@@ -285,12 +322,20 @@ def main() -> int:
     if not data:
         return 0  # nothing was submitted
     try:
-        job = pickle.loads(data)  # noqa: S301 - the pipe from the process that started this one, never a file
-        result = evaluate_in_two_processes(job) if _fork_safe() else evaluate_here(job)
-        report = json.dumps(
-            {"figures": [path.name for path in result.figures], "metrics": result.metrics}, default=json_default
+        with warnings.catch_warnings(record=True) as raised:
+            warnings.simplefilter("always")
+            job = pickle.loads(data)  # noqa: S301 - the pipe from the process that started this one, never a file
+            result = evaluate_in_two_processes(job) if _fork_safe() else evaluate_here(job)
+        text = json.dumps(
+            {
+                "figures": [path.name for path in result.figures],
+                "metrics": result.metrics,
+                "warnings": _distinct(raised),
+            },
+            default=json_default,
         )
     except Exception:  # noqa: BLE001 - the trainer evaluates again and reports the error itself, once
         return 1
-    sys.stdout.write(report)
+    with report:
+        report.write(text)
     return 0
