@@ -82,3 +82,33 @@ def test_a_failed_evaluation_keeps_the_training_for_resume_without_evaluation(tm
     assert main([*train, "--resume", "--no-evaluate"]) == 0
     assert (out / "model.safetensors").is_file() and not (out / "metrics.json").exists()
     assert main(["evaluate", str(out)]) == 0 and (out / "metrics.json").is_file()
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, EvaluationError], ids=["interrupted", "failed"])
+def test_an_evaluation_that_stops_halfway_leaves_the_run_as_it_was(tmp_path, monkeypatch, stop):
+    out = tmp_path / "run"
+    assert _train(out) == 0
+    (out / "latent_test.png").write_bytes(b"the figure of an earlier evaluation")  # redrawn, it would differ
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    real_write_record = run_evaluate.write_record
+
+    def figures_written_then_stop(folder, record):
+        real_write_record(folder, record)
+        assert (folder / "latent_test.png").is_file()  # the new figures exist by now, in the staging folder
+        raise stop("stopped")
+
+    monkeypatch.setattr(run_evaluate, "write_record", figures_written_then_stop)
+    with pytest.raises(stop):
+        run_folder.evaluate_run(out)
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
+    assert _staging_left(tmp_path) == []
+
+
+def test_an_evaluation_replaces_the_runs_files_when_complete(tmp_path):
+    out = tmp_path / "run"
+    assert _train(out) == 0
+    (out / "latent_test.png").write_bytes(b"an old figure")
+    run_folder.evaluate_run(out)
+    assert (out / "latent_test.png").read_bytes().startswith(b"\x89PNG")
+    assert (out / "metrics.json").is_file() and (out / "report.html").is_file()
+    assert _staging_left(tmp_path) == []

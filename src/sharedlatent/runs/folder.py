@@ -304,4 +304,25 @@ def evaluate_run(
         history = read_history(folder)
         from sharedlatent.runs.evaluate import evaluate_into
 
-        return evaluate_into(folder, model, dataset, record, history, split, color_by, worker)
+        # Written beside the run first and moved in only when complete: an evaluation that fails or is stopped leaves
+        # the run as it was, never new figures beside the old metrics and report
+        sweep_stale_staging(folder)
+        staging = staging_folder(folder)
+        if staging.exists():
+            shutil.rmtree(staging)
+        staging.mkdir()
+        try:
+            metrics = evaluate_into(staging, model, dataset, record, history, split, color_by, worker)
+            _move_files_into(staging, folder)
+        finally:
+            if worker is not None:
+                worker.close()  # first: a worker stopped mid-figure must not write into staging as it goes
+            shutil.rmtree(staging, ignore_errors=True)
+        return metrics
+
+
+def _move_files_into(staging: Path, folder: Path) -> None:
+    """Move every file of `staging` into `folder`, each replacing its namesake in one rename, run.json last."""
+    files = sorted((path for path in staging.iterdir() if path.is_file()), key=lambda path: path.name == RUN_FILE)
+    for path in files:
+        os.replace(path, folder / path.name)
