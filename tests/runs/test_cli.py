@@ -154,6 +154,9 @@ def test_evaluate_rewrites_metrics_and_report(run_folder, capsys):
     assert main(["evaluate", str(run_folder), "--split", "train"]) == 0
     assert json.loads((run_folder / "metrics_train.json").read_text())["split"] == "train"
     assert json.loads((run_folder / "metrics.json").read_text())["split"] == "test"  # the test metrics stay
+    listed = json.loads((run_folder / "run.json").read_text())["figures"]
+    assert {"latent_train.png", "latent_test.png", "model.png"} <= set(listed)  # and so do the test figures
+    assert all((run_folder / name).is_file() for name in listed)
     assert (run_folder / "report_train.html").stat().st_size > 1000
     printed = capsys.readouterr().out
     assert "left->right" in printed and "mean_predictor_mse" in printed and "foscttm" in printed

@@ -210,6 +210,14 @@ def write_report(
     )
 
 
+def listed_figures(listed: list[str], drawn: list[Path], split: str) -> list[str]:
+    """run.json's figure list once `split`'s figures are drawn: those, then the ones listed for the other splits,
+    which stay in the folder (evaluating the train split keeps the test figures)."""
+    names = [path.name for path in drawn]
+    others = {f"_{other}.png" for other in SPLITS if other != split}
+    return names + [name for name in listed if name not in names and any(name.endswith(end) for end in others)]
+
+
 def evaluate_into(
     folder: Path,
     model: SharedLatentVAE,
@@ -232,7 +240,7 @@ def evaluate_into(
         worker.submit(job)
     result = worker.result() if worker is not None else evaluate_here(job)
     metrics = write_metrics(folder, split, metrics_header(model, record, evaluation), result.metrics)
-    record.figures = [path.name for path in result.figures]
+    record.figures = listed_figures(record.figures, result.figures, split)
     write_record(folder, record)
     write_report(folder, record, metrics, result.figures, split, model.config)
     return metrics
