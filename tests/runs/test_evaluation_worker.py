@@ -96,30 +96,49 @@ def test_the_figures_drawn_in_shares_are_the_figures_drawn_at_once(job_parts, tm
     assert merge_shares([draw_figures(job, share, 3) for share in range(3)]) == whole
 
 
-def test_a_forked_half_that_fails_is_drawn_by_the_other(job_parts, tmp_path):
+def pickled_job(job_parts, tmp_path: Path) -> Path:
+    """A job for `tmp_path / "figures"`, pickled into a file a fresh interpreter reads."""
     job_file = tmp_path / "job.pickle"
-    job = make_job(job_parts, tmp_path / "figures")
-    job_file.write_bytes(pickle.dumps(job))
-    expected = names(draw_figures(make_job(job_parts, tmp_path / "here").figures))
+    job_file.write_bytes(pickle.dumps(make_job(job_parts, tmp_path / "figures")))
+    return job_file
+
+
+def evaluate_in_two_with(job_parts, tmp_path: Path, in_the_fork: str) -> dict:
+    """evaluate_in_two_processes on a job, in a fresh interpreter whose figure drawing first runs the statement
+    `in_the_fork` in the forked process only; returns the figure names and the warnings raised."""
+    job_file = pickled_job(job_parts, tmp_path)
     code = (
-        "import json, os, pickle\n"
+        "import json, os, pickle, warnings\n"
         "from sharedlatent.runs import evaluation_worker as w\n"
         "parent, draw = os.getpid(), w.draw_figures\n"
-        "def failing_in_the_fork(job, share=0, shares=1):\n"
+        "def draw_in_the_fork(job, share=0, shares=1):\n"
         "    if os.getpid() != parent:\n"
-        "        raise RuntimeError('the forked process fails')\n"
+        f"        {in_the_fork}\n"
         "    return draw(job, share, shares)\n"
-        "w.draw_figures = failing_in_the_fork\n"
-        f"result = w.evaluate_in_two_processes(pickle.loads(open({str(job_file)!r}, 'rb').read()))\n"
-        "print(json.dumps([path.name for path in result.figures]))"
+        "w.draw_figures = draw_in_the_fork\n"
+        "with warnings.catch_warnings(record=True) as raised:\n"
+        "    warnings.simplefilter('always')\n"
+        f"    result = w.evaluate_in_two_processes(pickle.loads(open({str(job_file)!r}, 'rb').read()))\n"
+        "print(json.dumps({'figures': [path.name for path in result.figures],\n"
+        "                  'warnings': [[item.category.__name__, str(item.message)] for item in raised]}))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert json.loads(result.stdout) == expected
+    return json.loads(result.stdout)
+
+
+def test_a_forked_half_that_fails_is_drawn_by_the_other(job_parts, tmp_path):
+    expected = names(draw_figures(make_job(job_parts, tmp_path / "here").figures))
+    reported = evaluate_in_two_with(job_parts, tmp_path, "raise RuntimeError('the forked process fails')")
+    assert reported["figures"] == expected
+
+
+def test_the_forked_halfs_warnings_reach_the_worker(job_parts, tmp_path):
+    reported = evaluate_in_two_with(job_parts, tmp_path, "warnings.warn('drawn in the fork', RuntimeWarning)")
+    assert ["RuntimeWarning", "drawn in the fork"] in reported["warnings"]
 
 
 def test_the_job_and_the_worker_load_without_torch(job_parts, tmp_path):
-    job_file = tmp_path / "job.pickle"
-    job_file.write_bytes(pickle.dumps(make_job(job_parts, tmp_path / "figures")))
+    job_file = pickled_job(job_parts, tmp_path)
     code = (
         "import importlib, pickle\n"
         "from sharedlatent.runs.evaluation_worker import WORKER_MODULES\n"
@@ -189,12 +208,7 @@ def test_a_worker_whose_trainer_is_killed_stops():
         "print(worker.process.pid, flush=True)\n"
         "time.sleep(60)\n"
     )
-    trainer = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    worker = int(trainer.stdout.readline())
-    time.sleep(0.5)  # the worker under way
-    trainer.kill()
-    trainer.wait()
-    assert _gone_within(worker, 20)
+    assert _stops_with_its_parent(code, seconds=20)  # the worker, its trainer killed
 
 
 @linux_only
@@ -213,12 +227,18 @@ def test_a_forked_process_stops_when_the_worker_is_killed():
         "print(child, flush=True)\n"
         "time.sleep(60)\n"
     )
-    worker = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    child = int(worker.stdout.readline())
-    time.sleep(0.5)  # past _leave_with
-    worker.kill()
-    worker.wait()
-    assert _gone_within(child, 10)
+    assert _stops_with_its_parent(code, seconds=10)  # the forked process, the worker killed
+
+
+def _stops_with_its_parent(code: str, seconds: float) -> bool:
+    """Run `code`, which starts a process and prints its id; kill it half a second later (the process under way),
+    and say whether the process it started ends within `seconds`."""
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    started = int(parent.stdout.readline())
+    time.sleep(0.5)
+    parent.kill()
+    parent.wait()
+    return _gone_within(started, seconds)
 
 
 def _gone_within(pid: int, seconds: float) -> bool:
@@ -374,24 +394,3 @@ def test_the_worker_process_leaves_without_the_interpreters_teardown():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 3 and result.stdout == "done"
-
-
-def test_the_forked_halfs_warnings_reach_the_worker(job_parts, tmp_path):
-    job_file = tmp_path / "job.pickle"
-    job_file.write_bytes(pickle.dumps(make_job(job_parts, tmp_path / "figures")))
-    code = (
-        "import os, pickle, warnings\n"
-        "from sharedlatent.runs import evaluation_worker as w\n"
-        "parent, draw = os.getpid(), w.draw_figures\n"
-        "def warning_in_the_fork(job, share=0, shares=1):\n"
-        "    if os.getpid() != parent:\n"
-        "        warnings.warn('drawn in the fork', RuntimeWarning)\n"
-        "    return draw(job, share, shares)\n"
-        "w.draw_figures = warning_in_the_fork\n"
-        "with warnings.catch_warnings(record=True) as raised:\n"
-        "    warnings.simplefilter('always')\n"
-        f"    w.evaluate_in_two_processes(pickle.loads(open({str(job_file)!r}, 'rb').read()))\n"
-        "print([(item.category.__name__, str(item.message)) for item in raised])"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "('RuntimeWarning', 'drawn in the fork')" in result.stdout
