@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import os
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,6 +43,34 @@ def temporary_name_pattern(name_pattern: str) -> str:
     """The fnmatch pattern of the temporary files `atomic_path` makes for names matching `name_pattern` (a kill
     mid-write leaves one behind)."""
     return f".{name_pattern}.*.tmp*"
+
+
+def signals_held() -> contextlib.AbstractContextManager[None]:
+    """Hold Ctrl-C (SIGINT) and SIGTERM until the block ends, then act on the first one as it would have: for a few
+    renames that must not be cut in two. Elsewhere than in the main thread, where no handler can be set, nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        return contextlib.nullcontext()
+    return _signals_held()
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    received: list[int] = []
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    previous = {signum: handler for signum, handler in handlers.items() if handler is not None}  # None: not Python's
+    for signum in previous:
+        signal.signal(signum, lambda number, frame: received.append(number))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if received:
+            handler = previous[received[0]]
+            if callable(handler):
+                handler(received[0], None)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(received[0])
 
 
 @contextmanager

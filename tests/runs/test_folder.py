@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import tempfile
+import time
+from pathlib import Path
+
 import pytest
 
 from sharedlatent.config import RunConfig
@@ -9,6 +16,7 @@ from sharedlatent.errors import SharedLatentError
 from sharedlatent.runs import evaluate as run_evaluate
 from sharedlatent.runs import folder as run_folder
 from sharedlatent.runs.cli import main
+from sharedlatent.storage import signals_held
 
 
 def _train(out, *extra: str) -> int:
@@ -100,6 +108,7 @@ def test_an_evaluation_that_stops_halfway_leaves_the_run_as_it_was(tmp_path, mon
     monkeypatch.setattr(run_evaluate, "write_record", figures_written_then_stop)
     with pytest.raises(stop):
         run_folder.evaluate_run(out)
+    assert sorted(path.name for path in out.iterdir()) == sorted(before)  # no staging folder left inside
     assert {path.name: path.read_bytes() for path in out.iterdir()} == before
     assert _staging_left(tmp_path) == []
 
@@ -111,4 +120,47 @@ def test_an_evaluation_replaces_the_runs_files_when_complete(tmp_path):
     run_folder.evaluate_run(out)
     assert (out / "latent_test.png").read_bytes().startswith(b"\x89PNG")
     assert (out / "metrics.json").is_file() and (out / "report.html").is_file()
-    assert _staging_left(tmp_path) == []
+    assert _staging_left(tmp_path) == [] and _staging_left(out) == []
+
+
+def test_an_evaluation_from_inside_the_run_folder_leaves_nothing_behind(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    assert _train(out) == 0
+    monkeypatch.chdir(out)
+    assert main(["evaluate", "."]) == 0
+    assert _staging_left(out) == [] and _staging_left(tmp_path) == []
+
+
+@pytest.mark.skipif(
+    not Path("/dev/shm").is_dir() or Path("/dev/shm").stat().st_dev == Path(tempfile.gettempdir()).stat().st_dev,
+    reason="needs /dev/shm on a file system of its own",
+)
+def test_an_evaluation_through_a_link_to_another_file_system(tmp_path):
+    elsewhere = Path(tempfile.mkdtemp(dir="/dev/shm"))
+    try:
+        assert _train(elsewhere / "run") == 0
+        (tmp_path / "run").symlink_to(elsewhere / "run")
+        assert main(["evaluate", str(tmp_path / "run")]) == 0
+        assert _staging_left(elsewhere / "run") == [] and _staging_left(tmp_path) == []
+    finally:
+        shutil.rmtree(elsewhere)
+
+
+def test_a_stopped_evaluations_staging_folder_is_swept_and_does_not_block_overwrite(tmp_path):
+    out = tmp_path / "run"
+    assert _train(out) == 0
+    (out / ".evaluation.partial-999999999").mkdir()  # no such process
+    (out / ".evaluation.partial-999999999" / "latent_test.png").write_bytes(b"half an evaluation")
+    run_folder.evaluate_run(out)
+    assert _staging_left(out) == []
+    (out / ".evaluation.partial-999999999").mkdir()
+    assert _train(out, "--overwrite") == 0
+
+
+def test_signals_held_are_acted_on_when_the_block_ends():
+    finished = []
+    with pytest.raises(KeyboardInterrupt), signals_held():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)  # a signal is handled within a few bytecodes; here it waits for the block's end
+        finished.append(True)
+    assert finished == [True]

@@ -27,8 +27,15 @@ from sharedlatent.runs.reload import (
 )
 from sharedlatent.runs.resume import run_checkpoint
 from sharedlatent.runs.summary import check_model_matches, read_history
-from sharedlatent.runs.target import TEST_SAMPLES_FILE, check_target, staging_folder, sweep_stale_staging
-from sharedlatent.storage import CONFIG_FILE, HISTORY_FILE, WEIGHTS_FILE, write_json, write_text
+from sharedlatent.runs.target import (
+    TEST_SAMPLES_FILE,
+    check_target,
+    evaluation_staging,
+    staging_folder,
+    sweep_stale_evaluations,
+    sweep_stale_staging,
+)
+from sharedlatent.storage import CONFIG_FILE, HISTORY_FILE, WEIGHTS_FILE, signals_held, write_json, write_text
 from sharedlatent.training import distributed
 
 __all__ = ["RUN_FILE", "RunRecord", "evaluate_run", "load_run", "read_record", "train_run"]
@@ -304,16 +311,17 @@ def evaluate_run(
         history = read_history(folder)
         from sharedlatent.runs.evaluate import evaluate_into
 
-        # Written beside the run first and moved in only when complete: an evaluation that fails or is stopped leaves
-        # the run as it was, never new figures beside the old metrics and report
-        sweep_stale_staging(folder)
-        staging = staging_folder(folder)
+        # Written into a hidden folder first and moved in only when complete: an evaluation that fails or is
+        # stopped leaves the run as it was, never new figures beside the old metrics and report
+        sweep_stale_evaluations(folder)
+        staging = evaluation_staging(folder)
         if staging.exists():
             shutil.rmtree(staging)
         staging.mkdir()
         try:
             metrics = evaluate_into(staging, model, dataset, record, history, split, color_by, worker)
-            _move_files_into(staging, folder)
+            with signals_held():  # a stop between two renames would leave some files new and some old
+                _move_files_into(staging, folder)
         finally:
             if worker is not None:
                 worker.close()  # first: a worker stopped mid-figure must not write into staging as it goes

@@ -21,11 +21,19 @@ from sharedlatent.storage import (
 )
 
 STAGING_MARK = ".partial-"
+# Inside a run, the hidden folder `evaluate` writes into before it moves the files into the run: inside, so that the
+# moves stay on the run's own file system and need no other folder writable
+EVALUATION_STAGING = f".evaluation{STAGING_MARK}"
 
 
 def staging_folder(out: Path) -> Path:
     """The hidden folder a run is written into before it is renamed to `out`."""
     return out.parent / f".{out.name}{STAGING_MARK}{os.getpid()}"
+
+
+def evaluation_staging(folder: Path) -> Path:
+    """The hidden folder inside the run `folder` that this process's `evaluate` writes into first."""
+    return folder / f"{EVALUATION_STAGING}{os.getpid()}"
 
 
 def check_target(out: Path, overwrite: bool) -> None:
@@ -82,12 +90,16 @@ RUN_TEMPORARY_PATTERNS = tuple(temporary_name_pattern(pattern) for pattern in RU
 
 
 def files_a_run_does_not_write(folder: Path) -> list[str]:
-    """The names in `folder` no run writes (a subfolder is never a run's; a run's half-written temporary files are)."""
+    """The names in `folder` no run writes (a subfolder is never a run's but a stopped evaluation's staging folder;
+    a run's half-written temporary files are)."""
     return sorted(
         entry.name
         for entry in folder.iterdir()
-        if entry.is_dir()
-        or not any(fnmatch.fnmatchcase(entry.name, p) for p in (*RUN_FILE_PATTERNS, *RUN_TEMPORARY_PATTERNS))
+        if (entry.is_dir() and not entry.name.startswith(EVALUATION_STAGING))
+        or (
+            not entry.is_dir()
+            and not any(fnmatch.fnmatchcase(entry.name, p) for p in (*RUN_FILE_PATTERNS, *RUN_TEMPORARY_PATTERNS))
+        )
     )
 
 
@@ -114,11 +126,20 @@ def is_run_folder(folder: Path) -> bool:
 
 def sweep_stale_staging(out: Path) -> list[Path]:
     """Remove staging folders of earlier runs into `out` whose process is gone (killed, power cut)."""
-    removed = []
-    if not out.parent.is_dir():
+    return _sweep(out.parent, f".{out.name}{STAGING_MARK}")
+
+
+def sweep_stale_evaluations(folder: Path) -> list[Path]:
+    """Remove staging folders of earlier evaluations inside the run `folder` whose process is gone."""
+    return _sweep(folder, EVALUATION_STAGING)
+
+
+def _sweep(parent: Path, prefix: str) -> list[Path]:
+    """Remove the folders in `parent` named `prefix` + a process id whose process is gone."""
+    removed: list[Path] = []
+    if not parent.is_dir():
         return removed
-    prefix = f".{out.name}{STAGING_MARK}"
-    for candidate in [p for p in out.parent.iterdir() if p.name.startswith(prefix)]:
+    for candidate in [p for p in parent.iterdir() if p.name.startswith(prefix)]:
         pid = candidate.name.rpartition(STAGING_MARK)[2]
         if candidate.is_dir() and pid.isdigit() and not _process_alive(int(pid)):
             shutil.rmtree(candidate, ignore_errors=True)
