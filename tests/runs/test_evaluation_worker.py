@@ -365,7 +365,8 @@ def test_the_worker_imports_nothing_from_the_working_directory(job_parts, tmp_pa
     assert "model.png" in names(worker.result().figures)
 
 
-def test_a_worker_stopped_while_writing_a_figure_leaves_no_temporary_file(tmp_path):
+def test_a_worker_stopped_while_writing_a_figure_leaves_no_temporary_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(evaluation_worker, "STOP_SECONDS", 30.0)  # its 2 s ran out once on a loaded machine
     code = (
         "import signal, sys, time\n"
         "from sharedlatent.runs.evaluation_worker import _leave\n"

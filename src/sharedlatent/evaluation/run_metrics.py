@@ -48,6 +48,7 @@ def score_run(inputs: MetricsInputs) -> dict[str, Any]:
 
 
 def _scores(inputs: MetricsInputs) -> dict[str, Any]:
+    """score_run's metrics, section by section, in metrics.json's order."""
     outputs, train_domains = inputs.outputs, inputs.train_domains
     names = outputs.domain_names
     metrics: dict[str, Any] = {"n_samples": int(outputs.domains[names[0]].truth.shape[0])}

@@ -294,7 +294,8 @@ def _leave_with(parent: int) -> None:
 
 def run(trainer: int) -> NoReturn:
     """The worker process's entry: main, then leave without the interpreter's teardown (freeing matplotlib's and
-    scikit-learn's modules took about half a second, which the trainer waited for)."""
+    scikit-learn's modules kept the trainer waiting about half a second past the worker's report: a one-off timing,
+    timestamps written by the worker and the trainer around one default run)."""
     code = 1
     try:
         code = main(trainer)
