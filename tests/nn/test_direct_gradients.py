@@ -199,3 +199,39 @@ def test_validation_loss_without_gradients_matches_autograd(likelihoods):
     got = step.loss_and_gradients(batch, inputs=batch, generator=None, gradients=False)
     assert got.total.item() == pytest.approx(expected.total.item(), rel=1e-5)
     assert all(parameter.grad is None for parameter in module.parameters())
+
+
+def test_a_fit_builds_each_step_once_and_gets_the_weights_of_one_built_every_epoch(monkeypatch):
+    """training/loop.py's EpochSetup reuses a step per objective and set of trainable parameters; a step built afresh
+    every epoch gives bit-identical weights, so reusing one changes nothing but the time."""
+    rng = np.random.default_rng(0)
+    base = rng.random((90, 6)).astype(np.float32)
+    data = {"x": base, "y": base[:, :4] * 0.5 + 0.25}
+
+    def fitted():
+        config = RunConfig()
+        config.train.schedule, config.train.epochs, config.train.progress, config.train.batch_size = (
+            "original",
+            3,
+            False,
+            32,
+        )
+        model = SharedLatentVAE({"x": 6, "y": 4}, config)
+        model.fit(data)
+        return model.module.state_dict()
+
+    builds = []
+    real_build = DirectStep.build.__func__
+    monkeypatch.setattr(DirectStep, "build", classmethod(lambda *a, **k: builds.append(1) or real_build(*a, **k)))
+    reused = fitted()
+    # original, frozen phases: joint, center, x alone, y alone: four objectives with their own trainable groups
+    assert len(builds) == 4
+    real_direct_step = loop.EpochSetup.direct_step
+    monkeypatch.setattr(
+        loop.EpochSetup, "direct_step", lambda self, *a: (self._steps.clear(), real_direct_step(self, *a))[1]
+    )
+    builds.clear()
+    fresh = fitted()
+    assert len(builds) == 3 + 3 * 3  # one per phase epoch: 3 joint epochs, 3 rounds of 3 phases
+    for key, value in fresh.items():
+        assert torch.equal(reused[key], value), key

@@ -48,7 +48,7 @@ def scripted_validation(monkeypatch):
     """Validation losses from LOSSES in call order; returns a function that restarts the script."""
     calls = []
 
-    def validation_loss(module, data, phase, config):
+    def validation_loss(module, data, phase, config, setup=None):
         calls.append(1)
         return LOSSES[len(calls) - 1]
 

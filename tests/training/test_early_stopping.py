@@ -18,7 +18,7 @@ def scripted_fit(monkeypatch, losses: list[float], **settings) -> tuple[SharedLa
     data = TensorData({"a": torch.rand(16, 5), "b": torch.rand(16, 4)})
     snapshots, rates, script = [], [], iter(losses)
 
-    def validation_loss(module, data, phase, config):
+    def validation_loss(module, data, phase, config, setup=None):
         snapshots.append({key: value.clone() for key, value in module.state_dict().items()})
         return next(script)
 

@@ -141,19 +141,21 @@ class DirectStep:
         gradients written to `.grad` of every trainable parameter the routes use (None elsewhere, as a backward pass
         leaves them)."""
         module, routes, weights = self.module, self.routes, self.weights
-        grads: dict[nn.Parameter, torch.Tensor] = {}
+        if gradients:  # every gradient below is written to .grad; the rest stay None, as after a backward pass
+            for parameter in self.parameters:
+                parameter.grad = None
         batch = next(iter(targets.values())).shape[0]
         sources = self.sources
 
         # Forward: each source's encoder, the shared encoder over all sources' rows, each route's mean of branches.
         encoder_acts = {name: _forward(self.encoders[name], inputs[name]) for name in sources}
-        shared_acts = _forward(self.shared_encoder, torch.cat([encoder_acts[name][-1] for name in sources]))
+        shared_acts = _forward(self.shared_encoder, _stacked([encoder_acts[name][-1] for name in sources]))
         branches = dict(zip(sources, shared_acts[-1].split(batch), strict=True))
         pieces = [
             branches[r.sources[0]] if len(r.sources) == 1 else torch.stack([branches[s] for s in r.sources]).mean(0)
             for r in routes
         ]
-        hidden = torch.cat(pieces)
+        hidden = _stacked(pieces)
         mean = torch.addmm(self.z_mean.bias, hidden, self.z_mean.weight_t)
         log_sigma = torch.addmm(self.z_log_sigma.bias, hidden, self.z_log_sigma.weight_t)
         sigma = log_sigma.exp()
@@ -170,15 +172,13 @@ class DirectStep:
             acts = _forward(self.decoders[target], decoder_in[-1])
             scale = self.scales[target]
             likelihood = module.likelihoods[target]
-            per_route, grad_output = _error_and_gradient(
-                likelihood, acts[-1], targets[target], scale, grads if gradients else None
-            )
+            per_route, grad_output = _error_and_gradient(likelihood, acts[-1], targets[target], scale, gradients)
             total = total + per_route.dot(scale.view(-1))
             for index, route in enumerate(routes):
                 if target in route.targets:
                     errors[(route.sources, target)] = per_route[index]
             if grad_output is not None:
-                grad = _backward(self.decoders[target], acts, grad_output, grads, need_input=True)
+                grad = _backward(self.decoders[target], acts, grad_output, need_input=True)
                 grad_decoder_in = grad if grad_decoder_in is None else grad_decoder_in.add_(grad)
         for route in routes:  # in route order, then target order, as nn/objective.py records them
             for target in route.targets:
@@ -195,36 +195,32 @@ class DirectStep:
         if not gradients:
             return terms
         assert grad_decoder_in is not None and noise is not None
-        grad_z = _backward(self.shared_decoder, decoder_in, grad_decoder_in, grads, need_input=True)
-        row_weight = (kl_weights / batch).repeat_interleave(batch)[:, None]
-        grad_mean = grad_z + row_weight * mean
+        grad_z = _backward(self.shared_decoder, decoder_in, grad_decoder_in, need_input=True)
+        # Each route's rows of the KL's gradient carry its weight: (routes, batch, latent) views, no per-row copy
+        by_route = (len(routes), batch, -1)
+        row_weight = (kl_weights / batch).view(-1, 1, 1)
+        grad_mean = torch.addcmul(grad_z.view(by_route), row_weight, mean.view(by_route)).view_as(mean)
         # d/d log_sigma: the draw's sigma * noise, and the KL's exp(2 log_sigma) - (1 or, for the original formula, 1/2)
-        grad_log_sigma = grad_z * sigma * noise + row_weight * (variance - (0.5 if weights.original_kl else 1.0))
-        _linear_gradients(self.z_mean, hidden, grad_mean, grads)
-        _linear_gradients(self.z_log_sigma, hidden, grad_log_sigma, grads)
+        kl_part = (variance - (0.5 if weights.original_kl else 1.0)).view(by_route)
+        grad_log_sigma = torch.addcmul((grad_z * sigma).mul_(noise).view(by_route), row_weight, kl_part).view_as(mean)
+        _linear_gradients(self.z_mean, hidden, grad_mean)
+        _linear_gradients(self.z_log_sigma, hidden, grad_log_sigma)
         grad_hidden = torch.addmm(grad_mean.mm(self.z_mean.weight), grad_log_sigma, self.z_log_sigma.weight)
 
         # Back through each route's mean of branches, the shared encoder and every source's encoder.
-        grad_branches = {name: torch.zeros_like(branches[name]) for name in sources}
+        received: dict[str, list[torch.Tensor]] = {name: [] for name in sources}
         for index, route in enumerate(routes):
             rows = grad_hidden[index * batch : (index + 1) * batch]
+            share = rows if len(route.sources) == 1 else rows / len(route.sources)
             for name in route.sources:
-                grad_branches[name].add_(rows if len(route.sources) == 1 else rows / len(route.sources))
+                received[name].append(share)
+        grad_branches = [_summed(received[name]) for name in sources]
         needs_encoders = any(self.encoders_train.values())
-        grad_shared_in = _backward(
-            self.shared_encoder,
-            shared_acts,
-            torch.cat([grad_branches[name] for name in sources]),
-            grads,
-            need_input=needs_encoders,
-        )
+        grad_shared_in = _backward(self.shared_encoder, shared_acts, _stacked(grad_branches), need_input=needs_encoders)
         if needs_encoders:
             for name, grad in zip(sources, grad_shared_in.split(batch), strict=True):
                 if self.encoders_train[name]:
-                    _backward(self.encoders[name], encoder_acts[name], grad, grads, need_input=False)
-
-        for parameter in self.parameters:
-            parameter.grad = grads.get(parameter) if parameter.requires_grad else None
+                    _backward(self.encoders[name], encoder_acts[name], grad, need_input=False)
         return terms
 
 
@@ -258,33 +254,38 @@ def _forward(layers: list[Dense], x: torch.Tensor) -> list[torch.Tensor]:
     return acts
 
 
-def _backward(
-    layers: list[Dense],
-    acts: list[torch.Tensor],
-    grad: torch.Tensor,
-    grads: dict[nn.Parameter, torch.Tensor],
-    need_input: bool,
-) -> torch.Tensor:
-    """Back through `layers` from the gradient of their output: record weight and bias gradients, return the input's
+def _stacked(pieces: list[torch.Tensor]) -> torch.Tensor:
+    """The pieces' rows one after another (the piece itself when there is one: no copy)."""
+    return pieces[0] if len(pieces) == 1 else torch.cat(pieces)
+
+
+def _summed(parts: list[torch.Tensor]) -> torch.Tensor:
+    """The parts added up (the part itself when there is one: no copy)."""
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return total
+
+
+def _backward(layers: list[Dense], acts: list[torch.Tensor], grad: torch.Tensor, need_input: bool) -> torch.Tensor:
+    """Back through `layers` from the gradient of their output: write weight and bias gradients, return the input's
     gradient (`need_input`) or the last one computed."""
     for index in range(len(layers) - 1, -1, -1):
         layer = layers[index]
         if layer.relu:
             grad = threshold_backward(grad, acts[index + 1], 0)
-        _linear_gradients(layer, acts[index], grad, grads)
+        _linear_gradients(layer, acts[index], grad)
         if index > 0 or need_input:
             grad = grad.mm(layer.weight)
     return grad
 
 
-def _linear_gradients(
-    layer: Dense, x: torch.Tensor, grad_out: torch.Tensor, grads: dict[nn.Parameter, torch.Tensor]
-) -> None:
-    """The weight and bias gradients of `layer` applied to `x`, given its output's gradient."""
+def _linear_gradients(layer: Dense, x: torch.Tensor, grad_out: torch.Tensor) -> None:
+    """Write the weight and bias gradients of `layer` applied to `x`, given its output's gradient, to their .grad."""
     if layer.weight.requires_grad:
-        grads[layer.weight] = grad_out.t().mm(x)
+        layer.weight.grad = grad_out.t().mm(x)
     if layer.bias.requires_grad:
-        grads[layer.bias] = grad_out.sum(0)
+        layer.bias.grad = grad_out.sum(0)
 
 
 def _trainable(layers: list[Dense]) -> bool:
@@ -301,23 +302,20 @@ def _route_scales(routes: tuple[Route, ...], target: str, cross_weight: float) -
 
 
 def _error_and_gradient(
-    likelihood: Likelihood,
-    output: torch.Tensor,
-    target: torch.Tensor,
-    scale: torch.Tensor,
-    grads: dict[nn.Parameter, torch.Tensor] | None,
+    likelihood: Likelihood, output: torch.Tensor, target: torch.Tensor, scale: torch.Tensor, gradients: bool
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Each route's summed error on `target` (unweighted) and, given `grads`, the weighted loss's gradient with
-    respect to the decoder's last linear output (a learned variance's gradient goes to `grads`)."""
+    """Each route's summed error on `target` (unweighted) and, with `gradients`, the weighted loss's gradient with
+    respect to the decoder's last linear output (a learned variance's gradient goes to its .grad)."""
     routes = scale.shape[0]
     stacked = output.view(routes, *target.shape)
     if type(likelihood) is SigmoidSquaredError:  # squared error of the sigmoid output
         value = stacked.sigmoid()
         diff = value - target
         per_route = diff.square().sum(dim=(1, 2))
-        if grads is None:
+        if not gradients:
             return per_route, None
-        grad = (2 * diff * scale).mul_(value * (1 - value))
+        # 2 * scale * diff * sigmoid'(x), with sigmoid' = value - value^2
+        grad = diff.mul_(2 * scale).mul_(torch.addcmul(value, value, value, value=-1))
         return per_route, grad.view_as(output)
     assert isinstance(likelihood, Gaussian)  # Gaussian or GaussianFixed: half the scaled squared error, plus log v
     variance = likelihood.variance()
@@ -325,12 +323,12 @@ def _error_and_gradient(
     ratio = diff.square() / variance
     constant = target.shape[0] * (variance.log().sum() + variance.numel() * math.log(2 * math.pi))  # per route
     per_route = 0.5 * (ratio.sum(dim=(1, 2)) + constant)
-    if grads is None:
+    if not gradients:
         return per_route, None
     grad = diff * scale / variance
     log_variance = likelihood.log_variance if type(likelihood) is Gaussian else None
     if log_variance is not None and log_variance.requires_grad:
         # d/d log v of 0.5 (diff^2 / v + log v), v = exp(log v) + MIN_VARIANCE
         weighted = (scale * (1 - ratio)).sum(dim=(0, 1))
-        grads[log_variance] = 0.5 * weighted * log_variance.exp() / (log_variance.exp() + MIN_VARIANCE)
+        log_variance.grad = 0.5 * weighted * log_variance.exp() / (log_variance.exp() + MIN_VARIANCE)
     return per_route, grad.view_as(output)

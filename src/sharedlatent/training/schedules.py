@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
+
 from sharedlatent import names
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.names import SHARED_GROUP
@@ -73,9 +75,12 @@ def build_schedule(name: str, domains: list[str], epochs: int, freeze_phases: bo
     return builder(domains, epochs, freeze_phases=freeze_phases)
 
 
-def set_trainable(module: SharedLatentModule, groups: tuple[str, ...]) -> None:
-    """Freeze every parameter outside `groups`; frozen tensors get no gradient and no optimiser update."""
-    named = module.parameter_groups()
+def set_trainable(
+    module: SharedLatentModule, groups: tuple[str, ...], named: dict[str, list[torch.nn.Parameter]] | None = None
+) -> None:
+    """Freeze every parameter outside `groups`; frozen tensors get no gradient and no optimiser update.
+    `named`: the module's `parameter_groups()`, when the caller keeps them (a fit does, as they do not change)."""
+    named = module.parameter_groups() if named is None else named
     unknown = set(groups) - set(named)
     if unknown:
         raise SharedLatentError(f"unknown parameter groups {sorted(unknown)}; have {sorted(named)}")
