@@ -5,7 +5,7 @@ import torch
 from sharedlatent.config import TrainConfig
 from sharedlatent.names import SHARED_GROUP
 from sharedlatent.nn.model import SharedLatentModule
-from sharedlatent.training.loop import TensorData, make_optimizer, run_epoch
+from sharedlatent.training.loop import EpochSetup, TensorData, make_optimizer, run_epoch
 from sharedlatent.training.schedules import build_schedule, set_trainable
 
 
@@ -99,3 +99,18 @@ def test_noise_reaches_inputs_not_targets():
     one = add_noise(batch, module, {"right": 0.3}, torch.Generator().manual_seed(0))
     assert one["left"] is batch["left"] and not torch.equal(one["right"], batch["right"])  # per domain
     np.testing.assert_array_equal(batch["right"].numpy(), (1 - batch["left"]).numpy())
+
+
+def test_an_epoch_setup_made_for_another_module_is_refused():
+    module, other = make_module(), make_module()
+    phase = build_schedule("joint", ["left", "right"], epochs=1)[0].phases[0]
+    with pytest.raises(ValueError, match="another module"):
+        run_epoch(
+            module,
+            make_optimizer(module, 1e-2),
+            TensorData(make_data()),
+            phase,
+            TrainConfig(batch_size=32),
+            torch.Generator().manual_seed(0),
+            setup=EpochSetup(other),
+        )

@@ -72,8 +72,9 @@ def _dense_layers(stack: nn.Sequential, output_activation: type[nn.Module] | Non
 class DirectStep:
     """One epoch's hand-written steps for `module` on `routes` weighted by `weights`.
 
-    Built after the phase set which parameters train, and rebuilt every epoch, so the tensors it holds are the
-    module's current ones."""
+    Built after the phase set which parameters train. It holds the module's parameter tensors, which training
+    updates in place, so a fit reuses it for every epoch of the same objective and trainable parameters
+    (training/loop.py's EpochSetup); anything that replaces a parameter tensor needs a new one."""
 
     def __init__(
         self,
@@ -160,12 +161,11 @@ class DirectStep:
         log_sigma = torch.addmm(self.z_log_sigma.bias, hidden, self.z_log_sigma.weight_t)
         sigma = log_sigma.exp()
         noise = None if generator is None else normal(mean.shape, generator, mean)
-        z = mean if noise is None else mean + sigma * noise
+        z = mean if noise is None else torch.addcmul(mean, sigma, noise)
         decoder_in = _forward(self.shared_decoder, z)
 
-        terms = LossTerms(torch.zeros((), device=z.device))
-        total = terms.total
         # Reconstruction: per target, all routes' rows at once; the output gradient carries each route's weight.
+        total: torch.Tensor | None = None
         grad_decoder_in = None
         errors: dict[tuple[tuple[str, ...], str], torch.Tensor] = {}
         for target in self.decoded:
@@ -173,25 +173,27 @@ class DirectStep:
             scale = self.scales[target]
             likelihood = module.likelihoods[target]
             per_route, grad_output = _error_and_gradient(likelihood, acts[-1], targets[target], scale, gradients)
-            total = total + per_route.dot(scale.view(-1))
-            for index, route in enumerate(routes):
+            weighted = per_route.dot(scale.view(-1))
+            total = weighted if total is None else total + weighted
+            for route, error in zip(routes, per_route.unbind(), strict=True):
                 if target in route.targets:
-                    errors[(route.sources, target)] = per_route[index]
+                    errors[(route.sources, target)] = error
             if grad_output is not None:
                 grad = _backward(self.decoders[target], acts, grad_output, need_input=True)
                 grad_decoder_in = grad if grad_decoder_in is None else grad_decoder_in.add_(grad)
+        terms = LossTerms(torch.zeros((), device=z.device) if total is None else total)
         for route in routes:  # in route order, then target order, as nn/objective.py records them
             for target in route.targets:
                 terms.reconstruction[(route.sources, target)] = errors[(route.sources, target)]
 
         # KL: the batch mean per route, weighted as nn/objective.py's _add_kl weights it.
-        log_term = log_sigma if weights.original_kl else 2 * log_sigma
+        log_term = log_sigma if weights.original_kl else log_sigma * 2
         variance = sigma.square()
-        kl_per_route = (-0.5 * (1 + log_term - mean.square() - variance).sum(dim=1)).view(len(routes), batch).sum(1)
+        kl_per_route = log_term.add(1).sub_(mean.square()).sub_(variance).view(len(routes), -1).sum(1).mul_(-0.5)
         kl_weights = self.kl_weights if not weights.kl_summed else self.kl_weights * batch
-        terms.total = total + kl_per_route.dot(kl_weights) / batch
-        for index, route in enumerate(routes):
-            terms.kl[route.sources] = kl_per_route[index] / batch
+        terms.total = terms.total + kl_per_route.dot(kl_weights) / batch
+        for route, kl in zip(routes, (kl_per_route / batch).unbind(), strict=True):
+            terms.kl[route.sources] = kl
         if not gradients:
             return terms
         assert grad_decoder_in is not None and noise is not None
