@@ -70,7 +70,7 @@ def _dense_layers(stack: nn.Sequential, output_activation: type[nn.Module] | Non
 
 
 class DirectStep:
-    """One epoch's hand-written steps for `module` on `routes` weighted by `weights`.
+    """Hand-written training steps for `module` on `routes` weighted by `weights`.
 
     Built after the phase set which parameters train. It holds the module's parameter tensors, which training
     updates in place, so a fit reuses it for every epoch of the same objective and trainable parameters
