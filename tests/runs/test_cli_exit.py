@@ -3,8 +3,11 @@ and exit handlers must all survive that."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+
+import sharedlatent.runs.cli as cli
 
 
 def run_entry(main_body: str) -> subprocess.CompletedProcess:
@@ -54,3 +57,26 @@ def test_a_profiled_command_still_writes_its_profile(tmp_path):
     command = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "sharedlatent", "datasets"]
     subprocess.run(command, capture_output=True, text=True, check=True)
     assert profile.stat().st_size > 0
+
+
+def test_a_closed_output_pipe_stops_quietly_with_the_shells_code_for_it():
+    """`sharedlatent ... | head` once head has left: no "error: Broken pipe" and exit 141 (128 + SIGPIPE), as
+    other command-line tools end; nothing is left to fail at exit."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone before anything is written
+    code = "from sharedlatent.runs.cli import entry; import sys; sys.argv = ['sharedlatent', 'datasets']; entry()"
+    try:
+        result = subprocess.run([sys.executable, "-c", code], stdout=write_end, stderr=subprocess.PIPE, text=True)
+    finally:
+        os.close(write_end)
+    assert result.returncode == 141
+    assert result.stderr == ""
+
+
+def test_a_broken_pipe_that_is_not_stdout_is_an_error_line(monkeypatch, capsys):
+    def fails(args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setitem(cli.COMMANDS, "datasets", (cli.COMMANDS["datasets"][0], fails))
+    assert cli.main(["datasets"]) == cli.EXIT_USER_ERROR
+    assert capsys.readouterr().err == "error: Broken pipe\n"

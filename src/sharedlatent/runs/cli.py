@@ -19,7 +19,15 @@ from typing import Any, NoReturn
 
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.names import DEVICES, SCHEDULES, SPLITS, accepted
-from sharedlatent.runs.cli_guards import Terminated, deprecations_as_notes, os_error_line, sigterm_as_interrupt
+from sharedlatent.runs.cli_guards import (
+    EXIT_STDOUT_CLOSED,
+    Terminated,
+    deprecations_as_notes,
+    discard_stdout,
+    os_error_line,
+    sigterm_as_interrupt,
+    stdout_closed,
+)
 from sharedlatent.runs.cli_objects import add_encode_parser, run_encode
 from sharedlatent.runs.cli_samples import add_generate_parser, add_translate_parser, run_generate, run_translate
 
@@ -72,6 +80,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SharedLatentError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except BrokenPipeError as error:
+        if not stdout_closed():  # another pipe or socket: an error like any other
+            print(f"error: {os_error_line(error)}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        discard_stdout()  # the reader (`| head`) has what it wanted: stop quietly, as other command-line tools do
+        return EXIT_STDOUT_CLOSED
     except OSError as error:  # read-only or full disk, name too long, a path under a file: the system's words
         print(f"error: {os_error_line(error)}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -1,8 +1,11 @@
-"""What the CLI wraps every command in: SIGTERM handled like Ctrl-C, OSErrors and deprecations as one line each."""
+"""What the CLI wraps every command in: SIGTERM handled like Ctrl-C, OSErrors and deprecations as one line each, a
+closed output pipe (`| head`) as a quiet stop."""
 
 from __future__ import annotations
 
 import contextlib
+import os
+import select
 import sys
 import warnings
 from collections.abc import Iterator
@@ -17,6 +20,29 @@ def os_error_line(error: OSError) -> str:
     """An OSError as one line naming the file, e.g. `No space left on device: out.npy`."""
     reason = error.strerror or str(error) or type(error).__name__
     return f"{reason}: {error.filename}" if error.filename else reason
+
+
+# What a shell reports for a program stopped by a closed pipe (128 + SIGPIPE): `| head` has all it asked for
+EXIT_STDOUT_CLOSED = 141
+
+
+def stdout_closed() -> bool:
+    """Whether stdout is a pipe nobody reads any more (`| head` has exited), which poll reports as an error on its
+    end. False where it cannot tell (no poll on Windows, stdout not a file)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(event & select.POLLERR for _, event in poller.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def discard_stdout() -> None:
+    """Point stdout at /dev/null, so that what is left in its buffer cannot fail again at exit."""
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 @contextlib.contextmanager
