@@ -6,6 +6,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 import sharedlatent.runs.cli as cli
 
@@ -59,18 +62,37 @@ def test_a_profiled_command_still_writes_its_profile(tmp_path):
     assert profile.stat().st_size > 0
 
 
+DATASETS_COMMAND = (
+    "from sharedlatent.runs.cli import entry; import sys; sys.argv = ['sharedlatent', 'datasets']; entry()"
+)
+
+
 def test_a_closed_output_pipe_stops_quietly_with_the_shells_code_for_it():
     """`sharedlatent ... | head` once head has left: no "error: Broken pipe" and exit 141 (128 + SIGPIPE), as
     other command-line tools end; nothing is left to fail at exit."""
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader has gone before anything is written
-    code = "from sharedlatent.runs.cli import entry; import sys; sys.argv = ['sharedlatent', 'datasets']; entry()"
     try:
-        result = subprocess.run([sys.executable, "-c", code], stdout=write_end, stderr=subprocess.PIPE, text=True)
+        for unbuffered in (False, True):  # a short output sits in the buffer until the command ends, or not
+            environment = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+            if unbuffered:
+                environment["PYTHONUNBUFFERED"] = "1"
+            command = [sys.executable, "-c", DATASETS_COMMAND]
+            result = subprocess.run(command, stdout=write_end, stderr=subprocess.PIPE, text=True, env=environment)
+            assert (result.returncode, result.stderr) == (141, ""), f"unbuffered={unbuffered}"
     finally:
         os.close(write_end)
-    assert result.returncode == 141
-    assert result.stderr == ""
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
+def test_output_to_a_full_disk_is_an_error_line():
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-c", DATASETS_COMMAND], stdout=full, stderr=subprocess.PIPE, text=True, env=environment
+        )
+    assert result.returncode == 2
+    assert result.stderr == "error: No space left on device\n"
 
 
 def test_a_broken_pipe_that_is_not_stdout_is_an_error_line(monkeypatch, capsys):

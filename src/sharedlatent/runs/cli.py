@@ -76,7 +76,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         with deprecations_as_notes(), sigterm_as_interrupt():
-            return COMMANDS[args.command][1](args)
+            code = COMMANDS[args.command][1](args)
+        if sys.stdout is not None:  # what is still buffered fails here (`| head`, a full disk), where it is handled
+            sys.stdout.flush()
+        return code
     except SharedLatentError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
