@@ -8,6 +8,7 @@ reports speed too, but there early stopping can end two versions of the code who
 different numbers of (differently priced) epochs; here it cannot.
 
     .venv/bin/python benchmarks/fit_speed.py [--schedule original|joint] [--epochs 200] [--repeats 3] [--src OTHER/src]
+        [--out benchmarks/results/fit_speed.json]
 """
 
 from __future__ import annotations
@@ -37,18 +38,24 @@ config.train = dataclasses.replace(config.train, epochs=epochs, patience=10**6, 
 model = SharedLatentVAE(data.input_sizes, config)
 history = model.fit(data.train.domains)
 rows = data.train.n_samples - validation_size(data.train.n_samples, config.train.validation_fraction)
+import sharedlatent
 print(json.dumps({"seconds": history.seconds, "phase_epochs": len(history.records),
-                  "passes_per_second": rows * len(history.records) / history.seconds}))
+                  "passes_per_second": rows * len(history.records) / history.seconds, "package": sharedlatent.__file__}))
 """
 
 
 def timed_fit(source: Path, epochs: int, schedule: str) -> dict:
-    """One fit in a fresh process importing the package from `source`."""
+    """One fit in a fresh process importing the package from `source`; stops with the child's error if it fails or
+    imported the package from elsewhere (an installed copy filling in for a wrong path)."""
     environment = dict(os.environ, PYTHONPATH=str(source))
-    done = subprocess.run(
-        [sys.executable, "-c", FIT, str(epochs), schedule], env=environment, capture_output=True, text=True, check=True
-    )
-    return {"source": str(source), **json.loads(done.stdout.strip().splitlines()[-1])}
+    command = [sys.executable, "-c", FIT, str(epochs), schedule]
+    done = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"error: the fit importing {source} failed:\n{done.stderr.strip()}")
+    run = json.loads(done.stdout.strip().splitlines()[-1])
+    if not Path(run.pop("package")).resolve().is_relative_to(source):
+        raise SystemExit(f"error: the fit imported sharedlatent from outside {source}")
+    return {"source": str(source), **run}
 
 
 def main() -> None:
@@ -59,7 +66,12 @@ def main() -> None:
     parser.add_argument("--src", type=Path, help="another checkout's src folder, timed interleaved with this one")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "fit_speed.json")
     args = parser.parse_args()
-    sources = [HERE.parent / "src"] + ([args.src.resolve()] if args.src else [])
+    if args.epochs < 1 or args.repeats < 1:
+        parser.error("--epochs and --repeats must be at least 1")
+    sources = [(HERE.parent / "src").resolve()] + ([args.src.resolve()] if args.src else [])
+    for source in sources:
+        if not (source / "sharedlatent" / "__init__.py").is_file():
+            parser.error(f"{source} holds no sharedlatent package; give a checkout's src folder")
     runs = []
     for _ in range(args.repeats):
         for source in sources:

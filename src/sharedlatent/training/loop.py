@@ -93,7 +93,7 @@ class EpochSetup:
     built once stays valid for that fit; a new fit makes a new setup. A hook registered on the module during a fit
     is not seen (DirectStep.build checks for hooks when it builds); nothing in a fit registers one."""
 
-    KEPT_STEPS = 16  # a KL warm-up changes the weights every epoch: keep only the latest steps
+    KEPT_STEPS = 16  # a KL warm-up changes the weights every epoch: keep only the most recently used steps
 
     def __init__(self, module: SharedLatentModule) -> None:
         self.module = module
@@ -103,6 +103,7 @@ class EpochSetup:
         self._steps: dict[tuple, DirectStep | None] = {}
 
     def set_trainable(self, groups: tuple[str, ...]) -> None:
+        """Freeze every parameter outside `groups` (schedules.set_trainable with the kept groups)."""
         set_trainable(self.module, groups, self.groups)
 
     def train_mode(self) -> None:
@@ -113,11 +114,14 @@ class EpochSetup:
     def direct_step(self, routes: tuple[Route, ...], weights: LossWeights, device: torch.device) -> DirectStep | None:
         """DirectStep.build's step for these routes, weights and the parameters trainable now (None: autograd's)."""
         key = (routes, weights, device, tuple(parameter.requires_grad for parameter in self.parameters))
-        if key not in self._steps:
+        if key in self._steps:
+            step = self._steps.pop(key)  # back to the end: the least recently used is the one dropped
+        else:
             if len(self._steps) >= self.KEPT_STEPS:
                 del self._steps[next(iter(self._steps))]
-            self._steps[key] = DirectStep.build(self.module, routes, weights, device)
-        return self._steps[key]
+            step = DirectStep.build(self.module, routes, weights, device)
+        self._steps[key] = step
+        return step
 
 
 def _setup_of(module: SharedLatentModule, setup: EpochSetup | None) -> EpochSetup:
@@ -288,12 +292,12 @@ class _Run:
     generator: torch.Generator
     history: History
     show: bool
+    setup: EpochSetup  # what every epoch reuses
     epochs_run: int = 0  # over all stages, for the KL warm-up
     checkpoint: Checkpoint | None = None
     started: float = 0.0  # perf_counter at the start, less the seconds a resumed run had already trained
     noise_levels: dict[str, float] = dataclasses.field(default_factory=dict)  # input-noise std per domain
     resumed: bool = False  # restored from a checkpoint
-    setup: EpochSetup | None = None  # what every epoch reuses
 
 
 def fit_module(
@@ -324,10 +328,10 @@ def fit_module(
         generator,
         History(),
         config.progress if progress is None else progress,
+        EpochSetup(module),
         checkpoint=checkpoint,
         started=time.perf_counter(),
         noise_levels=dict(noise_levels or {}),
-        setup=EpochSetup(module),
     )
     saved = _restore_run(run, checkpoint.load(), len(stages)) if resume and checkpoint else None
     with distributed.process_group(device):
