@@ -67,6 +67,7 @@ DATASETS_COMMAND = (
 )
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="tells a closed pipe by Linux's poll (POLLERR)")
 def test_a_closed_output_pipe_stops_quietly_with_the_shells_code_for_it():
     """`sharedlatent ... | head` once head has left: no "error: Broken pipe" and exit 141 (128 + SIGPIPE), as
     other command-line tools end; nothing is left to fail at exit."""
