@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from sharedlatent.evaluation.metrics_inputs import gather_metrics_inputs
 from sharedlatent.evaluation.predictions import DomainOutputs, RunOutputs
-from sharedlatent.evaluation.run_metrics import compute_run_metrics
+from sharedlatent.evaluation.run_metrics import score_run
 
 
 class _Likelihoods:
@@ -71,7 +72,7 @@ def _outputs() -> tuple[RunOutputs, dict[str, np.ndarray], np.ndarray]:
 def test_a_perfect_translator_scores_zero_error():
     outputs, train_domains, train_labels = _outputs()
     model = PerfectModel({name: out.encoding for name, out in outputs.domains.items()})
-    metrics = compute_run_metrics(model, outputs, train_domains, train_labels)
+    metrics = score_run(gather_metrics_inputs(model, outputs, train_domains, train_labels))
     for direction in ("left->right", "right->left"):
         assert metrics["translation"][direction]["mse"] == 0.0
         assert metrics["translation"][direction]["mse_vs_mean_predictor"] == 0.0
@@ -94,10 +95,12 @@ def test_a_perfect_translator_scores_zero_error():
 def test_batch_mixing_is_reported_only_with_batch_labels():
     outputs, train_domains, train_labels = _outputs()
     model = PerfectModel({name: out.encoding for name, out in outputs.domains.items()})
-    assert "batch_mixing" not in compute_run_metrics(model, outputs, train_domains, train_labels)
+    assert "batch_mixing" not in score_run(gather_metrics_inputs(model, outputs, train_domains, train_labels))
     outputs.batches, outputs.generated_batch = np.tile(["a", "b"], 10), "a"  # alternating: batches well mixed
-    mixing = compute_run_metrics(model, outputs, train_domains, train_labels)["batch_mixing"]
+    mixing = score_run(gather_metrics_inputs(model, outputs, train_domains, train_labels))["batch_mixing"]
     assert mixing["entropy"] > 0.9 and mixing["batches"] == 2 and mixing["k"] == 19
     assert mixing["generated_as_batch"] == "a" and mixing["definition"].startswith("mean over samples")
     outputs.batches = np.repeat(["a"], 20)  # one batch: nothing to mix, said rather than failed
-    assert compute_run_metrics(model, outputs, train_domains, train_labels)["batch_mixing"]["entropy"] is None
+    assert (
+        score_run(gather_metrics_inputs(model, outputs, train_domains, train_labels))["batch_mixing"]["entropy"] is None
+    )

@@ -69,7 +69,7 @@ class NoiseCycles:
 
 @dataclass
 class MetricsInputs:
-    """Everything compute_run_metrics scores, without the model: the split's outputs, the training rows the
+    """Everything run_metrics.score_run scores, without the model: the split's outputs, the training rows the
     baselines and classifiers fit on, and what the model made of them."""
 
     outputs: RunOutputs

@@ -11,7 +11,7 @@ from threadpoolctl import threadpool_limits
 
 from sharedlatent.evaluation import metrics as evaluate
 from sharedlatent.evaluation.baseline_metrics import baseline_comparison
-from sharedlatent.evaluation.metrics_inputs import MetricsInputs, TrainedModel, gather_metrics_inputs
+from sharedlatent.evaluation.metrics_inputs import MetricsInputs
 from sharedlatent.evaluation.mixing import mixing_entry
 from sharedlatent.evaluation.omics import outputs_metrics
 from sharedlatent.evaluation.predictions import RunOutputs
@@ -25,23 +25,10 @@ def error_pair(truth: np.ndarray, prediction: np.ndarray) -> dict[str, float]:
     }
 
 
-def compute_run_metrics(
-    model: TrainedModel,
-    outputs: RunOutputs,
-    train_domains: dict[str, np.ndarray],
-    train_labels: np.ndarray | None = None,
-    *,
-    train_batches: np.ndarray | None = None,
-) -> dict[str, Any]:
-    """Every metric of a split: reconstruction, translation, cycle, baselines, latent alignment, label coherence,
-    and batch mixing when `outputs` has batch labels (`train_batches`: the training rows', for a batch model)."""
-    inputs = gather_metrics_inputs(model, outputs, train_domains, train_labels, train_batches=train_batches)
-    return score_run(inputs)
-
-
 def score_run(inputs: MetricsInputs) -> dict[str, Any]:
-    """compute_run_metrics from its gathered inputs, on one BLAS/OpenMP thread: on these bounded sizes threads cost
-    more than they gain (on 2 busy cores the digits baselines took 10.4 s with scikit-learn's default threads, 0.33 s
+    """Every metric of a split from its gathered inputs (metrics_inputs.gather_metrics_inputs): reconstruction,
+    translation, cycle, baselines, latent alignment, label coherence, and batch mixing when the outputs have batch
+    labels. On one BLAS/OpenMP thread: on these bounded sizes threads cost more than they gain (on 2 busy cores the digits baselines took 10.4 s with scikit-learn's default threads, 0.33 s
     with one)."""
     with threadpool_limits(1):
         return _scores(inputs)
