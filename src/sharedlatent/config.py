@@ -199,7 +199,7 @@ class TrainConfig:
     """How training runs: schedule, epochs, batches, optimiser, noise, early stopping, seed."""
 
     schedule: Schedule = "joint"  # "joint": every path every step; "original": the 2018 prototype's phases
-    epochs: int = field(default=300, metadata=AT_LEAST_1)  # num_epochs: per phase for "original", total for "joint"
+    epochs: int = field(default=200, metadata=AT_LEAST_1)  # num_epochs: per phase for "original", total for "joint"
     batch_size: int = field(default=64, metadata=AT_LEAST_1)
     learning_rate: float = field(default=2e-3, metadata=POSITIVE)
     beta: float = field(default=1.0, metadata=NON_NEGATIVE)  # KL weight (batch-mean KL, batch-summed error)
@@ -231,6 +231,10 @@ class TrainConfig:
     lr_decay_patience: int = field(default=5, metadata=NON_NEGATIVE)  # epochs without improvement before it decays
     # share of the training split held out for the validation loss
     validation_fraction: float = field(default=0.1, metadata={"min": 0, "max_exclusive": 1})
+    # decay per step of an exponential moving average of the weights, which validation, early stopping and the
+    # saved model use while Adam steps the raw weights (training/averaging.py); 0 = off: the last step's weights.
+    # Unset: an average over about two epochs' steps, at most 200 steps (decay 0.995)
+    ema_decay: float | None = field(default=None, metadata={"min": 0, "max_exclusive": 1})
     seed: int = field(default=0, metadata=SEED_RANGE)
     device: Device = "cpu"
     # "bf16": the training forward pass under bfloat16 autocast (faster on recent GPUs; weights and Adam stay float32)
@@ -346,6 +350,7 @@ def original_config(**train_overrides: Any) -> RunConfig:
         freeze_phases=False,
         noise_level=0.0,
         weight_decay=0.0,
+        ema_decay=0.0,
     )
     return RunConfig(train=dataclasses.replace(train, **train_overrides))
 

@@ -171,6 +171,8 @@ def _nan_loss(history: str) -> str:
         (lambda s: _set(s, "history", '{"records": [], "stopped_early": []}'), "not a sharedlatent training history"),
         (lambda s: _set(s, "history", _nan_loss(s["history"])), "not a sharedlatent training history"),
         (lambda s: _set(s["position"], "epoch", 1), "does not end where its position says"),
+        (lambda s: _set(s["average"], "steps", -1), "weight average is not a step count"),
+        (lambda s: s.pop("average"), "holds no weight average.*--overwrite"),
     ],
 )
 def test_a_damaged_checkpoint_is_refused_in_one_line(tmp_path, pairs, damage, message):

@@ -10,7 +10,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +26,7 @@ from sharedlatent.nn.objective import LossTerms, LossWeights, Route, add_noise, 
 from sharedlatent.plain_values import is_count, is_number
 from sharedlatent.training import distributed
 from sharedlatent.training.adam import Adam, PlateauDecay
+from sharedlatent.training.averaging import WeightAverage, averaging_decay
 from sharedlatent.training.checkpoint import Checkpoint, Position
 from sharedlatent.training.history import EpochRecord, EpochSums, History, TermValues, checked_history
 from sharedlatent.training.runtime import autocast
@@ -143,9 +144,11 @@ def run_epoch(
     beta: float | None = None,
     noise_levels: Mapping[str, float] | None = None,
     setup: EpochSetup | None = None,
+    average: WeightAverage | None = None,
 ) -> tuple[float, TermValues]:
     """One shuffled pass over `data` training `phase` (inputs noised per domain by `noise_levels`); returns the
-    mean loss per sample and its terms per sample. `setup`: what a fit's epochs share (else built here)."""
+    mean loss per sample and its terms per sample. `setup`: what a fit's epochs share (else built here);
+    `average`: a weight average to update after every step."""
     setup = _setup_of(module, setup)
     setup.set_trainable(phase.trainable)
     setup.train_mode()
@@ -180,6 +183,8 @@ def run_epoch(
                 precision=config.precision,
             )
         optimizer.step()
+        if average is not None:
+            average.update()
         if part.loss_scale:
             sums.add(terms, batch.n_samples)
     total, summed = sums.result()
@@ -298,6 +303,7 @@ class _Run:
     started: float = 0.0  # perf_counter at the start, less the seconds a resumed run had already trained
     noise_levels: dict[str, float] = dataclasses.field(default_factory=dict)  # input-noise std per domain
     resumed: bool = False  # restored from a checkpoint
+    average: WeightAverage | None = None  # the running stage's weight average (train.ema_decay), if any
 
 
 def fit_module(
@@ -417,6 +423,7 @@ def _save_checkpoint(
         "optimizer": run.optimizer.state_dict(),
         "plateau": None if plateau is None else plateau.state_dict(),
         "stopper": stopping,
+        "average": None if run.average is None else run.average.state_dict(),
         "generator": run.generator.get_state(),
         "torch_rng": torch.get_rng_state(),
         # One string, not nested containers: torch.save pickles every object of a state, and the history grows with
@@ -428,6 +435,8 @@ def _save_checkpoint(
 
 def _run_stage(run: _Run, stage_index: int, stage: Stage, resumed: dict | None = None) -> None:
     """Epochs of one stage, with its early stopping and learning-rate decay; restores the best weights if asked.
+    With `train.ema_decay`, validation and early stopping see the stage's weight average, and the stage ends with
+    the best (or last) average in the module.
 
     `resumed`: a checkpoint taken inside this stage, to continue from."""
     from tqdm.auto import tqdm
@@ -437,7 +446,11 @@ def _run_stage(run: _Run, stage_index: int, stage: Stage, resumed: dict | None =
     plateau = None
     if stage.restore_best and config.lr_decay < 1:
         plateau = PlateauDecay(run.optimizer, config.lr_decay, config.lr_decay_patience)
-    first, stopped = _restore_stage(resumed, stage, stopper, plateau, run.module) if resumed else (0, False)
+    decay = averaging_decay(config.ema_decay, math.ceil(run.train_data.n_samples / config.batch_size))
+    run.average = WeightAverage(run.module, decay) if decay else None
+    first, stopped = (0, False)
+    if resumed:
+        first, stopped = _restore_stage(resumed, stage, stopper, plateau, run.module, run.average)
     label = "+".join(phase.name for phase in stage.phases)
     epochs = range(first, first if stopped else stage.epochs)
     show = run.show and distributed.is_main()
@@ -447,7 +460,8 @@ def _run_stage(run: _Run, stage_index: int, stage: Stage, resumed: dict | None =
         bar.set_postfix(_postfix(run.history.records[-len(stage.phases) :]), refresh=False)
         if plateau:
             plateau.step(monitored[stage.stop_on])
-        stopped = bool(stopper and stopper.should_stop(monitored[stage.stop_on], run.module))
+        with _averaged(run):  # the best weights kept are the averaged ones
+            stopped = bool(stopper and stopper.should_stop(monitored[stage.stop_on], run.module))
         if stopped:
             run.history.stopped_early.append(f"{label} stopped after epoch {epoch + 1} of {stage.epochs}")
         _save_checkpoint(run, Position(stage_index, epoch + 1, stopped, run.epochs_run), stopper, plateau)
@@ -456,13 +470,27 @@ def _run_stage(run: _Run, stage_index: int, stage: Stage, resumed: dict | None =
     bar.close()
     if stopper and stopper.best_state is not None:
         run.module.load_state_dict(stopper.best_state)
+    elif run.average is not None:
+        run.average.apply()
+    run.average = None
     run.optimizer.lr = config.learning_rate
 
 
+def _averaged(run: _Run) -> AbstractContextManager:
+    """The stage's weight average in the module for a block (nothing without one)."""
+    return nullcontext() if run.average is None else run.average.applied()
+
+
 def _restore_stage(
-    state: dict, stage: Stage, stopper: EarlyStopping | None, plateau: PlateauDecay | None, module: torch.nn.Module
+    state: dict,
+    stage: Stage,
+    stopper: EarlyStopping | None,
+    plateau: PlateauDecay | None,
+    module: torch.nn.Module,
+    average: WeightAverage | None,
 ) -> tuple[int, bool]:
-    """Load a checkpoint's early-stopping and learning-rate-decay state; returns (next epoch, stopped)."""
+    """Load a checkpoint's early-stopping, learning-rate-decay and weight-average state; returns (next epoch,
+    stopped)."""
     with _damaged_checkpoint():
         if stopper is not None and state["stopper"] is not None:
             saved = state["stopper"]
@@ -478,6 +506,13 @@ def _restore_stage(
             stopper.best, stopper.waited, stopper.best_state = float(best), waited, best_state
         if plateau is not None and state["plateau"] is not None:
             plateau.load_state_dict(state["plateau"])
+        if average is not None:
+            if state.get("average") is None:
+                raise SharedLatentError(
+                    "it holds no weight average, which train.ema_decay asks for (it was saved without averaging, "
+                    "as before version 0.8.0); pass --overwrite instead of --resume to start over"
+                )
+            average.load_state_dict(state["average"])
         epoch, stopped = state["position"]["epoch"], state["position"]["stopped"]
         if not isinstance(stopped, bool):
             raise SharedLatentError(f"its position says stopped={stopped!r}, not true or false")
@@ -516,6 +551,7 @@ def _run_phases(run: _Run, stage_index: int, stage: Stage, epoch: int) -> dict[s
             beta,
             run.noise_levels,
             setup=run.setup,
+            average=run.average,
         )
         if not math.isfinite(train_loss):
             noisy = ", ".join(f"{name} {level:g}" for name, level in run.noise_levels.items() if level > 0)
@@ -533,7 +569,8 @@ def _run_phases(run: _Run, stage_index: int, stage: Stage, epoch: int) -> dict[s
             )
         validation_loss = None
         if run.validation_data:
-            validation_loss = evaluate_loss(run.module, run.validation_data, phase, run.config, setup=run.setup)
+            with _averaged(run):
+                validation_loss = evaluate_loss(run.module, run.validation_data, phase, run.config, setup=run.setup)
         seconds = time.perf_counter() - tick
         run.history.records.append(
             EpochRecord(stage_index, phase.name, epoch, train_loss, validation_loss, terms, seconds)

@@ -1,0 +1,92 @@
+"""An exponential moving average of a module's weights over training steps (Polyak averaging).
+
+A small model's last-step weights carry the noise of its last mini-batches; their average over the last epochs'
+steps carries less. Where train.ema_decay is not 0 a fit validates, early-stops on and keeps the averaged weights,
+while the optimiser goes on stepping the raw ones. On digits this lowered the translation error at every epoch budget
+tried (benchmarks/README.md, "Weight averaging")."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+
+from sharedlatent.errors import SharedLatentError
+from sharedlatent.plain_values import is_count
+
+WARMUP_STEPS = 10  # step t averages with decay min(decay, (1 + t) / (WARMUP_STEPS + t)): early weights fade fast
+AUTO_HORIZON_EPOCHS = 2  # unset train.ema_decay: average over about this many epochs' steps ...
+AUTO_MAX_DECAY = 0.995  # ... and at most about 1 / (1 - this) = 200 steps
+
+
+def averaging_decay(setting: float | None, steps_per_epoch: int) -> float:
+    """train.ema_decay, or (unset) the decay whose average spans about AUTO_HORIZON_EPOCHS epochs, capped at
+    AUTO_MAX_DECAY: on a few hundred rows (a few steps per epoch) a 200-step average would lag tens of epochs
+    behind the weights it validates."""
+    if setting is not None:
+        return setting
+    return min(AUTO_MAX_DECAY, 1 - 1 / (AUTO_HORIZON_EPOCHS * max(steps_per_epoch, 1)))
+
+
+class WeightAverage:
+    """The running average of `module`'s parameters, updated after every optimiser step with `decay` (per step)."""
+
+    def __init__(self, module: torch.nn.Module, decay: float) -> None:
+        if not 0 < decay < 1:
+            raise ValueError(f"the averaging decay must be in (0, 1), got {decay}")
+        self.module, self.decay = module, decay
+        self.parameters = list(module.parameters())
+        with torch.no_grad():
+            self.averages = [parameter.detach().clone() for parameter in self.parameters]
+        self.steps = 0
+
+    @torch.no_grad()
+    def update(self) -> None:
+        """Move the average towards the parameters as they are after this step."""
+        decay = min(self.decay, (1 + self.steps) / (WARMUP_STEPS + self.steps))
+        torch._foreach_lerp_(self.averages, self.parameters, 1 - decay)
+        self.steps += 1
+
+    @contextmanager
+    def applied(self) -> Iterator[None]:
+        """Run a block with the averaged weights in the module, then put the trained ones back."""
+        with torch.no_grad():
+            trained = [parameter.detach().clone() for parameter in self.parameters]
+            torch._foreach_copy_(self.parameters, self.averages)
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                torch._foreach_copy_(self.parameters, trained)
+
+    @torch.no_grad()
+    def apply(self) -> None:
+        """Put the averaged weights into the module for good (the end of a stage that keeps no best weights)."""
+        torch._foreach_copy_(self.parameters, self.averages)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"steps": self.steps, "averages": [average.clone() for average in self.averages]}
+
+    def load_state_dict(self, saved: Mapping[str, Any]) -> None:
+        """Take a saved average; a checkpoint is data, so anything but this module's shapes, finite, is refused."""
+        steps = saved.get("steps") if isinstance(saved, Mapping) else None
+        averages = saved.get("averages") if isinstance(saved, Mapping) else None
+        if not is_count(steps) or not isinstance(averages, list) or len(averages) != len(self.parameters):
+            raise SharedLatentError("its weight average is not a step count and one tensor per parameter")
+        for average, parameter in zip(averages, self.parameters, strict=True):
+            if (
+                not isinstance(average, torch.Tensor)
+                or average.shape != parameter.shape
+                or average.dtype != parameter.dtype
+                or not torch.isfinite(average).all()
+            ):
+                raise SharedLatentError(
+                    f"its weight average holds a tensor that is not a finite {parameter.dtype} of shape "
+                    f"{tuple(parameter.shape)}"
+                )
+        with torch.no_grad():
+            moved = [saved.to(kept.device) for saved, kept in zip(averages, self.averages, strict=True)]
+            torch._foreach_copy_(self.averages, moved)
+        self.steps = steps
