@@ -4,6 +4,7 @@ to train, the fitted preprocessing, and the validation samples. Each step reads 
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
 from typing import Any
 
@@ -19,6 +20,7 @@ from sharedlatent.datasets.base import Split
 from sharedlatent.datasets.partial import check_partial
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.preprocessing import fit_preprocessors, present_rows, transform_all
+from sharedlatent.training.averaging import averaging_decay
 from sharedlatent.training.epoch_search import needs_epoch_search, search_epochs_on
 from sharedlatent.training.holdout import hold_out_rows, part_rows, validation_size
 from sharedlatent.training.loop import History, fit_module
@@ -57,6 +59,7 @@ def train_stages(
 ) -> History:
     """Run `settings`' schedule on the model's module (in-memory or streamed data alike) with its thread count,
     input noise and weight decay; sets and returns model.history."""
+    settings = settle_ema_decay(model, settings, math.ceil(train_data.n_samples / settings.batch_size))
     stages = build_schedule(settings.schedule, model.domain_names, settings.epochs, settings.freeze_phases)
     with cpu_threads(thread_count(model.module, settings.threads, settings.batch_size)):
         model.history = fit_module(
@@ -208,6 +211,17 @@ def settle_weight_decay(model: Any) -> None:
         chosen = model.config.weight_decay(model.domain_names)
         train = dataclasses.replace(model.config.train, weight_decay=chosen)
         model.config = dataclasses.replace(model.config, train=train)
+
+
+def settle_ema_decay(model: Any, settings: TrainConfig, steps_per_epoch: int) -> TrainConfig:
+    """`settings` and the model's config with an unset train.ema_decay written out as the value its rule gives for
+    this many steps per epoch, so config.toml says what training used and a config without the key is known to
+    predate the weight average."""
+    if settings.ema_decay is not None:
+        return settings
+    chosen = averaging_decay(None, steps_per_epoch)
+    model.config = dataclasses.replace(model.config, train=dataclasses.replace(model.config.train, ema_decay=chosen))
+    return dataclasses.replace(settings, ema_decay=chosen)
 
 
 def settle_zero_output_layers(model: Any) -> None:

@@ -359,13 +359,30 @@ def test_the_weight_decay_a_run_trained_with_is_in_its_summary_and_report(tmp_pa
         assert main([*args, "--epochs", "1", "--no-progress", "--out", str(run), *extra]) == 0
         training = [line for line in capsys.readouterr().out.splitlines() if line.startswith("training")]
         assert training and f"weight decay {decay}," in training[0]
-        assert f"weight decay {decay} (as the config" in (run / "report.html").read_text()
+        assert f"weight decay {decay}, weight average" in (run / "report.html").read_text()
         assert f"weight_decay = {float(decay)}" in (run / "config.toml").read_text()  # written out, rule or not
     # A run's config without the key was trained before the decay existed, with none: shown so, not as the rule
     old = tmp_path / "run0.3" / "config.toml"
     old.write_text("\n".join(line for line in old.read_text().splitlines() if not line.startswith("weight_decay")))
     assert main(["info", str(tmp_path / "run0.3")]) == 0
     assert "weight decay 0 (trained before train.weight_decay existed)" in capsys.readouterr().out
+
+
+def test_the_weight_average_a_run_kept_is_in_its_summary_report_and_config(tmp_path, monkeypatch, capsys):
+    """Unset, the rule's decay for the fit's steps per epoch is written out (40 rows at batch 64: one step, 0.5)."""
+    args = natural_scale_tables(tmp_path, monkeypatch)
+    for extra, shown, written in (([], "decay 0.5", "0.5"), (["--set", "train.ema_decay=0"], "off", "0.0")):
+        run = tmp_path / f"run{written}"
+        assert main([*args, "--epochs", "1", "--no-progress", "--out", str(run), *extra]) == 0
+        training = [line for line in capsys.readouterr().out.splitlines() if line.startswith("training")]
+        assert training and f"weight average {shown}," in training[0]
+        assert f"weight average {shown} (as the config" in (run / "report.html").read_text()
+        assert f"ema_decay = {written}" in (run / "config.toml").read_text()
+    # A run's config without the key was trained before the average existed: shown so, not as the rule
+    old = tmp_path / "run0.5" / "config.toml"
+    old.write_text("\n".join(line for line in old.read_text().splitlines() if not line.startswith("ema_decay")))
+    assert main(["info", str(tmp_path / "run0.5")]) == 0
+    assert "weight average off (trained before train.ema_decay existed)" in capsys.readouterr().out
 
 
 def test_the_summary_says_how_the_output_layers_started(tmp_path, monkeypatch, capsys):

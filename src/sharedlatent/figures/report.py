@@ -168,7 +168,8 @@ def write_report(
     chosen_settings
         Domain -> what fit chose for its "auto" likelihood and preprocessing, and why (shown above the config).
     rule_settings
-        Setting -> the value training used where the config leaves it to a rule (input noise, weight decay).
+        Setting -> the value training used where the config leaves it to a rule (input noise, weight decay, weight
+        average).
     """
     run_folder = Path(run_folder)
     shown = {key: value for key, value in metrics.items() if key not in TEXT_SECTIONS}
@@ -199,7 +200,7 @@ training mean, all fitted on the same training rows.</p>
 {figure_section}
 <h2>Configuration</h2>
 {f"<p>Settings chosen from the training data (written into the config below):</p><ul>{chosen}</ul>" if chosen else ""}
-{f"<p>Training used {ruled} (as the config below sets them or, where it leaves them unset, as the preprocessing implies).</p>" if ruled else ""}
+{f"<p>Training used {ruled} (as the config below sets them or, where it leaves them unset, as the preprocessing and the number of training rows imply).</p>" if ruled else ""}
 <pre>{escape(config_text)}</pre>
 </body>
 </html>

@@ -184,9 +184,10 @@ def write_report(
     folder: Path, record: RunRecord, metrics: dict[str, Any], figures: list[Path], split: str, config: RunConfig
 ) -> Path:
     """Write report.html (report_<split>.html for other splits) from the metrics, figures and config (`config`: the
-    run's, for the input noise its rule gave, which config.toml leaves unset, and the weight decay)."""
+    run's, for the input noise its rule gave, which config.toml leaves unset, the weight decay and the weight
+    average)."""
     from sharedlatent.figures import report
-    from sharedlatent.runs.summary import noise_text, weight_decay_text
+    from sharedlatent.runs.summary import noise_text, weight_average_text, weight_decay_text
 
     subtitle = f"{record.dataset} {record.data_options or ''}, trained {record.created} in {record.train_seconds:.1f} s"
     if record.data_notes:
@@ -206,6 +207,7 @@ def write_report(
         rule_settings={
             "input noise": noise_text(config, record.domains),
             "weight decay": weight_decay_text(config),
+            "weight average": weight_average_text(config),
         },
     )
 

@@ -64,7 +64,7 @@ def summary_lines(folder: Path, list_files: bool = False) -> str:
         f"{output_start_text(config, record.domains)})",
         f"training  schedule {config.train.schedule}, {config.train.epochs} epochs max, batch {config.train.batch_size}, "
         f"noise {noise_text(config, record.domains)}, weight decay {weight_decay_text(config)}, "
-        f"{record.train_seconds:.1f} s",
+        f"weight average {weight_average_text(config)}, {record.train_seconds:.1f} s",
         *(f"data      {note}" for note in record.data_notes),
     ]
     lines += [f"auto      {name}: {text}" for name, text in record.chosen_settings.items()]
@@ -162,6 +162,15 @@ def weight_decay_text(config: RunConfig) -> str:
     trained before train.weight_decay existed, with none."""
     decay = config.train.weight_decay
     return "0 (trained before train.weight_decay existed)" if decay is None else f"{decay + 0.0:g}"
+
+
+def weight_average_text(config: RunConfig) -> str:
+    """The weight average a saved run kept: its decay per step, "off", or, for a run's config without the key
+    (fit writes it out), none, as before train.ema_decay existed."""
+    decay = config.train.ema_decay
+    if decay is None:
+        return "off (trained before train.ema_decay existed)"
+    return f"decay {decay:.4g}" if decay else "off"
 
 
 def noise_text(config: RunConfig, domains: list[str]) -> str:
