@@ -99,3 +99,42 @@ def test_a_fit_without_averaging_steps_no_average(monkeypatch):
     monkeypatch.setattr(loop, "WeightAverage", lambda *args: made.append(args))
     averaged_fit(monkeypatch, ema_decay=0.0, epochs=2)
     assert made == []
+
+
+def test_without_a_validation_split_a_fit_ends_with_the_last_average(monkeypatch):
+    """The monitored loss is then the raw weights' training loss, which cannot pick among averages."""
+    made: list[WeightAverage] = []
+
+    class Recorded(WeightAverage):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(loop, "WeightAverage", Recorded)
+    # training losses scripted to be lowest in the second epoch: it must not pick the average kept
+    script = iter([1.0, 0.5, 2.0, 3.0, 4.0])
+    real_run_epoch = loop.run_epoch
+
+    def scripted_run_epoch(*args, **kwargs):
+        _, terms = real_run_epoch(*args, **kwargs)
+        return next(script), terms
+
+    monkeypatch.setattr(loop, "run_epoch", scripted_run_epoch)
+    module = tiny_module()
+    generator = torch.Generator().manual_seed(2)
+    data = TensorData({"a": torch.rand(40, 5, generator=generator), "b": torch.rand(40, 4, generator=generator)})
+    config = TrainConfig(epochs=5, batch_size=8, progress=False, ema_decay=0.9, patience=10)
+    history = fit_module(module, build_schedule("joint", ["a", "b"], config.epochs), data, None, config)
+    assert [record.train_loss for record in history.records] == [1.0, 0.5, 2.0, 3.0, 4.0]
+    assert len(made) == 1 and made[0].steps == 25
+    for parameter, kept in zip(module.parameters(), made[0].averages, strict=True):
+        assert torch.equal(parameter, kept)
+
+
+def test_a_module_without_parameters_averages_nothing():
+    average = WeightAverage(torch.nn.Sequential(), 0.9)
+    average.update()
+    with average.applied():
+        pass
+    average.apply()
+    assert average.steps == 1

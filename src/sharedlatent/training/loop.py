@@ -435,19 +435,22 @@ def _save_checkpoint(
 
 def _run_stage(run: _Run, stage_index: int, stage: Stage, resumed: dict | None = None) -> None:
     """Epochs of one stage, with its early stopping and learning-rate decay; restores the best weights if asked.
-    With `train.ema_decay`, validation and early stopping see the stage's weight average, and the stage ends with
-    the best (or last) average in the module.
+    With `train.ema_decay`, the validation loss is the stage's weight average's and the best weights kept are an
+    average; a stage that stops on the training loss (the raw weights', as measured in their steps) or has no
+    validation split ends with the last average instead, since that loss says nothing about which average is best.
 
     `resumed`: a checkpoint taken inside this stage, to continue from."""
     from tqdm.auto import tqdm
 
     config = run.config
-    stopper = EarlyStopping(config.patience, stage.restore_best) if stage.stop_on else None
+    decay = averaging_decay(config.ema_decay, math.ceil(run.train_data.n_samples / config.batch_size))
+    run.average = WeightAverage(run.module, decay) if decay else None
+    judged = stage.stop_on == "validation" and run.validation_data is not None  # a loss of the averaged weights
+    keep_best = stage.restore_best and (run.average is None or judged)
+    stopper = EarlyStopping(config.patience, keep_best) if stage.stop_on else None
     plateau = None
     if stage.restore_best and config.lr_decay < 1:
         plateau = PlateauDecay(run.optimizer, config.lr_decay, config.lr_decay_patience)
-    decay = averaging_decay(config.ema_decay, math.ceil(run.train_data.n_samples / config.batch_size))
-    run.average = WeightAverage(run.module, decay) if decay else None
     first, stopped = (0, False)
     if resumed:
         first, stopped = _restore_stage(resumed, stage, stopper, plateau, run.module, run.average)
