@@ -232,7 +232,8 @@ class TrainConfig:
     # share of the training split held out for the validation loss
     validation_fraction: float = field(default=0.1, metadata={"min": 0, "max_exclusive": 1})
     # decay per step of an exponential moving average of the weights, which validation, early stopping and the
-    # saved model use while Adam steps the raw weights (training/averaging.py); 0 = off: the last step's weights.
+    # saved model use while Adam steps the raw weights (training/averaging.py); 0 = off: the raw weights (the best
+    # epoch's restored, as before version 0.8.0).
     # Unset: an average over about two epochs' steps, at most 200 steps (decay 0.995)
     ema_decay: float | None = field(default=None, metadata={"min": 0, "max_exclusive": 1})
     seed: int = field(default=0, metadata=SEED_RANGE)

@@ -58,7 +58,8 @@ def train_stages(
     resume: bool,
 ) -> History:
     """Run `settings`' schedule on the model's module (in-memory or streamed data alike) with its thread count,
-    input noise and weight decay; sets and returns model.history."""
+    input noise and weight decay; writes an unset train.ema_decay into model.config (settle_ema_decay); sets and
+    returns model.history."""
     settings = settle_ema_decay(model, settings, math.ceil(train_data.n_samples / settings.batch_size))
     stages = build_schedule(settings.schedule, model.domain_names, settings.epochs, settings.freeze_phases)
     with cpu_threads(thread_count(model.module, settings.threads, settings.batch_size)):

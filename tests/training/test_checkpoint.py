@@ -173,6 +173,7 @@ def _nan_loss(history: str) -> str:
         (lambda s: _set(s["position"], "epoch", 1), "does not end where its position says"),
         (lambda s: _set(s["average"], "steps", -1), "weight average is not a step count"),
         (lambda s: s.pop("average"), "holds no weight average.*--overwrite"),
+        (lambda s: _set(s["average"], "decay", 0.5), "weight average has decay 0.5, this fit's is 0.9.*--overwrite"),
     ],
 )
 def test_a_damaged_checkpoint_is_refused_in_one_line(tmp_path, pairs, damage, message):

@@ -3,8 +3,9 @@
 A small model's last-step weights carry the noise of its last mini-batches; their average over the last epochs'
 steps carries less. Where train.ema_decay is not 0 the validation loss is the average's, early stopping keeps the
 best average, and a stage without a validation split ends with the last average, while the optimiser goes on
-stepping the raw weights (training/loop.py). On digits this lowered the translation error at the budgets of 130
-epochs and more that were tried, and was about even at 25 (benchmarks/README.md, "Weight averaging")."""
+stepping the raw weights (training/loop.py). On digits this lowered the translation error at the budgets of 180
+epochs and more that were tried (benchmarks/README.md, "Weight averaging"); at 25 epochs it was about even
+(README.md, "Numbers on digits")."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ class WeightAverage:
     def __init__(self, module: torch.nn.Module, decay: float) -> None:
         if not 0 < decay < 1:
             raise ValueError(f"the averaging decay must be in (0, 1), got {decay}")
-        self.module, self.decay = module, decay
+        self.decay = decay
         self.parameters = list(module.parameters())
         with torch.no_grad():
             self.averages = [parameter.detach().clone() for parameter in self.parameters]
@@ -69,14 +70,20 @@ class WeightAverage:
         _copy(self.parameters, self.averages)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"steps": self.steps, "averages": [average.clone() for average in self.averages]}
+        return {"decay": self.decay, "steps": self.steps, "averages": [average.clone() for average in self.averages]}
 
-    def load_state_dict(self, saved: Mapping[str, Any]) -> None:
-        """Take a saved average; a checkpoint is data, so anything but this module's shapes, finite, is refused."""
+    def load_state_dict(self, saved: Any) -> None:
+        """Take a saved average; a checkpoint is data, so anything but this module's shapes, finite, at this
+        average's decay, is refused."""
         steps = saved.get("steps") if isinstance(saved, Mapping) else None
         averages = saved.get("averages") if isinstance(saved, Mapping) else None
         if not is_count(steps) or not isinstance(averages, list) or len(averages) != len(self.parameters):
             raise SharedLatentError("its weight average is not a step count and one tensor per parameter")
+        if saved.get("decay") != self.decay:  # an unset train.ema_decay whose rule changed since the save
+            raise SharedLatentError(
+                f"its weight average has decay {saved.get('decay')!r}, this fit's is {self.decay:g}; pass --overwrite "
+                "instead of --resume to start over"
+            )
         for average, parameter in zip(averages, self.parameters, strict=True):
             if (
                 not isinstance(average, torch.Tensor)
@@ -89,7 +96,7 @@ class WeightAverage:
                     f"{tuple(parameter.shape)}"
                 )
         with torch.no_grad():
-            _copy(self.averages, [saved.to(kept.device) for saved, kept in zip(averages, self.averages, strict=True)])
+            _copy(self.averages, [tensor.to(kept.device) for tensor, kept in zip(averages, self.averages, strict=True)])
         self.steps = steps
 
 

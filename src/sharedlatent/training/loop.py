@@ -463,7 +463,8 @@ def _run_stage(run: _Run, stage_index: int, stage: Stage, resumed: dict | None =
         bar.set_postfix(_postfix(run.history.records[-len(stage.phases) :]), refresh=False)
         if plateau:
             plateau.step(monitored[stage.stop_on])
-        with _averaged(run):  # the best weights kept are the averaged ones
+        keeps = stopper is not None and stopper.keep_best
+        with _averaged(run) if keeps else nullcontext():  # the best weights kept are then averaged ones
             stopped = bool(stopper and stopper.should_stop(monitored[stage.stop_on], run.module))
         if stopped:
             run.history.stopped_early.append(f"{label} stopped after epoch {epoch + 1} of {stage.epochs}")
