@@ -71,7 +71,8 @@ def test_a_saved_average_that_does_not_fit_is_refused(saved):
     with pytest.raises(SharedLatentError, match="weight average"):
         WeightAverage(module, 0.9).load_state_dict(saved)
     state = WeightAverage(module, 0.9).state_dict()
-    state["averages"][0] = torch.full_like(state["averages"][0], float("nan"))
+    first = next(iter(state["averages"]))  # averages by parameter name
+    state["averages"][first] = torch.full_like(state["averages"][first], float("nan"))
     with pytest.raises(SharedLatentError, match="not a finite"):
         WeightAverage(module, 0.9).load_state_dict(state)
 

@@ -17,6 +17,7 @@ import torch
 
 from sharedlatent.errors import SharedLatentError
 from sharedlatent.plain_values import is_count
+from sharedlatent.training.checkpoint import check_tensors
 
 WARMUP_STEPS = 10  # step t averages with decay min(decay, (1 + t) / (WARMUP_STEPS + t)): early weights fade fast
 AUTO_HORIZON_EPOCHS = 2  # unset train.ema_decay: average over about this many epochs' steps ...
@@ -39,7 +40,9 @@ class WeightAverage:
         if not 0 < decay < 1:
             raise ValueError(f"the averaging decay must be in (0, 1), got {decay}")
         self.decay = decay
-        self.parameters = list(module.parameters())
+        named = list(module.named_parameters())
+        self.names = [name for name, _ in named]
+        self.parameters = [parameter for _, parameter in named]
         with torch.no_grad():
             self.averages = [parameter.detach().clone() for parameter in self.parameters]
         self.steps = 0
@@ -70,33 +73,28 @@ class WeightAverage:
         _copy(self.parameters, self.averages)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"decay": self.decay, "steps": self.steps, "averages": [average.clone() for average in self.averages]}
+        """The decay, the step count and the averages by parameter name (a checkpoint's part)."""
+        averages = {name: average.clone() for name, average in zip(self.names, self.averages, strict=True)}
+        return {"decay": self.decay, "steps": self.steps, "averages": averages}
 
     def load_state_dict(self, saved: Any) -> None:
-        """Take a saved average; a checkpoint is data, so anything but this module's shapes, finite, at this
-        average's decay, is refused."""
+        """Take a saved average; a checkpoint is data, so anything but this module's parameters (names, shapes,
+        dtypes, finite) at this average's decay is refused."""
         steps = saved.get("steps") if isinstance(saved, Mapping) else None
         averages = saved.get("averages") if isinstance(saved, Mapping) else None
-        if not is_count(steps) or not isinstance(averages, list) or len(averages) != len(self.parameters):
+        if not is_count(steps) or not isinstance(averages, Mapping):
             raise SharedLatentError("its weight average is not a step count and one tensor per parameter")
         if saved.get("decay") != self.decay:  # an unset train.ema_decay whose rule changed since the save
             raise SharedLatentError(
                 f"its weight average has decay {saved.get('decay')!r}, this fit's is {self.decay:g}; pass --overwrite "
                 "instead of --resume to start over"
             )
-        for average, parameter in zip(averages, self.parameters, strict=True):
-            if (
-                not isinstance(average, torch.Tensor)
-                or average.shape != parameter.shape
-                or average.dtype != parameter.dtype
-                or not torch.isfinite(average).all()
-            ):
-                raise SharedLatentError(
-                    f"its weight average holds a tensor that is not a finite {parameter.dtype} of shape "
-                    f"{tuple(parameter.shape)}"
-                )
+        check_tensors(averages, dict(zip(self.names, self.averages, strict=True)), "weight average")
         with torch.no_grad():
-            _copy(self.averages, [tensor.to(kept.device) for tensor, kept in zip(averages, self.averages, strict=True)])
+            _copy(
+                self.averages,
+                [averages[name].to(kept.device) for name, kept in zip(self.names, self.averages, strict=True)],
+            )
         self.steps = steps
 
 

@@ -10,6 +10,7 @@ import pickle
 import shutil
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ FORMAT_VERSION = 1
 # Settings that may change between the interrupted run and its resumption: they do not change the result.
 VOLATILE_KEYS = ("train.progress", "train.checkpoint_every", "train.checkpoint_minutes")
 
-__all__ = ["CHECKPOINT_FILE", "Checkpoint", "Position", "config_identity"]
+__all__ = ["CHECKPOINT_FILE", "Checkpoint", "Position", "check_tensors", "config_identity"]
 
 
 @dataclass
@@ -109,6 +110,19 @@ class Checkpoint:
 
     def remove(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def check_tensors(saved: Any, expected: Mapping[str, torch.Tensor], what: str) -> None:
+    """Raise SharedLatentError unless `saved` (read from a checkpoint, so anything) has exactly `expected`'s names,
+    shapes and dtypes, all finite: `what` names it in the message ("weights", "best weights", ...)."""
+    if not isinstance(saved, Mapping) or set(saved) != set(expected):
+        raise SharedLatentError(f"its {what} are not this model's (other tensor names)")
+    for key, tensor in expected.items():
+        value = saved[key]
+        if not isinstance(value, torch.Tensor) or value.shape != tensor.shape or value.dtype != tensor.dtype:
+            raise SharedLatentError(f"its {what}' {key} is not a {tensor.dtype} tensor of shape {tuple(tensor.shape)}")
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            raise SharedLatentError(f"its {what}' {key} is not a finite tensor (it holds NaN or infinite values)")
 
 
 def config_identity(config_values: dict[str, Any]) -> dict[str, Any]:

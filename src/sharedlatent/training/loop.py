@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -27,7 +26,7 @@ from sharedlatent.plain_values import is_count, is_number
 from sharedlatent.training import distributed
 from sharedlatent.training.adam import Adam, PlateauDecay
 from sharedlatent.training.averaging import WeightAverage, averaging_decay
-from sharedlatent.training.checkpoint import Checkpoint, Position
+from sharedlatent.training.checkpoint import Checkpoint, Position, check_tensors
 from sharedlatent.training.history import EpochRecord, EpochSums, History, TermValues, checked_history
 from sharedlatent.training.runtime import autocast
 from sharedlatent.training.schedules import Phase, Stage, set_trainable
@@ -361,7 +360,7 @@ def _restore_run(run: _Run, state: dict, n_stages: int) -> dict:
             or position["stage"] >= n_stages
         ):
             raise SharedLatentError(f"its position {position!r} is not a place in this schedule of {n_stages} stages")
-        _check_weights(state["module"], run.module, "weights")
+        check_tensors(state["module"], run.module.state_dict(), "weights")
         run.module.load_state_dict(state["module"])
         run.optimizer.load_state_dict(state["optimizer"])
         if run.optimizer.lr > run.config.learning_rate:
@@ -463,8 +462,7 @@ def _run_stage(run: _Run, stage_index: int, stage: Stage, resumed: dict | None =
         bar.set_postfix(_postfix(run.history.records[-len(stage.phases) :]), refresh=False)
         if plateau:
             plateau.step(monitored[stage.stop_on])
-        keeps = stopper is not None and stopper.keep_best
-        with _averaged(run) if keeps else nullcontext():  # the best weights kept are then averaged ones
+        with _averaged(run, stopper is not None and stopper.keep_best):  # the best weights kept are averaged ones
             stopped = bool(stopper and stopper.should_stop(monitored[stage.stop_on], run.module))
         if stopped:
             run.history.stopped_early.append(f"{label} stopped after epoch {epoch + 1} of {stage.epochs}")
@@ -480,9 +478,9 @@ def _run_stage(run: _Run, stage_index: int, stage: Stage, resumed: dict | None =
     run.optimizer.lr = config.learning_rate
 
 
-def _averaged(run: _Run) -> AbstractContextManager:
-    """The stage's weight average in the module for a block (nothing without one)."""
-    return nullcontext() if run.average is None else run.average.applied()
+def _averaged(run: _Run, wanted: bool = True) -> AbstractContextManager:
+    """The stage's weight average in the module for a block (nothing without one, or when not `wanted`)."""
+    return run.average.applied() if run.average is not None and wanted else nullcontext()
 
 
 def _restore_stage(
@@ -506,7 +504,7 @@ def _restore_stage(
                     f"its early stopping waited {waited} epochs, past train.patience {stopper.patience}"
                 )
             if best_state is not None:
-                _check_weights(best_state, module, "best weights")
+                check_tensors(best_state, module.state_dict(), "best weights")
             stopper.best, stopper.waited, stopper.best_state = float(best), waited, best_state
         if plateau is not None and state["plateau"] is not None:
             plateau.load_state_dict(state["plateau"])
@@ -523,19 +521,6 @@ def _restore_stage(
         if epoch > stage.epochs:
             raise SharedLatentError(f"its position is epoch {epoch} of a stage of {stage.epochs} epochs")
     return epoch, stopped
-
-
-def _check_weights(weights: Any, module: torch.nn.Module, what: str) -> None:
-    """Raise SharedLatentError unless `weights` has exactly `module`'s tensors, shapes and dtypes, all finite."""
-    expected = module.state_dict()
-    if not isinstance(weights, Mapping) or set(weights) != set(expected):
-        raise SharedLatentError(f"its {what} are not this model's (other tensor names)")
-    for key, tensor in expected.items():
-        value = weights[key]
-        if not isinstance(value, torch.Tensor) or value.shape != tensor.shape or value.dtype != tensor.dtype:
-            raise SharedLatentError(f"its {what}' {key} is not a {tensor.dtype} tensor of shape {tuple(tensor.shape)}")
-        if value.is_floating_point() and not torch.isfinite(value).all():
-            raise SharedLatentError(f"its {what}' {key} holds NaN or infinite values")
 
 
 def _run_phases(run: _Run, stage_index: int, stage: Stage, epoch: int) -> dict[str, float]:
