@@ -24,7 +24,7 @@ from sharedlatent.training.averaging import averaging_decay
 from sharedlatent.training.epoch_search import needs_epoch_search, search_epochs_on
 from sharedlatent.training.holdout import hold_out_rows, part_rows, validation_size
 from sharedlatent.training.loop import History, fit_module
-from sharedlatent.training.runtime import cpu_threads, thread_count
+from sharedlatent.training.runtime import cpu_threads, flushed_denormals, thread_count
 from sharedlatent.training.schedules import build_schedule
 
 Arrays = dict[str, np.ndarray]
@@ -62,7 +62,7 @@ def train_stages(
     returns model.history."""
     settings = settle_ema_decay(model, settings, math.ceil(train_data.n_samples / settings.batch_size))
     stages = build_schedule(settings.schedule, model.domain_names, settings.epochs, settings.freeze_phases)
-    with cpu_threads(thread_count(model.module, settings.threads, settings.batch_size)):
+    with cpu_threads(thread_count(model.module, settings.threads, settings.batch_size)), flushed_denormals():
         model.history = fit_module(
             model.module,
             stages,
