@@ -69,6 +69,17 @@ def export_digits(path: Path) -> None:
     )
 
 
+def processor() -> str:
+    """The CPU's model name where Linux says it (platform.processor() is empty there), else platform's answer."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--prototype", type=Path, required=True, help="a checkout of greenelab/shared-latent-space")
@@ -102,7 +113,7 @@ def main() -> None:
     ratio = medians["sharedlatent original_config()"] / medians["prototype (Keras)"]
     print(f"median sample-passes per second: {medians}; sharedlatent / prototype = {ratio:.2f}x")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    machine = {"python": platform.python_version(), "processor": platform.processor(), "machine": platform.machine()}
+    machine = {"python": platform.python_version(), "processor": processor(), "machine": platform.machine()}
     args.out.write_text(json.dumps({"machine": machine, "epochs": args.epochs, "rows": rows, "ratio": ratio}, indent=2))
 
 

@@ -2,7 +2,7 @@
 
 from sharedlatent.errors import SharedLatentError
 
-__version__ = "0.8.0"
+__version__ = "0.8.1"
 
 __all__ = ["SharedLatentError", "SharedLatentVAE", "RunConfig", "load_dataset", "__version__"]
 

@@ -74,7 +74,7 @@ def flushed_denormals() -> Iterator[None]:
 
     Training meets them where a moment or a gradient decays towards zero (Adam's first moment of a dead ReLU unit
     passes through them after about 800 steps), and x86 CPUs take a slow path for each: flushing made digits'
-    `original` schedule 11% faster (benchmarks/README.md, "Subnormal numbers"). Values that small are zero for a
+    `original` schedule 12% faster (benchmarks/README.md, "Speed: subnormal numbers"). Values that small are zero for a
     float32 fit. A CPU without the mode is left as it is; threads other than the caller's keep theirs."""
     changed = not denormals_flushed() and torch.set_flush_denormal(True)
     try:
