@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import warnings
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,7 @@ from sharedlatent.training.averaging import averaging_decay
 from sharedlatent.training.epoch_search import needs_epoch_search, search_epochs_on
 from sharedlatent.training.holdout import hold_out_rows, part_rows, validation_size
 from sharedlatent.training.loop import History, fit_module
-from sharedlatent.training.runtime import cpu_threads, flushed_denormals, thread_count
+from sharedlatent.training.runtime import cpu_threads, flushing_subnormals, thread_count
 from sharedlatent.training.schedules import build_schedule
 
 Arrays = dict[str, np.ndarray]
@@ -57,12 +58,14 @@ def train_stages(
     checkpoint: Any,
     resume: bool,
 ) -> History:
-    """Run `settings`' schedule on the model's module (in-memory or streamed data alike) with its thread count,
-    input noise and weight decay; writes an unset train.ema_decay into model.config (settle_ema_decay); sets and
-    returns model.history."""
+    """Run `settings`' schedule on the model's module (in-memory or streamed data alike) with its thread count
+    (subnormal floats flushed to zero on one thread), input noise and weight decay; writes an unset train.ema_decay
+    into model.config (settle_ema_decay); sets and returns model.history."""
     settings = settle_ema_decay(model, settings, math.ceil(train_data.n_samples / settings.batch_size))
     stages = build_schedule(settings.schedule, model.domain_names, settings.epochs, settings.freeze_phases)
-    with cpu_threads(thread_count(model.module, settings.threads, settings.batch_size)), flushed_denormals():
+    threads = thread_count(model.module, settings.threads, settings.batch_size)
+    # Subnormals are flushed on one thread only: threads a wider fit starts would keep the mode after it
+    with cpu_threads(threads), flushing_subnormals() if threads == 1 else nullcontext():
         model.history = fit_module(
             model.module,
             stages,

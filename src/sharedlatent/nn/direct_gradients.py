@@ -94,6 +94,7 @@ class DirectStep:
         self.parameters = list(module.parameters())
         # Each route's weight on each target's error (routes x 1 x 1), as nn/objective.py's _add_reconstruction
         self.scales = {target: _route_scales(routes, target, weights.cross_weight) for target in self.decoded}
+        self.doubled_scales = {target: 2 * scale for target, scale in self.scales.items()}  # the squared error's
         # Each route's KL weight times the batch, as nn/objective.py's _add_kl
         self.kl_weights = torch.tensor(
             [weights.beta * (len(r.targets) if weights.original_kl else 1) for r in routes], dtype=torch.float32
@@ -151,11 +152,8 @@ class DirectStep:
         # Forward: each source's encoder, the shared encoder over all sources' rows, each route's mean of branches.
         encoder_acts = {name: _forward(self.encoders[name], inputs[name]) for name in sources}
         shared_acts = _forward(self.shared_encoder, _stacked([encoder_acts[name][-1] for name in sources]))
-        branches = dict(zip(sources, shared_acts[-1].split(batch), strict=True))
-        pieces = [
-            branches[r.sources[0]] if len(r.sources) == 1 else torch.stack([branches[s] for s in r.sources]).mean(0)
-            for r in routes
-        ]
+        branches = dict(zip(sources, shared_acts[-1].chunk(len(sources)), strict=True))  # batch rows each
+        pieces = [_mean_of([branches[s] for s in r.sources]) for r in routes]
         hidden = _stacked(pieces)
         mean = torch.addmm(self.z_mean.bias, hidden, self.z_mean.weight_t)
         log_sigma = torch.addmm(self.z_log_sigma.bias, hidden, self.z_log_sigma.weight_t)
@@ -172,7 +170,9 @@ class DirectStep:
             acts = _forward(self.decoders[target], decoder_in[-1])
             scale = self.scales[target]
             likelihood = module.likelihoods[target]
-            per_route, grad_output = _error_and_gradient(likelihood, acts[-1], targets[target], scale, gradients)
+            per_route, grad_output = _error_and_gradient(
+                likelihood, acts[-1], targets[target], scale, self.doubled_scales[target], gradients
+            )
             weighted = per_route.dot(scale.view(-1))
             total = weighted if total is None else total + weighted
             for route, error in zip(routes, per_route.unbind(), strict=True):
@@ -220,7 +220,7 @@ class DirectStep:
         needs_encoders = any(self.encoders_train.values())
         grad_shared_in = _backward(self.shared_encoder, shared_acts, _stacked(grad_branches), need_input=needs_encoders)
         if needs_encoders:
-            for name, grad in zip(sources, grad_shared_in.split(batch), strict=True):
+            for name, grad in zip(sources, grad_shared_in.chunk(len(sources)), strict=True):
                 if self.encoders_train[name]:
                     _backward(self.encoders[name], encoder_acts[name], grad, need_input=False)
         return terms
@@ -259,6 +259,11 @@ def _forward(layers: list[Dense], x: torch.Tensor) -> list[torch.Tensor]:
 def _stacked(pieces: list[torch.Tensor]) -> torch.Tensor:
     """The pieces' rows one after another (the piece itself when there is one: no copy)."""
     return pieces[0] if len(pieces) == 1 else torch.cat(pieces)
+
+
+def _mean_of(parts: list[torch.Tensor]) -> torch.Tensor:
+    """The parts' elementwise mean (the part itself when there is one: no copy)."""
+    return parts[0] if len(parts) == 1 else _summed(parts).div_(len(parts))
 
 
 def _summed(parts: list[torch.Tensor]) -> torch.Tensor:
@@ -304,10 +309,16 @@ def _route_scales(routes: tuple[Route, ...], target: str, cross_weight: float) -
 
 
 def _error_and_gradient(
-    likelihood: Likelihood, output: torch.Tensor, target: torch.Tensor, scale: torch.Tensor, gradients: bool
+    likelihood: Likelihood,
+    output: torch.Tensor,
+    target: torch.Tensor,
+    scale: torch.Tensor,
+    doubled_scale: torch.Tensor,
+    gradients: bool,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Each route's summed error on `target` (unweighted) and, with `gradients`, the weighted loss's gradient with
-    respect to the decoder's last linear output (a learned variance's gradient goes to its .grad)."""
+    respect to the decoder's last linear output (a learned variance's gradient goes to its .grad). `doubled_scale`:
+    2 * `scale`, kept by the caller."""
     routes = scale.shape[0]
     stacked = output.view(routes, *target.shape)
     if type(likelihood) is SigmoidSquaredError:  # squared error of the sigmoid output
@@ -317,7 +328,7 @@ def _error_and_gradient(
         if not gradients:
             return per_route, None
         # 2 * scale * diff * sigmoid'(x), with sigmoid' = value - value^2
-        grad = diff.mul_(2 * scale).mul_(torch.addcmul(value, value, value, value=-1))
+        grad = diff.mul_(doubled_scale).mul_(torch.addcmul(value, value, value, value=-1))
         return per_route, grad.view_as(output)
     assert isinstance(likelihood, Gaussian)  # Gaussian or GaussianFixed: half the scaled squared error, plus log v
     variance = likelihood.variance()

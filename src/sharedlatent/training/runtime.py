@@ -1,4 +1,5 @@
-"""Where and how training runs: the torch device for a config value and the CPU thread policy."""
+"""Where and how training runs: the torch device for a config value, the CPU thread policy and the CPU's
+subnormal-number mode."""
 
 from __future__ import annotations
 
@@ -62,21 +63,23 @@ def cpu_threads(count: int) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def denormals_flushed() -> bool:
-    """Whether float arithmetic on this thread flushes subnormal results to zero now (torch has no getter for it)."""
-    return bool((torch.tensor([1e-37]) / 1000).item() == 0.0)
+def subnormals_flushed() -> bool:
+    """Whether float32 arithmetic on this thread flushes subnormal results to zero now (torch has no getter): a CPU
+    division whose exact result is subnormal tells."""
+    return bool((torch.tensor([1e-37], dtype=torch.float32, device="cpu") / 1000).item() == 0.0)
 
 
 @contextmanager
-def flushed_denormals() -> Iterator[None]:
+def flushing_subnormals() -> Iterator[None]:
     """Run a block with subnormal floats (below about 1.2e-38 in float32) flushed to zero on this thread, as
-    TensorFlow's kernels run, and restore the previous mode after.
+    TensorFlow's kernels run, and restore the mode it found after.
 
-    Training meets them where a moment or a gradient decays towards zero (Adam's first moment of a dead ReLU unit
-    passes through them after about 800 steps), and x86 CPUs take a slow path for each: flushing made digits'
-    `original` schedule 12% faster (benchmarks/README.md, "Speed: subnormal numbers"). Values that small are zero for a
-    float32 fit. A CPU without the mode is left as it is; threads other than the caller's keep theirs."""
-    changed = not denormals_flushed() and torch.set_flush_denormal(True)
+    Training meets them where a moment decays towards zero (Adam's first moment of a weight whose gradient stays 0
+    reaches them after about 800 steps), and x86 CPUs take a slow path for each: flushing made digits' `original`
+    schedule 1.12x faster (benchmarks/README.md, "Speed: subnormal numbers"); values that small are zero for a
+    float32 fit. Only for one training thread: a worker thread started inside the block would copy the mode and
+    keep it after. A CPU without the mode is left as it is."""
+    changed = not subnormals_flushed() and torch.set_flush_denormal(True)
     try:
         yield
     finally:
