@@ -278,12 +278,12 @@ def test_weight_decay_is_on_when_a_domain_is_standardised_and_reaches_the_optimi
 
     used = []
 
-    def recording_optimizer(module, learning_rate, weight_decay=0.0):
+    def recording_optimizers(parameters, learning_rate, weight_decay=0.0, per_phase=False):
         used.append(weight_decay)
-        return make_optimizer(module, learning_rate, weight_decay)
+        return phase_optimizers(parameters, learning_rate, weight_decay, per_phase)
 
-    make_optimizer = loop.make_optimizer
-    monkeypatch.setattr(loop, "make_optimizer", recording_optimizer)
+    phase_optimizers = loop.PhaseOptimizers
+    monkeypatch.setattr(loop, "PhaseOptimizers", recording_optimizers)
     data = real_and_image(0)
     model = fitted(quick_config(epochs=1), data)
     # every fit (the epoch search's folds and the final one) decays

@@ -217,6 +217,9 @@ class TrainConfig:
     kl_reduction: KlReductionSetting = "auto"
     # "original" schedule: each alternating phase trains only its group; false = the original as it ran
     freeze_phases: bool = True
+    # each phase keeps its own Adam moments, with one step count for the bias correction shared by all, as the
+    # original's four compiled Keras models did; false = one Adam for every phase
+    moments_per_phase: bool = False
     # std of Gaussian input noise (denoising; targets stay clean) for every domain without its own noise_level.
     # Unset: AUTO_NOISE on domains preprocessed with "standardize", none on the others (the train summary shows
     # each domain's level; config.toml keeps the chosen preprocessing, so a rerun gets the same levels)
@@ -336,10 +339,12 @@ class RunConfig:
 
 
 def original_config(**train_overrides: Any) -> RunConfig:
-    """The original prototype's settings: its schedule, KL expression, batch 256, Adam at 1e-3, no hold-out.
+    """The original prototype's settings: its schedule, KL expression, batch 256, Adam at 1e-3 with moments per
+    phase, no hold-out.
 
     The original set its trainable flags on layer outputs, so its alternating phases froze nothing;
-    freeze_phases=False reproduces that behaviour and its numbers."""
+    freeze_phases=False reproduces that behaviour and its numbers. Each of its compiled Keras models had its own Adam
+    moments (one step count shared): moments_per_phase=True."""
     train = TrainConfig(
         schedule="original",
         epochs=50,
@@ -349,6 +354,7 @@ def original_config(**train_overrides: Any) -> RunConfig:
         patience=3,
         validation_fraction=0.0,
         freeze_phases=False,
+        moments_per_phase=True,
         noise_level=0.0,
         weight_decay=0.0,
         ema_decay=0.0,

@@ -7,7 +7,7 @@ import torch
 
 from conftest import modules_imported_after
 from sharedlatent.errors import SharedLatentError
-from sharedlatent.training.adam import Adam, PlateauDecay
+from sharedlatent.training.adam import Adam, PhaseOptimizers, PlateauDecay
 
 
 def twin_parameters() -> tuple[list[torch.nn.Parameter], list[torch.nn.Parameter]]:
@@ -133,3 +133,60 @@ def test_moments_that_no_gradients_give_are_refused_and_real_ones_pass():
     saved["state"][0]["exp_avg_sq"] = torch.zeros(200)
     with pytest.raises(SharedLatentError, match="moments no gradients can give"):
         Adam([parameter], 0.01).load_state_dict(saved)
+
+
+def keras_adam_step(gradient: torch.Tensor, count: int, lr: float) -> torch.Tensor:
+    """The change a fresh Adam's first step makes at step count `count` (moments from zero, bias-corrected by
+    `count`), written out: what the original's Keras did for a model compiled after others had stepped."""
+    first, second = 0.1 * gradient, 0.001 * gradient.square()
+    return -lr * (first / (1 - 0.9**count)) / ((second / (1 - 0.999**count)).sqrt() + 1e-8)
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_phases_keep_their_own_moments_and_share_one_step_count(fused):
+    parameters, _ = twin_parameters()
+    optimizers = PhaseOptimizers(parameters, 0.01, per_phase=True)
+    generator = torch.Generator().manual_seed(1)
+    for phase in ("joint", "joint", "joint", "left"):
+        adam = optimizers.for_phase(phase)
+        adam.fused = fused
+        before = parameters[0].detach().clone()
+        gradient = torch.randn(parameters[0].shape, generator=generator)
+        adam.zero_grad()
+        parameters[0].grad = gradient
+        adam.step()
+    assert optimizers.for_phase("left") is not optimizers.for_phase("joint")
+    assert optimizers.shared_steps.count == 4
+    # "left"'s first step: its own moments from zero, the bias correction at the shared count 4
+    torch.testing.assert_close(parameters[0].detach() - before, keras_adam_step(gradient, 4, 0.01))
+    optimizers.lr = 0.003
+    assert (
+        optimizers.for_phase("joint").lr == optimizers.for_phase("left").lr == optimizers.for_phase("new").lr == 0.003
+    )
+
+
+def test_per_phase_state_round_trips_and_a_malformed_one_is_refused():
+    parameters, twins = twin_parameters()
+    first, second = PhaseOptimizers(parameters, 0.01, per_phase=True), PhaseOptimizers(twins, 0.01, per_phase=True)
+    for optimizers, tensors in ((first, parameters), (second, twins)):
+        for phase in ("joint", "left", "joint"):
+            adam = optimizers.for_phase(phase)
+            adam.zero_grad()
+            tensors[1].grad = torch.full_like(tensors[1], 0.5)
+            adam.step()
+    restored = PhaseOptimizers(parameters, 0.5, per_phase=True)
+    restored.load_state_dict(first.state_dict())
+    assert restored.shared_steps.count == 3 and restored.lr == 0.01 and sorted(restored.by_phase) == ["joint", "left"]
+    for optimizers, tensors in ((restored, parameters), (second, twins)):  # one more step each: the same result
+        adam = optimizers.for_phase("left")
+        adam.zero_grad()
+        tensors[1].grad = torch.full_like(tensors[1], -0.25)
+        adam.step()
+    assert torch.equal(parameters[1], twins[1])
+    with pytest.raises(SharedLatentError, match="not one Adam per phase and a step count"):
+        PhaseOptimizers(parameters, 0.01, per_phase=True).load_state_dict(Adam(parameters, 0.01).state_dict())
+    with pytest.raises(SharedLatentError, match="not one group of Adam state"):
+        PhaseOptimizers(parameters, 0.01).load_state_dict(first.state_dict())
+    fewer = {**first.state_dict(), "steps": 1}
+    with pytest.raises(SharedLatentError, match="counts more steps than 1"):
+        PhaseOptimizers(parameters, 0.01, per_phase=True).load_state_dict(fewer)

@@ -93,9 +93,16 @@ def test_joint_schedule_resumes_to_the_same_weights(tmp_path, pairs, scripted_va
     assert [r.train_loss for r in resumed.history.records] == [r.train_loss for r in reference.history.records]
 
 
-@pytest.mark.parametrize("saves", [1, 3, 4, 6])
-def test_original_schedule_resumes_to_the_same_weights(tmp_path, pairs, saves):
-    config = tiny_config(schedule="original", epochs=4, validation_fraction=0.0, noise_level=0.1, freeze_phases=True)
+@pytest.mark.parametrize(("saves", "moments_per_phase"), [(1, False), (3, True), (4, False), (6, True)])
+def test_original_schedule_resumes_to_the_same_weights(tmp_path, pairs, saves, moments_per_phase):
+    config = tiny_config(
+        schedule="original",
+        epochs=4,
+        validation_fraction=0.0,
+        noise_level=0.1,
+        freeze_phases=True,
+        moments_per_phase=moments_per_phase,
+    )
     reference = fitted(config, pairs)
     assert reference.history.phases() == ["joint", "center", "left", "right"]
     resumed = interrupted_then_resumed(config, pairs, tmp_path / "checkpoint", saves)

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import torch
 from torch.optim.adam import adam as adam_update
@@ -41,17 +42,34 @@ def _has_fused_kernel(device: torch.device) -> bool:
     return False
 
 
+@dataclass
+class SharedSteps:
+    """One step count that several Adam optimisers advance together, as the one `iterations` variable of a Keras 2.1
+    optimiser was for every model compiled with it: each step of any of them counts once, and each uses the count
+    for its bias correction (the original prototype's four models kept their own moments but shared this)."""
+
+    count: int = 0
+
+
 class Adam:
     """Adam (betas 0.9 / 0.999, eps 1e-8) over a fixed list of parameters, with decoupled weight decay as AdamW's
     (`weight_decay`; 0 is plain Adam).
 
     A parameter without a gradient at a step is left alone, moments and decay included, so frozen groups stay
-    frozen; its moments start at its first gradient, as torch.optim.Adam's lazy state does."""
+    frozen; its moments start at its first gradient, as torch.optim.Adam's lazy state does. With `shared_steps`,
+    the bias correction counts the steps of every optimiser sharing it instead of this parameter's own."""
 
-    def __init__(self, parameters: Iterable[torch.nn.Parameter], lr: float, weight_decay: float = 0.0) -> None:
+    def __init__(
+        self,
+        parameters: Iterable[torch.nn.Parameter],
+        lr: float,
+        weight_decay: float = 0.0,
+        shared_steps: SharedSteps | None = None,
+    ) -> None:
         self.parameters = list(parameters)
         self.lr = lr
         self.weight_decay = weight_decay
+        self.shared_steps = shared_steps
         self.fused = bool(self.parameters) and _has_fused_kernel(self.parameters[0].device)
         self.state: dict[int, dict[str, torch.Tensor]] = {}  # parameter index -> step, exp_avg, exp_avg_sq
         # The fused kernel takes one device and dtype at a time; mixed parameters go through torch's own function
@@ -74,6 +92,12 @@ class Adam:
             if i not in self.state:
                 self.state[i] = self._fresh_state(self.parameters[i])
                 self._counts[i], self._moments = 0, {}
+        if self.shared_steps is not None:
+            self.shared_steps.count += 1
+            for i in indices:  # the update below adds this step: start from the shared count before it
+                self._counts[i] = self.shared_steps.count - 1
+                if not (self.fused and self._one_group):
+                    self.state[i]["step"].fill_(self._counts[i])
         if self.fused and self._one_group:
             self._fused_step(tuple(indices))
             return
@@ -213,11 +237,83 @@ class Adam:
         return fresh
 
 
+class PhaseOptimizers:
+    """The Adam each phase of a fit steps. By default one serves every phase. With `per_phase`, each phase gets its
+    own (its own moments) on first use, all with one learning rate and one step count (SharedSteps), as the original
+    prototype's four compiled Keras models had: its alternating phases each started from fresh moments."""
+
+    def __init__(
+        self, parameters: Iterable[torch.nn.Parameter], lr: float, weight_decay: float = 0.0, per_phase: bool = False
+    ) -> None:
+        self.parameters = list(parameters)
+        self.weight_decay = weight_decay
+        self.shared_steps = SharedSteps() if per_phase else None
+        self._lr = lr
+        self.by_phase: dict[str, Adam] = {}
+        self.single = None if per_phase else Adam(self.parameters, lr, weight_decay)
+
+    def for_phase(self, name: str) -> Adam:
+        """The optimiser phase `name` steps."""
+        if self.single is not None:
+            return self.single
+        if name not in self.by_phase:
+            self.by_phase[name] = Adam(self.parameters, self._lr, self.weight_decay, self.shared_steps)
+        return self.by_phase[name]
+
+    @property
+    def lr(self) -> float:
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self._lr = value
+        for adam in [self.single] if self.single is not None else self.by_phase.values():
+            adam.lr = value
+
+    def state_dict(self) -> dict[str, Any]:
+        """One Adam's state_dict; per phase, each phase's and the shared step count."""
+        if self.single is not None:
+            return self.single.state_dict()
+        assert self.shared_steps is not None
+        return {
+            "per_phase": {name: adam.state_dict() for name, adam in self.by_phase.items()},
+            "steps": self.shared_steps.count,
+        }
+
+    def load_state_dict(self, saved: Mapping[str, Any]) -> None:
+        """Take what `state_dict` wrote, checked as Adam.load_state_dict checks each piece."""
+        if self.single is not None:
+            self.single.load_state_dict(saved)
+            self._lr = self.single.lr
+            return
+        assert self.shared_steps is not None
+        phases = saved.get("per_phase") if isinstance(saved, Mapping) else None
+        steps = saved.get("steps") if isinstance(saved, Mapping) else None
+        if not isinstance(phases, Mapping) or not is_count(steps) or not all(isinstance(n, str) for n in phases):
+            raise SharedLatentError("the saved optimiser state is not one Adam per phase and a step count")
+        restored = {}
+        for name, state in phases.items():
+            adam = Adam(self.parameters, self._lr, self.weight_decay, self.shared_steps)
+            adam.load_state_dict(state)
+            if any(count > steps for count in adam._counts.values()):
+                raise SharedLatentError(f"the saved optimiser state of phase {name!r} counts more steps than {steps}")
+            restored[name] = adam
+        rates = {adam.lr for adam in restored.values()}
+        if len(rates) > 1:
+            raise SharedLatentError(f"the saved optimisers of the phases have different learning rates {sorted(rates)}")
+        self.by_phase, self.shared_steps.count = restored, steps
+        self._lr = rates.pop() if rates else self._lr
+
+
+class HasLearningRate(Protocol):
+    lr: float
+
+
 class PlateauDecay:
     """Multiply `optimizer.lr` by `factor` after more than `patience` epochs without a lower loss (torch's
     ReduceLROnPlateau in mode "min" with its default relative threshold of 1e-4 and no cooldown)."""
 
-    def __init__(self, optimizer: Adam, factor: float, patience: int) -> None:
+    def __init__(self, optimizer: HasLearningRate, factor: float, patience: int) -> None:
         self.optimizer, self.factor, self.patience = optimizer, factor, patience
         self.best, self.num_bad_epochs = math.inf, 0
 

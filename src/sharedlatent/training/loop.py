@@ -24,7 +24,7 @@ from sharedlatent.nn.model import SharedLatentModule
 from sharedlatent.nn.objective import LossTerms, LossWeights, Route, add_noise, kl_weight_at
 from sharedlatent.plain_values import is_count, is_number
 from sharedlatent.training import distributed
-from sharedlatent.training.adam import Adam, PlateauDecay
+from sharedlatent.training.adam import Adam, PhaseOptimizers, PlateauDecay
 from sharedlatent.training.averaging import WeightAverage, averaging_decay
 from sharedlatent.training.checkpoint import Checkpoint, Position, check_tensors
 from sharedlatent.training.history import EpochRecord, EpochSums, History, TermValues, checked_history
@@ -289,7 +289,7 @@ class _Run:
     """What every stage of one fit shares."""
 
     module: SharedLatentModule
-    optimizer: Adam
+    optimizer: PhaseOptimizers
     train_data: TensorData
     validation_data: TensorData | None
     config: TrainConfig
@@ -326,7 +326,7 @@ def fit_module(
     generator = torch.Generator(device="cpu" if device.type == "cpu" else device).manual_seed(config.seed + 1)
     run = _Run(
         module,
-        make_optimizer(module, config.learning_rate, weight_decay),
+        PhaseOptimizers(module.parameters(), config.learning_rate, weight_decay, config.moments_per_phase),
         train_data,
         validation_data,
         config,
@@ -532,7 +532,7 @@ def _run_phases(run: _Run, stage_index: int, stage: Stage, epoch: int) -> dict[s
         tick = time.perf_counter()
         train_loss, terms = run_epoch(
             run.module,
-            run.optimizer,
+            run.optimizer.for_phase(phase.name),
             run.train_data,
             phase,
             run.config,
