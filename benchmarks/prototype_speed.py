@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from machine import cpu_model  # the benchmarks' own helper, beside this script
+
 HERE = Path(__file__).resolve().parent
 PROGRAMS = ("prototype (Keras)", "sharedlatent original_config()")
 
@@ -78,17 +80,6 @@ def export_digits(path: Path) -> None:
     )
 
 
-def processor() -> str:
-    """The CPU's model name where Linux says it (platform.processor() is empty there), else platform's answer."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--prototype", type=Path, required=True, help="a checkout of greenelab/shared-latent-space")
@@ -125,7 +116,7 @@ def main() -> None:
         ratios[key] = medians[1] / medians[0]
         print(f"median {key}: prototype {medians[0]:.0f}, sharedlatent {medians[1]:.0f}: {ratios[key]:.2f}x")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    machine = {"python": platform.python_version(), "processor": processor(), "machine": platform.machine()}
+    machine = {"python": platform.python_version(), "processor": cpu_model(), "machine": platform.machine()}
     args.out.write_text(
         json.dumps({"machine": machine, "epochs": args.epochs, "rows": rows, "ratios": ratios}, indent=2)
     )

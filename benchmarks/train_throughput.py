@@ -23,7 +23,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -34,6 +33,7 @@ import torch.nn.functional as F  # noqa: N812 (the usual torch spelling)
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from machine import cpu_model  # the benchmarks' own helper, beside this script
 from sharedlatent.config import TrainConfig
 from sharedlatent.nn.model import SharedLatentModule
 from sharedlatent.nn.objective import LossWeights
@@ -386,16 +386,6 @@ def measure_row(layout: Layout, schedule: str, threads: int, data: dict[str, tor
             seconds, quiet, [round(1e3 * s, 1) for s, _ in samples_of_loop], [round(f, 2) for _, f in samples_of_loop]
         )
     return row
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def synthetic_pair(samples: int, features: int) -> dict[str, torch.Tensor]:
