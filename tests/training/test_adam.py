@@ -187,6 +187,10 @@ def test_per_phase_state_round_trips_and_a_malformed_one_is_refused():
         PhaseOptimizers(parameters, 0.01, per_phase=True).load_state_dict(Adam(parameters, 0.01).state_dict())
     with pytest.raises(SharedLatentError, match="not one group of Adam state"):
         PhaseOptimizers(parameters, 0.01).load_state_dict(first.state_dict())
-    fewer = {**first.state_dict(), "steps": 1}
-    with pytest.raises(SharedLatentError, match="counts more steps than 1"):
-        PhaseOptimizers(parameters, 0.01, per_phase=True).load_state_dict(fewer)
+    for steps in (1, 10**6):  # the last step of some phase is the shared count, no more and no less
+        with pytest.raises(SharedLatentError, match=f"last step is 3, not their shared count {steps}"):
+            PhaseOptimizers(parameters, 0.01, per_phase=True).load_state_dict({**first.state_dict(), "steps": steps})
+    damaged = first.state_dict()
+    damaged["per_phase"]["left"]["param_groups"][0]["lr"] = float("nan")
+    with pytest.raises(SharedLatentError, match="phase 'left': the saved optimiser state has learning rate nan"):
+        PhaseOptimizers(parameters, 0.01, per_phase=True).load_state_dict(damaged)

@@ -138,6 +138,20 @@ def test_a_checkpoint_from_before_the_weight_decay_rule_is_refused(tmp_path, pai
         fitted(config, pairs, checkpoint=tmp_path / "c", resume=True)
 
 
+def test_a_checkpoint_from_before_moments_per_phase_resumes_unless_they_are_asked_for(tmp_path, pairs):
+    """Before version 0.8.1 a config had no train.moments_per_phase, and trained as false does."""
+    config = tiny_config(epochs=2, validation_fraction=0.0)
+    current = as_checkpoint(tmp_path, config).identity
+    older = {**current, "config": {k: v for k, v in current["config"].items() if k != "train.moments_per_phase"}}
+    assert older == current  # false, the default, is left out of the identity as the key's absence
+    with pytest.raises(SimulatedKillError):
+        fitted(config, pairs, checkpoint=StopAfter(tmp_path / "c", 1, older))
+    per_phase = tiny_config(epochs=2, validation_fraction=0.0, moments_per_phase=True)
+    with pytest.raises(SharedLatentError, match=r"config.train.moments_per_phase: None in the checkpoint, True now"):
+        fitted(per_phase, pairs, checkpoint=tmp_path / "c", resume=True)
+    assert len(fitted(config, pairs, checkpoint=tmp_path / "c", resume=True).history.records) == 2
+
+
 def test_a_corrupt_checkpoint_is_refused_with_one_sentence(tmp_path, pairs):
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "state.pt").write_bytes(b"not a checkpoint")

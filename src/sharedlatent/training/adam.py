@@ -74,7 +74,7 @@ class Adam:
         self.state: dict[int, dict[str, torch.Tensor]] = {}  # parameter index -> step, exp_avg, exp_avg_sq
         # The fused kernel takes one device and dtype at a time; mixed parameters go through torch's own function
         self._one_group = len({(p.device, p.dtype) for p in self.parameters}) <= 1
-        self._counts: dict[int, int] = {}  # parameter index -> its step count, as state[i]["step"] holds it
+        self._counts: dict[int, int] = {}  # parameter index -> its step count (kept by the fused and shared paths)
         self._moments: dict[tuple[int, ...], tuple[list[torch.Tensor], ...]] = {}  # per set of indices stepped
 
     def zero_grad(self) -> None:
@@ -101,6 +101,9 @@ class Adam:
         if self.fused and self._one_group:
             self._fused_step(tuple(indices))
             return
+        if self.shared_steps is not None:
+            for i in indices:  # torch's update below adds the step to state[i]["step"] itself
+                self._counts[i] = self.shared_steps.count
         states = [self.state[i] for i in indices]
         adam_update(
             [self.parameters[i] for i in indices],
@@ -155,6 +158,10 @@ class Adam:
             grad_scale=None,
             found_inf=None,
         )
+
+    def steps_taken(self) -> int:
+        """The highest step count of any of its parameters (the shared count at this optimiser's last step)."""
+        return max(self._counts.values(), default=0)
 
     def _fresh_state(self, parameter: torch.Tensor) -> dict[str, torch.Tensor]:
         """Zero moments for `parameter`; the step count lives where torch.optim.Adam keeps it."""
@@ -262,6 +269,7 @@ class PhaseOptimizers:
 
     @property
     def lr(self) -> float:
+        """The learning rate every phase's Adam steps with; setting it sets theirs."""
         return self._lr
 
     @lr.setter
@@ -294,10 +302,14 @@ class PhaseOptimizers:
         restored = {}
         for name, state in phases.items():
             adam = Adam(self.parameters, self._lr, self.weight_decay, self.shared_steps)
-            adam.load_state_dict(state)
-            if any(count > steps for count in adam._counts.values()):
-                raise SharedLatentError(f"the saved optimiser state of phase {name!r} counts more steps than {steps}")
+            try:
+                adam.load_state_dict(state)
+            except SharedLatentError as error:
+                raise SharedLatentError(f"phase {name!r}: {error}") from None
             restored[name] = adam
+        last = max((adam.steps_taken() for adam in restored.values()), default=0)
+        if last != steps:
+            raise SharedLatentError(f"the saved optimisers' last step is {last}, not their shared count {steps}")
         rates = {adam.lr for adam in restored.values()}
         if len(rates) > 1:
             raise SharedLatentError(f"the saved optimisers of the phases have different learning rates {sorted(rates)}")
@@ -306,6 +318,8 @@ class PhaseOptimizers:
 
 
 class HasLearningRate(Protocol):
+    """What PlateauDecay lowers: an Adam or a fit's PhaseOptimizers."""
+
     lr: float
 
 

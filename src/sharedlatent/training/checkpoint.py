@@ -25,6 +25,9 @@ CHECKPOINT_FILE = "state.pt"
 FORMAT_VERSION = 1
 # Settings that may change between the interrupted run and its resumption: they do not change the result.
 VOLATILE_KEYS = ("train.progress", "train.checkpoint_every", "train.checkpoint_minutes")
+# Settings added later, at the value that trains as the versions before them did: a checkpoint's config without
+# the key is the same run as one with this value.
+ADDED_KEYS = {"train.moments_per_phase": False}
 
 __all__ = ["CHECKPOINT_FILE", "Checkpoint", "Position", "check_tensors", "config_identity"]
 
@@ -126,9 +129,14 @@ def check_tensors(saved: Any, expected: Mapping[str, torch.Tensor], what: str) -
 
 
 def config_identity(config_values: dict[str, Any]) -> dict[str, Any]:
-    """A config's nested values without the settings a resumed run may change."""
+    """A config's nested values without the settings a resumed run may change, or added later at the value that
+    trains as before them (ADDED_KEYS), so checkpoints written before they existed still resume."""
     values = flattened(config_values)
-    return {key: value for key, value in values.items() if key not in VOLATILE_KEYS}
+    return {
+        key: value
+        for key, value in values.items()
+        if key not in VOLATILE_KEYS and not (key in ADDED_KEYS and value == ADDED_KEYS[key])
+    }
 
 
 def _differences(saved: dict[str, Any], current: dict[str, Any]) -> str:

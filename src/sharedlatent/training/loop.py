@@ -528,11 +528,11 @@ def _run_phases(run: _Run, stage_index: int, stage: Stage, epoch: int) -> dict[s
     beta = kl_weight_at(run.config, run.epochs_run)
     run.epochs_run += 1
     monitored: dict[str, float] = {}
-    for phase in stage.phases:
+    for position, phase in enumerate(stage.phases):
         tick = time.perf_counter()
         train_loss, terms = run_epoch(
             run.module,
-            run.optimizer.for_phase(phase.name),
+            run.optimizer.for_phase(f"{stage_index}.{position}:{phase.name}"),  # a domain may be named "joint"
             run.train_data,
             phase,
             run.config,
