@@ -385,6 +385,16 @@ def test_the_weight_average_a_run_kept_is_in_its_summary_report_and_config(tmp_p
     assert "weight average off (trained before train.ema_decay existed)" in capsys.readouterr().out
 
 
+def test_the_summary_says_when_each_phase_kept_its_own_adam_moments(tmp_path, monkeypatch, capsys):
+    args = natural_scale_tables(tmp_path, monkeypatch)
+    for extra, shown in (([], False), (["--schedule", "original", "--set", "train.moments_per_phase=true"], True)):
+        run = tmp_path / f"run{shown}"
+        assert main([*args, "--epochs", "1", "--no-progress", "--out", str(run), *extra]) == 0
+        training = [line for line in capsys.readouterr().out.splitlines() if line.startswith("training")]
+        assert training and ("Adam moments per phase" in training[0]) is shown
+        assert f"moments_per_phase = {str(shown).lower()}" in (run / "config.toml").read_text()
+
+
 def test_the_summary_says_how_the_output_layers_started(tmp_path, monkeypatch, capsys):
     """Zero by default on standardised data, Glorot when asked, and Glorot for a config that predates the key."""
     args = natural_scale_tables(tmp_path, monkeypatch)

@@ -64,7 +64,8 @@ def summary_lines(folder: Path, list_files: bool = False) -> str:
         f"{output_start_text(config, record.domains)})",
         f"training  schedule {config.train.schedule}, {config.train.epochs} epochs max, batch {config.train.batch_size}, "
         f"noise {noise_text(config, record.domains)}, weight decay {weight_decay_text(config)}, "
-        f"weight average {weight_average_text(config)}, {record.train_seconds:.1f} s",
+        f"weight average {weight_average_text(config)}, "
+        f"{'Adam moments per phase, ' if config.train.moments_per_phase else ''}{record.train_seconds:.1f} s",
         *(f"data      {note}" for note in record.data_notes),
     ]
     lines += [f"auto      {name}: {text}" for name, text in record.chosen_settings.items()]
