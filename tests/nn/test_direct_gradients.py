@@ -235,3 +235,20 @@ def test_a_fit_builds_each_step_once_and_gets_the_weights_of_one_built_every_epo
     assert len(builds) == 3 + 3 * 3  # one per phase epoch: 3 joint epochs, 3 rounds of 3 phases
     for key, value in fresh.items():
         assert torch.equal(reused[key], value), key
+
+
+def test_after_a_fit_no_gradient_is_left_and_a_backward_pass_works():
+    """The hand-written step's gradients are inference tensors, which a backward pass could not add to in place: a
+    fit leaves every .grad None, as a fresh module has it."""
+    config = RunConfig()
+    config.train.epochs, config.train.progress = 2, False
+    data = {name: np.random.default_rng(0).random((300, 5), dtype=np.float32) for name in ("left", "right")}
+    model = SharedLatentVAE({"left": 5, "right": 5}, config)
+    model.fit(data)
+    assert all(parameter.grad is None for parameter in model.module.parameters())
+    batch = {name: torch.from_numpy(values[:8]) for name, values in data.items()}
+    routes = joint_schedule(["left", "right"], 1)[0].phases[0].routes
+    model.module.train()
+    model.module.loss(batch, routes, LossWeights(), inputs=batch, generator=torch.Generator()).total.backward()
+    model.module.loss(batch, routes, LossWeights(), inputs=batch, generator=torch.Generator()).total.backward()
+    assert all(parameter.grad is not None for parameter in model.module.parameters())

@@ -82,7 +82,7 @@ class Adam:
         for parameter in self.parameters:
             parameter.grad = None
 
-    @torch.no_grad()
+    @torch.inference_mode()  # cheaper dispatch than no_grad; the state it creates is only changed in here
     def step(self) -> None:
         """One Adam update of every parameter that has a gradient."""
         indices = [i for i, parameter in enumerate(self.parameters) if parameter.grad is not None]
