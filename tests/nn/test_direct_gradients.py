@@ -252,3 +252,17 @@ def test_after_a_fit_no_gradient_is_left_and_a_backward_pass_works():
     model.module.loss(batch, routes, LossWeights(), inputs=batch, generator=torch.Generator()).total.backward()
     model.module.loss(batch, routes, LossWeights(), inputs=batch, generator=torch.Generator()).total.backward()
     assert all(parameter.grad is not None for parameter in model.module.parameters())
+
+
+def test_an_epoch_leaves_no_gradient_and_a_saved_optimiser_state_is_plain_tensors():
+    """run_epoch (public in training/loop.py) drops the step's inference-tensor gradients itself, and Adam's saved
+    state can be edited in place, though its moments were made in inference mode."""
+    module = make_module(["sigmoid_mse"])
+    data = loop.TensorData({name: values for name, values in make_batch(module, rows=20).items()})
+    optimizer = loop.make_optimizer(module, 1e-2)
+    phase = joint_schedule(["a", "b"], 1)[0].phases[0]
+    loop.run_epoch(module, optimizer, data, phase, TrainConfig(batch_size=8), torch.Generator().manual_seed(0))
+    assert all(parameter.grad is None for parameter in module.parameters())
+    state = optimizer.state_dict()["state"][0]
+    assert not any(value.is_inference() for value in state.values())
+    state["exp_avg"].mul_(0.5)  # an in-place edit of a saved moment works

@@ -142,7 +142,7 @@ class DirectStep:
         terms (generator None decodes the posterior mean, as for validation) and, with `gradients`, the same
         gradients written to `.grad` of every trainable parameter the routes use (None elsewhere, as a backward pass
         leaves them). Terms and gradients are inference tensors: read them, or set the gradients to None before a
-        backward pass, which could not add to them in place (fit_module does)."""
+        backward pass, which could not add to them in place (run_epoch does after its last step)."""
         module, routes, weights = self.module, self.routes, self.weights
         if gradients:  # every gradient below is written to .grad; the rest stay None, as after a backward pass
             for parameter in self.parameters:

@@ -188,9 +188,9 @@ class Adam:
             "fused": self.fused,
             "params": list(range(len(self.parameters))),
         }
-        # Step tensors are cloned: the fused path shares one among parameters with equal counts, and torch.optim.Adam,
-        # loading this, adds 1 to each in place.
-        states = {i: {**state, "step": state["step"].clone()} for i, state in self.state.items()}
+        # Cloned: the fused path shares one step tensor among parameters with equal counts, torch.optim.Adam, loading
+        # this, adds 1 to each in place, and `step` creates the moments in inference mode, where only it changes them.
+        states = {i: {key: value.clone() for key, value in state.items()} for i, state in self.state.items()}
         return {"state": states, "param_groups": [group]}
 
     def load_state_dict(self, saved: Mapping[str, Any]) -> None:

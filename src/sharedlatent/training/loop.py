@@ -147,7 +147,7 @@ def run_epoch(
 ) -> tuple[float, TermValues]:
     """One shuffled pass over `data` training `phase` (inputs noised per domain by `noise_levels`); returns the
     mean loss per sample and its terms per sample. `setup`: what a fit's epochs share (else built here);
-    `average`: a weight average to update after every step."""
+    `average`: a weight average to update after every step. The hand-written step's gradients do not outlive it."""
     setup = _setup_of(module, setup)
     setup.set_trainable(phase.trainable)
     setup.train_mode()
@@ -186,6 +186,8 @@ def run_epoch(
             average.update()
         if part.loss_scale:
             sums.add(terms, batch.n_samples)
+    if direct is not None:  # its gradients are inference tensors, which a backward pass could not add to later
+        optimizer.zero_grad()
     total, summed = sums.result()
     if distributed.world_size() > 1:
         total, summed = _summed_over_ranks(total, summed, order.device)
@@ -346,7 +348,7 @@ def fit_module(
                 _run_stage(run, stage_index, stage, resumed)
     set_trainable(module, tuple(module.parameter_groups()))
     for parameter in module.parameters():  # the last step's: a backward pass after the fit starts afresh
-        parameter.grad = None  # (and the hand-written step's inference tensors could not be added to)
+        parameter.grad = None
     module.eval()
     run.history.seconds = time.perf_counter() - run.started
     return run.history
