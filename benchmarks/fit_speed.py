@@ -7,8 +7,8 @@ Prints a row per run (fit seconds, phase epochs, sample-passes per second) and w
 reports speed too, but there early stopping can end two versions of the code whose rounding differs after
 different numbers of (differently priced) epochs; here it cannot.
 
-    .venv/bin/python benchmarks/fit_speed.py [--schedule original|joint] [--epochs 200] [--repeats 3] [--src OTHER/src]
-        [--out benchmarks/results/fit_speed.json]
+    .venv/bin/python benchmarks/fit_speed.py [--schedule original|joint] [--epochs 200] [--repeats 3] [--threads N]
+        [--src OTHER/src] [--out benchmarks/results/fit_speed.json]
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from sharedlatent.config import RunConfig, original_config
 from sharedlatent.datasets import load_dataset
 from sharedlatent.training.holdout import validation_size
 data = load_dataset("digits")
-epochs, schedule = int(sys.argv[1]), sys.argv[2]
+epochs, schedule, threads = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 config = original_config() if schedule == "original" else RunConfig()
-config.train = dataclasses.replace(config.train, epochs=epochs, patience=10**6, progress=False)
+config.train = dataclasses.replace(config.train, epochs=epochs, patience=10**6, progress=False, threads=threads)
 model = SharedLatentVAE(data.input_sizes, config)
 history = model.fit(data.train.domains)
 rows = data.train.n_samples - validation_size(data.train.n_samples, config.train.validation_fraction)
@@ -44,11 +44,11 @@ print(json.dumps({"seconds": history.seconds, "phase_epochs": len(history.record
 """
 
 
-def timed_fit(source: Path, epochs: int, schedule: str) -> dict:
+def timed_fit(source: Path, epochs: int, schedule: str, threads: int = 0) -> dict:
     """One fit in a fresh process importing the package from `source`; stops with the child's error if it fails or
     imported the package from elsewhere (an installed copy filling in for a wrong path)."""
     environment = dict(os.environ, PYTHONPATH=str(source))
-    command = [sys.executable, "-c", FIT, str(epochs), schedule]
+    command = [sys.executable, "-c", FIT, str(epochs), schedule, str(threads)]
     done = subprocess.run(command, env=environment, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"error: the fit importing {source} failed:\n{done.stderr.strip()}")
@@ -63,6 +63,7 @@ def main() -> None:
     parser.add_argument("--schedule", choices=("original", "joint"), default="original")
     parser.add_argument("--epochs", type=int, default=200, help="epochs per stage (original: joint, then rounds)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0, help="train.threads (0: the package's thread policy)")
     parser.add_argument("--src", type=Path, help="another checkout's src folder, timed interleaved with this one")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "fit_speed.json")
     args = parser.parse_args()
@@ -75,7 +76,7 @@ def main() -> None:
     runs = []
     for _ in range(args.repeats):
         for source in sources:
-            run = timed_fit(source, args.epochs, args.schedule)
+            run = timed_fit(source, args.epochs, args.schedule, args.threads)
             runs.append(run)
             print(
                 f"{run['source']:<40} fit {run['seconds']:6.2f} s  {run['phase_epochs']} phase epochs"
@@ -88,7 +89,16 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     machine = {"python": platform.python_version(), "cpus": os.cpu_count()}
     args.out.write_text(
-        json.dumps({"machine": machine, "schedule": args.schedule, "epochs": args.epochs, "runs": runs}, indent=2)
+        json.dumps(
+            {
+                "machine": machine,
+                "schedule": args.schedule,
+                "epochs": args.epochs,
+                "threads": args.threads,
+                "runs": runs,
+            },
+            indent=2,
+        )
         + "\n"
     )
     print(f"wrote {args.out}")

@@ -92,18 +92,17 @@ class Adam:
             if i not in self.state:
                 self.state[i] = self._fresh_state(self.parameters[i])
                 self._counts[i], self._moments = 0, {}
-        if self.shared_steps is not None:
+        if self.shared_steps is not None:  # every stepped parameter counts from the shared count before this step
             self.shared_steps.count += 1
-            for i in indices:  # the update below adds this step: start from the shared count before it
+            for i in indices:
                 self._counts[i] = self.shared_steps.count - 1
-                if not (self.fused and self._one_group):
-                    self.state[i]["step"].fill_(self._counts[i])
         if self.fused and self._one_group:
-            self._fused_step(tuple(indices))
+            self._fused_step(tuple(indices))  # adds this step to the counts
             return
-        if self.shared_steps is not None:
-            for i in indices:  # torch's update below adds the step to state[i]["step"] itself
-                self._counts[i] = self.shared_steps.count
+        if self.shared_steps is not None:  # torch's update below adds this step to state[i]["step"] itself
+            for i in indices:
+                self.state[i]["step"].fill_(self._counts[i])
+                self._counts[i] += 1
         states = [self.state[i] for i in indices]
         adam_update(
             [self.parameters[i] for i in indices],

@@ -347,8 +347,6 @@ def fit_module(
                 resumed = saved if saved and stage_index == saved["position"]["stage"] else None
                 _run_stage(run, stage_index, stage, resumed)
     set_trainable(module, tuple(module.parameter_groups()))
-    for parameter in module.parameters():  # the last step's: a backward pass after the fit starts afresh
-        parameter.grad = None
     module.eval()
     run.history.seconds = time.perf_counter() - run.started
     return run.history
